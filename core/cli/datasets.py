@@ -1,0 +1,44 @@
+"""`negaudit datasets` — list datasets with their counts; `datasets rm NAME` deletes one."""
+
+from __future__ import annotations
+
+import typer
+
+from core.cli.common import DbOption, console, open_store
+
+datasets_app = typer.Typer(help="List or delete datasets.", invoke_without_command=True)
+
+
+@datasets_app.callback()
+def list_datasets(ctx: typer.Context, db: DbOption = None) -> None:
+    """Per dataset: docs, queries, queries with a positive, qrels, candidates, judgments."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    with open_store(db) as store:
+        rows = store.counts()
+    if not rows:
+        typer.echo("no datasets yet; try `negaudit ingest beir DIR --name NAME`")
+        return
+    table = Table("dataset", "docs", "queries", "with positive", "qrels", "candidates", "judgments")
+    for r in rows:
+        table.add_row(r.name, *(f"{v:,}" for v in (r.docs, r.queries, r.queries_with_positive,
+                                                  r.qrels, r.candidates, r.judgments)))
+    console().print(table)
+
+
+@datasets_app.command("rm")
+def remove(
+    name: str,
+    db: DbOption = None,
+    force: bool = typer.Option(False, "--force", help="also delete the dataset's judgments"),
+) -> None:
+    """Delete a dataset (refuses while it has judgments, unless --force)."""
+    with open_store(db) as store:
+        store.delete_dataset(name, force=force)
+    typer.echo(f"deleted dataset {name!r}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(datasets_app, name="datasets")

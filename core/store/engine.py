@@ -1,0 +1,65 @@
+"""Engine creation: a DuckDB file by default, any SQLAlchemy URL when given; lock errors made readable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+
+from core.types import NegauditError, StoreLockedError
+
+DEFAULT_DB = "negaudit.duckdb"
+
+
+def resolve_url(db: str | os.PathLike | None = None) -> str:
+    """`--db` beats `NEGAUDIT_DB` beats ./negaudit.duckdb; a plain path means a DuckDB file."""
+    value = str(db) if db else os.environ.get("NEGAUDIT_DB") or DEFAULT_DB
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return f"duckdb:///{path.resolve()}"
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def locked_message(url: str, exc: BaseException) -> str:
+    path = url.removeprefix("duckdb:///")
+    return (
+        f"The database file {path} is in use by another process (usually a running "
+        f"`negaudit serve` / Streamlit app). DuckDB allows one writing process per file: "
+        f"stop that process, or point this command at another file with --db, or use a "
+        f"PostgreSQL URL (NEGAUDIT_DB=postgresql+psycopg://...) for several processes.\n"
+        f"(DuckDB said: {str(exc).splitlines()[0]})"
+    )
+
+
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    """Create the engine and connect once, so a held DuckDB lock surfaces here as a clear error."""
+    kwargs: dict = {}
+    if url.startswith("duckdb"):
+        kwargs["connect_args"] = {"read_only": True} if read_only else {}
+        kwargs["pool_size"] = 8
+        kwargs["max_overflow"] = 8
+    engine = create_engine(url, **kwargs)
+    if url.startswith("duckdb"):
+        @event.listens_for(engine, "connect")
+        def _set_threads(dbapi_conn, _record):  # noqa: ANN001 - SQLAlchemy hook signature
+            # Keep DuckDB from fanning out to every core on the 2-core machines we target.
+            dbapi_conn.execute("SET preserve_insertion_order = true")
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001 - translate driver errors into a user-facing one
+        engine.dispose()
+        if is_lock_error(exc):
+            raise StoreLockedError(locked_message(url, exc)) from None
+        if "read-only" in str(exc).lower() or "does not exist" in str(exc).lower():
+            raise NegauditError(f"cannot open {url}: {str(exc).splitlines()[0]}") from None
+        raise
+    return engine

@@ -1,0 +1,160 @@
+"""The SQLAlchemy schema: every table of DESIGN.md's data model, dialect-neutral (DuckDB, PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    Sequence,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("source", Text, nullable=False, default=""),
+    Column("format", String, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("meta", Text, nullable=False, default="{}"),
+)
+
+queries = Table(
+    "queries",
+    metadata,
+    Column("dataset", String, primary_key=True),
+    Column("query_id", String, primary_key=True),
+    Column("text", Text, nullable=False),
+)
+
+docs = Table(
+    "docs",
+    metadata,
+    Column("dataset", String, primary_key=True),
+    Column("doc_id", String, primary_key=True),
+    Column("title", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False),
+)
+
+# The labels the dataset came with (origin "dataset") or merged in later (origin = file name).
+qrels = Table(
+    "qrels",
+    metadata,
+    Column("dataset", String, nullable=False),
+    Column("query_id", String, nullable=False),
+    Column("doc_id", String, nullable=False),
+    Column("relevance", Integer, nullable=False),
+    Column("split", String, nullable=False),
+    Column("origin", String, nullable=False),
+)
+
+# Mined negatives: one row per (query, doc, miner). rank is 1-based in the miner's full ranking.
+candidates = Table(
+    "candidates",
+    metadata,
+    Column("dataset", String, nullable=False),
+    Column("query_id", String, nullable=False),
+    Column("doc_id", String, nullable=False),
+    Column("miner", String, nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("score", Float),
+)
+
+risk = Table(
+    "risk",
+    metadata,
+    Column("dataset", String, nullable=False),
+    Column("query_id", String, nullable=False),
+    Column("doc_id", String, nullable=False),
+    Column("scorer_version", String, nullable=False),
+    Column("pos_score", Float),
+    Column("fn_risk", Float, nullable=False),
+    Column("signals", Text, nullable=False, default="{}"),
+    Column("reasons", Text, nullable=False, default=""),
+)
+
+query_bias = Table(
+    "query_bias",
+    metadata,
+    Column("dataset", String, nullable=False),
+    Column("query_id", String, nullable=False),
+    Column("n_positives", Integer, nullable=False),
+    Column("judged_at_k", Float),
+    Column("lexical_overlap", Float),
+    Column("positive_rank", Integer),
+    Column("pooling_bias_risk", Float),
+)
+
+judgment_id_seq = Sequence("judgment_id_seq", metadata=metadata)
+
+# Append-only: never UPDATE or DELETE a row here. Undo and adjudication are new rows.
+judgments = Table(
+    "judgments",
+    metadata,
+    Column("id", BigInteger, judgment_id_seq, server_default=judgment_id_seq.next_value(),
+           primary_key=True),
+    Column("dataset", String, nullable=False),
+    Column("query_id", String, nullable=False),
+    Column("doc_id", String, nullable=False),
+    Column("annotator", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("action", String, nullable=False, default="label"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+annotators = Table(
+    "annotators",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String, primary_key=True),
+    Column("annotator", String, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Overlap-k leases: an item is handed to at most k annotators at once.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("dataset", String, nullable=False),
+    Column("query_id", String, nullable=False),
+    Column("doc_id", String, nullable=False),
+    Column("annotator", String, nullable=False),
+    Column("leased_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Columns each bulk table takes from a DataFrame, in order (the dataset column is added by the store).
+BULK_COLUMNS: dict[str, list[str]] = {
+    "queries": ["query_id", "text"],
+    "docs": ["doc_id", "title", "text"],
+    "qrels": ["query_id", "doc_id", "relevance", "split", "origin"],
+    "candidates": ["query_id", "doc_id", "miner", "rank", "score"],
+    "risk": ["query_id", "doc_id", "scorer_version", "pos_score", "fn_risk", "signals", "reasons"],
+    "query_bias": ["query_id", "n_positives", "judged_at_k", "lexical_overlap", "positive_rank",
+                   "pooling_bias_risk"],
+}

@@ -1,0 +1,350 @@
+"""The `Store` facade: the only place that talks SQL. The app, the CLI and the pipeline all use it."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text
+
+from core.store import schema as S
+from core.store.engine import make_engine, resolve_url
+from core.types import DatasetCounts, Label, NegauditError
+
+_DATA_TABLES = ("queries", "docs", "qrels", "candidates", "risk", "query_bias")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    text_ = str(exc)
+    return "Conflict" in text_ or "could not serialize" in text_ or "deadlock" in text_
+
+
+class DatasetWriter:
+    """Bulk inserts into one dataset inside one open transaction (all or nothing)."""
+
+    def __init__(self, store: Store, conn: Connection, dataset: str):
+        self.store, self.conn, self.dataset = store, conn, dataset
+        self.rows: dict[str, int] = {}
+
+    def add(self, table: str, frame: pd.DataFrame) -> int:
+        """Append a chunk; `frame` holds `schema.BULK_COLUMNS[table]` (the dataset is added here)."""
+        n = self.store._bulk_insert(self.conn, table, self.dataset, frame)
+        self.rows[table] = self.rows.get(table, 0) + n
+        return n
+
+
+class Store:
+    """One database (DuckDB file or any SQLAlchemy URL) holding every dataset, label and judgment."""
+
+    def __init__(self, engine: Engine, url: str):
+        self.engine, self.url = engine, url
+        self.is_duckdb = url.startswith("duckdb")
+        S.metadata.create_all(engine)
+
+    @classmethod
+    def open(cls, db: str | None = None, read_only: bool = False) -> Store:
+        url = resolve_url(db)
+        return cls(make_engine(url, read_only=read_only), url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- bulk path -------------------------------------------------------------------------
+    def _bulk_insert(self, conn: Connection, table: str, dataset: str, frame: pd.DataFrame) -> int:
+        cols = S.BULK_COLUMNS[table]
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{table}: frame lacks columns {missing}")
+        if frame.empty:
+            return 0
+        frame = frame[cols]
+        if self.is_duckdb:
+            # Arrow/pandas scan inside DuckDB: orders of magnitude faster than executemany.
+            raw = conn.connection.driver_connection
+            view = f"_bulk_{uuid.uuid4().hex}"
+            raw.register(view, frame)
+            try:
+                col_list = ", ".join(f'"{c}"' for c in cols)
+                raw.execute(
+                    f'INSERT INTO "{table}" ("dataset", {col_list}) SELECT ?, {col_list} FROM {view}',
+                    [dataset],
+                )
+            finally:
+                raw.unregister(view)
+        else:
+            records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+            for r in records:
+                r["dataset"] = dataset
+            tbl = S.metadata.tables[table]
+            for i in range(0, len(records), 10_000):
+                conn.execute(insert(tbl), records[i : i + 10_000])
+        return len(frame)
+
+    # ---- datasets ----------------------------------------------------------------------------
+    def has_dataset(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            q = select(func.count()).select_from(S.datasets).where(S.datasets.c.name == name)
+            return conn.execute(q).scalar_one() > 0
+
+    def _delete_rows(self, conn: Connection, name: str, keep_judgments: bool = True) -> None:
+        for t in _DATA_TABLES:
+            tbl = S.metadata.tables[t]
+            conn.execute(delete(tbl).where(tbl.c.dataset == name))
+        conn.execute(delete(S.assignments).where(S.assignments.c.dataset == name))
+        if not keep_judgments:
+            conn.execute(delete(S.judgments).where(S.judgments.c.dataset == name))
+        conn.execute(delete(S.datasets).where(S.datasets.c.name == name))
+
+    @contextmanager
+    def dataset_writer(
+        self, name: str, source: str = "", fmt: str = "", replace: bool = False,
+        meta: dict | None = None,
+    ) -> Iterator[DatasetWriter]:
+        """Create (or with `replace`, rebuild) a dataset in one transaction: a failure leaves nothing.
+
+        Replacing keeps the dataset's judgments: human work outlives a re-import.
+        """
+        if not name or not name.strip():
+            raise NegauditError("a dataset needs a non-empty --name")
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(func.count()).select_from(S.datasets).where(S.datasets.c.name == name)
+            ).scalar_one()
+            if exists and not replace:
+                raise NegauditError(
+                    f"dataset {name!r} already exists; pass --replace to rebuild it "
+                    f"(its judgments are kept) or `negaudit datasets rm {name}`"
+                )
+            if exists:
+                self._delete_rows(conn, name, keep_judgments=True)
+            conn.execute(insert(S.datasets).values(
+                name=name, source=source, format=fmt, created_at=utcnow(),
+                meta=json.dumps(meta or {}),
+            ))
+            yield DatasetWriter(self, conn, name)
+
+    @contextmanager
+    def dataset_appender(self, name: str) -> Iterator[DatasetWriter]:
+        """Add rows (qrels, a run) to an existing dataset in one transaction."""
+        if not self.has_dataset(name):
+            raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
+        with self.engine.begin() as conn:
+            yield DatasetWriter(self, conn, name)
+
+    def delete_dataset(self, name: str, force: bool = False) -> None:
+        if not self.has_dataset(name):
+            raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
+        n = self.count_judgments(name)
+        if n and not force:
+            raise NegauditError(
+                f"dataset {name!r} has {n} judgments; export them first or pass --force "
+                f"to delete them too"
+            )
+        with self.engine.begin() as conn:
+            self._delete_rows(conn, name, keep_judgments=False)
+
+    def dataset_names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(S.datasets.c.name).order_by(S.datasets.c.name)).scalars())
+
+    def dataset_info(self, name: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.datasets).where(S.datasets.c.name == name)).mappings().first()
+        if row is None:
+            raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
+        out = dict(row)
+        out["meta"] = json.loads(out["meta"] or "{}")
+        return out
+
+    def counts(self, name: str | None = None) -> list[DatasetCounts]:
+        """Per dataset: docs, queries, queries with a positive, qrels, candidates, judgments."""
+        names = [name] if name else self.dataset_names()
+        out = []
+        with self.engine.connect() as conn:
+            for n in names:
+                def count(tbl, *where, col=None):  # noqa: ANN001, ANN202
+                    c = func.count(func.distinct(col)) if col is not None else func.count()
+                    return conn.execute(
+                        select(c).select_from(tbl).where(tbl.c.dataset == n, *where)
+                    ).scalar_one()
+                out.append(DatasetCounts(
+                    name=n,
+                    docs=count(S.docs),
+                    queries=count(S.queries),
+                    queries_with_positive=count(S.qrels, S.qrels.c.relevance > 0,
+                                                col=S.qrels.c.query_id),
+                    qrels=count(S.qrels),
+                    candidates=count(S.candidates),
+                    judgments=count(S.judgments),
+                ))
+        return out
+
+    # ---- reads -------------------------------------------------------------------------------
+    def _frame(self, table: str, name: str, where: Any = None, columns: list[str] | None = None
+               ) -> pd.DataFrame:
+        tbl = S.metadata.tables[table]
+        cols = [tbl.c[c] for c in columns] if columns else [c for c in tbl.c if c.name != "dataset"]
+        q = select(*cols).where(tbl.c.dataset == name)
+        if where is not None:
+            q = q.where(where)
+        with self.engine.connect() as conn:
+            res = conn.execute(q)
+            return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+    def queries(self, name: str) -> pd.DataFrame:
+        return self._frame("queries", name)
+
+    def docs(self, name: str, doc_ids: list[str] | None = None) -> pd.DataFrame:
+        where = S.docs.c.doc_id.in_(doc_ids) if doc_ids is not None else None
+        return self._frame("docs", name, where)
+
+    def qrels(self, name: str, split: str | None = None) -> pd.DataFrame:
+        where = S.qrels.c.split == split if split else None
+        return self._frame("qrels", name, where)
+
+    def candidates(self, name: str, miner: str | None = None) -> pd.DataFrame:
+        where = S.candidates.c.miner == miner if miner else None
+        return self._frame("candidates", name, where)
+
+    def risk(self, name: str) -> pd.DataFrame:
+        return self._frame("risk", name)
+
+    def query_bias(self, name: str) -> pd.DataFrame:
+        return self._frame("query_bias", name)
+
+    def ids(self, name: str, table: str) -> set[str]:
+        col = "doc_id" if table == "docs" else "query_id"
+        return set(self._frame(table, name, columns=[col])[col])
+
+    # ---- derived tables (mining, scoring) --------------------------------------------------
+    def replace_rows(self, table: str, name: str, frame: pd.DataFrame,
+                     where: dict[str, list[str]] | None = None) -> int:
+        """Swap a dataset's rows of `table` (optionally only those matching `where`) atomically."""
+        tbl = S.metadata.tables[table]
+        with self.engine.begin() as conn:
+            cond = [tbl.c.dataset == name]
+            for col, values in (where or {}).items():
+                cond.append(tbl.c[col].in_(values))
+            conn.execute(delete(tbl).where(and_(*cond)))
+            return self._bulk_insert(conn, table, name, frame)
+
+    # ---- judgments (append-only) ------------------------------------------------------------
+    def add_judgment(self, dataset: str, query_id: str, doc_id: str, annotator: str,
+                     label: Label | str, note: str = "", action: str = "label") -> int:
+        """Append one judgment; retried on write conflicts. Returns its id once it is durable."""
+        label_value = label.value if isinstance(label, Label) else str(label)
+        if action != "undo":
+            Label.parse(label_value)
+        row = dict(dataset=dataset, query_id=query_id, doc_id=doc_id, annotator=annotator,
+                   label=label_value, note=note or "", action=action, created_at=utcnow())
+        return self._retry(lambda conn: conn.execute(
+            insert(S.judgments).values(**row).returning(S.judgments.c.id)
+        ).scalar_one())
+
+    def _retry(self, fn, attempts: int = 20):  # noqa: ANN001, ANN202
+        delay = 0.005
+        for i in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except Exception as exc:  # noqa: BLE001
+                if i == attempts - 1 or not _is_conflict(exc):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
+
+    def undo_last(self, dataset: str, annotator: str) -> dict | None:
+        """Undo the annotator's latest decision in `dataset` by appending the label it replaced."""
+        j = self.judgments(dataset, annotator=annotator)
+        if j.empty:
+            return None
+        j = j.sort_values("id")
+        # The decisions that are still "live": walk back over earlier undos.
+        last = j.iloc[-1]
+        item = j[(j.query_id == last.query_id) & (j.doc_id == last.doc_id)]
+        history = _effective_history(item)
+        previous = history[-2] if len(history) >= 2 else ""
+        self.add_judgment(dataset, last.query_id, last.doc_id, annotator, previous,
+                          note="undo", action="undo")
+        return {"query_id": last.query_id, "doc_id": last.doc_id, "restored": previous}
+
+    def judgments(self, dataset: str, annotator: str | None = None) -> pd.DataFrame:
+        where = S.judgments.c.annotator == annotator if annotator else None
+        df = self._frame("judgments", dataset, where)
+        return df.sort_values("id").reset_index(drop=True) if not df.empty else df
+
+    def count_judgments(self, dataset: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(S.judgments)
+                                .where(S.judgments.c.dataset == dataset)).scalar_one()
+
+    def current_labels(self, dataset: str) -> pd.DataFrame:
+        """Latest label per (query, doc, annotator); an undo back to nothing removes the row."""
+        sql = text("""
+            SELECT query_id, doc_id, annotator, label, note, action, created_at, id FROM (
+              SELECT *, row_number() OVER (PARTITION BY query_id, doc_id, annotator
+                                           ORDER BY id DESC) AS rn
+              FROM judgments WHERE dataset = :d) t
+            WHERE rn = 1 AND label <> ''
+            ORDER BY id""")
+        with self.engine.connect() as conn:
+            res = conn.execute(sql, {"d": dataset})
+            return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+    # ---- annotators, sessions, settings ---------------------------------------------------
+    def add_annotator(self, name: str, role: str, password_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(S.annotators).where(S.annotators.c.name == name))
+            conn.execute(insert(S.annotators).values(
+                name=name, role=role, password_hash=password_hash, created_at=utcnow()))
+
+    def annotator(self, name: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.annotators).where(S.annotators.c.name == name)
+                               ).mappings().first()
+        return dict(row) if row else None
+
+    def annotators(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            res = conn.execute(select(S.annotators.c.name, S.annotators.c.role,
+                                      S.annotators.c.created_at).order_by(S.annotators.c.name))
+            return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self.engine.connect() as conn:
+            v = conn.execute(select(S.settings.c.value).where(S.settings.c.key == key)).scalar()
+        return default if v is None else v
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(S.settings).where(S.settings.c.key == key))
+            conn.execute(insert(S.settings).values(key=key, value=value))
+
+
+def _effective_history(item: pd.DataFrame) -> list[str]:
+    """Replay one annotator's rows for one item into the stack of labels an undo walks back."""
+    stack: list[str] = []
+    for row in item.sort_values("id").itertuples():
+        if row.action == "undo":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(row.label)
+    return stack
