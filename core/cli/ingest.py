@@ -1,0 +1,151 @@
+"""`negaudit ingest beir|st|msmarco|trec-qrels|trec-run` — thin wrappers over `core.ingest`."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from core.cli.common import DbOption, open_store
+
+ingest_app = typer.Typer(help="Import a dataset (BEIR, sentence-transformers, MS MARCO) or add "
+                              "TREC qrels / a TREC run to one.", no_args_is_help=True)
+
+NameOption = Annotated[str, typer.Option("--name", help="name of the new dataset")]
+IntoOption = Annotated[str, typer.Option("--into", help="existing dataset to add to")]
+ReplaceOption = Annotated[bool, typer.Option(
+    "--replace", help="rebuild the dataset if it exists (its judgments are kept)")]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="reject unknown ids instead of skipping them")]
+
+
+@contextmanager
+def _progress():  # noqa: ANN202 - yields a core.ingest Progress callback
+    """A rich progress bar per file; silent when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        def update(step: str, done: int, total: int | None) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+        yield update
+
+
+def _print(result: dict[str, Any], what: str) -> None:
+    from rich.console import Console
+
+    console = Console()
+    counts = ", ".join(f"{result.get(t, 0):,} {t}" for t in ("docs", "queries", "qrels",
+                                                            "candidates") if result.get(t))
+    console.print(f"{what}: {counts or 'nothing'}")
+    for kind, info in (result.get("skipped_unknown") or {}).items():
+        shown = ", ".join(repr(e) for e in info["examples"])
+        console.print(f"[yellow]skipped {info['count']:,} {kind} lines with ids unknown to the "
+                      f"dataset (e.g. {shown}); --strict rejects them[/yellow]")
+    for key, label in (("skipped_positive", "run lines labelled positive (not negatives)"),
+                       ("skipped_duplicate", "duplicate run lines"),
+                       ("dropped_positive_negatives", "negatives that are also positives")):
+        if result.get(key):
+            console.print(f"[yellow]skipped {result[key]:,} {label}[/yellow]")
+
+
+@ingest_app.command("beir")
+def beir(
+    path: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
+    name: NameOption,
+    split: Annotated[Optional[list[str]], typer.Option(
+        "--split", help="qrels split to import (repeatable; default: every qrels/*.tsv)")] = None,
+    replace: ReplaceOption = False,
+    strict: StrictOption = False,
+    db: DbOption = None,
+) -> None:
+    """Import a BEIR folder; each qrel keeps its split."""
+    from core.ingest import ingest_beir
+
+    with open_store(db) as store, _progress() as progress:
+        result = ingest_beir(store, path, name, splits=split or None, replace=replace,
+                             progress=progress, strict=strict)
+    _print(result, f"imported {name!r}")
+
+
+@ingest_app.command("st")
+def st(
+    path: Annotated[Path, typer.Argument(help="parquet / jsonl / csv / tsv training file")],
+    name: NameOption,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", help="roles by column, e.g. anchor=q,positive=p,negative=n1,n2 or "
+                          "anchor=q,document=d,label=score (default: by position)")] = None,
+    replace: ReplaceOption = False,
+    db: DbOption = None,
+) -> None:
+    """Import a sentence-transformers dataset (triplet, n-tuple, labeled pair or list)."""
+    from core.ingest import ingest_st
+
+    with open_store(db) as store, _progress() as progress:
+        result = ingest_st(store, path, name, columns=columns, replace=replace,
+                           progress=progress)
+    _print(result, f"imported {name!r} (columns {result.get('columns')})")
+
+
+@ingest_app.command("msmarco")
+def msmarco(
+    path: Annotated[Path, typer.Argument(
+        help="folder: collection.tsv, queries*.tsv, qrels*.tsv, optional triples*.tsv")],
+    name: NameOption,
+    replace: ReplaceOption = False,
+    strict: StrictOption = False,
+    db: DbOption = None,
+) -> None:
+    """Import an MS MARCO style folder (optional id triples become candidates)."""
+    from core.ingest import ingest_msmarco
+
+    with open_store(db) as store, _progress() as progress:
+        result = ingest_msmarco(store, path, name, replace=replace, progress=progress,
+                                strict=strict)
+    _print(result, f"imported {name!r}")
+
+
+@ingest_app.command("trec-qrels")
+def trec_qrels(
+    path: Annotated[Path, typer.Argument(help="TREC qrels: qid 0 docid relevance")],
+    into: IntoOption,
+    split: Annotated[str, typer.Option("--split", help="split of these labels")] = "test",
+    strict: StrictOption = False,
+    db: DbOption = None,
+) -> None:
+    """Add a TREC qrels file's labels to an existing dataset."""
+    from core.ingest import ingest_trec_qrels
+
+    with open_store(db) as store, _progress() as progress:
+        result = ingest_trec_qrels(store, path, into, split=split, strict=strict,
+                                   progress=progress)
+    _print(result, f"added to {into!r}")
+
+
+@ingest_app.command("trec-run")
+def trec_run(
+    path: Annotated[Path, typer.Argument(help="TREC run: qid Q0 docid rank score tag")],
+    into: IntoOption,
+    strict: StrictOption = False,
+    db: DbOption = None,
+) -> None:
+    """Add a TREC run to an existing dataset as candidates (miner = run tag)."""
+    from core.ingest import ingest_trec_run
+
+    with open_store(db) as store, _progress() as progress:
+        result = ingest_trec_run(store, path, into, strict=strict, progress=progress)
+    _print(result, f"added to {into!r} (miners {', '.join(result.get('miners', []))})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ingest_app, name="ingest")

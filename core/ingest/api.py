@@ -1,0 +1,170 @@
+"""One call per format: read a file or folder and write it into the store in one transaction.
+
+The CLI and the app's Datasets page both call these, so a bad file fails the same way in both:
+an `InputError` raised inside the writer's transaction, which leaves no partial dataset behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from core.ingest.beir import read_beir
+from core.ingest.common import CHUNK_ROWS, Progress, write_chunks
+from core.ingest.msmarco import read_msmarco
+from core.ingest.st import ST_SUFFIXES, read_st
+from core.ingest.trec import known_in, read_qrels_lines, read_trec_run
+from core.types import InputError, NegauditError
+
+_TABLES = ("docs", "queries", "qrels", "candidates")
+
+
+def _result(counts: dict[str, int], report: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {t: counts.get(t, 0) for t in _TABLES}
+    out.update({k: v for k, v in report.items() if v not in (None, {}, [], 0)})
+    return out
+
+
+def ingest_beir(store: Any, path: str | Path, name: str, splits: list[str] | None = None,
+                replace: bool = False, progress: Progress | None = None, strict: bool = False,
+                chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
+    """Import a BEIR folder as dataset `name`; returns counts per table (+ skipped ids)."""
+    report: dict = {}
+    chunks = read_beir(path, splits, strict=strict, report=report, progress=progress,
+                       chunk_rows=chunk_rows)
+    with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="beir",
+                              replace=replace, meta={"splits": splits or "all"}) as writer:
+        counts = write_chunks(writer, chunks)
+    return _result(counts, report)
+
+
+def ingest_st(store: Any, path: str | Path, name: str, columns: str | dict | None = None,
+              replace: bool = False, progress: Progress | None = None,
+              chunk_rows: int = CHUNK_ROWS, source: str | None = None) -> dict[str, Any]:
+    """Import a sentence-transformers training file (parquet/jsonl/csv/tsv) as dataset `name`."""
+    report: dict = {}
+    chunks = read_st(path, columns, report=report, progress=progress, chunk_rows=chunk_rows)
+    with store.dataset_writer(name, source=source or str(Path(path).resolve()), fmt="st",
+                              replace=replace) as writer:
+        counts = write_chunks(writer, chunks)
+        meta_cols = report.get("columns")
+    out = _result(counts, report)
+    out["columns"] = meta_cols
+    return out
+
+
+def ingest_msmarco(store: Any, path: str | Path, name: str, replace: bool = False,
+                   progress: Progress | None = None, strict: bool = False,
+                   chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
+    """Import an MS MARCO style folder (collection, queries, qrels, optional id triples)."""
+    report: dict = {}
+    chunks = read_msmarco(path, strict=strict, report=report, progress=progress,
+                          chunk_rows=chunk_rows)
+    with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="msmarco",
+                              replace=replace) as writer:
+        counts = write_chunks(writer, chunks)
+    return _result(counts, report)
+
+
+def _require_dataset(store: Any, name: str) -> None:
+    if not store.has_dataset(name):
+        raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
+
+
+def ingest_trec_qrels(store: Any, path: str | Path, into: str, split: str = "test",
+                      strict: bool = False, progress: Progress | None = None,
+                      chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
+    """Add a TREC qrels file's labels to dataset `into` (origin = the file name)."""
+    _require_dataset(store, into)
+    report: dict = {}
+    chunks = read_qrels_lines(
+        path, split=split, origin=Path(path).name,
+        known_queries=known_in(store.ids(into, "queries")),
+        known_docs=known_in(store.ids(into, "docs")),
+        strict=strict, report=report, progress=progress, chunk_rows=chunk_rows)
+    with store.dataset_appender(into) as writer:
+        counts = write_chunks(writer, chunks)
+    return _result(counts, report)
+
+
+def ingest_trec_run(store: Any, path: str | Path, into: str, strict: bool = False,
+                    progress: Progress | None = None, chunk_rows: int = CHUNK_ROWS
+                    ) -> dict[str, Any]:
+    """Add a TREC run to dataset `into` as candidates (miner = run tag; positives skipped).
+
+    A run tag that already has candidates in the dataset is refused: re-importing would
+    duplicate them (delete and re-create the dataset, or rename the tag).
+    """
+    _require_dataset(store, into)
+    qrels = store.qrels(into)
+    positives = set(zip(qrels.query_id[qrels.relevance > 0], qrels.doc_id[qrels.relevance > 0]))
+    report: dict = {}
+    chunks = read_trec_run(
+        path, known_queries=known_in(store.ids(into, "queries")),
+        known_docs=known_in(store.ids(into, "docs")), positives=positives,
+        strict=strict, report=report, progress=progress, chunk_rows=chunk_rows)
+    existing = (set(store.candidates(into).miner.unique())
+                if store.counts(into)[0].candidates else set())
+    with store.dataset_appender(into) as writer:
+        counts: dict[str, int] = {}
+        for table, df in chunks:
+            clash = existing.intersection(report.get("miners", []))
+            if clash:
+                raise InputError(path, None, "tag",
+                                 f"dataset {into!r} already has candidates from run tag(s) "
+                                 f"{sorted(clash)}; use another tag")
+            if not df.empty:
+                counts[table] = counts.get(table, 0) + writer.add(table, df)
+    return _result(counts, report)
+
+
+def _find_root(root: Path, marker: str) -> Path | None:
+    hits = sorted(root.rglob(marker), key=lambda p: len(p.parts))
+    return hits[0].parent if hits else None
+
+
+def ingest_upload(store: Any, filename: str, data: bytes | str | Path, name: str,
+                  columns: str | dict | None = None, replace: bool = False,
+                  progress: Progress | None = None, splits: list[str] | None = None
+                  ) -> dict[str, Any]:
+    """Import an uploaded file by its suffix: a sentence-transformers file, or a .zip holding a
+    BEIR folder (corpus.jsonl) or an MS MARCO folder (collection.tsv). `data` is the file's bytes
+    or a path to them."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in ST_SUFFIXES and suffix != ".zip":
+        raise InputError(filename, None, None,
+                         f"unsupported upload type {suffix!r}; expected a .zip of a BEIR or MS "
+                         f"MARCO folder, or one of {', '.join(sorted(ST_SUFFIXES))}")
+    tmp = Path(tempfile.mkdtemp(prefix="negaudit-upload-"))
+    try:
+        target = tmp / Path(filename).name
+        if isinstance(data, (bytes, bytearray)):
+            target.write_bytes(bytes(data))
+        else:
+            shutil.copyfile(data, target)
+        if suffix != ".zip":
+            return ingest_st(store, target, name, columns=columns, replace=replace,
+                             progress=progress, source=filename)
+        try:
+            with zipfile.ZipFile(target) as zf:
+                for member in zf.namelist():
+                    dest = (tmp / "x" / member).resolve()
+                    if not str(dest).startswith(str((tmp / "x").resolve())):
+                        raise InputError(filename, None, member, "unsafe path inside the zip")
+                zf.extractall(tmp / "x")
+        except zipfile.BadZipFile:
+            raise InputError(filename, None, None, "not a valid zip file") from None
+        beir_root = _find_root(tmp / "x", "corpus.jsonl")
+        if beir_root is not None:
+            return ingest_beir(store, beir_root, name, splits=splits, replace=replace,
+                               progress=progress)
+        marco_root = _find_root(tmp / "x", "collection.tsv")
+        if marco_root is not None:
+            return ingest_msmarco(store, marco_root, name, replace=replace, progress=progress)
+        raise InputError(filename, None, None,
+                         "the zip holds neither corpus.jsonl (BEIR) nor collection.tsv (MS MARCO)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,278 @@
+"""Shared plumbing of the readers: strict UTF-8 line reading, id de-duplication, chunked writing.
+
+Every reader yields `(table, DataFrame)` chunks whose columns are `BULK_COLUMNS[table]`, so the
+store never sees a whole file at once and memory stays bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.types import InputError
+
+CHUNK_ROWS = 50_000
+"""Rows per DataFrame chunk: big enough for fast bulk inserts, small enough to bound memory."""
+
+Progress = Callable[[str, int, "int | None"], None]
+"""`progress(step, done, total)`: bytes (or rows) done of `total` for the file `step`."""
+
+Chunk = tuple[str, pd.DataFrame]
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def frame(table: str, rows: dict[str, Any]) -> Chunk:
+    """A chunk for `table` from column lists (candidate scores become nullable floats)."""
+    df = pd.DataFrame(rows)
+    if table == "candidates":
+        df["score"] = pd.array(df["score"], dtype="Float64")
+    if "relevance" in df or "rank" in df:
+        for col in ("relevance", "rank"):
+            if col in df:
+                df[col] = df[col].astype("int64")
+    return table, df
+
+
+def read_lines(path: Path, progress: Progress | None = None, keepends: bool = False
+               ) -> Iterator[tuple[int, str]]:
+    """Yield `(line_number, text)` decoded as strict UTF-8; a BOM is fine, NUL bytes mean binary."""
+    path = Path(path)
+    total = path.stat().st_size
+    done = 0
+    step = path.name
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            done += len(raw)
+            if lineno == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if b"\x00" in raw:
+                raise InputError(path, lineno, None,
+                                 "binary data (NUL byte): this is not a text file")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.start + 1].hex()
+                raise InputError(
+                    path, lineno, None,
+                    f"the encoding is not UTF-8 (byte 0x{bad} at column {exc.start + 1}); "
+                    f"re-save the file as UTF-8",
+                ) from None
+            if not keepends:
+                line = line.rstrip("\r\n")
+            yield lineno, line
+            if progress is not None and lineno % 20_000 == 0:
+                progress(step, done, total)
+    if progress is not None:
+        progress(step, total, total)
+
+
+def read_jsonl(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield `(line_number, object)` per non-blank line; bad JSON or a non-object is an InputError."""
+    for lineno, line in read_lines(path, progress):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, lineno, None,
+                             f"bad JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise InputError(path, lineno, None,
+                             f"expected a JSON object per line, got {type(obj).__name__}")
+        yield lineno, obj
+
+
+def get_id(obj: dict, key: str, path: Path, line: int | None) -> str:
+    """A record id: present, a string, not blank."""
+    if key not in obj:
+        raise InputError(path, line, key, "missing field")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise InputError(path, line, key,
+                         f"ids must be strings, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise InputError(path, line, key, "empty id")
+    return value
+
+
+def get_text(obj: dict, key: str, path: Path, line: int | None, *, allow_empty: bool = False,
+             required: bool = True) -> str:
+    """A text field: a string, and non-empty unless `allow_empty` (titles may be empty)."""
+    if key not in obj or obj[key] is None:
+        if required:
+            raise InputError(path, line, key, "missing field")
+        return ""
+    value = obj[key]
+    if not isinstance(value, str):
+        raise InputError(path, line, key, f"expected text, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise InputError(path, line, key, "empty text")
+    return value
+
+
+def parse_int(value: str, path: Path, line: int, field: str) -> int:
+    """An integer field of a TSV line (qrels scores, ranks)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(path, line, field, f"expected an integer, got {value!r}") from None
+
+
+def content_id(prefix: str, text: str) -> str:
+    """Stable id for a text that came without one: same text, same id, in every import."""
+    return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def hash64(values: Iterable[str] | pd.Series) -> np.ndarray:
+    """Vectorised 64-bit hashes of strings (for compact sets of seen ids / pairs)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if series.empty:
+        return np.empty(0, dtype=np.uint64)
+    return pd.util.hash_pandas_object(series.astype(object), index=False).to_numpy(np.uint64)
+
+
+class SeenIds:
+    """A compact set of id hashes (with a text hash and line each) that grows in sorted runs.
+
+    8 bytes per key instead of ~100 for a Python set of strings: a 10M-passage corpus needs
+    ~240 MB here rather than gigabytes, and lookups stay vectorised per chunk.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.size = 0
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each key: found?, its stored value, its stored line."""
+        found = np.zeros(len(keys), dtype=bool)
+        vals = np.zeros(len(keys), dtype=np.uint64)
+        lines = np.zeros(len(keys), dtype=np.int64)
+        for k, v, ln in self._runs:
+            pos = np.searchsorted(k, keys)
+            pos[pos >= len(k)] = 0
+            hit = (k[pos] == keys) & ~found if len(k) else np.zeros(len(keys), dtype=bool)
+            vals[hit], lines[hit] = v[pos[hit]], ln[pos[hit]]
+            found |= hit
+        return found, vals, lines
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        return self.lookup(keys)[0]
+
+    def add(self, keys: np.ndarray, vals: np.ndarray | None = None,
+            lines: np.ndarray | None = None) -> None:
+        """Add keys not yet present (callers filter with `lookup` first)."""
+        if len(keys) == 0:
+            return
+        vals = np.zeros(len(keys), np.uint64) if vals is None else np.asarray(vals, np.uint64)
+        lines = np.zeros(len(keys), np.int64) if lines is None else np.asarray(lines, np.int64)
+        order = np.argsort(keys, kind="stable")
+        run = (keys[order], vals[order], lines[order])
+        self._runs.append(run)
+        self.size += len(keys)
+        # Merge runs of similar size (LSM style): O(log n) runs, amortised O(n log n) work.
+        while len(self._runs) >= 2 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            b, a = self._runs.pop(), self._runs.pop()
+            k = np.concatenate([a[0], b[0]])
+            order = np.argsort(k, kind="stable")
+            self._runs.append((k[order], np.concatenate([a[1], b[1]])[order],
+                               np.concatenate([a[2], b[2]])[order]))
+
+
+def dedupe_records(seen: SeenIds, ids: list[str], texts: list[str], lines: list[int],
+                   path: Path, field: str) -> np.ndarray:
+    """Mask of first occurrences; the same id again with a different text is an InputError."""
+    if not ids:
+        return np.zeros(0, dtype=bool)
+    keys = hash64(ids)
+    vals = hash64(texts)
+    line_arr = np.asarray(lines, dtype=np.int64)
+    # Within the chunk: first occurrence of each key.
+    _, first_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    conflict = vals != vals[first_idx][inverse]
+    if conflict.any():
+        i = int(np.argmax(conflict))
+        j = int(first_idx[inverse[i]])
+        raise InputError(path, lines[i], field,
+                         f"duplicate id {ids[i]!r} with a different text (first seen on line "
+                         f"{lines[j]})")
+    first = np.zeros(len(ids), dtype=bool)
+    first[first_idx] = True
+    # Across chunks.
+    found, old_vals, old_lines = seen.lookup(keys)
+    clash = found & (old_vals != vals)
+    if clash.any():
+        i = int(np.argmax(clash))
+        raise InputError(path, lines[i], field,
+                         f"duplicate id {ids[i]!r} with a different text (first seen on line "
+                         f"{int(old_lines[i])})")
+    keep = first & ~found
+    seen.add(keys[keep], vals[keep], line_arr[keep])
+    return keep
+
+
+def pair_keys(query_ids: list[str], doc_ids: list[str]) -> np.ndarray:
+    """64-bit keys of (query, doc) pairs."""
+    return hash64([f"{q}\x1f{d}" for q, d in zip(query_ids, doc_ids)])
+
+
+def note_unknown(report: dict, kind: str, examples: list[str], count: int) -> None:
+    """Accumulate skipped-unknown-id counts and up to five examples in an ingest report."""
+    entry = report.setdefault("skipped_unknown", {}).setdefault(kind, {"count": 0, "examples": []})
+    entry["count"] += count
+    for e in examples:
+        if len(entry["examples"]) < 5 and e not in entry["examples"]:
+            entry["examples"].append(e)
+
+
+def require_file(path: Path, what: str) -> Path:
+    """A file a folder format needs; its absence is an InputError naming it."""
+    if not path.is_file():
+        raise InputError(path, None, None, f"missing required file ({what})")
+    return path
+
+
+def write_chunks(writer: Any, chunks: Iterable[Chunk]) -> dict[str, int]:
+    """Feed reader chunks into a `DatasetWriter`; returns rows written per table."""
+    counts: dict[str, int] = {}
+    for table, df in chunks:
+        if df is None or df.empty:
+            continue
+        counts[table] = counts.get(table, 0) + writer.add(table, df)
+    return counts
+
+
+class Batch:
+    """Column lists for one table that flush into a chunk every `CHUNK_ROWS` rows."""
+
+    def __init__(self, table: str, chunk_rows: int = CHUNK_ROWS):
+        from core.store.schema import BULK_COLUMNS
+
+        self.table, self.chunk_rows = table, chunk_rows
+        self.cols: dict[str, list] = {c: [] for c in BULK_COLUMNS[table]}
+        self.lines: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def append(self, line: int, *values: Any) -> None:
+        for col, v in zip(self.cols.values(), values):
+            col.append(v)
+        self.lines.append(line)
+
+    def full(self) -> bool:
+        return len(self.lines) >= self.chunk_rows
+
+    def take(self) -> tuple[dict[str, list], list[int]]:
+        """Hand over the buffered columns (and their line numbers) and start afresh."""
+        cols, lines = self.cols, self.lines
+        self.cols = {c: [] for c in cols}
+        self.lines = []
+        return cols, lines

@@ -1,0 +1,396 @@
+"""sentence-transformers training files (parquet / jsonl / csv): triplet, n-tuple, labeled pair/list.
+
+Columns map by position, as sentence-transformers trains: the first text column is the anchor,
+the second the positive, the rest negatives. A column named `label`/`score` (or `labels`/`scores`)
+makes it labeled: a labeled pair (anchor, document, number) or a labeled list (anchor, list of
+documents, list of numbers); label > 0 means positive. `--columns` overrides the mapping:
+
+    anchor=q,positive=p,negative=n1,n2      a bare name continues the previous role's list
+    anchor=q,document=docs,label=labels     labeled pair / labeled list
+
+Texts carry no ids, so ids are content hashes (`q_`/`d_` + sha1[:16]): stable across imports and
+de-duplicated. Positives become qrels (relevance 1, split "train", origin "dataset"); negatives
+become candidates with miner "imported", rank = position among that row's negatives, no score.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.ingest.common import (
+    CHUNK_ROWS,
+    Batch,
+    Chunk,
+    Progress,
+    SeenIds,
+    content_id,
+    dedupe_records,
+    frame,
+    pair_keys,
+    read_jsonl,
+    read_lines,
+)
+from core.types import InputError
+
+LABEL_NAMES = ("label", "score", "labels", "scores")
+ST_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl",
+               ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+MINER = "imported"
+_ROLE_ALIASES = {
+    "anchor": "anchor", "query": "anchor",
+    "positive": "positive", "positives": "positive", "pos": "positive",
+    "negative": "negative", "negatives": "negative", "neg": "negative",
+    "document": "document", "documents": "document", "doc": "document", "docs": "document",
+    "label": "label", "labels": "label", "score": "label", "scores": "label",
+}
+_MULTI = ("positive", "negative")
+
+
+@dataclass
+class ColumnMap:
+    """Which column plays which role (see the module docstring)."""
+
+    anchor: str
+    positive: list[str] = field(default_factory=list)
+    negative: list[str] = field(default_factory=list)
+    document: str | None = None
+    label: str | None = None
+
+    def used(self) -> list[str]:
+        cols = [self.anchor, *self.positive, *self.negative]
+        return cols + [c for c in (self.document, self.label) if c]
+
+
+def parse_columns(spec: str) -> dict[str, list[str]]:
+    """Parse `anchor=q,positive=p,negative=n1,n2` into roles; bare names extend the last role."""
+    roles: dict[str, list[str]] = {}
+    last: str | None = None
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        if "=" in part:
+            role_name, col = (x.strip() for x in part.split("=", 1))
+            role = _ROLE_ALIASES.get(role_name.lower())
+            if role is None:
+                raise InputError("--columns", None, role_name,
+                                 "unknown role; use anchor, positive, negative, document, label")
+            roles.setdefault(role, []).append(col)
+            last = role
+        elif last in _MULTI:
+            roles[last].append(part)
+        else:
+            raise InputError("--columns", None, part,
+                             "a bare column name must follow positive=... or negative=...")
+    for role in ("anchor", "document", "label"):
+        if len(roles.get(role, [])) > 1:
+            raise InputError("--columns", None, role, "takes exactly one column")
+    if "anchor" not in roles:
+        raise InputError("--columns", None, "anchor", "missing: name the anchor (query) column")
+    return roles
+
+
+def resolve_columns(columns: list[str], spec: str | dict | None, path: Path) -> ColumnMap:
+    """The role of each column: from `spec` when given, else by position as sentence-transformers."""
+    if spec:
+        roles = parse_columns(spec) if isinstance(spec, str) else {
+            _ROLE_ALIASES.get(k, k): ([v] if isinstance(v, str) else list(v))
+            for k, v in spec.items()}
+        cmap = ColumnMap(anchor=roles["anchor"][0], positive=roles.get("positive", []),
+                         negative=roles.get("negative", []),
+                         document=(roles.get("document") or [None])[0],
+                         label=(roles.get("label") or [None])[0])
+        if cmap.label and not cmap.document:
+            if len(cmap.positive) != 1 or cmap.negative:
+                raise InputError("--columns", None, "document",
+                                 "a label needs one document column (document=...)")
+            cmap.document, cmap.positive = cmap.positive[0], []
+        if cmap.document and not cmap.label:
+            raise InputError("--columns", None, "label", "document=... needs label=...")
+        for col in cmap.used():
+            if col not in columns:
+                raise InputError(path, None, col,
+                                 f"no such column; the file has: {', '.join(columns)}")
+        return cmap
+    labels = [c for c in columns if c.lower() in LABEL_NAMES]
+    texts = [c for c in columns if c.lower() not in LABEL_NAMES]
+    if labels:
+        if len(texts) != 2:
+            raise InputError(path, None, labels[0],
+                             f"a labeled dataset needs 2 text columns (anchor, document) besides "
+                             f"the label, found {len(texts)}: {', '.join(texts)}; use --columns")
+        return ColumnMap(anchor=texts[0], document=texts[1], label=labels[0])
+    if len(texts) < 2:
+        raise InputError(path, None, None,
+                         f"need at least 2 columns (anchor, positive[, negatives...]), found "
+                         f"{len(columns)}: {', '.join(columns) or 'none'}")
+    return ColumnMap(anchor=texts[0], positive=[texts[1]], negative=texts[2:])
+
+
+def st_format(path: str | Path) -> str:
+    """parquet | jsonl | csv | tsv, from the file suffix."""
+    fmt = ST_SUFFIXES.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError(path, None, None,
+                         f"unsupported file type {Path(path).suffix!r}; expected one of "
+                         f"{', '.join(sorted(ST_SUFFIXES))}")
+    return fmt
+
+
+# ---- raw tables, chunk by chunk ------------------------------------------------------------
+
+Table = tuple[list[str], dict[str, list], list[int]]  # columns, column values, line/row numbers
+
+
+def _iter_parquet(path: Path, chunk_rows: int, progress: Progress | None) -> Iterator[Table]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(path, None, None, f"not a readable parquet file ({exc})") from None
+    total, row = pf.metadata.num_rows, 0
+    for batch in pf.iter_batches(batch_size=chunk_rows):
+        cols = batch.schema.names
+        data = {c: batch.column(i).to_pylist() for i, c in enumerate(cols)}
+        yield cols, data, list(range(row + 1, row + batch.num_rows + 1))
+        row += batch.num_rows
+        if progress is not None:
+            progress(path.name, row, total)
+
+
+def _iter_jsonl(path: Path, chunk_rows: int, progress: Progress | None) -> Iterator[Table]:
+    cols: list[str] | None = None
+    data: dict[str, list] = {}
+    lines: list[int] = []
+    for line, obj in read_jsonl(path, progress):
+        if cols is None:
+            cols = list(obj)
+            data = {c: [] for c in cols}
+        for c in cols:
+            if c not in obj:
+                raise InputError(path, line, c, "missing field")
+            data[c].append(obj[c])
+        lines.append(line)
+        if len(lines) >= chunk_rows:
+            yield cols, data, lines
+            data, lines = {c: [] for c in cols}, []
+    if cols is None:
+        raise InputError(path, None, None, "empty file: no records")
+    if lines:
+        yield cols, data, lines
+
+
+def _iter_csv(path: Path, chunk_rows: int, progress: Progress | None, delimiter: str
+              ) -> Iterator[Table]:
+    src = (text for _, text in read_lines(path, progress, keepends=True))
+    reader = csv.reader(src, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(path, None, None, "empty file: no header row") from None
+    except csv.Error as exc:
+        raise InputError(path, 1, None, f"bad CSV ({exc})") from None
+    cols = [h.strip() for h in header]
+    data: dict[str, list] = {c: [] for c in cols}
+    lines: list[int] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError(path, reader.line_num, None, f"bad CSV ({exc})") from None
+        if not row:
+            continue
+        if len(row) != len(cols):
+            raise InputError(path, reader.line_num, None,
+                             f"expected {len(cols)} fields like the header, got {len(row)}")
+        for c, v in zip(cols, row):
+            data[c].append(v)
+        lines.append(reader.line_num)
+        if len(lines) >= chunk_rows:
+            yield cols, data, lines
+            data, lines = {c: [] for c in cols}, []
+    if lines:
+        yield cols, data, lines
+
+
+def iter_st_table(path: str | Path, chunk_rows: int = CHUNK_ROWS,
+                  progress: Progress | None = None) -> Iterator[Table]:
+    """The file's rows as column chunks, whatever its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, None, None, "no such file")
+    fmt = st_format(path)
+    if fmt == "parquet":
+        return _iter_parquet(path, chunk_rows, progress)
+    if fmt == "jsonl":
+        return _iter_jsonl(path, chunk_rows, progress)
+    return _iter_csv(path, chunk_rows, progress, "," if fmt == "csv" else "\t")
+
+
+# ---- rows → canonical records --------------------------------------------------------------
+
+class _Rows:
+    """Turns table rows into queries/docs/qrels/candidates, de-duplicated across chunks."""
+
+    def __init__(self, path: Path, fmt: str, chunk_rows: int):
+        self.path, self.fmt, self.chunk_rows = path, fmt, chunk_rows
+        self.seen = {"queries": SeenIds(), "docs": SeenIds()}
+        self.pairs = {"qrels": SeenIds(), "candidates": SeenIds()}
+        self.dropped_positive = 0
+
+    def _where(self, line: int) -> int | None:
+        return None if self.fmt == "parquet" else line
+
+    def _err(self, line: int, col: str, message: str) -> InputError:
+        if self.fmt == "parquet":
+            message = f"row {line}: {message}"
+        return InputError(self.path, self._where(line), col, message)
+
+    def text(self, value: Any, line: int, col: str) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise self._err(line, col, "missing text")
+        if not isinstance(value, str):
+            raise self._err(line, col, f"expected text, got {type(value).__name__}")
+        if not value.strip():
+            raise self._err(line, col, "empty text")
+        return value
+
+    def label(self, value: Any, line: int, col: str) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise self._err(line, col, f"expected a number, got {value!r}") from None
+        if isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            raise self._err(line, col, f"expected a number, got {value!r}")
+        return float(value)
+
+    def texts(self, value: Any, line: int, col: str) -> list[str]:
+        """A cell that is a text or a list of texts (n-tuple negatives stored as a list)."""
+        if isinstance(value, (list, tuple)):
+            return [self.text(v, line, col) for v in value]
+        if self.fmt in ("csv", "tsv") and isinstance(value, str) and value.startswith("["):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, list):
+                return [self.text(v, line, col) for v in parsed]
+        return [self.text(value, line, col)]
+
+    def labels(self, value: Any, line: int, col: str) -> list[float]:
+        if isinstance(value, str) and value.startswith("["):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise self._err(line, col, f"expected a list of numbers, got {value!r}") from None
+        if isinstance(value, (list, tuple)):
+            return [self.label(v, line, col) for v in value]
+        return [self.label(value, line, col)]
+
+    def convert(self, cmap: ColumnMap, data: dict[str, list], lines: list[int]
+                ) -> Iterator[Chunk]:
+        q, d = Batch("queries", 1 << 62), Batch("docs", 1 << 62)
+        qr, ca = Batch("qrels", 1 << 62), Batch("candidates", 1 << 62)
+        for i, line in enumerate(lines):
+            anchor = self.text(data[cmap.anchor][i], line, cmap.anchor)
+            qid = content_id("q_", anchor)
+            q.append(line, qid, anchor)
+            positives: list[str] = []
+            negatives: list[str] = []
+            for col in cmap.positive:
+                positives += self.texts(data[col][i], line, col)
+            for col in cmap.negative:
+                negatives += self.texts(data[col][i], line, col)
+            if cmap.document:
+                docs = self.texts(data[cmap.document][i], line, cmap.document)
+                labels = self.labels(data[cmap.label][i], line, cmap.label)
+                if len(labels) != len(docs):
+                    raise self._err(line, cmap.label,
+                                    f"{len(labels)} labels for {len(docs)} documents")
+                for text, lab in zip(docs, labels):
+                    (positives if lab > 0 else negatives).append(text)
+            pos_ids = set()
+            for text in positives:
+                did = content_id("d_", text)
+                pos_ids.add(did)
+                d.append(line, did, "", text)
+                qr.append(line, qid, did, 1, "train", "dataset")
+            rank = 0
+            for text in negatives:
+                did = content_id("d_", text)
+                d.append(line, did, "", text)
+                if did in pos_ids:
+                    self.dropped_positive += 1
+                    continue
+                rank += 1
+                ca.append(line, qid, did, MINER, rank, None)
+        for batch in (q, d):
+            cols, blines = batch.take()
+            ids = cols["query_id" if batch.table == "queries" else "doc_id"]
+            keep = dedupe_records(self.seen[batch.table], ids, cols["text"], blines, self.path,
+                                  "text")
+            table, df = frame(batch.table, cols)
+            yield table, df[keep]
+        for batch in (qr, ca):
+            cols, _ = batch.take()
+            table, df = frame(batch.table, cols)
+            if df.empty:
+                continue
+            keys = pair_keys(cols["query_id"], cols["doc_id"])
+            keep = _first_new(self.pairs[batch.table], keys)
+            if batch.table == "candidates":
+                labelled = self.pairs["qrels"].contains(keys)
+                self.dropped_positive += int((keep & labelled).sum())
+                keep &= ~labelled
+            yield table, df[keep]
+
+
+def _first_new(seen: SeenIds, keys: Any) -> Any:
+    """Mask of keys seen neither earlier in this chunk nor in earlier chunks; records them."""
+    import numpy as np
+
+    _, first_idx = np.unique(keys, return_index=True)
+    first = np.zeros(len(keys), dtype=bool)
+    first[first_idx] = True
+    keep = first & ~seen.contains(keys)
+    seen.add(keys[keep])
+    return keep
+
+
+def read_st(
+    path: str | Path,
+    columns: str | dict | None = None,
+    *,
+    report: dict | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[Chunk]:
+    """Stream a sentence-transformers training file as canonical chunks (see module docstring).
+
+    A negative that is also a positive of the same anchor (in its row or an earlier row) is
+    dropped, not imported as a candidate; `report["dropped_positive_negatives"]` counts them.
+    """
+    path = Path(path)
+    report = report if report is not None else {}
+    rows = _Rows(path, st_format(path), chunk_rows)
+    cmap: ColumnMap | None = None
+    for cols, data, lines in iter_st_table(path, chunk_rows, progress):
+        if cmap is None:
+            cmap = resolve_columns(cols, columns, path)
+            report["columns"] = {k: v for k, v in cmap.__dict__.items() if v}
+        yield from rows.convert(cmap, data, lines)
+    if cmap is None:
+        raise InputError(path, None, None, "empty file: no rows")
+    report["dropped_positive_negatives"] = rows.dropped_positive
