@@ -1,0 +1,138 @@
+"""Accounts and sessions: argon2 password hashes, expiring session tokens stored only as hashes.
+
+Roles are enforced here (`require_role`), not by hiding pages: any core function that exports or
+administers takes the acting `User` and calls `require_role` first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.store import Store
+from core.store import review as SR
+from core.types import AuthorizationError, NegauditError, Role
+
+SESSION_TTL = timedelta(hours=12)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD = 4
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The signed-in person: a name and a role, nothing secret."""
+
+    name: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def _hasher():  # noqa: ANN202 - lazy import keeps `negaudit --help` fast
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(store: Store, name: str, role: Role | str, password: str,
+             actor: User | None = None) -> User:
+    """Create or replace an account. `actor` (when given, e.g. from the app) must be an admin."""
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    if not _NAME.match(name or ""):
+        raise NegauditError(
+            f"invalid user name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise NegauditError(f"unknown role {role!r}; expected admin or annotator") from None
+    if len(password or "") < MIN_PASSWORD:
+        raise NegauditError(f"password too short (at least {MIN_PASSWORD} characters)")
+    store.add_annotator(name, role.value, hash_password(password))
+    SR.drop_sessions_of(store, name)  # a new password or role signs the old sessions out
+    return User(name, role)
+
+
+def remove_user(store: Store, name: str, actor: User) -> None:
+    require_role(actor, Role.ADMIN)
+    if name == actor.name:
+        raise NegauditError("you cannot remove your own account")
+    SR.delete_annotator(store, name)
+
+
+def set_role(store: Store, name: str, role: Role | str, actor: User) -> None:
+    """Change a role without touching the password hash."""
+    require_role(actor, Role.ADMIN)
+    row = store.annotator(name)
+    if row is None:
+        raise NegauditError(f"no user named {name!r}")
+    store.add_annotator(name, Role(role).value, row["password_hash"])
+    SR.drop_sessions_of(store, name)
+
+
+def authenticate(store: Store, name: str, password: str) -> User | None:
+    row = store.annotator(name)
+    if row is None:
+        _hasher().hash(password or "x")  # same cost whether or not the name exists
+        return None
+    if not verify_password(row["password_hash"], password):
+        return None
+    return User(row["name"], Role(row["role"]))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(store: Store, name: str, password: str, ttl: timedelta = SESSION_TTL
+            ) -> tuple[User, str] | None:
+    """Check the password and open a session; returns the user and the (only) copy of the token."""
+    user = authenticate(store, name, password)
+    if user is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    SR.add_session(store, _token_hash(token), user.name, ttl)
+    return user, token
+
+
+def user_for_token(store: Store, token: str | None) -> User | None:
+    """The user of a live session token (None when missing, unknown or expired)."""
+    if not token or len(token) > 200:
+        return None
+    name = SR.session_annotator(store, _token_hash(token))
+    if name is None:
+        return None
+    row = store.annotator(name)
+    return User(row["name"], Role(row["role"])) if row else None
+
+
+def sign_out(store: Store, token: str | None) -> None:
+    if token:
+        SR.drop_session(store, _token_hash(token))
+
+
+def require_role(user: User | None, role: Role) -> User:
+    """Raise AuthorizationError unless `user` holds `role` (admins hold every role)."""
+    if user is None:
+        raise AuthorizationError("sign in first")
+    if role == Role.ADMIN and user.role != Role.ADMIN:
+        raise AuthorizationError(f"{user.name!r} is an {user.role.value}; this needs an admin")
+    return user

@@ -1,0 +1,137 @@
+"""The demo database: SciFact ingested, mined and scored, plus a demo admin.
+
+`build_demo` calls the project's own ingest / mining / risk pipeline when those modules are
+present. `seed_sample` writes a small real sample (SciFact texts, lexical candidates, a simple
+overlap-based risk) straight through the Store: tests and a model-free fallback use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from core.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SCIFACT = ROOT / "data" / "scifact"
+DEMO_DB = ROOT / ".negaudit" / "demo.duckdb"
+DEMO_DATASET = "scifact"
+DEMO_USER, DEMO_PASSWORD = "demo", "demo"
+SAMPLE_SCORER = "demo-lexical-0"
+
+HOSTILE_DOCS = {
+    "hostile-script": ("<script>alert(1)</script>", "Vitamin D <script>alert('x')</script> cells"),
+    "hostile-img": ("Image", "Vitamin D <img src=x onerror=alert(1)> deficiency"),
+    "hostile-bold": ("**bold** title", "Vitamin D **bold** and _em_ and `code` # heading"),
+    "hostile-link": ("Link", "Vitamin D [x](javascript:alert(1)) :red[red] $x^2$ www.evil.com"),
+}
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                out.append(json.loads(line))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def _words(text: str) -> Counter:
+    return Counter(w for w in _WORD.findall(text.lower()) if len(w) > 2)
+
+
+def seed_sample(store: Store, name: str = "scifact-mini", n_queries: int = 8, n_docs: int = 400,
+                per_query: int = 6, hostile: bool = False, source: Path = SCIFACT) -> str:
+    """Write a small real SciFact sample with lexical candidates and a simple risk score.
+
+    Risk is a logistic of term overlap: a stand-in scorer (`scorer_version` says so), used only
+    where the learned `core.risk` is not wanted (tests, a model-free demo).
+    """
+    qrels = pd.read_csv(source / "qrels" / "test.tsv", sep="\t", dtype=str)
+    qrels.columns = ["query_id", "doc_id", "relevance"]
+    qids = list(dict.fromkeys(qrels.query_id))[:n_queries]
+    qrels = qrels[qrels.query_id.isin(qids)]
+    queries = {q["_id"]: q["text"] for q in _read_jsonl(source / "queries.jsonl")}
+    need = set(qrels.doc_id)
+    docs = []
+    with open(source / "corpus.jsonl", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            d = json.loads(line)
+            if i < n_docs or d["_id"] in need:
+                docs.append((d["_id"], d.get("title", ""), d.get("text", "")))
+    if hostile:
+        docs += [(k, t, x) for k, (t, x) in HOSTILE_DOCS.items()]
+    doc_df = pd.DataFrame(docs, columns=["doc_id", "title", "text"]).drop_duplicates("doc_id")
+    bags = {r.doc_id: _words(f"{r.title} {r.text}") for r in doc_df.itertuples()}
+    pos = qrels.groupby("query_id").doc_id.apply(set).to_dict()
+    cand_rows, risk_rows = [], []
+    for qi, qid in enumerate(qids):
+        qw = _words(queries[qid])
+        scored = sorted(((sum(min(c, bags[d][w]) for w, c in qw.items()), d)
+                         for d in bags if d not in pos[qid] and not d.startswith("hostile")),
+                        key=lambda t: (-t[0], t[1]))[:per_query]
+        if hostile and qi == 0:
+            scored = [(9, k) for k in HOSTILE_DOCS] + scored
+        for rank, (s, d) in enumerate(scored, start=1):
+            cand_rows.append((qid, d, "bm25-lite", rank, float(s)))
+            r = 1 / (1 + math.exp(-(s - 3) / 1.5))
+            risk_rows.append((qid, d, SAMPLE_SCORER, None, round(r, 4), "{}",
+                              f"shares {s} query terms; lexical rank {rank}"))
+    with store.dataset_writer(name, source=str(source), fmt="beir-sample", replace=True) as w:
+        w.add("queries", pd.DataFrame([(q, queries[q]) for q in qids],
+                                      columns=["query_id", "text"]))
+        w.add("docs", doc_df)
+        w.add("qrels", qrels.assign(relevance=qrels.relevance.astype(int), split="test",
+                                    origin="dataset"))
+    store.replace_rows("candidates", name, pd.DataFrame(
+        cand_rows, columns=["query_id", "doc_id", "miner", "rank", "score"]))
+    store.replace_rows("risk", name, pd.DataFrame(
+        risk_rows, columns=["query_id", "doc_id", "scorer_version", "pos_score", "fn_risk",
+                            "signals", "reasons"]))
+    return name
+
+
+def _optional(module: str) -> object | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def pipeline_available() -> bool:
+    """True when ingest, mining and risk scoring modules expose the entry points we call."""
+    ingest, pipe = _optional("core.ingest"), _optional("core.pipeline")
+    return bool(ingest and hasattr(ingest, "ingest_beir") and pipe and hasattr(pipe, "run"))
+
+
+def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print) -> Path:
+    """Build the demo DB once (SciFact ingested, mined, scored) and ensure the demo admin."""
+    from core import auth
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with Store.open(str(db)) as store:
+        if not store.has_dataset(DEMO_DATASET) or not store.counts(DEMO_DATASET)[0].candidates:
+            if pipeline_available():
+                log("building the demo: ingest, mine and score SciFact (cached embeddings)...")
+                ingest = importlib.import_module("core.ingest")
+                ingest.ingest_beir(store, SCIFACT, DEMO_DATASET, replace=True)
+                importlib.import_module("core.pipeline").run(store, DEMO_DATASET)
+            else:
+                log("mining/risk modules not available: seeding a lexical SciFact sample")
+                seed_sample(store, DEMO_DATASET, n_queries=60, n_docs=5200, per_query=10)
+        if store.annotator(DEMO_USER) is None:
+            auth.add_user(store, DEMO_USER, "admin", DEMO_PASSWORD)
+    return db

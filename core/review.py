@@ -1,0 +1,391 @@
+"""The review workflow: queue modes, overlap-k leases, decisions, consensus and agreement.
+
+Pure logic plus `Store` calls, so the Streamlit pages stay thin and pytest reaches all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+from core.auth import User, require_role
+from core.render import CardText
+from core.store import Store
+from core.store import review as SR
+from core.types import Label, NegauditError, Role
+
+LEASE_TTL = timedelta(minutes=30)
+OVERLAP_KEY = "overlap_k"
+GUIDELINES_KEY = "guidelines"
+DEFAULT_GUIDELINES = """\
+**negative** — the candidate does not answer the query: safe to train on as a negative.
+**false_negative** — the candidate answers the query as well as a labelled positive would.
+**partial** — it answers part of the query, or a closely related question.
+**unsure** — you cannot tell from the text; add a note saying why.
+"""
+
+
+class Mode(str, Enum):
+    RISK = "risk"  # highest fn_risk first: find false negatives fast
+    UNCERTAIN = "uncertain"  # |risk - 0.5| smallest: the judgments that teach the calibrator most
+    RANDOM = "random"  # seeded uniform permutation: an unbiased audit sample
+    QUERY = "query"  # one query's candidates together
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """What the annotator asked to see. `status`: unreviewed | mine | any | by:<name>."""
+
+    dataset: str
+    mode: Mode = Mode.RISK
+    miner: str | None = None
+    risk_min: float = 0.0
+    risk_max: float = 1.0
+    status: str = "unreviewed"
+    query_id: str | None = None
+    seed: int = 0
+
+
+@dataclass
+class Card:
+    """Everything the review card shows for one (query, candidate) item."""
+
+    dataset: str
+    query_id: str
+    doc_id: str
+    query: str
+    positives: list[CardText]
+    candidate: CardText
+    fn_risk: float | None
+    reasons: str
+    signals: dict = field(default_factory=dict)
+    miners: list[dict] = field(default_factory=list)
+    my_label: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.query_id, self.doc_id)
+
+
+# ---- settings -------------------------------------------------------------------------------
+def overlap_k(store: Store) -> int:
+    """How many annotators an item goes to (and at most holds at once); 1 = no overlap."""
+    try:
+        return max(1, int(store.get_setting(OVERLAP_KEY, "1") or 1))
+    except ValueError:
+        return 1
+
+
+def set_overlap_k(store: Store, k: int, actor: User) -> None:
+    require_role(actor, Role.ADMIN)
+    if not 1 <= int(k) <= 20:
+        raise NegauditError("overlap k must be between 1 and 20")
+    store.set_setting(OVERLAP_KEY, str(int(k)))
+
+
+def guidelines(store: Store) -> str:
+    return store.get_setting(GUIDELINES_KEY, DEFAULT_GUIDELINES) or ""
+
+
+def set_guidelines(store: Store, markdown: str, actor: User) -> None:
+    require_role(actor, Role.ADMIN)
+    store.set_setting(GUIDELINES_KEY, markdown or "")
+
+
+# ---- queue ----------------------------------------------------------------------------------
+def _order_sql(spec: QueueSpec, duckdb: bool) -> str:
+    tie = "i.query_id, i.doc_id"
+    if spec.mode == Mode.UNCERTAIN:
+        return f"abs(i.fn_risk - 0.5) ASC NULLS LAST, {tie}"
+    if spec.mode == Mode.RANDOM:
+        key = "CAST(:seed AS VARCHAR) || chr(31) || i.query_id || chr(31) || i.doc_id"
+        return (f"hash({key}), {tie}" if duckdb else f"md5({key}), {tie}")
+    if spec.mode == Mode.QUERY:
+        return f"i.query_id, i.fn_risk DESC NULLS LAST, {tie}"
+    return f"i.fn_risk DESC NULLS LAST, {tie}"
+
+
+def _where_sql(spec: QueueSpec, exclude: list[tuple[str, str]], use_risk: bool
+               ) -> tuple[str, dict]:
+    parts: list[str] = []
+    params: dict = {"seed": int(spec.seed)}
+    if spec.miner:
+        parts.append("EXISTS (SELECT 1 FROM candidates c WHERE c.dataset = :dataset "
+                     "AND c.query_id = i.query_id AND c.doc_id = i.doc_id AND c.miner = :miner)")
+        params["miner"] = spec.miner
+    if use_risk and (spec.risk_min > 0.0 or spec.risk_max < 1.0):
+        parts.append("i.fn_risk BETWEEN :rmin AND :rmax")
+        params.update(rmin=float(spec.risk_min), rmax=float(spec.risk_max))
+    if spec.status == "unreviewed":
+        parts.append("m.label IS NULL")
+    elif spec.status == "mine":
+        parts.append("m.label IS NOT NULL")
+    elif spec.status.startswith("by:"):
+        parts.append("EXISTS (SELECT 1 FROM cur o WHERE o.annotator = :other "
+                     "AND o.query_id = i.query_id AND o.doc_id = i.doc_id)")
+        params["other"] = spec.status[3:]
+    elif spec.status != "any":
+        raise NegauditError(f"unknown status filter {spec.status!r}")
+    if spec.query_id:
+        parts.append("i.query_id = :qid")
+        params["qid"] = spec.query_id
+    for n, (q, d) in enumerate(exclude):
+        parts.append(f"NOT (i.query_id = :xq{n} AND i.doc_id = :xd{n})")
+        params[f"xq{n}"], params[f"xd{n}"] = q, d
+    return "".join(f" AND {p}" for p in parts), params
+
+
+def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]] = (),
+              limit: int = 1, k: int | None = None) -> pd.DataFrame:
+    """The next items for `annotator` (my own live lease first, so a refresh resumes)."""
+    use_risk = SR.has_risk(store, spec.dataset)
+    where, params = _where_sql(spec, list(exclude), use_risk)
+    return SR.next_items(store, dataset=spec.dataset, annotator=annotator,
+                         order_sql=_order_sql(spec, store.is_duckdb), where_sql=where,
+                         params=params, k=overlap_k(store) if k is None else k, limit=limit,
+                         use_risk=use_risk, cap=spec.status == "unreviewed")
+
+
+def next_card(store: Store, annotator: str, spec: QueueSpec,
+              exclude: list[tuple[str, str]] = ()) -> Card | None:
+    """Pick, lease and load the next card; None when the queue is empty."""
+    rows = next_keys(store, annotator, spec, exclude)
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    if pd.isna(row.my_lease):
+        SR.lease(store, spec.dataset, row.query_id, row.doc_id, annotator, LEASE_TTL)
+    return load_card(store, spec.dataset, row.query_id, row.doc_id, row.to_dict())
+
+
+def load_card(store: Store, dataset: str, query_id: str, doc_id: str, row: dict | None = None
+              ) -> Card:
+    """Assemble one card with point look-ups (no scans of the big tables)."""
+    row = row or {}
+    pos_ids = SR.positive_ids(store, dataset, query_id)
+    docs = SR.docs_by_id(store, dataset, [doc_id, *pos_ids[:3]]).set_index("doc_id")
+
+    def card_text(did: str) -> CardText:
+        if did in docs.index:
+            d = docs.loc[did]
+            return CardText(did, str(d["title"] or ""), str(d["text"] or ""))
+        return CardText(did, "", "(document text not found)")
+
+    try:
+        signals = json.loads(row.get("signals") or "{}")
+    except (TypeError, ValueError):
+        signals = {}
+    risk = row.get("fn_risk")
+    return Card(
+        dataset=dataset, query_id=query_id, doc_id=doc_id,
+        query=SR.query_text(store, dataset, query_id),
+        positives=[card_text(p) for p in pos_ids],
+        candidate=card_text(doc_id),
+        fn_risk=None if risk is None or pd.isna(risk) else float(risk),
+        reasons=str(row.get("reasons") or ""),
+        signals=signals if isinstance(signals, dict) else {},
+        miners=SR.item_candidates(store, dataset, query_id, doc_id).to_dict("records"),
+        my_label=None if pd.isna(row.get("my_label")) else row.get("my_label"),
+    )
+
+
+# ---- decisions ------------------------------------------------------------------------------
+def decide(store: Store, user: User, dataset: str, query_id: str, doc_id: str,
+           label: Label | str, note: str = "") -> int:
+    """Write one label now (durable before the next card is chosen) and free the lease."""
+    jid = store.add_judgment(dataset, query_id, doc_id, user.name, Label.parse(
+        label.value if isinstance(label, Label) else label), note=note.strip())
+    SR.release(store, dataset, query_id, doc_id, user.name)
+    return jid
+
+
+def skip(store: Store, user: User, dataset: str, query_id: str, doc_id: str) -> None:
+    """Move on without a row: only the lease goes, so someone else may take the item."""
+    SR.release(store, dataset, query_id, doc_id, user.name)
+
+
+def undo(store: Store, user: User, dataset: str) -> dict | None:
+    """Append an undo row; the undone item is leased back so it is the next card shown."""
+    out = store.undo_last(dataset, user.name)
+    if out is not None:
+        SR.lease(store, dataset, out["query_id"], out["doc_id"], user.name, LEASE_TTL)
+    return out
+
+
+def adjudicate(store: Store, actor: User, dataset: str, query_id: str, doc_id: str,
+               label: Label | str, note: str = "") -> int:
+    """An admin's final label for a disputed item."""
+    require_role(actor, Role.ADMIN)
+    return store.add_judgment(dataset, query_id, doc_id, actor.name, Label.parse(
+        label.value if isinstance(label, Label) else label), note=note, action="adjudicate")
+
+
+# ---- consensus & agreement ------------------------------------------------------------------
+def consensus(store: Store, dataset: str) -> pd.DataFrame:
+    """Per judged item: votes, consensus label and status (single/agreed/disagreement/adjudicated)."""
+    cur = store.current_labels(dataset)
+    return consensus_from_labels(cur)
+
+
+def consensus_from_labels(cur: pd.DataFrame) -> pd.DataFrame:
+    cols = ["query_id", "doc_id", "n", "votes", "label", "status"]
+    if cur.empty:
+        return pd.DataFrame(columns=cols)
+    out = []
+    for (q, d), g in cur.groupby(["query_id", "doc_id"], sort=False):
+        adj = g[g.action == "adjudicate"]
+        votes_df = g[g.action != "adjudicate"]
+        votes = dict(zip(votes_df.annotator, votes_df.label))
+        if not adj.empty:
+            label, status = adj.sort_values("id").iloc[-1].label, "adjudicated"
+        else:
+            counts = Counter(votes.values()).most_common()
+            if len(counts) > 1 and counts[0][1] == counts[1][1]:
+                label, status = None, "disagreement"
+            else:
+                label = counts[0][0]
+                status = "single" if len(votes) == 1 else (
+                    "agreed" if len(counts) == 1 else "majority")
+        out.append((q, d, len(votes), votes, label, status))
+    return pd.DataFrame(out, columns=cols)
+
+
+def disagreements(store: Store, dataset: str) -> pd.DataFrame:
+    c = consensus(store, dataset)
+    return c[c.status == "disagreement"].reset_index(drop=True)
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Cohen's kappa of two annotators' labels on the same items (nan when undefined)."""
+    if len(a) != len(b) or not a:
+        return float("nan")
+    cats = sorted(set(a) | set(b))
+    idx = {c: i for i, c in enumerate(cats)}
+    m = np.zeros((len(cats), len(cats)))
+    for x, y in zip(a, b):
+        m[idx[x], idx[y]] += 1
+    n = m.sum()
+    po = np.trace(m) / n
+    pe = float((m.sum(0) * m.sum(1)).sum()) / n**2
+    return float("nan") if pe == 1.0 else float((po - pe) / (1 - pe))
+
+
+def krippendorff_alpha(units: list[list[str]]) -> float:
+    """Krippendorff's alpha, nominal, any number of coders; units with < 2 values are ignored."""
+    units = [u for u in units if len(u) >= 2]
+    if not units:
+        return float("nan")
+    cats = sorted({v for u in units for v in u})
+    idx = {c: i for i, c in enumerate(cats)}
+    o = np.zeros((len(cats), len(cats)))
+    for u in units:
+        cnt = np.zeros(len(cats))
+        for v in u:
+            cnt[idx[v]] += 1
+        pairs = np.outer(cnt, cnt) - np.diag(cnt)
+        o += pairs / (len(u) - 1)
+    n_c = o.sum(1)
+    n = n_c.sum()
+    d_o = o.sum() - np.trace(o)
+    d_e = (n_c.sum() ** 2 - (n_c**2).sum()) / (n - 1)
+    if d_e == 0:
+        return float("nan")
+    return float(1 - d_o / d_e)
+
+
+def agreement(store: Store, dataset: str) -> dict:
+    """Pairwise Cohen's kappa and overall Krippendorff's alpha over the annotators' labels."""
+    cur = store.current_labels(dataset)
+    cur = cur[cur.action != "adjudicate"] if not cur.empty else cur
+    if cur.empty:
+        return {"alpha": float("nan"), "pairs": pd.DataFrame(
+            columns=["a", "b", "items", "kappa"]), "items_multi": 0}
+    wide = cur.pivot_table(index=["query_id", "doc_id"], columns="annotator", values="label",
+                           aggfunc="last")
+    names = list(wide.columns)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = wide[[a, b]].dropna()
+            if len(both):
+                pairs.append((a, b, len(both), cohen_kappa(list(both[a]), list(both[b]))))
+    units = [[v for v in row if isinstance(v, str)] for row in wide.itertuples(index=False)]
+    multi = sum(1 for u in units if len(u) >= 2)
+    return {"alpha": krippendorff_alpha(units),
+            "pairs": pd.DataFrame(pairs, columns=["a", "b", "items", "kappa"]),
+            "items_multi": multi}
+
+
+# ---- progress & insights --------------------------------------------------------------------
+def progress(store: Store, dataset: str) -> pd.DataFrame:
+    """Per annotator: current labels by label value, total, and share of the dataset's items."""
+    cur = store.current_labels(dataset)
+    labels = [m.value for m in Label]
+    if cur.empty:
+        return pd.DataFrame(columns=["annotator", *labels, "total", "share"])
+    t = cur.pivot_table(index="annotator", columns="label", values="id", aggfunc="count",
+                        fill_value=0)
+    for lab in labels:
+        if lab not in t.columns:
+            t[lab] = 0
+    t = t[labels]
+    t["total"] = t.sum(axis=1)
+    total_items = max(SR.count_items(store, dataset), 1)
+    t["share"] = t["total"] / total_items
+    return t.reset_index()
+
+
+def throughput(store: Store, dataset: str) -> pd.DataFrame:
+    """Decisions per annotator per hour (undos included: they are work too)."""
+    j = store.judgments(dataset)
+    if j.empty:
+        return pd.DataFrame(columns=["annotator", "hour", "decisions"])
+    hours = pd.to_datetime(j.created_at, utc=True).dt.floor("h")
+    return (j.assign(hour=hours).groupby(["annotator", "hour"]).size()
+            .reset_index(name="decisions"))
+
+
+def judged_items(store: Store, dataset: str) -> pd.DataFrame:
+    """Judged items with consensus label, fn_risk and best mining rank (small: judged only)."""
+    c = consensus(store, dataset)
+    if c.empty:
+        return pd.DataFrame(columns=["query_id", "doc_id", "label", "status", "fn_risk", "rank",
+                                     "miner"])
+    detail = SR.items_detail(store, dataset, c[["query_id", "doc_id"]])
+    return c[["query_id", "doc_id", "label", "status"]].merge(detail, how="left")
+
+
+def audit_estimate(store: Store, dataset: str, seed: int = 0, max_items: int = 5000) -> dict:
+    """Unbiased FN-rate estimate from the seeded random queue: the judged prefix of the permutation.
+
+    Items are taken in permutation order up to the first one nobody has judged, so the judged set
+    is a uniform random sample of all items regardless of risk. Wilson 95% interval.
+    """
+    spec = QueueSpec(dataset=dataset, mode=Mode.RANDOM, status="any", seed=seed)
+    order = next_keys(store, "\x00nobody", spec, limit=max_items, k=10**6)
+    labels = consensus(store, dataset)
+    lab = {(r.query_id, r.doc_id): r.label for r in labels.itertuples()}
+    n = fn = 0
+    for r in order.itertuples():
+        key = (r.query_id, r.doc_id)
+        if key not in lab:
+            break
+        if lab[key] is None or lab[key] == Label.UNSURE.value:
+            continue  # disagreement / unsure: not countable either way
+        n += 1
+        fn += lab[key] in (Label.FALSE_NEGATIVE.value, Label.PARTIAL.value)
+    if n == 0:
+        return {"n": 0, "fn": 0, "rate": float("nan"), "low": float("nan"),
+                "high": float("nan")}
+    p, z = fn / n, 1.96
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return {"n": n, "fn": fn, "rate": p, "low": max(0.0, mid - half), "high": min(1.0, mid + half)}

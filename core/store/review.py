@@ -1,0 +1,248 @@
+"""SQL for the review app: sessions, leases, the next-card query and its small look-ups.
+
+Kept apart from `store.py` so the facade stays readable; every function takes the `Store`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, insert, select, text
+
+from core.store import schema as S
+from core.store.store import Store, utcnow
+
+
+# ---- sessions ---------------------------------------------------------------------------------
+def add_session(store: Store, token_hash: str, annotator: str, ttl: timedelta) -> datetime:
+    now = utcnow()
+    expires = now + ttl
+    with store.engine.begin() as conn:
+        conn.execute(delete(S.sessions).where(S.sessions.c.expires_at < now))
+        conn.execute(insert(S.sessions).values(token_hash=token_hash, annotator=annotator,
+                                               created_at=now, expires_at=expires))
+    return expires
+
+
+def session_annotator(store: Store, token_hash: str) -> str | None:
+    """The annotator of a live session, or None when unknown or expired."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(S.sessions.c.annotator).where(
+            S.sessions.c.token_hash == token_hash, S.sessions.c.expires_at > utcnow())).scalar()
+
+
+def drop_session(store: Store, token_hash: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(delete(S.sessions).where(S.sessions.c.token_hash == token_hash))
+
+
+def drop_sessions_of(store: Store, annotator: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(delete(S.sessions).where(S.sessions.c.annotator == annotator))
+
+
+def delete_annotator(store: Store, name: str) -> None:
+    """Remove an account (its judgments stay: the log is append-only)."""
+    with store.engine.begin() as conn:
+        conn.execute(delete(S.sessions).where(S.sessions.c.annotator == name))
+        conn.execute(delete(S.assignments).where(S.assignments.c.annotator == name))
+        conn.execute(delete(S.annotators).where(S.annotators.c.name == name))
+
+
+# ---- leases -----------------------------------------------------------------------------------
+def lease(store: Store, dataset: str, query_id: str, doc_id: str, annotator: str,
+          ttl: timedelta) -> None:
+    """(Re)lease one item to one annotator; expired leases are swept on the way."""
+    now = utcnow()
+    a = S.assignments.c
+    with store.engine.begin() as conn:
+        conn.execute(delete(S.assignments).where(a.expires_at < now))
+        conn.execute(delete(S.assignments).where(
+            a.dataset == dataset, a.query_id == query_id, a.doc_id == doc_id,
+            a.annotator == annotator))
+        conn.execute(insert(S.assignments).values(
+            dataset=dataset, query_id=query_id, doc_id=doc_id, annotator=annotator,
+            leased_at=now, expires_at=now + ttl))
+
+
+def release(store: Store, dataset: str, query_id: str, doc_id: str, annotator: str) -> None:
+    a = S.assignments.c
+    with store.engine.begin() as conn:
+        conn.execute(delete(S.assignments).where(
+            a.dataset == dataset, a.query_id == query_id, a.doc_id == doc_id,
+            a.annotator == annotator))
+
+
+def active_leases(store: Store, dataset: str) -> pd.DataFrame:
+    a = S.assignments.c
+    q = select(a.query_id, a.doc_id, a.annotator, a.leased_at, a.expires_at).where(
+        a.dataset == dataset, a.expires_at > utcnow())
+    return _frame(store, q)
+
+
+# ---- the next-card query ----------------------------------------------------------------------
+def has_risk(store: Store, dataset: str) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM risk WHERE dataset = :d LIMIT 1"),
+                            {"d": dataset}).first() is not None
+
+
+def next_items(store: Store, *, dataset: str, annotator: str, order_sql: str, where_sql: str,
+               params: dict[str, Any], k: int, limit: int = 1, use_risk: bool = True,
+               cap: bool = True) -> pd.DataFrame:
+    """Top `limit` items for one annotator: ORDER BY/LIMIT over candidates+risk, small anti-joins.
+
+    The heavy relation (risk or candidates) is scanned once with a top-N sort; everything joined
+    to it (my current labels, my lease, items already held by k others) is small.
+    `cap` applies overlap k (new work only; re-review modes see every item).
+    `where_sql` / `order_sql` come from `core.review` (never from user text; values are params).
+    """
+    base = (
+        "SELECT r.query_id, r.doc_id, r.fn_risk, r.reasons, r.signals FROM risk r "
+        "WHERE r.dataset = :dataset"
+        if use_risk else
+        "SELECT query_id, doc_id, CAST(NULL AS DOUBLE PRECISION) AS fn_risk, '' AS reasons, '{}' AS signals "
+        "FROM (SELECT DISTINCT query_id, doc_id FROM candidates WHERE dataset = :dataset) c"
+    )
+    sql = f"""
+    WITH cur AS (
+        SELECT query_id, doc_id, annotator, label FROM (
+            SELECT query_id, doc_id, annotator, label,
+                   row_number() OVER (PARTITION BY query_id, doc_id, annotator
+                                      ORDER BY id DESC) AS rn
+            FROM judgments WHERE dataset = :dataset) t
+        WHERE rn = 1 AND label <> ''),
+    lease AS (
+        SELECT query_id, doc_id, annotator, leased_at FROM assignments
+        WHERE dataset = :dataset AND expires_at > :now),
+    holders AS (
+        SELECT query_id, doc_id, count(DISTINCT annotator) AS n FROM (
+            SELECT query_id, doc_id, annotator FROM cur WHERE annotator <> :me
+            UNION SELECT query_id, doc_id, annotator FROM lease WHERE annotator <> :me) h
+        GROUP BY query_id, doc_id),
+    mine AS (SELECT query_id, doc_id, label FROM cur WHERE annotator = :me),
+    mylease AS (SELECT query_id, doc_id, leased_at FROM lease WHERE annotator = :me),
+    items AS ({base})
+    SELECT i.query_id, i.doc_id, i.fn_risk, i.reasons, i.signals, m.label AS my_label,
+           ml.leased_at AS my_lease
+    FROM items i
+    LEFT JOIN mine m ON m.query_id = i.query_id AND m.doc_id = i.doc_id
+    LEFT JOIN mylease ml ON ml.query_id = i.query_id AND ml.doc_id = i.doc_id
+    LEFT JOIN holders h ON h.query_id = i.query_id AND h.doc_id = i.doc_id
+    WHERE (NOT :cap OR coalesce(h.n, 0) < :k OR m.label IS NOT NULL OR ml.leased_at IS NOT NULL)
+      {where_sql}
+    ORDER BY (ml.leased_at IS NULL), ml.leased_at DESC, {order_sql}
+    LIMIT {int(limit)}
+    """
+    p = {"dataset": dataset, "me": annotator, "k": int(k), "cap": bool(cap), "now": utcnow(), **params}
+    with store.engine.connect() as conn:
+        res = conn.execute(text(sql), p)
+        return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def item_candidates(store: Store, dataset: str, query_id: str, doc_id: str) -> pd.DataFrame:
+    """The miners that proposed this (query, doc), with rank and score."""
+    c = S.candidates.c
+    q = select(c.miner, c.rank, c.score).where(
+        c.dataset == dataset, c.query_id == query_id, c.doc_id == doc_id).order_by(c.rank)
+    return _frame(store, q)
+
+
+def query_text(store: Store, dataset: str, query_id: str) -> str:
+    with store.engine.connect() as conn:
+        return conn.execute(select(S.queries.c.text).where(
+            S.queries.c.dataset == dataset, S.queries.c.query_id == query_id)).scalar() or ""
+
+
+def docs_by_id(store: Store, dataset: str, doc_ids: list[str]) -> pd.DataFrame:
+    d = S.docs.c
+    return _frame(store, select(d.doc_id, d.title, d.text).where(
+        d.dataset == dataset, d.doc_id.in_(doc_ids)))
+
+
+def positive_ids(store: Store, dataset: str, query_id: str) -> list[str]:
+    q = S.qrels.c
+    with store.engine.connect() as conn:
+        return list(dict.fromkeys(conn.execute(select(q.doc_id).where(
+            q.dataset == dataset, q.query_id == query_id, q.relevance > 0)
+            .order_by(q.relevance.desc(), q.doc_id)).scalars()))
+
+
+def miners(store: Store, dataset: str) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT DISTINCT miner FROM candidates WHERE dataset = :d ORDER BY miner"),
+            {"d": dataset}).scalars())
+
+
+def candidate_query_ids(store: Store, dataset: str, limit: int = 5000) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT DISTINCT query_id FROM candidates WHERE dataset = :d ORDER BY query_id "
+            f"LIMIT {int(limit)}"), {"d": dataset}).scalars())
+
+
+def count_items(store: Store, dataset: str) -> int:
+    """Distinct (query, doc) items to review in a dataset."""
+    sql = ("SELECT count(*) FROM risk WHERE dataset = :d" if has_risk(store, dataset) else
+           "SELECT count(*) FROM (SELECT DISTINCT query_id, doc_id FROM candidates "
+           "WHERE dataset = :d) t")
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(sql), {"d": dataset}).scalar_one())
+
+
+# ---- insights ---------------------------------------------------------------------------------
+def rank_risk_summary(store: Store, dataset: str) -> pd.DataFrame:
+    """Mean fn_risk and item count per (miner, rank), aggregated in SQL."""
+    sql = text("""
+        SELECT c.miner, c.rank, avg(r.fn_risk) AS mean_risk, count(*) AS n
+        FROM candidates c JOIN risk r
+          ON r.dataset = c.dataset AND r.query_id = c.query_id AND r.doc_id = c.doc_id
+        WHERE c.dataset = :d GROUP BY c.miner, c.rank ORDER BY c.miner, c.rank""")
+    return _frame(store, sql, {"d": dataset})
+
+
+def risk_histogram(store: Store, dataset: str, bins: int = 20) -> pd.DataFrame:
+    """Counts of all items per fn_risk bin (the unjudged bulk), aggregated in SQL."""
+    sql = text(f"""
+        SELECT least(floor(fn_risk * {int(bins)}), {int(bins) - 1}) AS bin, count(*) AS n
+        FROM risk WHERE dataset = :d GROUP BY 1 ORDER BY 1""")
+    return _frame(store, sql, {"d": dataset})
+
+
+def items_detail(store: Store, dataset: str, keys: pd.DataFrame) -> pd.DataFrame:
+    """fn_risk and best rank for a (small) set of judged items."""
+    if keys.empty:
+        return pd.DataFrame(columns=["query_id", "doc_id", "fn_risk", "rank", "miner"])
+    raw = store.engine.raw_connection()
+    try:
+        if store.is_duckdb:
+            con = raw.driver_connection
+            con.register("_keys", keys[["query_id", "doc_id"]].drop_duplicates())
+            try:
+                return con.execute("""
+                    SELECT k.query_id, k.doc_id, r.fn_risk, c.rank, c.miner
+                    FROM _keys k
+                    LEFT JOIN risk r ON r.dataset = ? AND r.query_id = k.query_id
+                                     AND r.doc_id = k.doc_id
+                    LEFT JOIN (SELECT query_id, doc_id, min(rank) AS rank, min(miner) AS miner
+                               FROM candidates WHERE dataset = ? GROUP BY query_id, doc_id) c
+                      ON c.query_id = k.query_id AND c.doc_id = k.doc_id""",
+                    [dataset, dataset]).df()
+            finally:
+                con.unregister("_keys")
+    finally:
+        raw.close()
+    risk = store.risk(dataset)[["query_id", "doc_id", "fn_risk"]]
+    cand = (store.candidates(dataset).groupby(["query_id", "doc_id"], as_index=False)
+            .agg(rank=("rank", "min"), miner=("miner", "min")))
+    return keys.merge(risk, how="left").merge(cand, how="left")
+
+
+def _frame(store: Store, q: Any, params: dict | None = None) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        res = conn.execute(q, params or {})
+        return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+

@@ -1,0 +1,79 @@
+"""Accounts: argon2 hashes, expiring hashed session tokens, roles enforced in core."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import auth, review
+from core.store import Store
+from core.store import schema as S
+from core.types import AuthorizationError, NegauditError, Role
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = Store.open(str(tmp_path / "a.duckdb"))
+    yield s
+    s.close()
+
+
+def test_password_is_hashed_with_argon2(store):
+    auth.add_user(store, "ann", "annotator", "secret-pw")
+    row = store.annotator("ann")
+    assert row["password_hash"].startswith("$argon2")
+    assert "secret-pw" not in row["password_hash"]
+    assert auth.authenticate(store, "ann", "secret-pw").role == Role.ANNOTATOR
+    assert auth.authenticate(store, "ann", "wrong") is None
+    assert auth.authenticate(store, "nobody", "x") is None
+
+
+def test_sessions_store_only_a_hash_and_expire(store):
+    auth.add_user(store, "ann", "annotator", "pw12")
+    user, token = auth.sign_in(store, "ann", "pw12")
+    with store.engine.connect() as conn:
+        hashes = list(conn.execute(select(S.sessions.c.token_hash)).scalars())
+    assert token not in hashes and len(hashes) == 1
+    assert auth.user_for_token(store, token) == user
+    assert auth.user_for_token(store, token + "x") is None
+    _, old = auth.sign_in(store, "ann", "pw12", ttl=timedelta(seconds=-1))
+    assert auth.user_for_token(store, old) is None
+    auth.sign_out(store, token)
+    assert auth.user_for_token(store, token) is None
+    assert auth.sign_in(store, "ann", "bad") is None
+
+
+def test_password_change_signs_out(store):
+    auth.add_user(store, "ann", "annotator", "pw12")
+    _, token = auth.sign_in(store, "ann", "pw12")
+    auth.add_user(store, "ann", "annotator", "pw34")
+    assert auth.user_for_token(store, token) is None
+
+
+def test_roles_enforced_in_core(store):
+    admin = auth.add_user(store, "boss", "admin", "pw12")
+    ann = auth.add_user(store, "ann", "annotator", "pw12")
+    with pytest.raises(AuthorizationError):
+        auth.require_role(ann, Role.ADMIN)
+    with pytest.raises(AuthorizationError):
+        auth.require_role(None, Role.ANNOTATOR)
+    assert auth.require_role(admin, Role.ANNOTATOR) is admin
+    with pytest.raises(AuthorizationError):
+        review.set_overlap_k(store, 2, ann)
+    with pytest.raises(AuthorizationError):
+        auth.add_user(store, "eve", "admin", "pw12", actor=ann)
+    with pytest.raises(AuthorizationError):
+        review.adjudicate(store, ann, "d", "q", "x", "negative")
+    review.set_overlap_k(store, 2, admin)
+    assert review.overlap_k(store) == 2
+
+
+def test_bad_input_is_a_clear_error(store):
+    with pytest.raises(NegauditError, match="role"):
+        auth.add_user(store, "x", "root", "pw12")
+    with pytest.raises(NegauditError, match="name"):
+        auth.add_user(store, "bad name!", "admin", "pw12")
+    with pytest.raises(NegauditError, match="short"):
+        auth.add_user(store, "x", "admin", "")
