@@ -1,0 +1,351 @@
+"""Mining checked against brute force and, knob by knob, against sentence-transformers' mine_hard_negatives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import mining as M
+from core import models as MO
+from core.types import Doc, Qrel, Query
+
+FX = Path(__file__).parent / "fixtures" / "mining"
+
+
+# --- a real subset: 20 SciFact queries x 300 docs, float16 embeddings by the packaged MiniLM ----
+
+
+@pytest.fixture(scope="module")
+def subset():
+    docs = [json.loads(line) for line in (FX / "corpus.jsonl").read_text().splitlines()]
+    queries = [json.loads(line) for line in (FX / "queries.jsonl").read_text().splitlines()]
+    rows = [line.split("\t") for line in (FX / "qrels/test.tsv").read_text().splitlines()][1:]
+    positives: dict[str, set[str]] = {}
+    for q, d, _ in rows:
+        positives.setdefault(q, set()).add(d)
+    ef = MO.load_embeddings(FX / "embeddings.npz")
+    vec = dict(zip(ef.ids, ef.embeddings))
+    dids = [d["_id"] for d in docs]
+    qids = [q["_id"] for q in queries]
+    return {
+        "doc_ids": dids,
+        "doc_texts": [MO.doc_text(d["title"], d["text"]) for d in docs],
+        "query_ids": qids,
+        "query_texts": [q["text"] for q in queries],
+        "positives": positives,
+        "D": np.stack([vec[i] for i in dids]),
+        "Q": np.stack([vec[i] for i in qids]),
+        "records": (
+            [Query(q["_id"], q["text"]) for q in queries],
+            [Doc(d["_id"], d["text"], d["title"]) for d in docs],
+            [Qrel(q, d, int(r)) for q, d, r in rows],
+        ),
+    }
+
+
+# --- dense ----------------------------------------------------------------------------------------
+
+
+def _brute(Q: np.ndarray, D: np.ndarray) -> np.ndarray:
+    s = Q @ D.T
+    return np.lexsort((np.broadcast_to(np.arange(D.shape[0]), s.shape), -s), axis=1)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, None])
+def test_dense_topk_matches_brute_force(chunk_size):
+    rng = np.random.default_rng(0)
+    Q = rng.normal(size=(23, 16)).astype(np.float32)
+    D = rng.normal(size=(101, 16)).astype(np.float32)
+    idx, scores = M.dense_topk(Q, D, 10, chunk_size=chunk_size)
+    ref = _brute(Q, D)[:, :10]
+    assert np.array_equal(np.stack(idx), ref)
+    assert np.allclose(np.stack(scores), np.take_along_axis(Q @ D.T, ref, axis=1), atol=1e-5)
+
+
+def test_dense_topk_faiss_agrees_with_numpy(subset):
+    a, sa = M.dense_topk(subset["Q"], subset["D"], 30)
+    b, sb = M.dense_topk(subset["Q"], subset["D"], 30, backend="faiss")
+    assert np.array_equal(np.stack(a), np.stack(b))
+    assert np.allclose(np.stack(sa), np.stack(sb), atol=1e-5)
+
+
+def test_mine_dense_excludes_positives_and_keeps_full_ranking_ranks(subset):
+    df = M.mine_dense(
+        subset["query_ids"], subset["Q"], subset["doc_ids"], subset["D"], subset["positives"], 30
+    )
+    assert list(df.columns[:5]) == M.CANDIDATE_COLUMNS
+    assert (df["miner"] == "dense").all()
+    order = _brute(subset["Q"], subset["D"])
+    for qi, qid in enumerate(subset["query_ids"]):
+        g = df[df["query_id"] == qid]
+        pos = subset["positives"][qid]
+        assert len(g) == 30 and not set(g["doc_id"]) & pos
+        full = [subset["doc_ids"][i] for i in order[qi]]
+        assert [full[r - 1] for r in g["rank"]] == list(g["doc_id"])
+        unlabelled = [d for d in full if d not in pos][:30]
+        assert list(g["doc_id"]) == unlabelled
+        pscores = [float(subset["D"][subset["doc_ids"].index(d)] @ subset["Q"][qi]) for d in pos]
+        assert g["pos_score"].iloc[0] == pytest.approx(max(pscores), abs=1e-5)
+        assert g["pos_score_min"].iloc[0] == pytest.approx(min(pscores), abs=1e-5)
+        assert g["n_positives"].iloc[0] == len(pos)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_docs=st.integers(1, 40),
+    n_queries=st.integers(1, 6),
+    top_k=st.integers(1, 15),
+    seed=st.integers(0, 10_000),
+    pos_share=st.floats(0, 0.5),
+)
+def test_mining_invariants(n_docs, n_queries, top_k, seed, pos_share):
+    rng = np.random.default_rng(seed)
+    D = rng.normal(size=(n_docs, 8)).astype(np.float32)
+    Q = rng.normal(size=(n_queries, 8)).astype(np.float32)
+    dids = [f"d{i}" for i in range(n_docs)]
+    qids = [f"q{i}" for i in range(n_queries)]
+    positives = {q: {d for d in dids if rng.random() < pos_share} for q in qids}
+    df = M.mine_dense(qids, Q, dids, D, positives, top_k, chunk_size=2)
+    for q in qids:
+        g = df[df["query_id"] == q]
+        assert not set(g["doc_id"]) & positives[q]
+        assert len(g) == min(top_k, n_docs - len(positives[q]))
+        assert g["rank"].is_monotonic_increasing and g["rank"].is_unique
+        assert (np.diff(g["score"].to_numpy()) <= 1e-6).all()
+        # rank minus the positives ranked above it is 1, 2, 3, ...: the unlabelled docs in order
+        gaps = g["rank"].to_numpy() - np.arange(1, len(g) + 1)
+        assert (gaps >= 0).all() and (gaps <= len(positives[q])).all()
+    # permuting the corpus does not change what is mined
+    perm = rng.permutation(n_docs)
+    df2 = M.mine_dense(qids, Q, [dids[i] for i in perm], D[perm], positives, top_k)
+    key = ["query_id", "doc_id", "rank"]
+    a = df.sort_values(key)[key].reset_index(drop=True)
+    b = df2.sort_values(key)[key].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --- BM25 -----------------------------------------------------------------------------------------
+
+
+def test_s_stemmer_strips_plurals_only():
+    assert M._s_stem(["studies", "proteins", "classes", "virus", "glass", "goes"]) == [
+        "study",
+        "protein",
+        "classe",
+        "virus",
+        "glass",
+        "goe",
+    ]
+
+
+def test_bm25_ranks_the_lexical_match_first_and_drops_zero_scores():
+    docs = [
+        "Cats purr when they are content.",
+        "Dogs bark at strangers.",
+        "Vitamin D and bone fractures in older adults.",
+        "The stock market fell sharply.",
+    ]
+    df = M.mine_bm25(
+        ["q1", "q2"],
+        ["vitamin d fracture", "why do cats purr"],
+        ["a", "b", "c", "d"],
+        docs,
+        positives={},
+        top_k=4,
+    )
+    q1 = df[df["query_id"] == "q1"]
+    assert list(q1["doc_id"]) == ["c"]  # plural 'fractures' matches 'fracture'; others score 0
+    assert list(df[df["query_id"] == "q2"]["doc_id"]) == ["a"]
+    assert (df["miner"] == "bm25").all() and (df["score"] > 0).all()
+
+
+def test_bm25_on_the_subset_keeps_full_ranking_ranks(subset):
+    idx = M.Bm25Index.build(subset["doc_texts"])
+    raw, _ = M.bm25_topk(idx, subset["query_texts"], 60)
+    df = M.mine_bm25(
+        subset["query_ids"],
+        subset["query_texts"],
+        subset["doc_ids"],
+        positives=subset["positives"],
+        top_k=30,
+        index=idx,
+    )
+    for qi, qid in enumerate(subset["query_ids"]):
+        g = df[df["query_id"] == qid]
+        full = [subset["doc_ids"][i] for i in raw[qi]]
+        assert [full[r - 1] for r in g["rank"]] == list(g["doc_id"])
+        assert not set(g["doc_id"]) & subset["positives"][qid]
+    # on SciFact the labelled positive is usually in BM25's top 10
+    hit = 0
+    for qi, qid in enumerate(subset["query_ids"]):
+        hit += bool({subset["doc_ids"][i] for i in raw[qi][:10]} & subset["positives"][qid])
+    assert hit >= 14
+
+
+def test_mine_candidates_default_is_dense_plus_bm25_from_the_cache(subset, tmp_path):
+    MO.seed_cache(FX / "embeddings.npz", tmp_path)
+    queries, docs, qrels = subset["records"]
+    df = M.mine_candidates(queries, docs, qrels, cache=tmp_path)
+    assert MO.last_encode_stats.encoded == 0  # everything came from the seeded cache
+    assert set(df["miner"]) == {"dense", "bm25"}
+    assert df.groupby("miner").size()["dense"] == 20 * 30
+    assert (df.groupby(["miner", "query_id"]).size() <= 30).all()
+
+
+# --- the mine_hard_negatives knobs, against the real function -----------------------------------
+
+KNOBS = [
+    {},
+    {"num_negatives": 5},
+    {"range_min": 3, "range_max": 20, "num_negatives": 5},
+    {"relative_margin": 0.05, "num_negatives": 10},
+    {"relative_margin": 0.3, "num_negatives": 10},
+    {"absolute_margin": 0.1, "num_negatives": 4},
+    {"absolute_margin": -0.05, "num_negatives": 6},
+    {"max_score": 0.5, "num_negatives": 8, "range_max": 25},
+    {"min_score": 0.3, "num_negatives": 3, "range_max": 30},
+    {"sampling_strategy": "random", "num_negatives": 5, "range_max": 30},
+    {"sampling_strategy": "random", "num_negatives": 6, "relative_margin": 0.05, "range_min": 2},
+    {
+        "relative_margin": 0.05,
+        "absolute_margin": 0.02,
+        "max_score": 0.6,
+        "range_min": 1,
+        "range_max": 40,
+        "num_negatives": 30,
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def st_inputs(subset, tmp_path_factory, bi_encoder):
+    """mine_hard_negatives' inputs, with its own cache pre-filled with our vectors (no encoding)."""
+    from datasets import Dataset
+
+    dt, qt = subset["doc_texts"], subset["query_texts"]
+    pairs = [
+        (qt[i], dt[subset["doc_ids"].index(d)])
+        for i, q in enumerate(subset["query_ids"])
+        for d in sorted(subset["positives"][q])
+    ]
+    ds = Dataset.from_dict({"query": [a for a, _ in pairs], "answer": [b for _, b in pairs]})
+    cache = tmp_path_factory.mktemp("st_cache")
+    name = bi_encoder.model_card_data.base_model or ""
+    corpus = list(dict.fromkeys(dt + [b for _, b in pairs]))
+    queries = list(dict.fromkeys(a for a, _ in pairs))
+
+    def h(texts):
+        return hashlib.sha256(repr((name, None, None, texts)).encode()).hexdigest()
+
+    np.save(
+        cache / f"query_embeddings_{h(queries)}.npy", subset["Q"][[qt.index(x) for x in queries]]
+    )
+    np.save(
+        cache / f"corpus_embeddings_{h(corpus)}.npy", subset["D"][[dt.index(x) for x in corpus]]
+    )
+    return ds, str(cache)
+
+
+@pytest.mark.parametrize(
+    "knobs", KNOBS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()) or "defaults"
+)
+def test_knobs_match_mine_hard_negatives(subset, st_inputs, bi_encoder, knobs):
+    from sentence_transformers.util import mine_hard_negatives
+
+    ds, cache = st_inputs
+    random.seed(0)
+    out = mine_hard_negatives(
+        ds,
+        bi_encoder,
+        corpus=subset["doc_texts"],
+        output_format="labeled-pair",
+        output_scores=True,
+        cache_folder=cache,
+        verbose=False,
+        **knobs,
+    )
+    text2id = dict(zip(subset["doc_texts"], subset["doc_ids"]))
+    q_of = dict(zip(subset["query_texts"], subset["query_ids"]))
+    theirs: dict[str, dict[str, float]] = {}
+    for q, d, s in zip(out["query"], out["answer"], out["score"]):
+        qid, did = q_of[q], text2id[d]
+        if did not in subset["positives"][qid]:
+            theirs.setdefault(qid, {})[did] = s
+
+    df = M.mine_dense(
+        subset["query_ids"], subset["Q"], subset["doc_ids"], subset["D"], subset["positives"], 300
+    )
+    marked = M.mark_filters(df, M.MiningConfig(**knobs, seed=0))
+    assert len(marked) == len(df)  # a view: nothing is dropped
+    kept = marked[marked["passes_filters"]]
+    ours = {q: dict(zip(g["doc_id"], g["score"])) for q, g in kept.groupby("query_id")}
+    for qid in subset["query_ids"]:
+        assert set(ours.get(qid, {})) == set(theirs.get(qid, {})), qid
+        for d, s in theirs.get(qid, {}).items():
+            assert ours[qid][d] == pytest.approx(s, abs=1e-5)
+    reasons = set(marked["filter_reason"])
+    assert reasons <= {
+        "",
+        "outside_window",
+        "absolute_margin",
+        "relative_margin",
+        "max_score",
+        "min_score",
+        "range_min",
+        "range_max",
+        "not_sampled",
+    }
+    for knob in ("absolute_margin", "relative_margin", "max_score", "min_score"):
+        if knob not in knobs:
+            assert knob not in reasons
+
+
+def test_some_knobs_really_drop_candidates(subset):
+    df = M.mine_dense(
+        subset["query_ids"], subset["Q"], subset["doc_ids"], subset["D"], subset["positives"], 300
+    )
+    marked = M.mark_filters(df, M.MiningConfig(relative_margin=0.3, num_negatives=10))
+    assert (marked["filter_reason"] == "relative_margin").sum() > 0
+    summary = M.drop_summary(marked)
+    assert summary["share"].sum() == pytest.approx(1.0)
+    assert "kept" in set(summary["filter_reason"])
+
+
+@pytest.mark.parametrize(
+    "knobs, message",
+    [
+        ({"num_negatives": 0}, "num_negatives"),
+        ({"range_min": 5, "range_max": 5}, "range_min"),
+        ({"range_min": 5, "range_max": 7, "num_negatives": 3}, "cannot keep"),
+        ({"sampling_strategy": "best"}, "sampling_strategy"),
+    ],
+)
+def test_config_rejects_what_mine_hard_negatives_rejects(knobs, message):
+    df = pd.DataFrame(
+        {
+            "query_id": ["q"],
+            "doc_id": ["d"],
+            "miner": ["dense"],
+            "rank": [1],
+            "score": [0.5],
+            "n_positives": [1],
+            "pos_score": [0.6],
+            "pos_score_min": [0.6],
+        }
+    )
+    with pytest.raises(ValueError, match=message):
+        M.mark_filters(df, M.MiningConfig(**knobs))
+
+
+def test_default_range_max_follows_mine_hard_negatives():
+    assert M.MiningConfig(num_negatives=3).resolved_range_max(2) == 5
+    assert M.MiningConfig(num_negatives=3, relative_margin=0.05).resolved_range_max(2) == 32
+    assert M.MiningConfig(range_min=4, num_negatives=3, max_score=0.9).resolved_range_max(1) == 35
