@@ -1,0 +1,63 @@
+"""`negaudit bench ...`: benchmarks that print figures (never timed tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+bench_app = typer.Typer(help="Benchmarks that print figures, side by side with their reference.",
+                        no_args_is_help=True)
+
+JsonOption = Annotated[Optional[Path], typer.Option("--json", help="also write the figures here")]
+
+
+def _dump(result: dict, path: Path | None) -> None:
+    if path:
+        path.write_text(json.dumps(result, indent=2, default=str))
+        typer.echo(f"wrote {path}")
+
+
+@bench_app.command("fn-detection")
+def fn_detection(
+    directory: Annotated[Path, typer.Argument(help="densely judged BEIR folder (e.g. NFCorpus)")],
+    keep_positives: Annotated[int, typer.Option("--keep-positives")] = 1,
+    top_k: Annotated[int, typer.Option("--top-k")] = 30,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    json_out: JsonOption = None,
+) -> None:
+    """Hide all but N positives per query, mine, and measure how well fn_risk finds the hidden ones."""
+    from core.bench.fn_detection import run_fn_detection
+
+    _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed),
+          json_out)
+
+
+@bench_app.command("mining")
+def mining(
+    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("data/scifact"),
+    top_k: Annotated[int, typer.Option("--top-k")] = 30,
+    json_out: JsonOption = None,
+) -> None:
+    """Our mine+score vs sentence_transformers.util.mine_hard_negatives, then our cached re-run."""
+    from core.bench.mining import run_mining_bench
+
+    _dump(run_mining_bench(directory, top_k=top_k), json_out)
+
+
+@bench_app.command("ingest")
+def ingest(
+    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("data/scifact"),
+    rows: Annotated[int, typer.Option("--rows", help="lines of the generated triplet file")] = 1_000_000,
+    json_out: JsonOption = None,
+) -> None:
+    """Ingest throughput: docs/s for a BEIR folder, rows/s for a generated triplet file."""
+    from core.bench.ingest import run_ingest_bench
+
+    _dump(run_ingest_bench(directory, rows=rows), json_out)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")

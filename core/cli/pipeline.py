@@ -1,0 +1,83 @@
+"""`negaudit mine`, `negaudit score`, `negaudit audit`: thin calls into `core.pipeline`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from core.cli.common import DbOption, open_store
+
+MinerOption = Annotated[
+    list[str], typer.Option("--miner", help="dense (packaged MiniLM or --model) and/or bm25")
+]
+ModelOption = Annotated[
+    Optional[str], typer.Option("--model", help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
+]
+
+
+def _progress():  # noqa: ANN202 - a rich status line fed by core's (step, fraction) callback
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def report(step: str, frac: float) -> None:
+        console.print(f"[dim]{frac:4.0%}[/dim] {step}")
+
+    return report
+
+
+def mine(
+    name: Annotated[str, typer.Option("--name", help="dataset to mine")],
+    db: DbOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="candidates per query and miner")] = 30,
+    miner: MinerOption = ["dense", "bm25"],  # noqa: B006 - typer needs a literal default
+    model: ModelOption = None,
+) -> None:
+    """Mine candidates (every one kept, with miner, rank and score) for a stored dataset."""
+    from core.pipeline import mine_dataset
+
+    with open_store(db) as store:
+        cands = mine_dataset(store, name, model=model, top_k=top_k, miners=miner,
+                             progress=_progress())
+    counts = cands.groupby("miner").size().to_dict()
+    typer.echo(f"mined {len(cands):,} candidates for {cands.query_id.nunique():,} queries: {counts}")
+
+
+def score(
+    name: Annotated[str, typer.Option("--name", help="dataset to score")],
+    db: DbOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Score every candidate's false-negative risk and every query's pooling-bias risk."""
+    from core.pipeline import score_dataset
+
+    with open_store(db) as store:
+        res = score_dataset(store, name, model=model, progress=_progress())
+    typer.echo(res.summary())
+
+
+def audit(
+    directory: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
+    name: Annotated[str, typer.Option("--name")],
+    out: Annotated[Path, typer.Option("--out", help="folder for candidates.parquet and queries.parquet")],
+    db: DbOption = None,
+    top_k: Annotated[int, typer.Option("--top-k")] = 30,
+    replace: Annotated[bool, typer.Option("--replace", help="rebuild an existing dataset")] = False,
+    model: ModelOption = None,
+) -> None:
+    """One shot: ingest a BEIR folder, mine, score, and write Parquet files."""
+    from core.pipeline import audit_beir
+
+    with open_store(db) as store:
+        res = audit_beir(store, directory, name, out, top_k=top_k, replace=replace, model=model,
+                         progress=_progress())
+    typer.echo(res.summary())
+    typer.echo(f"wrote {out / 'candidates.parquet'} and {out / 'queries.parquet'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(mine)
+    app.command()(score)
+    app.command()(audit)
