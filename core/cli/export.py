@@ -1,0 +1,140 @@
+"""`negaudit export` and `negaudit report` — thin wrappers over `core.export` / `core.report`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.cli.common import DbOption, open_store
+
+
+class Fmt(str, Enum):
+    triplet = "triplet"
+    n_tuple = "n-tuple"
+    labeled_pair = "labeled-pair"
+    labeled_list = "labeled-list"
+    hf = "hf"
+    beir = "beir"
+    trec_qrels = "trec-qrels"
+
+
+class Layout(str, Enum):
+    triplet = "triplet"
+    n_tuple = "n-tuple"
+    labeled_pair = "labeled-pair"
+    labeled_list = "labeled-list"
+
+
+class FnPolicy(str, Enum):
+    to_positive = "to-positive"
+    drop = "drop"
+
+
+class PartialPolicy(str, Enum):
+    positive = "positive"
+    drop = "drop"
+    negative = "negative"
+
+
+class FlaggedPolicy(str, Enum):
+    risk = "risk"
+    drop = "drop"
+
+
+def export(
+    name: Annotated[str, typer.Option("--name", help="dataset to export")],
+    fmt: Annotated[Fmt, typer.Option("--format", help="output format")],
+    out: Annotated[Path, typer.Option("--out", help="file (.parquet/.jsonl; TREC: any) or folder "
+                                                    "(hf, beir)")],
+    false_negatives: Annotated[FnPolicy, typer.Option(
+        "--false-negatives", help="judged false negatives become positives, or are dropped")
+    ] = FnPolicy.to_positive,
+    partial: Annotated[PartialPolicy, typer.Option(
+        "--partial", help="judged partials become positives, negatives, or are dropped")
+    ] = PartialPolicy.drop,
+    drop_risk_above: Annotated[str, typer.Option(
+        "--drop-risk-above", help="drop unreviewed candidates with calibrated fn_risk >= T; "
+                                  "'none' keeps all")] = "0.5",
+    flagged: Annotated[FlaggedPolicy, typer.Option(
+        "--flagged", help="disagreements and 'unsure': through the risk rule, or always dropped")
+    ] = FlaggedPolicy.risk,
+    num_negatives: Annotated[int | None, typer.Option(
+        "--num-negatives", help="at most N negatives per query (judged negatives first, then a "
+                                "seeded sample); default all")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the per-query sample")] = 0,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="only queries with qrels in this split (e.g. train); default all")] = None,
+    relabel_split: Annotated[str | None, typer.Option(
+        "--relabel-split", help="beir/trec-qrels: split for relabels (default: the query's own)")
+    ] = None,
+    layout: Annotated[Layout, typer.Option("--layout", help="table shape of the hf format")
+                      ] = Layout.triplet,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out")
+                         ] = False,
+    db: DbOption = None,
+) -> None:
+    """Write clean training data or corrected qrels, with a manifest.json beside it."""
+    from core.export import ExportPolicy, export_dataset, parse_threshold
+
+    policy = ExportPolicy(
+        false_negatives=false_negatives.value, partial=partial.value,
+        drop_risk_above=parse_threshold(drop_risk_above), flagged=flagged.value,
+        num_negatives=num_negatives, seed=seed, split=split, relabel_split=relabel_split)
+    with open_store(db, read_only=True) as store:
+        manifest = export_dataset(store, name, fmt.value, out, policy, layout=layout.value,
+                                  overwrite=overwrite)
+    _print_summary(manifest, out)
+
+
+def _print_summary(manifest: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from core.export.manifest import manifest_path
+
+    console = Console()
+    t = Table("branch", "negative", "positive", "dropped", "sampled_out", title="candidates by branch")
+    for branch, by in manifest["counts"]["by_branch"].items():
+        t.add_row(branch, *(str(by.get(k, 0)) for k in ("negative", "positive", "dropped",
+                                                         "sampled_out")))
+    console.print(t)
+    w = manifest["written"]
+    what = f"{w['rows']:,} rows ({w['layout']})" if "rows" in w else f"{w['qrels']:,} qrels"
+    console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}")
+    for k, v in (w.get("skipped") or {}).items():
+        console.print(f"[yellow]skipped {v:,} {k.replace('_', ' ')}[/yellow]")
+
+
+def report(
+    name: Annotated[str, typer.Option("--name", help="dataset")],
+    out: Annotated[Path | None, typer.Option("--out", help="write the table as CSV here")
+                   ] = None,
+    sample: Annotated[str, typer.Option(
+        "--sample", help="'random' (the seeded random audit queue's judged prefix: unbiased) or "
+                         "'all' (every judged item: biased toward what the risk queue showed)")
+    ] = "random",
+    seed: Annotated[int, typer.Option("--seed", help="seed of the random audit queue")] = 0,
+    db: DbOption = None,
+) -> None:
+    """False-negative rate among mined negatives, with a 95% Wilson interval, by rank bucket."""
+    from rich.console import Console
+
+    from core.report import fn_rate_report, write_report_csv
+
+    with open_store(db, read_only=True) as store:
+        table, meta = fn_rate_report(store, name, sample=sample, seed=seed)
+    console = Console()
+    console.print(table.to_string(index=False))
+    for k, v in meta.items():
+        console.print(f"{k}: {v}")
+    if out:
+        write_report_csv(table, out)
+        console.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("report")(report)
