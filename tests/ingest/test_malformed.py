@@ -1,0 +1,210 @@
+"""Bad input of every reader gives an InputError naming file, line and field — and no dataset."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core.ingest import ingest_beir, ingest_msmarco, ingest_st, ingest_trec_qrels, ingest_trec_run
+from core.types import InputError
+
+DOC = '{"_id": "d1", "title": "", "text": "hello"}'
+
+
+def _beir(tmp: Path, corpus: str | bytes = DOC + "\n", queries: str = '{"_id": "q1", "text": "hi"}\n',
+          qrels: str = "query-id\tcorpus-id\tscore\nq1\td1\t1\n") -> Path:
+    root = tmp / "beir"
+    (root / "qrels").mkdir(parents=True, exist_ok=True)
+    (root / "corpus.jsonl").write_bytes(corpus if isinstance(corpus, bytes) else corpus.encode())
+    (root / "queries.jsonl").write_text(queries)
+    (root / "qrels" / "test.tsv").write_text(qrels)
+    return root
+
+
+BEIR_CASES = [
+    # (corpus, queries, qrels, file, line, field, message)
+    (DOC + "\n{bad json\n", None, None, "corpus.jsonl", 2, None, "bad JSON"),
+    ('{"title": "t", "text": "x"}\n', None, None, "corpus.jsonl", 1, "_id", "missing field"),
+    ('{"_id": 5, "text": "x"}\n', None, None, "corpus.jsonl", 1, "_id", "ids must be strings"),
+    ('{"_id": "d1", "text": ""}\n', None, None, "corpus.jsonl", 1, "text", "empty text"),
+    ('{"_id": "d1"}\n', None, None, "corpus.jsonl", 1, "text", "missing field"),
+    (DOC + '\n{"_id": "d1", "text": "other"}\n', None, None, "corpus.jsonl", 2, "_id",
+     "different text"),
+    ('[1, 2]\n', None, None, "corpus.jsonl", 1, None, "JSON object"),
+    (None, '{"_id": "q1"}\n', None, "queries.jsonl", 1, "text", "missing field"),
+    (None, None, "query-id\tcorpus-id\tscore\nq1\td1\t1.5\n", "test.tsv", 2, "score",
+     "integer"),
+    (None, None, "q1\td1\n", "test.tsv", 1, None, "3 tab-separated fields"),
+]
+
+
+@pytest.mark.parametrize("corpus,queries,qrels,file,line,field,message", BEIR_CASES)
+def test_beir_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, field,  # noqa: ANN001
+                     message) -> None:
+    kwargs = {k: v for k, v in (("corpus", corpus), ("queries", queries), ("qrels", qrels)) if v}
+    root = _beir(tmp_path, **kwargs)
+    with pytest.raises(InputError, match=message) as info:
+        ingest_beir(store, root, "bad")
+    err = info.value
+    assert Path(err.path).name == file and err.line == line and err.field == field
+    assert "bad" not in store.dataset_names()
+
+
+def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store) -> None:  # noqa: ANN001
+    corpus = DOC + '\n{"_id": "d2", "title": "A title", "text": ""}\n'
+    assert ingest_beir(store, _beir(tmp_path, corpus), "ok")["docs"] == 2
+
+
+@pytest.mark.parametrize("raw,message", [
+    (DOC.encode() + b'\n{"_id": "d2", "text": "caf\xe9"}\n', "not UTF-8"),
+    (DOC.encode("utf-16"), "binary data|not UTF-8"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary data|not UTF-8"),
+])
+def test_encoding_and_binary(tmp_path: Path, store, raw: bytes, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(InputError, match=message) as info:
+        ingest_beir(store, _beir(tmp_path, raw), "bad")
+    assert info.value.line is not None
+
+
+def test_utf8_bom_is_fine(tmp_path: Path, store) -> None:  # noqa: ANN001
+    raw = b"\xef\xbb\xbf" + DOC.encode() + b"\n"
+    assert ingest_beir(store, _beir(tmp_path, raw), "ok")["docs"] == 1
+
+
+@pytest.mark.parametrize("missing", ["corpus.jsonl", "queries.jsonl", "qrels"])
+def test_beir_missing_files(tmp_path: Path, store, missing: str) -> None:  # noqa: ANN001
+    root = _beir(tmp_path)
+    target = root / missing
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    with pytest.raises(InputError, match="missing required"):
+        ingest_beir(store, root, "bad")
+
+
+def test_bad_late_line_leaves_no_partial_dataset(tmp_path: Path, store) -> None:  # noqa: ANN001
+    """The docs chunks are written before the bad qrels line: the whole import must roll back."""
+    corpus = "".join(f'{{"_id": "d{i}", "text": "t{i}"}}\n' for i in range(50))
+    qrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\tx\n"
+    root = _beir(tmp_path, corpus, qrels=qrels)
+    with pytest.raises(InputError, match="line 3"):
+        ingest_beir(store, root, "bad", chunk_rows=4)
+    assert "bad" not in store.dataset_names()
+    assert store.docs("bad").empty and store.qrels("bad").empty
+
+
+ST_CASES = [
+    ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": "q", "p": ""}\n', 2, "p", "empty text"),
+    ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": "q"}\n', 2, "p", "missing field"),
+    ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": 3, "p": "d"}\n', 2, "a", "expected text"),
+    ("x.jsonl", '{"a": "q"}\n', None, None, "at least 2 columns"),
+    ("x.csv", "a,p,n\nq,d,e\nq,d\n", 3, None, "expected 3 fields"),
+    ("x.csv", "s1,s2,label\nq,d,1\nq,e,yes\n", 3, "label", "expected a number"),
+    ("x.jsonl", '{"q": "a", "docs": ["x", "y"], "labels": [1]}\n', 1, "labels",
+     "1 labels for 2 documents"),
+    ("x.txt", "a,b\n", None, None, "unsupported file type"),
+]
+
+
+@pytest.mark.parametrize("name,content,line,field,message", ST_CASES)
+def test_st_errors(tmp_path: Path, store, name, content, line, field, message) -> None:  # noqa: ANN001
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        ingest_st(store, path, "bad")
+    assert info.value.line == line and info.value.field == field
+    assert "bad" not in store.dataset_names()
+
+
+def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:  # noqa: ANN001
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"a": ["q", "q2"], "p": ["d", None]}), path)
+    with pytest.raises(InputError, match="row 2: missing text") as info:
+        ingest_st(store, path, "bad")
+    assert info.value.field == "p"
+    (tmp_path / "y.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="not a readable parquet"):
+        ingest_st(store, tmp_path / "y.parquet", "bad")
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("anchor=q,positive=nope", "no such column"),
+    ("positive=p", "anchor"),
+    ("anchor=q,bogus=p", "unknown role"),
+    ("anchor=q,p", "bare column"),
+])
+def test_st_bad_columns_spec(tmp_path: Path, store, spec: str, message: str) -> None:  # noqa: ANN001
+    path = tmp_path / "x.csv"
+    path.write_text("q,p\na,b\n")
+    with pytest.raises(InputError, match=message):
+        ingest_st(store, path, "bad", columns=spec)
+
+
+MSMARCO_CASES = [
+    ("collection.tsv", "d1 no tab here\n", 1, "text", "no tab"),
+    ("collection.tsv", "d1\t \n", 1, "text", "empty text"),
+    ("collection.tsv", "d1\ta\nd1\tb\n", 2, "pid", "different text"),
+    ("queries.tsv", "q1\tx\nq1\ty\n", 2, "qid", "different text"),
+    ("qrels.tsv", "q1 0 d1 high\n", 1, "relevance", "integer"),
+    ("qrels.tsv", "q1 0 d1 1 extra\n", 1, None, "fields"),
+    ("triples.tsv", "q1\td1\n", 1, None, "negative pid"),
+]
+
+
+@pytest.mark.parametrize("file,content,line,field,message", MSMARCO_CASES)
+def test_msmarco_errors(tmp_path: Path, store, file, content, line, field, message) -> None:  # noqa: ANN001
+    (tmp_path / "collection.tsv").write_text("d1\tone\nd2\ttwo\n")
+    (tmp_path / "queries.tsv").write_text("q1\tquery\n")
+    (tmp_path / "qrels.tsv").write_text("q1\t0\td1\t1\n")
+    (tmp_path / file).write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        ingest_msmarco(store, tmp_path, "bad")
+    assert Path(info.value.path).name == file
+    assert info.value.line == line and info.value.field == field
+    assert "bad" not in store.dataset_names()
+
+
+def test_msmarco_missing_collection(tmp_path: Path, store) -> None:  # noqa: ANN001
+    (tmp_path / "queries.tsv").write_text("q1\tquery\n")
+    with pytest.raises(InputError, match="collection.tsv.*missing required"):
+        ingest_msmarco(store, tmp_path, "bad")
+
+
+def test_msmarco_text_triples_rejected_strict(tmp_path: Path, store) -> None:  # noqa: ANN001
+    (tmp_path / "collection.tsv").write_text("d1\tone\n")
+    (tmp_path / "queries.tsv").write_text("q1\tquery\n")
+    (tmp_path / "triples.tsv").write_text("a query\tsome passage\tanother passage\n")
+    with pytest.raises(InputError, match="only id triples"):
+        ingest_msmarco(store, tmp_path, "bad", strict=True)
+
+
+@pytest.mark.parametrize("content,line,field,message", [
+    ("q1 Q0 d1 one 1.0 run\n", 1, "rank", "integer"),
+    ("q1 Q0 d1 1 high run\n", 1, "score", "number"),
+    ("q1 Q0 d1 1 1.0\n", 1, None, "6 fields|got 5"),
+])
+def test_trec_run_errors(tmp_path: Path, store, content, line, field, message) -> None:  # noqa: ANN001
+    _base(tmp_path, store)
+    run = tmp_path / "run.txt"
+    run.write_text("q1 Q0 d2 1 2.0 run\n" * 0 + content)
+    with pytest.raises(InputError, match=message) as info:
+        ingest_trec_run(store, run, "base")
+    assert info.value.line == line and info.value.field == field
+    assert store.candidates("base").empty
+
+
+def test_trec_qrels_errors_roll_back(tmp_path: Path, store) -> None:  # noqa: ANN001
+    _base(tmp_path, store)
+    q = tmp_path / "q.txt"
+    q.write_text("q1 0 d1 1\n" * 3 + "q1 0 d2 x\n")
+    with pytest.raises(InputError, match="line 4"):
+        ingest_trec_qrels(store, q, "base", chunk_rows=2)
+    assert len(store.qrels("base")) == 1
+
+
+def _base(tmp_path: Path, store) -> None:  # noqa: ANN001
+    root = _beir(tmp_path, DOC + '\n{"_id": "d2", "text": "two"}\n')
+    ingest_beir(store, root, "base")
