@@ -33,7 +33,7 @@ class User:
         return self.role == Role.ADMIN
 
 
-def _hasher():  # noqa: ANN202 - lazy import keeps `negaudit --help` fast
+def _hasher():
     from argon2 import PasswordHasher
 
     return PasswordHasher()

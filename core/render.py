@@ -16,15 +16,7 @@ _TOKEN = re.compile(r"\w+|\W+", re.UNICODE)
 _SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
 
 # Short function words would light up every passage; highlight only content terms.
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have
-having he her here hers herself him himself his how i if in into is it its itself just me more most
-my myself no nor not now of off on once only or other our ours ourselves out over own same she
-should so some such than that the their theirs them themselves then there these they this those
-through to too under until up very was we were what when where which while who whom why will with
-would you your yours yourself yourselves also may might must shall within without using used via
-""".split())
+STOPWORDS = frozenset(["#", "noqa:", "SIM905", "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "also", "may", "might", "must", "shall", "within", "without", "using", "used", "via"])
 
 HIGHLIGHT_STYLE = "background:#fde68a;color:inherit;padding:0 1px;border-radius:2px"
 
@@ -104,8 +96,8 @@ def card_html(query: str, positives: Sequence[CardText], candidate: CardText,
     marked = shared_terms(query, pos_texts, f"{candidate.title} {candidate.text}")
     parts = [
         '<div class="na-card">',
-        f'<div class="na-query" style="font-size:1.15em;margin-bottom:6px"><b>Query</b>&#58; '
-        f"{highlight(query, marked)}</div>",
+        (f'<div class="na-query" style="font-size:1.15em;margin-bottom:6px"><b>Query</b>&#58; '
+         f"{highlight(query, marked)}</div>"),
     ]
     if positives:
         for p in positives[:max_positives]:
@@ -133,3 +125,26 @@ def risk_html(fn_risk: float | None, reasons: str) -> str:
     items = [r.strip() for r in re.split(r"[;\n]", reasons or "") if r.strip()]
     body = "".join(f"<li>{escape_text(r)}</li>" for r in items[:8])
     return f'<div class="na-risk">{head}' + (f"<ul>{body}</ul>" if body else "") + "</div>"
+
+
+def miners_html(miners: Sequence[dict], signals: dict | None = None, max_signals: int = 8) -> str:
+    """Which miners proposed the candidate (rank, score) and the numeric risk signals, escaped."""
+    rows = "".join(
+        f"<li>{escape_text(str(m.get('miner', '')))} &#183; rank {int(m.get('rank') or 0)}"
+        + (f" &#183; score {float(m['score']):.3f}" if m.get("score") is not None else "")
+        + "</li>"
+        for m in miners)
+    sig = ""
+    nums = [(k, v) for k, v in (signals or {}).items() if isinstance(v, (int, float))]
+    if nums:
+        sig = "<div style=\"font-size:0.85em;opacity:0.8\">signals&#58;<ul>" + "".join(
+            f"<li>{escape_text(str(k))} = {float(v):.3f}</li>" for k, v in nums[:max_signals]
+        ) + "</ul></div>"
+    return f'<div class="na-miners">mined by&#58;<ul>{rows}</ul>{sig}</div>'
+
+
+def votes_html(votes: dict) -> str:
+    """Each annotator's current label for a disputed item."""
+    rows = "".join(f"<li>{escape_text(str(a))} &#8594; {escape_text(str(v))}</li>"
+                   for a, v in sorted(votes.items()))
+    return f'<div class="na-votes">votes&#58;<ul>{rows}</ul></div>'

@@ -105,52 +105,83 @@ def _order_sql(spec: QueueSpec, duckdb: bool) -> str:
     if spec.mode == Mode.UNCERTAIN:
         return f"abs(i.fn_risk - 0.5) ASC NULLS LAST, {tie}"
     if spec.mode == Mode.RANDOM:
-        key = "CAST(:seed AS VARCHAR) || chr(31) || i.query_id || chr(31) || i.doc_id"
-        return (f"hash({key}), {tie}" if duckdb else f"md5({key}), {tie}")
+        key = ("hash(i.query_id, i.doc_id, :seed)" if duckdb else
+               "md5(CAST(:seed AS VARCHAR) || chr(31) || i.query_id || chr(31) || i.doc_id)")
+        return f"{key}, {tie}"
     if spec.mode == Mode.QUERY:
         return f"i.query_id, i.fn_risk DESC NULLS LAST, {tie}"
     return f"i.fn_risk DESC NULLS LAST, {tie}"
 
 
-def _where_sql(spec: QueueSpec, exclude: list[tuple[str, str]], use_risk: bool
-               ) -> tuple[str, dict]:
-    parts: list[str] = []
+def _filters(spec: QueueSpec, exclude: list[tuple[str, str]], use_risk: bool
+             ) -> tuple[str, str, dict]:
+    """SQL fragments: `pre` (cheap, per row of the big scan) and `post` (on the top rows only)."""
+    pre: list[str] = []
+    post: list[str] = []
     params: dict = {"seed": int(spec.seed)}
-    if spec.miner:
-        parts.append("EXISTS (SELECT 1 FROM candidates c WHERE c.dataset = :dataset "
-                     "AND c.query_id = i.query_id AND c.doc_id = i.doc_id AND c.miner = :miner)")
-        params["miner"] = spec.miner
     if use_risk and (spec.risk_min > 0.0 or spec.risk_max < 1.0):
-        parts.append("i.fn_risk BETWEEN :rmin AND :rmax")
+        pre.append("i.fn_risk BETWEEN :rmin AND :rmax")
         params.update(rmin=float(spec.risk_min), rmax=float(spec.risk_max))
-    if spec.status == "unreviewed":
-        parts.append("m.label IS NULL")
-    elif spec.status == "mine":
-        parts.append("m.label IS NOT NULL")
-    elif spec.status.startswith("by:"):
-        parts.append("EXISTS (SELECT 1 FROM cur o WHERE o.annotator = :other "
-                     "AND o.query_id = i.query_id AND o.doc_id = i.doc_id)")
-        params["other"] = spec.status[3:]
-    elif spec.status != "any":
-        raise NegauditError(f"unknown status filter {spec.status!r}")
     if spec.query_id:
-        parts.append("i.query_id = :qid")
+        pre.append("i.query_id = :qid")
         params["qid"] = spec.query_id
+    if spec.miner:
+        post.append("EXISTS (SELECT 1 FROM candidates c WHERE c.dataset = :dataset "
+                    "AND c.query_id = i.query_id AND c.doc_id = i.doc_id AND c.miner = :miner)")
+        params["miner"] = spec.miner
+    if spec.status == "mine":
+        post.append("m.label IS NOT NULL")
+    elif spec.status.startswith("by:"):
+        post.append("EXISTS (SELECT 1 FROM cur o WHERE o.annotator = :other "
+                    "AND o.query_id = i.query_id AND o.doc_id = i.doc_id)")
+        params["other"] = spec.status[3:]
+    elif spec.status not in ("unreviewed", "any"):
+        raise NegauditError(f"unknown status filter {spec.status!r}")
     for n, (q, d) in enumerate(exclude):
-        parts.append(f"NOT (i.query_id = :xq{n} AND i.doc_id = :xd{n})")
+        post.append(f"NOT (i.query_id = :xq{n} AND i.doc_id = :xd{n})")
         params[f"xq{n}"], params[f"xd{n}"] = q, d
-    return "".join(f" AND {p}" for p in parts), params
+    join = "".join(f" AND {x}" for x in pre), "".join(f" AND {x}" for x in post)
+    return join[0], join[1], params
 
 
 def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]] = (),
-              limit: int = 1, k: int | None = None) -> pd.DataFrame:
-    """The next items for `annotator` (my own live lease first, so a refresh resumes)."""
+              limit: int = 1, k: int | None = None, resume: bool = True) -> pd.DataFrame:
+    """The next items for `annotator`; my own live lease first, so a refresh resumes.
+
+    Fast on big tables: a top-N over risk then small anti-joins; N grows only when filters
+    applied after the top-N (miner, exclusions, items held by others) leave too few rows.
+    """
+    exclude = list(exclude)
     use_risk = SR.has_risk(store, spec.dataset)
-    where, params = _where_sql(spec, list(exclude), use_risk)
-    return SR.next_items(store, dataset=spec.dataset, annotator=annotator,
-                         order_sql=_order_sql(spec, store.is_duckdb), where_sql=where,
-                         params=params, k=overlap_k(store) if k is None else k, limit=limit,
-                         use_risk=use_risk, cap=spec.status == "unreviewed")
+    k = overlap_k(store) if k is None else k
+    pre, post, params = _filters(spec, exclude, use_risk)
+    qmode = {"unreviewed": "unreviewed", "any": "any"}.get(spec.status, "labelled")
+    common = {"dataset": spec.dataset, "annotator": annotator,
+              "order_sql": _order_sql(spec, store.is_duckdb), "k": k, "use_risk": use_risk,
+              "mode": qmode}
+    if resume:
+        for q, d in SR.my_leases(store, spec.dataset, annotator)[:3]:
+            if (q, d) in exclude:
+                continue
+            rows = SR.next_items(store, pre_sql=pre + " AND i.query_id = :lq AND i.doc_id = :ld",
+                                 post_sql=post, params={**params, "lq": q, "ld": d}, limit=1,
+                                 top_n=1, **common)
+            if not rows.empty:
+                return rows.assign(my_lease=True)
+    top_n = limit + len(exclude) + 16
+    if qmode == "unreviewed":
+        top_n += SR.count_blocked(store, spec.dataset, annotator, k)
+    total = None
+    while True:
+        rows = SR.next_items(store, pre_sql=pre, post_sql=post, params=params, limit=limit,
+                             top_n=top_n, **common)
+        if len(rows) >= limit or qmode == "labelled":
+            break
+        total = SR.count_items(store, spec.dataset) if total is None else total
+        if top_n >= total:
+            break
+        top_n *= 4
+    return rows.assign(my_lease=False)
 
 
 def next_card(store: Store, annotator: str, spec: QueueSpec,
@@ -160,7 +191,7 @@ def next_card(store: Store, annotator: str, spec: QueueSpec,
     if rows.empty:
         return None
     row = rows.iloc[0]
-    if pd.isna(row.my_lease):
+    if not row.my_lease:
         SR.lease(store, spec.dataset, row.query_id, row.doc_id, annotator, LEASE_TTL)
     return load_card(store, spec.dataset, row.query_id, row.doc_id, row.to_dict())
 
@@ -369,7 +400,7 @@ def audit_estimate(store: Store, dataset: str, seed: int = 0, max_items: int = 5
     is a uniform random sample of all items regardless of risk. Wilson 95% interval.
     """
     spec = QueueSpec(dataset=dataset, mode=Mode.RANDOM, status="any", seed=seed)
-    order = next_keys(store, "\x00nobody", spec, limit=max_items, k=10**6)
+    order = next_keys(store, "\x00nobody", spec, limit=max_items, k=10**6, resume=False)
     labels = consensus(store, dataset)
     lab = {(r.query_id, r.doc_id): r.label for r in labels.itertuples()}
     n = fn = 0

@@ -89,25 +89,8 @@ def has_risk(store: Store, dataset: str) -> bool:
                             {"d": dataset}).first() is not None
 
 
-def next_items(store: Store, *, dataset: str, annotator: str, order_sql: str, where_sql: str,
-               params: dict[str, Any], k: int, limit: int = 1, use_risk: bool = True,
-               cap: bool = True) -> pd.DataFrame:
-    """Top `limit` items for one annotator: ORDER BY/LIMIT over candidates+risk, small anti-joins.
-
-    The heavy relation (risk or candidates) is scanned once with a top-N sort; everything joined
-    to it (my current labels, my lease, items already held by k others) is small.
-    `cap` applies overlap k (new work only; re-review modes see every item).
-    `where_sql` / `order_sql` come from `core.review` (never from user text; values are params).
-    """
-    base = (
-        "SELECT r.query_id, r.doc_id, r.fn_risk, r.reasons, r.signals FROM risk r "
-        "WHERE r.dataset = :dataset"
-        if use_risk else
-        "SELECT query_id, doc_id, CAST(NULL AS DOUBLE PRECISION) AS fn_risk, '' AS reasons, '{}' AS signals "
-        "FROM (SELECT DISTINCT query_id, doc_id FROM candidates WHERE dataset = :dataset) c"
-    )
-    sql = f"""
-    WITH cur AS (
+_CUR = """
+    cur AS (
         SELECT query_id, doc_id, annotator, label FROM (
             SELECT query_id, doc_id, annotator, label,
                    row_number() OVER (PARTITION BY query_id, doc_id, annotator
@@ -117,26 +100,74 @@ def next_items(store: Store, *, dataset: str, annotator: str, order_sql: str, wh
     lease AS (
         SELECT query_id, doc_id, annotator, leased_at FROM assignments
         WHERE dataset = :dataset AND expires_at > :now),
-    holders AS (
-        SELECT query_id, doc_id, count(DISTINCT annotator) AS n FROM (
+    blocked AS (
+        SELECT query_id, doc_id FROM cur WHERE annotator = :me
+        UNION ALL
+        SELECT query_id, doc_id FROM (
             SELECT query_id, doc_id, annotator FROM cur WHERE annotator <> :me
             UNION SELECT query_id, doc_id, annotator FROM lease WHERE annotator <> :me) h
-        GROUP BY query_id, doc_id),
-    mine AS (SELECT query_id, doc_id, label FROM cur WHERE annotator = :me),
-    mylease AS (SELECT query_id, doc_id, leased_at FROM lease WHERE annotator = :me),
-    items AS ({base})
-    SELECT i.query_id, i.doc_id, i.fn_risk, i.reasons, i.signals, m.label AS my_label,
-           ml.leased_at AS my_lease
-    FROM items i
+        GROUP BY query_id, doc_id HAVING count(DISTINCT annotator) >= :k)"""
+
+
+def _items_sql(use_risk: bool) -> str:
+    if use_risk:
+        return ("SELECT query_id, doc_id, fn_risk, reasons, signals FROM risk "
+                "WHERE dataset = :dataset")
+    return ("SELECT query_id, doc_id, CAST(NULL AS DOUBLE PRECISION) AS fn_risk, '' AS reasons, "
+            "'{}' AS signals FROM (SELECT DISTINCT query_id, doc_id FROM candidates "
+            "WHERE dataset = :dataset) c")
+
+
+def count_blocked(store: Store, dataset: str, annotator: str, k: int) -> int:
+    """How many items the annotator may not get (own labels + items held by k others)."""
+    sql = f"WITH {_CUR} SELECT count(*) FROM blocked"
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(sql), {"dataset": dataset, "me": annotator, "k": int(k),
+                                            "now": utcnow()}).scalar_one())
+
+
+def my_leases(store: Store, dataset: str, annotator: str) -> list[tuple[str, str]]:
+    a = S.assignments.c
+    q = (select(a.query_id, a.doc_id).where(a.dataset == dataset, a.annotator == annotator,
+                                            a.expires_at > utcnow())
+         .order_by(a.leased_at.desc()))
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(q)]
+
+
+def next_items(store: Store, *, dataset: str, annotator: str, order_sql: str, pre_sql: str,
+               post_sql: str, params: dict[str, Any], k: int, limit: int = 1,
+               use_risk: bool = True, mode: str = "unreviewed", top_n: int | None = None
+               ) -> pd.DataFrame:
+    """Top `limit` items for one annotator without anti-joining the whole big table.
+
+    `mode="unreviewed"`/`"any"`: an ORDER BY/LIMIT top-`top_n` over risk (filters that are cheap
+    per row in `pre_sql`), then the small anti-joins (my labels, items held by k others) and the
+    costlier filters (`post_sql`, e.g. a miner) on those rows only. `mode="labelled"`: the
+    relation is the (small) set of labelled items joined to risk. The caller grows `top_n` until
+    enough rows survive. SQL fragments come from `core.review`; values are always bound.
+    """
+    p = {"dataset": dataset, "me": annotator, "k": int(k), "now": utcnow(), **params}
+    items = _items_sql(use_risk)
+    if mode == "labelled":
+        src = (f"SELECT i.* FROM ({items}) i WHERE EXISTS (SELECT 1 FROM cur o "
+               f"WHERE o.query_id = i.query_id AND o.doc_id = i.doc_id) {pre_sql}")
+    else:
+        src = f"SELECT i.* FROM ({items}) i WHERE TRUE {pre_sql} ORDER BY {order_sql} LIMIT :top_n"
+        p["top_n"] = int(top_n or limit)
+    block = ("AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.query_id = i.query_id "
+             "AND b.doc_id = i.doc_id)" if mode == "unreviewed" else "")
+    sql = f"""
+    WITH {_CUR},
+    top AS ({src}),
+    mine AS (SELECT query_id, doc_id, label FROM cur WHERE annotator = :me)
+    SELECT i.query_id, i.doc_id, i.fn_risk, i.reasons, i.signals, m.label AS my_label
+    FROM top i
     LEFT JOIN mine m ON m.query_id = i.query_id AND m.doc_id = i.doc_id
-    LEFT JOIN mylease ml ON ml.query_id = i.query_id AND ml.doc_id = i.doc_id
-    LEFT JOIN holders h ON h.query_id = i.query_id AND h.doc_id = i.doc_id
-    WHERE (NOT :cap OR coalesce(h.n, 0) < :k OR m.label IS NOT NULL OR ml.leased_at IS NOT NULL)
-      {where_sql}
-    ORDER BY (ml.leased_at IS NULL), ml.leased_at DESC, {order_sql}
+    WHERE TRUE {block} {post_sql}
+    ORDER BY {order_sql}
     LIMIT {int(limit)}
     """
-    p = {"dataset": dataset, "me": annotator, "k": int(k), "cap": bool(cap), "now": utcnow(), **params}
     with store.engine.connect() as conn:
         res = conn.execute(text(sql), p)
         return pd.DataFrame(res.fetchall(), columns=list(res.keys()))

@@ -1,0 +1,135 @@
+"""DataFrame -> plotly Figure for the Insights page (no Streamlit here, so tests call them directly)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+FN_LABELS = ("false_negative", "partial")  # counted as "not a true negative"
+LABEL_COLORS = {"negative": "#16a34a", "false_negative": "#dc2626", "partial": "#d97706",
+                "unsure": "#6b7280"}
+
+
+def _empty(title: str, note: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, annotations=[{"text": note, "showarrow": False, "x": 0.5, "y": 0.5,
+                                                  "xref": "paper", "yref": "paper"}])
+    return fig
+
+
+def _rank_bucket(rank: pd.Series) -> pd.Series:
+    edges = [0, 1, 3, 5, 10, 20, 30, 50, 100, np.inf]
+    names = ["1", "2-3", "4-5", "6-10", "11-20", "21-30", "31-50", "51-100", ">100"]
+    return pd.cut(rank.astype(float), edges, labels=names)
+
+
+def fn_rate_by_rank(rank_risk: pd.DataFrame, judged: pd.DataFrame) -> go.Figure:
+    """FN rate by mining rank: estimated (mean fn_risk, all items) vs judged (consensus labels).
+
+    Args:
+        rank_risk: miner, rank, mean_risk, n (per rank, from SQL).
+        judged: rank, label (consensus) for judged items.
+    """
+    title = "False-negative rate by mining rank"
+    if rank_risk.empty and judged.empty:
+        return _empty(title, "no candidates scored yet")
+    fig = go.Figure()
+    if not rank_risk.empty:
+        rr = rank_risk.assign(bucket=_rank_bucket(rank_risk["rank"]))
+        rr["w"] = rr.mean_risk * rr.n
+        est = rr.groupby("bucket", observed=True)[["w", "n"]].sum()
+        fig.add_bar(x=est.index.astype(str), y=est.w / est.n, name="estimated (mean fn_risk)",
+                    marker_color="#93c5fd")
+    j = judged.dropna(subset=["rank", "label"]) if not judged.empty else judged
+    if not j.empty:
+        j = j.assign(bucket=_rank_bucket(j["rank"]), fn=j.label.isin(FN_LABELS))
+        g = j.groupby("bucket", observed=True).fn.agg(["mean", "count"])
+        fig.add_scatter(x=g.index.astype(str), y=g["mean"], mode="lines+markers",
+                        name="judged", text=[f"n={n}" for n in g["count"]],
+                        marker_color="#dc2626")
+    fig.update_layout(title=title, xaxis_title="mining rank", yaxis_title="false-negative rate",
+                      yaxis_range=[0, 1], barmode="overlay")
+    return fig
+
+
+def risk_histogram(all_bins: pd.DataFrame, judged: pd.DataFrame, bins: int = 20) -> go.Figure:
+    """fn_risk histogram: every item (grey) and judged items split by their label."""
+    title = "fn_risk by judged label"
+    if all_bins.empty and judged.empty:
+        return _empty(title, "no risk scores yet")
+    centers = (np.arange(bins) + 0.5) / bins
+    fig = go.Figure()
+    if not all_bins.empty:
+        counts = np.zeros(bins)
+        counts[all_bins["bin"].astype(int).clip(0, bins - 1).to_numpy()] = all_bins.n
+        fig.add_bar(x=centers, y=counts / max(counts.sum(), 1), name="all items (share)",
+                    marker_color="#d1d5db", width=1 / bins)
+    j = judged.dropna(subset=["fn_risk", "label"]) if not judged.empty else judged
+    for label, g in (j.groupby("label") if not j.empty else []):
+        h, _ = np.histogram(g.fn_risk, bins=bins, range=(0, 1))
+        fig.add_bar(x=centers, y=h / max(h.sum(), 1), name=f"{label} (share)",
+                    marker_color=LABEL_COLORS.get(label), width=1 / bins, opacity=0.7)
+    fig.update_layout(title=title, xaxis_title="fn_risk", yaxis_title="share of items",
+                      barmode="overlay")
+    return fig
+
+
+def reliability(judged: pd.DataFrame, bins: int = 10) -> go.Figure:
+    """Calibration: judged FN rate per fn_risk bin against the diagonal (unsure excluded)."""
+    title = "Reliability diagram (calibration of fn_risk)"
+    j = judged.dropna(subset=["fn_risk", "label"]) if not judged.empty else judged
+    j = j[j.label != "unsure"] if not j.empty else j
+    if j.empty:
+        return _empty(title, "no judged, scored items yet")
+    b = np.minimum((j.fn_risk.to_numpy() * bins).astype(int), bins - 1)
+    g = j.assign(bin=b, fn=j.label.isin(FN_LABELS)).groupby("bin").agg(
+        risk=("fn_risk", "mean"), rate=("fn", "mean"), n=("fn", "size"))
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line_dash="dash",
+                    line_color="#9ca3af")
+    fig.add_scatter(x=g.risk, y=g.rate, mode="lines+markers", name="judged",
+                    text=[f"n={n}" for n in g.n], marker_size=np.clip(np.sqrt(g.n) * 4, 6, 24))
+    fig.update_layout(title=title, xaxis_title="mean fn_risk in bin",
+                      yaxis_title="judged false-negative rate", xaxis_range=[0, 1],
+                      yaxis_range=[0, 1])
+    return fig
+
+
+def judged_at_k(query_bias: pd.DataFrame) -> go.Figure:
+    """Per-query pooling bias: distribution of Judged@k of the strong miner's top-k."""
+    title = "Pooling bias per query: Judged@k"
+    if query_bias.empty or query_bias.judged_at_k.dropna().empty:
+        return _empty(title, "no pooling-bias scores yet")
+    fig = go.Figure(go.Histogram(x=query_bias.judged_at_k.dropna(), nbinsx=20,
+                                 marker_color="#6366f1"))
+    fig.update_layout(title=title, xaxis_title="Judged@k (share of top-k with any label)",
+                      yaxis_title="queries")
+    return fig
+
+
+def throughput(tp: pd.DataFrame) -> go.Figure:
+    """Decisions per annotator per hour."""
+    title = "Annotator throughput"
+    if tp.empty:
+        return _empty(title, "no judgments yet")
+    fig = go.Figure()
+    for name, g in tp.groupby("annotator"):
+        fig.add_bar(x=g.hour, y=g.decisions, name=str(name))
+    fig.update_layout(title=title, xaxis_title="hour", yaxis_title="decisions", barmode="stack")
+    return fig
+
+
+def agreement(pairs: pd.DataFrame) -> go.Figure:
+    """Pairwise Cohen's kappa between annotators (heatmap)."""
+    title = "Agreement (Cohen's kappa, pairwise)"
+    if pairs.empty:
+        return _empty(title, "needs two annotators on the same items (overlap k ≥ 2)")
+    names = sorted(set(pairs.a) | set(pairs.b))
+    m = pd.DataFrame(np.nan, index=names, columns=names)
+    for r in pairs.itertuples():
+        m.loc[r.a, r.b] = m.loc[r.b, r.a] = r.kappa
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=names, y=names, zmin=-1, zmax=1,
+                               colorscale="RdBu", texttemplate="%{z:.2f}"))
+    fig.update_layout(title=title)
+    return fig

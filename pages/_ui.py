@@ -1,0 +1,99 @@
+"""Streamlit glue shared by the pages: the store, the signed-in user, small widgets. No logic."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core import auth
+from core.auth import User
+from core.store import Store
+from core.store.engine import resolve_url
+from core.types import AuthorizationError, Role
+
+TOKEN_PARAM = "session"
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str) -> Store:
+    return Store.open(url)
+
+
+def store() -> Store:
+    """The app process's one Store for `NEGAUDIT_DB` (DuckDB: this process owns the file)."""
+    return _open_store(resolve_url(os.environ.get("NEGAUDIT_DB")))
+
+
+def current_user() -> User | None:
+    """The signed-in user; a refresh or a new tab re-signs in from the URL's session token."""
+    token = st.session_state.get("token") or st.query_params.get(TOKEN_PARAM)
+    user = auth.user_for_token(store(), token) if token else None
+    if user is None:
+        st.session_state.pop("token", None)
+        st.session_state.pop("user", None)
+        if TOKEN_PARAM in st.query_params:
+            del st.query_params[TOKEN_PARAM]
+        return None
+    st.session_state["token"], st.session_state["user"] = token, user
+    if st.query_params.get(TOKEN_PARAM) != token:
+        st.query_params[TOKEN_PARAM] = token  # page switches drop query params: put it back
+    return user
+
+
+def sign_in_page() -> None:
+    st.title("negaudit — sign in")
+    with st.form("sign-in"):
+        name = st.text_input("User name")
+        password = st.text_input("Password", type="password")
+        ok = st.form_submit_button("Sign in", type="primary")
+    if ok:
+        result = auth.sign_in(store(), name.strip(), password)
+        if result is None:
+            st.error("Unknown user name or wrong password.")
+        else:
+            user, token = result
+            st.session_state["token"], st.session_state["user"] = token, user
+            st.query_params[TOKEN_PARAM] = token
+            st.rerun()
+    st.caption("Accounts are created with `negaudit users add NAME --role annotator` "
+               "(`negaudit serve --demo` creates demo/demo).")
+
+
+def sign_out() -> None:
+    auth.sign_out(store(), st.session_state.get("token"))
+    for k in ("token", "user"):
+        st.session_state.pop(k, None)
+    if TOKEN_PARAM in st.query_params:
+        del st.query_params[TOKEN_PARAM]
+
+
+def user() -> User:
+    """The signed-in user (app.py only routes signed-in users to the pages)."""
+    u = st.session_state.get("user")
+    if u is None:
+        st.stop()
+    return u
+
+
+def require_admin() -> User:
+    """Page-level guard; core functions check the role again."""
+    u = user()
+    try:
+        auth.require_role(u, Role.ADMIN)
+    except AuthorizationError as exc:
+        st.error(f"Admins only: {exc}")
+        st.stop()
+    return u
+
+
+def dataset_picker(key: str = "dataset", where=st.sidebar) -> str | None:
+    names = store().dataset_names()
+    if not names:
+        st.info("No datasets yet: import one on the **Datasets** page.")
+        return None
+    default = st.session_state.get("dataset_choice")
+    idx = names.index(default) if default in names else 0
+    name = where.selectbox("Dataset", names, index=idx, key=key)
+    st.session_state["dataset_choice"] = name
+    return name

@@ -1,0 +1,98 @@
+"""Datasets: import (folder path or upload), mine + score with a progress bar, counts."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+
+from core.types import NegauditError
+from pages._ui import store, user
+
+me = user()
+db = store()
+st.title("Datasets")
+
+
+def _optional(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+counts = db.counts()
+if counts:
+    st.dataframe(pd.DataFrame([{k: v for k, v in asdict(c).items() if k != "extra"}
+                               for c in counts]), hide_index=True, use_container_width=True)
+else:
+    st.info("No datasets yet.")
+
+ingest = _optional("core.ingest")
+pipeline = _optional("core.pipeline")
+
+st.subheader("Import")
+if ingest is None:
+    st.info("Import is not available in this build (core.ingest missing).")
+else:
+    tab_path, tab_upload = st.tabs(["BEIR folder on this machine", "Upload a file"])
+    with tab_path, st.form("import_path"):
+        path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)",
+                             placeholder="data/scifact")
+        name = st.text_input("Dataset name", key="path_name")
+        replace = st.checkbox("Replace if it exists (judgments are kept)", key="path_replace")
+        if st.form_submit_button("Import folder", type="primary"):
+            bar = st.progress(0.0, text="reading...")
+            try:
+                out = ingest.ingest_beir(db, path.strip(), name.strip(), replace=replace,
+                                         progress=lambda what, done, total: bar.progress(
+                                             min(done / total, 1.0) if total else 0.5,
+                                             text=f"{what}: {done:,}"))
+                bar.progress(1.0, text="done")
+                st.success(f"Imported {name.strip()}: {out}")
+            except (NegauditError, OSError) as exc:
+                st.error(str(exc))
+    with tab_upload, st.form("import_upload"):
+        up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
+                              ".zip of a BEIR / MS MARCO folder")
+        name = st.text_input("Dataset name", key="up_name")
+        replace = st.checkbox("Replace if it exists (judgments are kept)", key="up_replace")
+        if st.form_submit_button("Import upload", type="primary") and up is not None:
+            try:
+                out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
+                                           replace=replace)
+                st.success(f"Imported {name.strip()}: {out}")
+            except (NegauditError, OSError) as exc:
+                st.error(str(exc))
+
+st.subheader("Mine and score")
+names = db.dataset_names()
+if not names:
+    st.stop()
+target = st.selectbox("Dataset", names, key="mine_dataset")
+top_k = st.number_input("Candidates per query and miner (top-k)", 5, 200, 30)
+mine = getattr(pipeline, "mine_dataset", None) if pipeline else None
+score = getattr(pipeline, "score_dataset", None) if pipeline else None
+if mine is None:
+    st.info("Mining is not available in this build yet (core.pipeline.mine_dataset).")
+elif st.button("Mine + score", type="primary"):
+    bar = st.progress(0.0, text="starting...")
+
+    def progress(step: str, frac: float) -> None:
+        bar.progress(min(max(frac, 0.0), 1.0), text=step)
+
+    try:
+        cands = mine(db, target, top_k=int(top_k), progress=progress)
+        st.success(f"Mined {len(cands):,} candidates.")
+        if score is not None:
+            score(db, target, progress=progress)
+            st.success("Scored false-negative risk.")
+        else:
+            st.info("Risk scoring is not available yet (core.pipeline.score_dataset); the "
+                    "Review queue orders by candidate only until it is.")
+    except NegauditError as exc:
+        st.error(str(exc))

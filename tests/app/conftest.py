@@ -1,0 +1,71 @@
+"""AppTest fixtures: a real temp DuckDB file (NEGAUDIT_DB) with a small real SciFact sample."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import auth
+from core.demo import seed_sample
+from core.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # app.py imports `pages._ui`, as under `streamlit run`
+DS = "mini"
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("app") / "seed.duckdb"
+    with Store.open(str(path)) as s:
+        seed_sample(s, DS, n_queries=4, n_docs=150, per_query=3, hostile=True)
+        auth.add_user(s, "boss", "admin", "pw-boss")
+        auth.add_user(s, "ann", "annotator", "pw-ann")
+    return path
+
+
+@pytest.fixture()
+def db(seeded_db, tmp_path, monkeypatch) -> Path:
+    dst = tmp_path / "app.duckdb"
+    shutil.copy(seeded_db, dst)
+    monkeypatch.setenv("NEGAUDIT_DB", str(dst))
+    return dst
+
+
+@pytest.fixture()
+def app(db):
+    """A factory: AppTest on app.py signed in as `name` (None: signed out) via the URL token."""
+    from pages._ui import _open_store
+
+    def make(name: str | None = "boss", page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        if name:
+            _, token = auth.sign_in(_open_store(str_url(db)), name, f"pw-{name}")
+            at.query_params["session"] = token
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        return at
+
+    yield make
+    _open_store.clear()
+
+
+def str_url(db: Path) -> str:
+    from core.store.engine import resolve_url
+
+    return resolve_url(str(db))
+
+
+@pytest.fixture()
+def store_of(db):
+    """The app's own Store (same process, same DuckDB instance) for assertions."""
+    from pages._ui import _open_store
+
+    return _open_store(str_url(db))
