@@ -1,0 +1,97 @@
+"""Recalibration from human judgments, so the number shown is a probability users can trust.
+
+Judgments come from the top of the risk queue, a narrow score range: a free Platt slope or an isotonic map
+fitted there extrapolates badly to the bulk. So :func:`fit_offset` keeps the PU model's log-odds as an
+*offset* (slope fixed at 1) and learns only an intercept plus L2-shrunk weights of a few extra features —
+among them evidence the judgments themselves create (similarity to docs judged relevant / not relevant
+for the same query), so judgments improve the ranking, not only the scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.risk.combiner import logit, sigmoid
+from core.types import Label
+
+POSITIVE_LABELS = {Label.FALSE_NEGATIVE, Label.PARTIAL}
+
+
+def judgment_targets(judgments: pd.DataFrame) -> pd.DataFrame:
+    """query_id, doc_id, y: false_negative/partial -> 1, negative -> 0, unsure dropped (latest row wins)."""
+    if judgments is None or len(judgments) == 0:
+        return pd.DataFrame({"query_id": [], "doc_id": [], "y": []})
+    j = judgments.drop_duplicates(["query_id", "doc_id"], keep="last")
+    labels = [Label.parse(v.value if isinstance(v, Label) else str(v)) for v in j["label"]]
+    y = [1 if lab in POSITIVE_LABELS else 0 if lab is Label.NEGATIVE else -1 for lab in labels]
+    out = pd.DataFrame({"query_id": j["query_id"].astype(str).values, "doc_id": j["doc_id"].astype(str).values, "y": y})
+    return out[out.y >= 0].reset_index(drop=True)
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """ECE over equal-width probability bins (weighted by bin mass)."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if len(y) == 0:
+        return float("nan")
+    b = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum((b == k).mean() * abs(y[b == k].mean() - p[b == k].mean()) for k in range(bins) if (b == k).any()))
+
+
+@dataclass
+class OffsetCalibration:
+    intercept: float
+    weights: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def __call__(self, offset: np.ndarray, Z: np.ndarray | None = None) -> np.ndarray:
+        z = np.asarray(offset, dtype=float) + self.intercept
+        if len(self.weights):
+            z = z + ((Z - self.mean) / self.scale) @ self.weights
+        return sigmoid(z)
+
+
+def fit_offset(offset: np.ndarray, y: np.ndarray, Z: np.ndarray | None = None, l2: float = 10.0) -> OffsetCalibration:
+    """Logistic regression with a fixed offset: intercept free, feature weights L2-shrunk towards 0."""
+    from scipy.optimize import minimize
+
+    offset, y = np.asarray(offset, dtype=float), np.asarray(y, dtype=float)
+    Z = np.zeros((len(y), 0)) if Z is None else np.asarray(Z, dtype=float)
+    mu, sd = Z.mean(0) if len(Z) else np.zeros(Z.shape[1]), Z.std(0) + 1e-9 if len(Z) else np.ones(Z.shape[1])
+    Zs = (Z - mu) / sd
+
+    def nll(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = offset + w[0] + Zs @ w[1:]
+        p = sigmoid(z)
+        grad = np.concatenate([[np.sum(p - y)], Zs.T @ (p - y) + 2 * l2 * w[1:]])
+        return float(np.sum(np.logaddexp(0, z) - y * z) + l2 * np.sum(w[1:] ** 2)), grad
+
+    w = minimize(nll, np.zeros(1 + Zs.shape[1]), jac=True, method="L-BFGS-B").x
+    return OffsetCalibration(float(w[0]), w[1:], mu, sd)
+
+
+def calibrate(scores: np.ndarray, y: np.ndarray, method: str = "offset") -> Callable[[np.ndarray], np.ndarray]:
+    """A map from fn_risk to a probability, fitted on judged candidates.
+
+    ``offset`` (default): shift the log-odds only (robust when judgments cover a narrow score range);
+    ``platt``: slope and intercept; ``isotonic``: monotone step map.
+    """
+    scores, y = np.asarray(scores, dtype=float), np.asarray(y, dtype=float)
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, y)
+        return lambda s: iso.predict(np.asarray(s, dtype=float))
+    if method == "platt":
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=1e4).fit(logit(scores)[:, None], y)
+        return lambda s: lr.predict_proba(logit(s)[:, None])[:, 1]
+    if method != "offset":
+        raise ValueError(f"unknown calibration method {method!r}; expected offset, platt or isotonic")
+    cal = fit_offset(logit(scores), y)
+    return lambda s: cal(logit(s))

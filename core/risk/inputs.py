@@ -1,0 +1,151 @@
+"""What the risk scorer sees: arrays only (embeddings, sparsified labels, a BM25 callable), never a model or SQL.
+
+:func:`pair_arrays` turns (query, doc) pairs into the raw per-pair numbers every signal is built from.
+It walks queries in chunks, so only a ``chunk x n_docs`` block of dense and BM25 scores is alive at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_docs) BM25 scores
+
+
+@dataclass
+class RiskInputs:
+    """Everything the scorer may use. ``positives`` must already be the *sparsified* labels.
+
+    Attributes:
+        query_ids / query_emb: queries and their L2-normalised embeddings (row-aligned).
+        doc_ids / doc_emb: the whole corpus and its L2-normalised embeddings.
+        positives: labelled positive doc ids per query (relevance > 0) — the labels the scorer may see.
+        bm25: full-corpus BM25 rows for a batch of query row indices; ``None`` disables lexical signals.
+        pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
+        graph_k: neighbours per doc in the doc-doc similarity graph.
+    """
+
+    query_ids: Sequence[str]
+    query_emb: np.ndarray
+    doc_ids: Sequence[str]
+    doc_emb: np.ndarray
+    positives: Mapping[str, Collection[str]]
+    bm25: Bm25Rows | None = None
+    seed: int = 0
+    pu_sample: int = 300
+    graph_k: int = 10
+    chunk: int = 256
+    _qpos: dict[str, int] = field(default_factory=dict, repr=False)
+    _dpos: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.query_emb = np.asarray(self.query_emb, dtype=np.float32)
+        self.doc_emb = np.asarray(self.doc_emb, dtype=np.float32)
+        self._qpos = {q: i for i, q in enumerate(self.query_ids)}
+        self._dpos = {d: i for i, d in enumerate(self.doc_ids)}
+
+    def qrow(self, ids: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self._qpos[q] for q in ids), dtype=np.int64, count=len(ids))
+
+    def drow(self, ids: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self._dpos[d] for d in ids), dtype=np.int64, count=len(ids))
+
+    def positive_rows(self) -> list[np.ndarray]:
+        """Doc row indices of each query's labelled positives (unknown doc ids are ignored)."""
+        return [
+            np.array(sorted(self._dpos[d] for d in self.positives.get(q, ()) if d in self._dpos), np.int64)
+            for q in self.query_ids
+        ]
+
+
+def _safe(a: np.ndarray) -> np.ndarray:
+    return np.where(a > 0, a, 1.0)
+
+
+def doc_neighbours(doc_emb: np.ndarray, rows: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
+    """The k most similar other docs of each doc in ``rows`` (cluster hypothesis: relevant docs flock)."""
+    k = min(k, len(doc_emb) - 1)
+    out = np.zeros((len(rows), max(k, 0)), dtype=np.int64)
+    if k <= 0:
+        return out
+    for s in range(0, len(rows), chunk):
+        r = rows[s : s + chunk]
+        sims = doc_emb[r] @ doc_emb.T
+        sims[np.arange(len(r)), r] = -np.inf
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        out[s : s + chunk] = part
+    return out
+
+
+def _ranks(scores: np.ndarray, local: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """1-based rank of each doc in its query's full-corpus ranking (ties share the best rank)."""
+    srt = np.sort(scores, axis=1)
+    n = scores.shape[1]
+    vals = scores[local, docs]
+    return np.array([n - np.searchsorted(srt[li], v, side="right") + 1 for li, v in zip(local, vals)], np.float64)
+
+
+def _label_index(inputs: RiskInputs, pos_rows: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Doc row -> query rows that label it relevant (for the neighbour-query signal)."""
+    inv: dict[int, list[int]] = {}
+    for qi, rows in enumerate(pos_rows):
+        for d in rows.tolist():
+            inv.setdefault(d, []).append(qi)
+    return {d: np.array(v, np.int64) for d, v in inv.items()}
+
+
+def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = False) -> dict[str, np.ndarray]:
+    """Raw per-pair numbers (dense, BM25, corpus statistics, graph and label neighbours) for rows (q[i], d[i]).
+
+    Per-query statistics are over the whole corpus, so the same feature means the same thing for a mined
+    candidate and for a uniformly sampled doc (what positive-unlabelled learning needs).
+    """
+    n = len(q)
+    keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
+            "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank"]
+    out = {k: np.zeros(n, np.float64) for k in keys}
+    Q, D = inputs.query_emb, inputs.doc_emb
+    pos_rows = inputs.positive_rows()
+    inv = _label_index(inputs, pos_rows)
+    udocs, dinv = np.unique(d, return_inverse=True)
+    nbr = doc_neighbours(D, udocs, inputs.graph_k, inputs.chunk)[dinv]  # (n, k)
+    order = np.argsort(q, kind="stable")
+    qsorted = q[order]
+    uq = np.unique(q)
+    for s in range(0, len(uq), inputs.chunk):
+        qs = uq[s : s + inputs.chunk]
+        lo = np.searchsorted(qsorted, qs[0], side="left")
+        rows = order[lo : np.searchsorted(qsorted, qs[-1], side="right")]
+        local = np.searchsorted(qs, q[rows])
+        S = Q[qs] @ D.T
+        mu, sd = S.mean(1), _safe(S.std(1))
+        Sz = (S - mu[:, None]) / sd[:, None]
+        out["dense"][rows] = S[local, d[rows]]
+        out["dense_mean"][rows], out["dense_std"][rows] = mu[local], sd[local]
+        out["graph_dense"][rows] = Sz[local[:, None], nbr[rows]].mean(1) if nbr.shape[1] else 0.0
+        if ranks:
+            out["dense_rank"][rows] = _ranks(S, local, d[rows])
+        if inputs.bm25 is not None:
+            B = np.asarray(inputs.bm25(qs.tolist()), dtype=np.float64)
+            bmu, bsd = B.mean(1), _safe(B.std(1))
+            Bz = (B - bmu[:, None]) / bsd[:, None]
+            out["bm25"][rows] = B[local, d[rows]]
+            out["bm25_max"][rows], out["bm25_mean"][rows], out["bm25_std"][rows] = B.max(1)[local], bmu[local], bsd[local]
+            out["graph_bm25"][rows] = Bz[local[:, None], nbr[rows]].mean(1) if nbr.shape[1] else 0.0
+            if ranks:
+                br = _ranks(B, local, d[rows])
+                out["bm25_rank"][rows] = np.where(B[local, d[rows]] > 0, br, 0.0)  # 0 = not ranked
+        for r, qi in zip(rows.tolist(), q[rows].tolist()):
+            p = pos_rows[qi]
+            if len(p):
+                out["pos_score"][r] = float((D[p] @ Q[qi]).max())
+                others = p[p != d[r]]
+                out["pos_sim"][r] = float((D[others] @ D[d[r]]).max()) if len(others) else 0.0
+            labellers = inv.get(int(d[r]))
+            if labellers is not None:
+                labellers = labellers[labellers != qi]
+                if len(labellers):
+                    out["neighbour_label"][r] = max(0.0, float((Q[labellers] @ Q[qi]).max()))
+    return out

@@ -1,0 +1,133 @@
+"""score_false_negatives: signals -> PU combiner -> (judgment recalibration) -> fn_risk + reasons."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from core.risk.calibration import fit_offset, judgment_targets
+from core.risk.combiner import PUModel, fit_pu, sigmoid
+from core.risk.inputs import RiskInputs, pair_arrays
+from core.risk.signals import SIGNALS, compute_signals, learned_names
+
+SCORER_VERSION = "pu-graph-1"
+MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
+
+
+def pu_training_pairs(inputs: RiskInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query rows, doc rows, labelled): each query's labelled positives plus a uniform corpus sample."""
+    rng = np.random.default_rng(inputs.seed)
+    pos_rows = inputs.positive_rows()
+    qs = np.flatnonzero([len(p) > 0 for p in pos_rows])
+    if len(qs) > MAX_TRAIN_QUERIES:
+        qs = np.sort(rng.choice(qs, MAX_TRAIN_QUERIES, replace=False))
+    n_docs = len(inputs.doc_ids)
+    m = min(inputs.pu_sample, n_docs)
+    q, d, y = [], [], []
+    for qi in qs:
+        p = pos_rows[qi]
+        u = rng.choice(n_docs, m, replace=False)
+        u = u[~np.isin(u, p)]
+        q += [np.full(len(p) + len(u), qi)]
+        d += [p, u]
+        y += [np.ones(len(p)), np.zeros(len(u))]
+    cat = lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t)  # noqa: E731
+    return cat(q, np.int64), cat(d, np.int64), cat(y, np.int64)
+
+
+def _features(a: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    sig = compute_signals(a, names)
+    return np.column_stack([sig[n] for n in names]) if names else np.zeros((len(a["dense"]), 0))
+
+
+def train_combiner(inputs: RiskInputs) -> PUModel:
+    """Fit the PU combiner on the sparsified labels only (the learned signals that are not constant)."""
+    q, d, y = pu_training_pairs(inputs)
+    a = pair_arrays(inputs, q, d)
+    names = [n for n in learned_names() if inputs.bm25 is not None or "bm25" not in n]
+    X = _features(a, names)
+    keep = [i for i in range(X.shape[1]) if np.ptp(X[:, i]) > 0]
+    return fit_pu(X[:, keep], y, [names[i] for i in keep])
+
+
+def judged_evidence(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, jq: np.ndarray, jd: np.ndarray,
+                    jy: np.ndarray) -> np.ndarray:
+    """Per row: max cosine to docs judged relevant / not relevant for the same query (the row itself excluded)."""
+    out = np.zeros((len(q), 2))
+    D = inputs.doc_emb
+    by_q: dict[int, list[int]] = {}
+    for i, qq in enumerate(jq.tolist()):
+        by_q.setdefault(qq, []).append(i)
+    for r in range(len(q)):
+        idx = by_q.get(int(q[r]))
+        if not idx:
+            continue
+        idx = np.array(idx)
+        idx = idx[jd[idx] != d[r]]
+        for col, lab in ((0, 1), (1, 0)):
+            sel = jd[idx[jy[idx] == lab]]
+            if len(sel):
+                out[r, col] = float((D[sel] @ D[d[r]]).max())
+    return out
+
+
+def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], a: dict[str, np.ndarray],
+             extra: np.ndarray | None) -> list[str]:
+    out = []
+    for r in range(len(contrib)):
+        raw = {k: float(v[r]) for k, v in a.items()}
+        top = [i for i in np.argsort(-contrib[r])[:2] if contrib[r, i] > 0]
+        parts = [SIGNALS[names[i]].reason(float(sig[names[i]][r]), raw) for i in top]
+        if sig["pos_ratio"][r] >= 0.9:
+            parts.append(SIGNALS["pos_ratio"].reason(float(sig["pos_ratio"][r]), raw))
+        if extra is not None and extra[r, 0] >= 0.8:
+            parts.append(f"cosine {extra[r, 0]:.2f} to a doc judged relevant for this query")
+        out.append("; ".join(parts) or "no signal stands out")
+    return out
+
+
+def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
+                          judgments: pd.DataFrame | None = None, model: PUModel | None = None) -> pd.DataFrame:
+    """Add pos_score, fn_risk (probability the candidate is an unlabelled relevant doc), reasons, signals.
+
+    ``inputs.positives`` must be the labels the dataset came with (sparse); ``judgments`` (query_id, doc_id,
+    label) recalibrate the probability and add judgment evidence once there are both classes among them.
+    """
+    df = candidates_df.reset_index(drop=True).copy()
+    pairs = df[["query_id", "doc_id"]].astype(str).drop_duplicates().reset_index(drop=True)
+    q, d = inputs.qrow(pairs.query_id.tolist()), inputs.drow(pairs.doc_id.tolist())
+    model = model or train_combiner(inputs)
+    a = pair_arrays(inputs, q, d, ranks=True)
+    a["rank"] = a["dense_rank"]
+    if "rank" in df and "miner" in df:
+        dense = df[df.miner == "dense"].astype({"query_id": str, "doc_id": str})
+        rank = pairs.merge(dense[["query_id", "doc_id", "rank"]], how="left", on=["query_id", "doc_id"])["rank"]
+        a["rank"] = np.where(rank.notna(), rank.to_numpy(dtype=float, na_value=0), a["dense_rank"])
+    sig = compute_signals(a)
+    X = np.column_stack([sig[n] for n in model.names])
+    risk = sigmoid(model.rank_logit(X))
+    extra = None
+    jt = judgment_targets(judgments) if judgments is not None else None
+    if jt is not None and jt.y.nunique() == 2:
+        jt = jt[jt.query_id.isin(inputs._qpos) & jt.doc_id.isin(inputs._dpos)]
+        jq, jd, jy = inputs.qrow(jt.query_id.tolist()), inputs.drow(jt.doc_id.tolist()), jt.y.to_numpy()
+        extra = judged_evidence(inputs, q, d, jq, jd, jy)
+        Z = np.column_stack([model.rank_logit(X), extra])
+        offset = model.shape_logit(X)
+        key = pd.MultiIndex.from_frame(pairs)
+        hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
+        ok = hit >= 0
+        if ok.sum() >= 2 and len(set(jy[ok])) == 2:
+            cal = fit_offset(offset[hit[ok]], jy[ok], Z[hit[ok]])
+            risk = cal(offset, Z)
+    pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
+    pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
+    pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra)
+    keys = list(sig)
+    vals = np.column_stack([sig[k] for k in keys])
+    pairs["signals"] = [json.dumps({k: float(f"{v:.6g}") for k, v in zip(keys, row.tolist())}) for row in vals]
+    df = df.drop(columns=[c for c in ("pos_score", "fn_risk", "reasons", "signals") if c in df])
+    df = df.astype({"query_id": str, "doc_id": str})
+    return df.merge(pairs, how="left", on=["query_id", "doc_id"])

@@ -1,0 +1,117 @@
+"""False-negative signals: one small pure function each, registered by name with a reason phrase.
+
+How to add one: write ``f(a) -> np.ndarray`` over the raw pair arrays of :func:`core.risk.inputs.pair_arrays`
+(aligned with the candidate rows), and a ``reason(value, row) -> str`` that says it in words; decorate with
+``@register(name, reason, learned=...)``. ``learned=True`` signals feed the positive-unlabelled combiner, so
+they must mean the same for any corpus doc and never look at the pair's own label (no leakage: a labelled
+positive must not see itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+Arrays = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    fn: Callable[[Arrays], np.ndarray]
+    reason: Callable[[float, Mapping[str, float]], str]
+    learned: bool
+
+
+SIGNALS: dict[str, Signal] = {}
+
+
+def register(name: str, reason: Callable[[float, Mapping[str, float]], str], learned: bool = False):
+    def deco(fn: Callable[[Arrays], np.ndarray]) -> Callable[[Arrays], np.ndarray]:
+        SIGNALS[name] = Signal(name, fn, reason, learned)
+        return fn
+
+    return deco
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    b = np.asarray(b, dtype=np.float64)
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+
+
+@register("dense_score", lambda v, r: f"dense score {v:.2f}")
+def dense_score(a: Arrays) -> np.ndarray:
+    return np.asarray(a["dense"], dtype=np.float64)
+
+
+@register("inverse_rank", lambda v, r: f"dense rank {round(1 / v) if v else '-'}")
+def inverse_rank(a: Arrays) -> np.ndarray:
+    return _div(1.0, a["rank"])
+
+
+@register("pos_ratio", lambda v, r: f"dense score {r['dense']:.2f} is {v:.0%} of the positive's")
+def pos_ratio(a: Arrays) -> np.ndarray:
+    """NV-Retriever's TopK-PercPos: a negative scoring near the positive may be one."""
+    return _div(a["dense"], a["pos_score"])
+
+
+@register("dense_z", lambda v, r: f"dense score {v:.1f} sd above the query's corpus mean", learned=True)
+def dense_z(a: Arrays) -> np.ndarray:
+    """Per-query normalised dense score: raw cosines are not comparable across queries."""
+    return _div(a["dense"] - a["dense_mean"], a["dense_std"])
+
+
+@register("bm25_score", lambda v, r: f"BM25 {v:.1f}")
+def bm25_score(a: Arrays) -> np.ndarray:
+    return np.asarray(a["bm25"], dtype=np.float64)
+
+
+@register("bm25_norm", lambda v, r: f"BM25 is {v:.0%} of the query's best", learned=True)
+def bm25_norm(a: Arrays) -> np.ndarray:
+    return _div(a["bm25"], a["bm25_max"])
+
+
+@register("bm25_z", lambda v, r: f"BM25 {v:.1f} sd above the query's corpus mean", learned=True)
+def bm25_z(a: Arrays) -> np.ndarray:
+    return _div(a["bm25"] - a["bm25_mean"], a["bm25_std"])
+
+
+@register("rrf", lambda v, r: f"BM25 and dense agree (ranks {r['dense_rank']:.0f} and {r['bm25_rank']:.0f})")
+def rrf(a: Arrays) -> np.ndarray:
+    """Reciprocal-rank fusion (k=60) of the full-corpus dense and BM25 ranks."""
+    out = _div(1.0, 60.0 + a["dense_rank"])
+    return out + np.where(a["bm25_rank"] > 0, _div(1.0, 60.0 + a["bm25_rank"]), 0.0)
+
+
+@register("graph_bm25", lambda v, r: f"its nearest docs match the query lexically ({v:.1f} sd)", learned=True)
+def graph_bm25(a: Arrays) -> np.ndarray:
+    """Mean per-query BM25 z-score of the doc's nearest neighbours: relevant docs cluster (new evidence)."""
+    return np.asarray(a["graph_bm25"], dtype=np.float64)
+
+
+@register("graph_dense", lambda v, r: f"its nearest docs are close to the query ({v:.1f} sd)", learned=True)
+def graph_dense(a: Arrays) -> np.ndarray:
+    return np.asarray(a["graph_dense"], dtype=np.float64)
+
+
+@register("neighbour_label", lambda v, r: f"labelled relevant for a similar query (cosine {v:.2f})", learned=True)
+def neighbour_label(a: Arrays) -> np.ndarray:
+    """Max similarity of this query to another query that labels the doc relevant (0 if none)."""
+    return np.asarray(a["neighbour_label"], dtype=np.float64)
+
+
+@register("pos_similarity", lambda v, r: f"cosine {v:.2f} to a labelled positive")
+def pos_similarity(a: Arrays) -> np.ndarray:
+    """Not learned: with one positive per query, a training positive would have to compare to itself."""
+    return np.asarray(a["pos_sim"], dtype=np.float64)
+
+
+def learned_names() -> list[str]:
+    return [s.name for s in SIGNALS.values() if s.learned]
+
+
+def compute_signals(a: Arrays, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Every (or the named) registered signal over the same rows."""
+    return {n: SIGNALS[n].fn(a) for n in (names or list(SIGNALS))}
