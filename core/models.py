@@ -5,7 +5,7 @@ torch and sentence-transformers are imported inside functions only, so importing
 
 Cache layout (one folder per model id under ``$NEGAUDIT_CACHE`` or ``~/.cache/negaudit/embeddings``)::
 
-    <root>/<model_id>/shard-<uuid>.keys.npy   # (n,) |S32 raw sha256 digests of the texts
+    <root>/<model_id>/shard-<uuid>.keys.npy   # (n, 32) uint8: raw sha256 digests of the texts
     <root>/<model_id>/shard-<uuid>.emb.npy    # (n, dim) float32 (or float16 when seeded from an export)
 
 Each ``encode_texts`` call that had misses appends one shard (written to a temporary name, then renamed,
@@ -165,6 +165,18 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def _keys_to_array(keys: Sequence[bytes]) -> np.ndarray:
+    """(n, 32) uint8; numpy's fixed-width bytes dtype would strip trailing NUL bytes of a digest."""
+    if any(len(k) != 32 for k in keys):
+        raise ValueError("keys must be raw 32-byte sha256 digests")
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32)
+
+
+def _keys_from_array(arr: np.ndarray) -> list[bytes]:
+    raw = np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+    return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+
 def default_cache_dir() -> Path:
     return Path(
         os.environ.get("NEGAUDIT_CACHE") or Path.home() / ".cache" / "negaudit" / "embeddings"
@@ -197,11 +209,11 @@ class EmbeddingCache:
             emb_file = keys_file.with_name(keys_file.name.replace(".keys.npy", ".emb.npy"))
             if not emb_file.exists():
                 continue
-            keys = np.load(keys_file)
+            keys = _keys_from_array(np.load(keys_file))
             emb = np.load(emb_file, mmap_mode="r")
             s = len(shards)
             shards.append(emb)
-            for row, k in enumerate(keys.tolist()):
+            for row, k in enumerate(keys):
                 index[k] = (s, row)
             seen.add(keys_file.name)
 
@@ -239,7 +251,7 @@ class EmbeddingCache:
         folder = self.folder(mid)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"shard-{uuid.uuid4().hex}"
-        keys_arr = np.array(list(keys), dtype="S32")
+        keys_arr = _keys_to_array(keys)
         for suffix, arr in ((".emb.npy", np.asarray(vectors)), (".keys.npy", keys_arr)):
             tmp = folder / f".{name}{suffix}.tmp"
             with tmp.open("wb") as fh:
@@ -261,6 +273,7 @@ class EncodeStats:
 
 
 last_encode_stats = EncodeStats()
+total_encoded = 0  # texts actually run through a model in this process (cache misses)
 
 
 def _l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -284,7 +297,7 @@ def encode_texts(
     cached run never imports torch. ``cache=None`` uses the default cache folder; pass ``False`` to
     disable caching.
     """
-    global last_encode_stats
+    global last_encode_stats, total_encoded
     texts = list(texts)
     mid = model_id(model)
     keys = [text_key(t) for t in texts]
@@ -323,6 +336,7 @@ def encode_texts(
             uvecs = np.empty((len(ukeys), new.shape[1]), dtype=np.float32)
         uvecs[miss] = new
         stats.encoded = len(miss)
+        total_encoded += len(miss)
         if store is not None:
             store.put(mid, [ukeys[i] for i in miss], new)
     last_encode_stats = stats
@@ -349,7 +363,7 @@ class EmbeddingFile:
 
     model_id: str
     ids: list[str]
-    text_sha256: np.ndarray  # (n,) |S32
+    text_sha256: list[bytes]  # raw 32-byte digests
     embeddings: np.ndarray  # (n, dim) float16 on disk; float32 after load_embeddings
 
 
@@ -380,7 +394,7 @@ def save_embeddings(
             fh,
             meta=np.array(meta),
             ids=np.array(list(ids), dtype=str),
-            text_sha256=np.array(list(text_sha256), dtype="S32"),
+            text_sha256=_keys_to_array(text_sha256),
             embeddings=np.asarray(embeddings, dtype=np.float16),
         )
     return path
@@ -393,7 +407,7 @@ def load_embeddings(path: str | os.PathLike) -> EmbeddingFile:
         return EmbeddingFile(
             model_id=meta["model_id"],
             ids=[str(i) for i in z["ids"]],
-            text_sha256=z["text_sha256"],
+            text_sha256=_keys_from_array(z["text_sha256"]),
             embeddings=_l2_normalise(z["embeddings"]),
         )
 
@@ -405,7 +419,7 @@ def seed_cache(
     ef = load_embeddings(path)
     store = _as_cache(cache)
     assert store is not None
-    keys = ef.text_sha256.tolist()
+    keys = ef.text_sha256
     hit, _ = store.lookup(ef.model_id, keys)
     new = np.flatnonzero(~hit)
     # de-duplicate keys inside the export itself

@@ -116,3 +116,16 @@ import core.mining
 assert "torch" not in sys.modules
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_cache_keeps_digests_that_end_in_nul_bytes(tmp_path):
+    """Regression: numpy's |S32 strips trailing NULs, which lost ~1 in 256 keys."""
+    texts = [t for t in (f"text {i}" for i in range(5000)) if M.text_key(t)[-1] == 0][:3]
+    texts += ["plain", "other"]
+    vecs = np.random.default_rng(0).normal(size=(len(texts), 8)).astype(np.float32)
+    cache = M.EmbeddingCache(tmp_path)
+    cache.put("m", [M.text_key(t) for t in texts], vecs)
+    hit, got = M.EmbeddingCache(tmp_path).lookup("m", [M.text_key(t) for t in texts])
+    assert hit.all() and np.array_equal(got, vecs)
+    path = M.save_embeddings(tmp_path / "e.npz", list("abcde"), texts, vecs, model=None)
+    assert M.load_embeddings(path).text_sha256 == [M.text_key(t) for t in texts]
