@@ -233,13 +233,13 @@ class EmbeddingCache:
         if not hit.any():
             return hit, None
         shards = self._shards[mid]
-        dim = shards[0].shape[1]
-        out = np.empty((int(hit.sum()), dim), dtype=np.float32)
-        j = 0
-        for loc in locs:
-            if loc is not None:
-                out[j] = shards[loc[0]][loc[1]]
-                j += 1
+        found = [loc for loc in locs if loc is not None]
+        shard_of = np.fromiter((s for s, _ in found), dtype=np.int64, count=len(found))
+        row_of = np.fromiter((r for _, r in found), dtype=np.int64, count=len(found))
+        out = np.empty((len(found), shards[0].shape[1]), dtype=np.float32)
+        for s in np.unique(shard_of):  # one fancy-index read per shard, not one per row
+            sel = np.flatnonzero(shard_of == s)
+            out[sel] = shards[int(s)][row_of[sel]]
         return hit, out
 
     def put(self, mid: str, keys: Sequence[bytes], vectors: np.ndarray) -> None:
@@ -260,6 +260,23 @@ class EmbeddingCache:
                 tmp, folder / f"{name}{suffix}"
             )  # keys last: a shard exists once its keys do
         self._refresh(mid)
+
+    def compact(self, mid: str) -> int:
+        """Merge a model's shards into one (many small runs leave many shards); returns vectors kept."""
+        self._refresh(mid)
+        folder = self.folder(mid)
+        old = sorted(folder.glob("shard-*.keys.npy")) if folder.is_dir() else []
+        if len(old) <= 1:
+            return self.count(mid)
+        keys = list(self._index[mid])
+        _, vectors = self.lookup(mid, keys)
+        self._index.pop(mid), self._shards.pop(mid), self._seen_files.pop(mid)
+        self.put(mid, keys, vectors if vectors is not None else np.zeros((0, 0), np.float32))
+        for keys_file in old:
+            keys_file.unlink(missing_ok=True)
+            Path(str(keys_file).replace(".keys.npy", ".emb.npy")).unlink(missing_ok=True)
+        self._index.pop(mid), self._shards.pop(mid), self._seen_files.pop(mid)
+        return self.count(mid)
 
 
 @dataclass

@@ -349,3 +349,22 @@ def test_default_range_max_follows_mine_hard_negatives():
     assert M.MiningConfig(num_negatives=3).resolved_range_max(2) == 5
     assert M.MiningConfig(num_negatives=3, relative_margin=0.05).resolved_range_max(2) == 32
     assert M.MiningConfig(range_min=4, num_negatives=3, max_score=0.9).resolved_range_max(1) == 35
+
+
+@pytest.mark.slow
+def test_mining_bench_on_the_subset(tmp_path):
+    """The whole bench (three processes, real encoding) on 20 queries x 300 docs."""
+    from core.bench.mining import format_report, run_mining_bench
+
+    r = run_mining_bench(FX, top_k=30, cache_dir=tmp_path, verbose=False)
+    st, ours, cached = r["st"], r["ours"], r["cached"]
+    assert st["n_queries"] == 20 and st["n_docs"] == 300
+    assert 0 <= st["negatives_kept"] <= st["negatives_possible"] == 600
+    assert ours["candidates_by_miner"]["dense"] == 600
+    assert ours["texts_encoded"] == 320  # every doc and query, once
+    assert cached["texts_encoded"] == 0 and not cached["model_loaded"]
+    assert cached["candidates"] == ours["candidates"]
+    assert cached["work_s"] < ours["work_s"]
+    for side in (st, ours, cached):
+        assert side["peak_rss_mb"] > 0 and side["process_wall_s"] > 0
+    assert "mine_hard_negatives" in format_report(r)

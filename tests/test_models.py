@@ -129,3 +129,17 @@ def test_cache_keeps_digests_that_end_in_nul_bytes(tmp_path):
     assert hit.all() and np.array_equal(got, vecs)
     path = M.save_embeddings(tmp_path / "e.npz", list("abcde"), texts, vecs, model=None)
     assert M.load_embeddings(path).text_sha256 == [M.text_key(t) for t in texts]
+
+
+def test_compact_merges_shards_and_keeps_every_vector(tmp_path):
+    rng = np.random.default_rng(1)
+    cache = M.EmbeddingCache(tmp_path)
+    keys = [M.text_key(f"t{i}") for i in range(30)]
+    vecs = rng.normal(size=(30, 4)).astype(np.float32)
+    for start in range(0, 30, 10):
+        cache.put("m", keys[start : start + 10], vecs[start : start + 10])
+    assert len(list((tmp_path / "m").glob("shard-*.keys.npy"))) == 3
+    assert cache.compact("m") == 30
+    assert len(list((tmp_path / "m").glob("shard-*.keys.npy"))) == 1
+    hit, got = M.EmbeddingCache(tmp_path).lookup("m", keys[::-1])
+    assert hit.all() and np.array_equal(got, vecs[::-1])
