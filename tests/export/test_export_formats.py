@@ -1,0 +1,155 @@
+"""export_dataset on a real DuckDB file: every format, exact texts, manifest, roles, round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from toy_data import DOC_TEXT, DS, QUERY_TEXT
+
+from core.auth import User
+from core.export import ExportPolicy, export_dataset, manifest_path, preview, verify_manifest
+from core.types import AuthorizationError, NegauditError, Role
+
+ADMIN, ANNOTATOR = User("boss", Role.ADMIN), User("ann", Role.ANNOTATOR)
+
+
+def doc(d: str) -> str:
+    from core.models import doc_text
+
+    return doc_text("T " + d if d.startswith("p") else "", DOC_TEXT[d])
+
+
+def test_preview_counts_every_branch(store):
+    p = preview(store, DS, ExportPolicy())
+    b = p["by_branch"]
+    assert b["judged_false_negative"] == {"positive": 3}  # q1/d1, q2/d7 (adjudicated), q2/d9
+    assert b["judged_negative"] == {"negative": 1}
+    assert b["judged_partial"] == {"dropped": 1}
+    assert b["disagreement"] == {"dropped": 1}  # q1/d4: tie, fn_risk 0.8
+    assert b["judged_unsure"] == {"negative": 1}  # q2/d8: fn_risk 0.4 < 0.5
+    assert b["already_positive"] == {"dropped": 1}
+    assert b["unreviewed"] == {"negative": 6, "dropped": 2}
+    assert b["unscored"] == {"negative": 4}
+    assert p["totals"]["candidates"] == 20
+
+
+def test_triplet_texts_exact_and_no_false_negative_as_negative(store, tmp_path):
+    out = tmp_path / "train.parquet"
+    m = export_dataset(store, DS, "triplet", out, ExportPolicy(split="train"))
+    t = pd.read_parquet(out)
+    assert list(t.columns) == ["anchor", "positive", "negative"]
+    assert doc("d1") in set(t.positive)  # the false negative became a positive ...
+    assert doc("d1") not in set(t.negative[t.anchor == QUERY_TEXT["q1"]])  # ... never a negative
+    assert QUERY_TEXT["q4"] not in set(t.anchor)  # test query kept out by --split train
+    # Formula-looking, unicode and whitespace texts come back byte for byte.
+    assert QUERY_TEXT["q1"] in set(t.anchor) and doc("p1") in set(t.positive)
+    assert doc("d2") in set(t.negative) and doc("p2") in set(t.positive)
+    assert m["written"]["rows"] == len(t)
+    assert verify_manifest(manifest_path(out)) == []
+
+
+def test_manifest_provenance(store, tmp_path):
+    out = tmp_path / "x.jsonl"
+    export_dataset(store, DS, "labeled-pair", out, ExportPolicy(num_negatives=2, seed=3))
+    man = json.loads((tmp_path / "x.jsonl.manifest.json").read_text())
+    assert man["source"]["dataset"] == DS and man["policy"]["seed"] == 3
+    assert man["annotators"] == ["ann", "bob", "boss"]
+    assert man["judgments"]["rows"] == 12 and man["judgments"]["by_status"]["adjudicated"] == 1
+    assert man["scorer_versions"] == ["risk-v1"]
+    assert man["counts"]["totals"]["candidates"] == 20 and man["created_at"]
+    [f] = man["files"]
+    assert f["path"] == "x.jsonl" and len(f["sha256"]) == 64
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert {r["label"] for r in lines} == {0, 1}
+    out.write_text("tampered", encoding="utf-8")
+    assert verify_manifest(tmp_path / "x.jsonl.manifest.json") == ["x.jsonl"]
+
+
+def test_n_tuple_and_labeled_list_layouts(store, tmp_path):
+    export_dataset(store, DS, "n-tuple", tmp_path / "n.parquet", ExportPolicy(num_negatives=2))
+    n = pd.read_parquet(tmp_path / "n.parquet")
+    assert list(n.columns) == ["anchor", "positive", "negative_1", "negative_2"]
+    assert n.notna().all().all()
+    export_dataset(store, DS, "labeled-list", tmp_path / "l.parquet", ExportPolicy())
+    lst = pd.read_parquet(tmp_path / "l.parquet")
+    assert list(lst.columns) == ["anchor", "positive", "labels"]
+    assert all(len(p) == len(lab) for p, lab in zip(lst.positive, lst.labels))
+    q1 = lst[lst.anchor == QUERY_TEXT["q1"]].iloc[0]
+    assert list(q1.labels)[:2] == [1, 1]  # p1, then the promoted false negative d1
+
+
+def test_hf_folder(store, tmp_path):
+    from datasets import load_from_disk
+
+    out = tmp_path / "hf"
+    export_dataset(store, DS, "hf", out, ExportPolicy(), layout="n-tuple")
+    ds = load_from_disk(str(out))
+    assert ds.column_names[:2] == ["anchor", "positive"] and len(ds) > 0
+    assert (out / "manifest.json").exists() and verify_manifest(out / "manifest.json") == []
+
+
+def test_trec_qrels(store, tmp_path):
+    out = tmp_path / "qrels.txt"
+    m = export_dataset(store, DS, "trec-qrels", out, ExportPolicy(partial="positive"))
+    lines = set(out.read_text().splitlines())
+    assert {"q1 0 d1 1", "q2 0 d7 1", "q2 0 d9 1", "q1 0 d3 1", "q1 0 d2 0"} <= lines
+    assert "q1 0 d4 1" not in lines and not any(x.startswith("q2 0 d8") for x in lines)
+    assert m["written"]["relabels"] == {"added": 4, "raised": 1, "unchanged": 0}
+
+
+def test_beir_round_trip_makes_false_negatives_positives(store, tmp_path):
+    from core.ingest import ingest_beir
+
+    out = tmp_path / "beir"
+    export_dataset(store, DS, "beir", out, ExportPolicy())
+    assert sorted(p.name for p in (out / "qrels").iterdir()) == ["test.tsv", "train.tsv"]
+    ingest_beir(store, out, "toy-fixed")
+    q = store.qrels("toy-fixed")
+    pos = set(zip(q.query_id[q.relevance > 0], q.doc_id[q.relevance > 0]))
+    assert {("q1", "d1"), ("q2", "d7"), ("q2", "d9")} <= pos  # relabelled false negatives
+    assert ("q1", "d4") not in pos and ("q1", "d2") not in pos  # tie / judged negative
+    assert set(q.split[(q.query_id == "q1") & (q.doc_id == "d1")]) == {"train"}  # query's split
+    docs = store.docs("toy-fixed").set_index("doc_id")
+    assert docs.loc["d1", "text"] == DOC_TEXT["d1"] and docs.loc["p2", "title"] == "T p2"
+    # Training on the re-imported data: the relabelled pairs are positives, not candidates.
+    again = preview(store, "toy-fixed", ExportPolicy())
+    assert again["totals"]["candidates"] == 0 and again["totals"]["dataset_positives_out"] == 7
+
+
+def test_actor_needs_admin_and_outputs_are_not_clobbered(store, tmp_path):
+    out = tmp_path / "t.parquet"
+    with pytest.raises(AuthorizationError):
+        export_dataset(store, DS, "triplet", out, actor=ANNOTATOR)
+    assert not out.exists()
+    m = export_dataset(store, DS, "triplet", out, actor=ADMIN)
+    assert m["exported_by"] == "boss"
+    with pytest.raises(NegauditError, match="exists"):
+        export_dataset(store, DS, "triplet", out)
+    export_dataset(store, DS, "triplet", out, overwrite=True)
+    with pytest.raises(NegauditError, match="parquet or .jsonl"):
+        export_dataset(store, DS, "triplet", tmp_path / "t.csv")
+    with pytest.raises(NegauditError, match="no dataset"):
+        export_dataset(store, "nope", "triplet", tmp_path / "u.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("toy")) == [
+        "t.parquet", "t.parquet.manifest.json"]
+
+
+def test_cli_export(toy_db, tmp_path):
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    db = tmp_path / "cli.duckdb"
+    db.write_bytes(Path(toy_db).read_bytes())
+    out = tmp_path / "cli.parquet"
+    res = CliRunner().invoke(app, ["export", "--name", DS, "--db", str(db), "--format",
+                                   "n-tuple", "--num-negatives", "1", "--drop-risk-above",
+                                   "none", "--partial", "negative", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    man = json.loads((tmp_path / "cli.parquet.manifest.json").read_text())
+    assert man["policy"]["drop_risk_above"] is None and man["policy"]["partial"] == "negative"
+    assert list(pd.read_parquet(out).columns) == ["anchor", "positive", "negative_1"]
+    assert "judged_false_negative" in res.output
