@@ -368,3 +368,39 @@ def test_mining_bench_on_the_subset(tmp_path):
     for side in (st, ours, cached):
         assert side["peak_rss_mb"] > 0 and side["process_wall_s"] > 0
     assert "mine_hard_negatives" in format_report(r)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    num_negatives=st.integers(1, 5),
+    range_min=st.integers(0, 3),
+    relative_margin=st.one_of(st.none(), st.floats(0, 0.5)),
+    max_score=st.one_of(st.none(), st.floats(-1, 1)),
+)
+def test_filters_are_a_view_independent_of_row_order(
+    seed, num_negatives, range_min, relative_margin, max_score
+):
+    rng = np.random.default_rng(seed)
+    D = rng.normal(size=(40, 8)).astype(np.float32)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    Q = rng.normal(size=(5, 8)).astype(np.float32)
+    Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    dids, qids = [f"d{i}" for i in range(40)], [f"q{i}" for i in range(5)]
+    positives = {q: {dids[j] for j in rng.choice(40, 2, replace=False)} for q in qids}
+    df = M.mine_dense(qids, Q, dids, D, positives, top_k=30)
+    cfg = M.MiningConfig(
+        range_min=range_min,
+        num_negatives=num_negatives,
+        relative_margin=relative_margin,
+        max_score=max_score,
+    )
+    marked = M.mark_filters(df, cfg)
+    assert len(marked) == len(df)
+    assert (marked.groupby("query_id")["passes_filters"].sum() <= num_negatives).all()
+    assert ((marked["filter_reason"] == "") == marked["passes_filters"]).all()
+    shuffled = M.mark_filters(df.sample(frac=1, random_state=seed), cfg)
+    key = ["query_id", "doc_id"]
+    a = marked.sort_values(key)[key + ["passes_filters", "filter_reason"]].reset_index(drop=True)
+    b = shuffled.sort_values(key)[key + ["passes_filters", "filter_reason"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
