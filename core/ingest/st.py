@@ -25,7 +25,6 @@ from typing import Any
 
 from core.ingest.common import (
     CHUNK_ROWS,
-    Batch,
     Chunk,
     Progress,
     SeenIds,
@@ -301,12 +300,15 @@ class _Rows:
 
     def convert(self, cmap: ColumnMap, data: dict[str, list], lines: list[int]
                 ) -> Iterator[Chunk]:
-        q, d = Batch("queries", 1 << 62), Batch("docs", 1 << 62)
-        qr, ca = Batch("qrels", 1 << 62), Batch("candidates", 1 << 62)
+        # Plain column lists (not `Batch`): this loop is the hot path of big st imports.
+        q_id, q_text, q_line = [], [], []
+        d_id, d_text, d_line = [], [], []
+        r_q, r_d = [], []
+        c_q, c_d, c_rank = [], [], []
         for i, line in enumerate(lines):
             anchor = self.text(data[cmap.anchor][i], line, cmap.anchor)
             qid = content_id("q_", anchor)
-            q.append(line, qid, anchor)
+            q_id.append(qid), q_text.append(anchor), q_line.append(line)
             positives: list[str] = []
             negatives: list[str] = []
             for col in cmap.positive:
@@ -325,36 +327,42 @@ class _Rows:
             for text in positives:
                 did = content_id("d_", text)
                 pos_ids.add(did)
-                d.append(line, did, "", text)
-                qr.append(line, qid, did, 1, "train", "dataset")
+                d_id.append(did), d_text.append(text), d_line.append(line)
+                r_q.append(qid), r_d.append(did)
             rank = 0
             for text in negatives:
                 did = content_id("d_", text)
-                d.append(line, did, "", text)
+                d_id.append(did), d_text.append(text), d_line.append(line)
                 if did in pos_ids:
                     self.dropped_positive += 1
                     continue
                 rank += 1
-                ca.append(line, qid, did, MINER, rank, None)
-        for batch in (q, d):
-            cols, blines = batch.take()
-            ids = cols["query_id" if batch.table == "queries" else "doc_id"]
-            keep = dedupe_records(self.seen[batch.table], ids, cols["text"], blines, self.path,
-                                  "text")
-            table, df = frame(batch.table, cols)
-            yield table, df[keep]
-        for batch in (qr, ca):
-            cols, _ = batch.take()
-            table, df = frame(batch.table, cols)
-            if df.empty:
-                continue
-            keys = pair_keys(cols["query_id"], cols["doc_id"])
-            keep = _first_new(self.pairs[batch.table], keys)
-            if batch.table == "candidates":
-                labelled = self.pairs["qrels"].contains(keys)
-                self.dropped_positive += int((keep & labelled).sum())
-                keep &= ~labelled
-            yield table, df[keep]
+                c_q.append(qid), c_d.append(did), c_rank.append(rank)
+        keep = dedupe_records(self.seen["queries"], q_id, None, q_line, self.path, "text")
+        yield _sub(frame("queries", {"query_id": q_id, "text": q_text}), keep)
+        keep = dedupe_records(self.seen["docs"], d_id, None, d_line, self.path, "text")
+        yield _sub(frame("docs", {"doc_id": d_id, "title": [""] * len(d_id), "text": d_text}),
+                   keep)
+        if r_q:
+            keep = _first_new(self.pairs["qrels"], pair_keys(r_q, r_d))
+            n = len(r_q)
+            yield _sub(frame("qrels", {"query_id": r_q, "doc_id": r_d, "relevance": [1] * n,
+                                       "split": ["train"] * n, "origin": ["dataset"] * n}), keep)
+        if c_q:
+            keys = pair_keys(c_q, c_d)
+            keep = _first_new(self.pairs["candidates"], keys)
+            labelled = self.pairs["qrels"].contains(keys)
+            self.dropped_positive += int((keep & labelled).sum())
+            keep &= ~labelled
+            n = len(c_q)
+            yield _sub(frame("candidates", {"query_id": c_q, "doc_id": c_d,
+                                            "miner": [MINER] * n, "rank": c_rank,
+                                            "score": [None] * n}), keep)
+
+
+def _sub(chunk: Chunk, keep: Any) -> Chunk:
+    table, df = chunk
+    return table, df if keep.all() else df[keep]
 
 
 def _first_new(seen: SeenIds, keys: Any) -> Any:
