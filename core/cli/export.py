@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -126,13 +127,25 @@ def report(
 
     with open_store(db, read_only=True) as store:
         table, meta = fn_rate_report(store, name, sample=sample, seed=seed)
+    from rich.table import Table
+
     console = Console()
-    console.print(table.to_string(index=False))
+    t = Table("rank", "n", "FN", "partial", "FN rate [95% CI]", "FN+partial [95% CI]", "excluded",
+              title=f"false negatives among mined negatives ({sample} sample)")
+    for r in table.itertuples():
+        t.add_row(r.bucket, str(r.n), str(r.false_negative), str(r.partial),
+                  _rate(r.fn_rate, r.ci_low, r.ci_high),
+                  _rate(r.fn_or_partial_rate, r.fnp_ci_low, r.fnp_ci_high), str(r.excluded))
+    console.print(t)
     for k, v in meta.items():
         console.print(f"{k}: {v}")
     if out:
         write_report_csv(table, out)
         console.print(f"wrote {out}")
+
+
+def _rate(p: float, lo: float, hi: float) -> str:
+    return "n/a" if math.isnan(p) else f"{p:.1%} [{lo:.1%}, {hi:.1%}]"
 
 
 def register(app: typer.Typer) -> None:
