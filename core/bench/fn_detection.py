@@ -132,7 +132,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     result = {
         "dataset": str(beir_dir), "split": split, "seed": seed, "keep_positives": keep_positives, "top_k": top_k,
         "n_queries": len(qids), "n_candidates": len(scored), "fn_rate": float(y.mean()),
-        "n_judgments": int(len(rev)), "revealed_fn_rate": float(y[rev].mean()) if len(rev) else float("nan"),
+        "n_judgments": len(rev), "revealed_fn_rate": float(y[rev].mean()) if len(rev) else float("nan"),
         "detection": table, "recalibration": cal, "combiner": dict(zip(model.names, model.linear.steps[-1][1].coef_[0].round(3).tolist())),
     }
     if verbose:
@@ -141,13 +141,13 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
 
 
 def format_tables(r: dict) -> str:
-    lines = [f"{r['dataset']} ({r['split']}) seed {r['seed']}: {r['n_queries']} queries, "
-             f"{r['n_candidates']} candidates, {r['fn_rate']:.1%} false negatives",
+    lines = [(f"{r['dataset']} ({r['split']}) seed {r['seed']}: {r['n_queries']} queries, "
+             f"{r['n_candidates']} candidates, {r['fn_rate']:.1%} false negatives"),
              f"{'scorer':24s} {'AP':>6s} {'AUROC':>6s} {'P@100':>6s}"]
     for name, m in r["detection"].items():
         lines.append(f"{name:24s} {m['AP']:6.3f} {m['AUROC']:6.3f} {m['P@100']:6.2f}")
-    lines += ["", f"after {r['n_judgments']} simulated judgments ({r['revealed_fn_rate']:.0%} false negatives), "
-              "on the unrevealed candidates:", f"{'':24s} {'AP':>6s} {'P@100':>6s} {'ECE':>6s}"]
+    lines += ["", (f"after {r['n_judgments']} simulated judgments ({r['revealed_fn_rate']:.0%} false negatives), "
+              "on the unrevealed candidates:"), f"{'':24s} {'AP':>6s} {'P@100':>6s} {'ECE':>6s}"]
     for name, m in r["recalibration"].items():
         lines.append(f"{name:24s} {m['AP']:6.3f} {m['P@100']:6.2f} {m['ECE']:6.3f}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ Weights are not fitted to any dataset (there is no per-query ground truth in a u
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
@@ -52,7 +53,7 @@ def query_pooling_bias(
 
 def _bucket(rank: pd.Series, buckets: Sequence[int]) -> pd.Series:
     edges = [0, *buckets, np.inf]
-    labels = [f"{a + 1}-{b}" if np.isfinite(b) else f">{a}" for a, b in zip(edges[:-1], edges[1:])]
+    labels = [f"{a + 1}-{b}" if np.isfinite(b) else f">{a}" for a, b in itertools.pairwise(edges)]
     return pd.cut(rank, bins=edges, labels=labels, right=True)
 
 

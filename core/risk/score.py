@@ -33,7 +33,7 @@ def pu_training_pairs(inputs: RiskInputs) -> tuple[np.ndarray, np.ndarray, np.nd
         q += [np.full(len(p) + len(u), qi)]
         d += [p, u]
         y += [np.ones(len(p)), np.zeros(len(u))]
-    cat = lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t)  # noqa: E731
+    cat = lambda xs, t: np.concatenate(xs).astype(t) if xs else np.zeros(0, t)
     return cat(q, np.int64), cat(d, np.int64), cat(y, np.int64)
 
 
@@ -114,8 +114,9 @@ def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
         jt = jt[jt.query_id.isin(inputs._qpos) & jt.doc_id.isin(inputs._dpos)]
         jq, jd, jy = inputs.qrow(jt.query_id.tolist()), inputs.drow(jt.doc_id.tolist()), jt.y.to_numpy()
         extra = judged_evidence(inputs, q, d, jq, jd, jy)
-        Z = np.column_stack([model.rank_logit(X), extra])
-        offset = model.shape_logit(X)
+        lin, shape = model.rank_logit(X), model.shape_logit(X)
+        Z = np.column_stack([lin - shape, extra])
+        offset = 0.5 * (lin + shape)  # the two PU views' mean; their disagreement is a shrunk feature
         key = pd.MultiIndex.from_frame(pairs)
         hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
         ok = hit >= 0

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.risk import RiskInputs
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_inputs(n_docs: int = 60, n_queries: int = 8, seed: int = 0) -> tuple[RiskInputs, pd.DataFrame]:
+    """A tiny synthetic collection: topics -> queries and docs nearby; one labelled positive per query."""
+    rng = np.random.default_rng(seed)
+    topics = rng.normal(size=(4, 16))
+    dt = rng.integers(0, 4, n_docs)
+    docs = _unit(topics[dt] + 0.8 * rng.normal(size=(n_docs, 16)))
+    qt = np.arange(n_queries) % 4
+    queries = _unit(topics[qt] + 0.5 * rng.normal(size=(n_queries, 16)))
+    doc_ids = [f"d{i}" for i in range(n_docs)]
+    query_ids = [f"q{i}" for i in range(n_queries)]
+    positives = {q: {doc_ids[int(np.flatnonzero(dt == qt[i])[i % 3])]} for i, q in enumerate(query_ids)}
+    bm = rng.random((n_queries, n_docs)) * (dt[None, :] == qt[:, None]) * 5
+    inputs = RiskInputs(query_ids, queries, doc_ids, docs, positives, bm25=lambda rows: bm[list(rows)],
+                        pu_sample=40, graph_k=3)
+    rows = []
+    for i, q in enumerate(query_ids):
+        s = docs @ queries[i]
+        order = [j for j in np.argsort(-s) if doc_ids[j] not in positives[q]][:5]
+        rows += [(q, doc_ids[j], "dense", r + 1, float(s[j])) for r, j in enumerate(order)]
+    return inputs, pd.DataFrame(rows, columns=["query_id", "doc_id", "miner", "rank", "score"])
+
+
+@pytest.fixture(scope="session")
+def tiny() -> tuple[RiskInputs, pd.DataFrame]:
+    return make_inputs()
