@@ -127,3 +127,113 @@ def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
                        where={"miner": list(miners)})
     progress("mined", 1.0)
     return cands
+
+
+def bm25_rows(corpus: Corpus) -> Callable[[Sequence[int]], np.ndarray]:
+    """Full-corpus BM25 rows for a batch of query positions: what `RiskInputs.bm25` expects."""
+    from core.mining import bm25_tokenize
+
+    if corpus.bm25 is None:
+        index_bm25(corpus)
+    tokens = bm25_tokenize(corpus.query_texts)
+    return lambda rows: corpus.bm25.scores([tokens[i] for i in rows])
+
+
+def _rankings(corpus: Corpus, k: int) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Dense and BM25 top-k per query *before* removing labelled docs (for Judged@k)."""
+    from core.mining import bm25_topk, dense_topk
+
+    didx, _ = dense_topk(corpus.query_emb, corpus.doc_emb, k)
+    bidx, _ = bm25_topk(corpus.bm25, corpus.query_texts, k)
+    ids = np.asarray(corpus.doc_ids, dtype=object)
+    dense = {q: ids[i].tolist() for q, i in zip(corpus.query_ids, didx)}
+    lexical = {q: ids[i].tolist() for q, i in zip(corpus.query_ids, bidx)}
+    return dense, lexical
+
+
+@dataclass
+class ScoreResult:
+    candidates: pd.DataFrame  # query_id, doc_id, miner, rank, score, pos_score, fn_risk, reasons, signals
+    queries: pd.DataFrame  # query_id, n_positives, judged_at_k, lexical_overlap, positive_rank, ...
+    judgments_used: int
+    timings: dict[str, float]
+
+    def summary(self) -> str:
+        c, q = self.candidates, self.queries
+        hi = int((c["fn_risk"] >= 0.5).sum()) if len(c) else 0
+        return (f"scored {len(c):,} candidates of {c.query_id.nunique():,} queries "
+                f"({hi:,} with fn_risk >= 0.5; {self.judgments_used:,} judgments used); "
+                f"median Judged@k {q['judged_at_k'].median():.2f}")
+
+
+def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
+                  judged_k: int = 10, progress: Progress = _noop,
+                  corpus: Corpus | None = None) -> ScoreResult:
+    """Score every stored candidate (fn_risk with reasons) and every query (pooling-bias risk).
+
+    Human judgments (the consensus of current labels) recalibrate the probability once both
+    classes are present; the dataset's own qrels are the only other labels the scorer sees.
+    """
+    from core.review import consensus
+    from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias, score_false_negatives
+
+    corpus = corpus or load_corpus(store, name)
+    cands = store.candidates(name)
+    if cands.empty:
+        raise NegauditError(f"dataset {name!r} has no candidates; run `negaudit mine --name {name}`")
+    if corpus.doc_emb is None:
+        embed_corpus(corpus, model, cache, progress=progress)
+    progress("scoring candidates", 0.85)
+    t0 = time.perf_counter()
+    inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
+                        corpus.positives, bm25=bm25_rows(corpus))
+    cons = consensus(store, name)
+    cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
+    scored = score_false_negatives(cands, inputs, judgments=cons if len(cons) else None)
+    scored["scorer_version"] = SCORER_VERSION
+    progress("scoring queries", 0.95)
+    dense_rank, lexical_rank = _rankings(corpus, judged_k)
+    labelled: dict[str, set[str]] = {}
+    for qid, did in zip(corpus.qrels["query_id"], corpus.qrels["doc_id"]):
+        labelled.setdefault(qid, set()).add(did)
+    for qid, did in zip(cons["query_id"], cons["doc_id"]):
+        labelled.setdefault(qid, set()).add(did)
+    queries = query_pooling_bias(dense_rank, lexical_rank, labelled, corpus.positives, k=judged_k)
+    corpus.timings["score"] = time.perf_counter() - t0
+    risk_rows = scored.drop_duplicates(["query_id", "doc_id"])
+    store.replace_rows("risk", name, risk_rows)
+    store.replace_rows("query_bias", name, queries)
+    progress("scored", 1.0)
+    return ScoreResult(scored, queries, len(cons), dict(corpus.timings))
+
+
+def run(store: Any, name: str, top_k: int = 30, model: Any = None, cache: Any = None,
+        miners: Sequence[str] = ("dense", "bm25"), progress: Progress = _noop) -> ScoreResult:
+    """Mine and score a stored dataset, encoding it once (the app's and the demo's entry point)."""
+    corpus = load_corpus(store, name)
+    mine_dataset(store, name, model=model, top_k=top_k, miners=miners, cache=cache,
+                 progress=progress, corpus=corpus)
+    return score_dataset(store, name, model=model, cache=cache, progress=progress, corpus=corpus)
+
+
+CANDIDATE_OUT = ["query_id", "doc_id", "miner", "rank", "score", "pos_score", "fn_risk", "reasons"]
+QUERY_OUT = ["query_id", "n_positives", "judged_at_k", "lexical_overlap", "positive_rank",
+             "pooling_bias_risk"]
+
+
+def audit_beir(store: Any, directory: Any, name: str, out: Any, top_k: int = 30,
+               replace: bool = False, model: Any = None, cache: Any = None,
+               progress: Progress = _noop) -> ScoreResult:
+    """One shot for ML engineers: ingest a BEIR folder, mine, score, write two Parquet files."""
+    from pathlib import Path
+
+    from core.ingest import ingest_beir
+
+    progress("ingesting", 0.0)
+    ingest_beir(store, directory, name, replace=replace)
+    res = run(store, name, top_k=top_k, model=model, cache=cache, progress=progress)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    res.candidates[CANDIDATE_OUT].to_parquet(out / "candidates.parquet", index=False)
+    res.queries[QUERY_OUT].to_parquet(out / "queries.parquet", index=False)
+    return res
