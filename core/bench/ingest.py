@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_NFCORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nfcorpus"
-_WORDS = ("protein cell cancer risk diet study effect patients vitamin heart blood trial "
-          "dose acid gene brain fiber meat milk sugar fat levels women men children").split()
+_WORDS = ["protein", "cell", "cancer", "risk", "diet", "study", "effect", "patients", "vitamin", "heart", "blood", "trial", "dose", "acid", "gene", "brain", "fiber", "meat", "milk", "sugar", "fat", "levels", "women", "men", "children"]
 
 
 def make_triplets(path: Path, rows: int, seed: int = 0) -> Path:

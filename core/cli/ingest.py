@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -22,7 +22,7 @@ StrictOption = Annotated[bool, typer.Option(
 
 
 @contextmanager
-def _progress():  # noqa: ANN202 - yields a core.ingest Progress callback
+def _progress():
     """A rich progress bar per file; silent when stderr is not a terminal."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -63,7 +63,7 @@ def _print(result: dict[str, Any], what: str) -> None:
 def beir(
     path: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
     name: NameOption,
-    split: Annotated[Optional[list[str]], typer.Option(
+    split: Annotated[list[str] | None, typer.Option(
         "--split", help="qrels split to import (repeatable; default: every qrels/*.tsv)")] = None,
     replace: ReplaceOption = False,
     strict: StrictOption = False,
@@ -82,7 +82,7 @@ def beir(
 def st(
     path: Annotated[Path, typer.Argument(help="parquet / jsonl / csv / tsv training file")],
     name: NameOption,
-    columns: Annotated[Optional[str], typer.Option(
+    columns: Annotated[str | None, typer.Option(
         "--columns", help="roles by column, e.g. anchor=q,positive=p,negative=n1,n2 or "
                           "anchor=q,document=d,label=score (default: by position)")] = None,
     replace: ReplaceOption = False,

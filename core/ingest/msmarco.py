@@ -101,8 +101,8 @@ def read_msmarco(
     files = msmarco_files(root)
     report = report if report is not None else {}
     seen_docs, seen_queries = SeenIds(), SeenIds()
-    known_q = lambda ids: seen_queries.contains(hash64(ids))  # noqa: E731
-    known_d = lambda ids: seen_docs.contains(hash64(ids))  # noqa: E731
+    known_q = lambda ids: seen_queries.contains(hash64(ids))
+    known_d = lambda ids: seen_docs.contains(hash64(ids))
     yield from _read_id_text(files["collection"][0], "docs", seen_docs, progress, chunk_rows)
     for qfile in files["queries"]:
         yield from _read_id_text(qfile, "queries", seen_queries, progress, chunk_rows)
@@ -122,7 +122,7 @@ def read_msmarco(
                                  chunk_rows)
 
 
-def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,  # noqa: ANN001
+def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
                   report: dict, progress: Progress | None, chunk_rows: int) -> Iterator[Chunk]:
     """Id triples → qrels for new positive pairs, candidates for negatives (first time seen)."""
     import numpy as np

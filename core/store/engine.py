@@ -52,6 +52,8 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         def _set_threads(dbapi_conn, _record):  # noqa: ANN001 - SQLAlchemy hook signature
             # Keep DuckDB from fanning out to every core on the 2-core machines we target.
             dbapi_conn.execute("SET preserve_insertion_order = true")
+            # DuckDB's own progress bar writes to stdout over the CLI's output on long commits.
+            dbapi_conn.execute("SET enable_progress_bar = false")
     try:
         with engine.connect():
             pass

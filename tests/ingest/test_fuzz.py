@@ -17,7 +17,7 @@ from core.ingest.st import read_st
 from core.ingest.trec import read_qrels_lines, read_trec_run
 from core.types import InputError
 
-ALL = lambda ids: np.ones(len(ids), dtype=bool)  # noqa: E731
+ALL = lambda ids: np.ones(len(ids), dtype=bool)
 
 READERS: dict[str, Callable[[Path], object]] = {
     "lines": lambda p: read_lines(p),

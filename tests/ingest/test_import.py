@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_public_api() -> None:
-    import core.ingest as ingest
+    from core import ingest
 
     for name in ingest.__all__:
         assert hasattr(ingest, name), name

@@ -41,7 +41,7 @@ BEIR_CASES = [
 
 
 @pytest.mark.parametrize("corpus,queries,qrels,file,line,field,message", BEIR_CASES)
-def test_beir_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, field,  # noqa: ANN001
+def test_beir_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, field,
                      message) -> None:
     kwargs = {k: v for k, v in (("corpus", corpus), ("queries", queries), ("qrels", qrels)) if v}
     root = _beir(tmp_path, **kwargs)
@@ -52,7 +52,7 @@ def test_beir_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, 
     assert "bad" not in store.dataset_names()
 
 
-def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store) -> None:
     corpus = DOC + '\n{"_id": "d2", "title": "A title", "text": ""}\n'
     assert ingest_beir(store, _beir(tmp_path, corpus), "ok")["docs"] == 2
 
@@ -62,19 +62,19 @@ def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store) ->
     (DOC.encode("utf-16"), "binary data|not UTF-8"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary data|not UTF-8"),
 ])
-def test_encoding_and_binary(tmp_path: Path, store, raw: bytes, message: str) -> None:  # noqa: ANN001
+def test_encoding_and_binary(tmp_path: Path, store, raw: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
         ingest_beir(store, _beir(tmp_path, raw), "bad")
     assert info.value.line is not None
 
 
-def test_utf8_bom_is_fine(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_utf8_bom_is_fine(tmp_path: Path, store) -> None:
     raw = b"\xef\xbb\xbf" + DOC.encode() + b"\n"
     assert ingest_beir(store, _beir(tmp_path, raw), "ok")["docs"] == 1
 
 
 @pytest.mark.parametrize("missing", ["corpus.jsonl", "queries.jsonl", "qrels"])
-def test_beir_missing_files(tmp_path: Path, store, missing: str) -> None:  # noqa: ANN001
+def test_beir_missing_files(tmp_path: Path, store, missing: str) -> None:
     root = _beir(tmp_path)
     target = root / missing
     shutil.rmtree(target) if target.is_dir() else target.unlink()
@@ -82,7 +82,7 @@ def test_beir_missing_files(tmp_path: Path, store, missing: str) -> None:  # noq
         ingest_beir(store, root, "bad")
 
 
-def test_bad_late_line_leaves_no_partial_dataset(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_bad_late_line_leaves_no_partial_dataset(tmp_path: Path, store) -> None:
     """The docs chunks are written before the bad qrels line: the whole import must roll back."""
     corpus = "".join(f'{{"_id": "d{i}", "text": "t{i}"}}\n' for i in range(50))
     qrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\tx\n"
@@ -107,7 +107,7 @@ ST_CASES = [
 
 
 @pytest.mark.parametrize("name,content,line,field,message", ST_CASES)
-def test_st_errors(tmp_path: Path, store, name, content, line, field, message) -> None:  # noqa: ANN001
+def test_st_errors(tmp_path: Path, store, name, content, line, field, message) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(InputError, match=message) as info:
@@ -116,7 +116,7 @@ def test_st_errors(tmp_path: Path, store, name, content, line, field, message) -
     assert "bad" not in store.dataset_names()
 
 
-def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -136,7 +136,7 @@ def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:  # noqa:
     ("anchor=q,bogus=p", "unknown role"),
     ("anchor=q,p", "bare column"),
 ])
-def test_st_bad_columns_spec(tmp_path: Path, store, spec: str, message: str) -> None:  # noqa: ANN001
+def test_st_bad_columns_spec(tmp_path: Path, store, spec: str, message: str) -> None:
     path = tmp_path / "x.csv"
     path.write_text("q,p\na,b\n")
     with pytest.raises(InputError, match=message):
@@ -155,7 +155,7 @@ MSMARCO_CASES = [
 
 
 @pytest.mark.parametrize("file,content,line,field,message", MSMARCO_CASES)
-def test_msmarco_errors(tmp_path: Path, store, file, content, line, field, message) -> None:  # noqa: ANN001
+def test_msmarco_errors(tmp_path: Path, store, file, content, line, field, message) -> None:
     (tmp_path / "collection.tsv").write_text("d1\tone\nd2\ttwo\n")
     (tmp_path / "queries.tsv").write_text("q1\tquery\n")
     (tmp_path / "qrels.tsv").write_text("q1\t0\td1\t1\n")
@@ -167,13 +167,13 @@ def test_msmarco_errors(tmp_path: Path, store, file, content, line, field, messa
     assert "bad" not in store.dataset_names()
 
 
-def test_msmarco_missing_collection(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_msmarco_missing_collection(tmp_path: Path, store) -> None:
     (tmp_path / "queries.tsv").write_text("q1\tquery\n")
     with pytest.raises(InputError, match="collection.tsv.*missing required"):
         ingest_msmarco(store, tmp_path, "bad")
 
 
-def test_msmarco_text_triples_rejected_strict(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_msmarco_text_triples_rejected_strict(tmp_path: Path, store) -> None:
     (tmp_path / "collection.tsv").write_text("d1\tone\n")
     (tmp_path / "queries.tsv").write_text("q1\tquery\n")
     (tmp_path / "triples.tsv").write_text("a query\tsome passage\tanother passage\n")
@@ -186,7 +186,7 @@ def test_msmarco_text_triples_rejected_strict(tmp_path: Path, store) -> None:  #
     ("q1 Q0 d1 1 high run\n", 1, "score", "number"),
     ("q1 Q0 d1 1 1.0\n", 1, None, "6 fields|got 5"),
 ])
-def test_trec_run_errors(tmp_path: Path, store, content, line, field, message) -> None:  # noqa: ANN001
+def test_trec_run_errors(tmp_path: Path, store, content, line, field, message) -> None:
     _base(tmp_path, store)
     run = tmp_path / "run.txt"
     run.write_text("q1 Q0 d2 1 2.0 run\n" * 0 + content)
@@ -196,7 +196,7 @@ def test_trec_run_errors(tmp_path: Path, store, content, line, field, message) -
     assert store.candidates("base").empty
 
 
-def test_trec_qrels_errors_roll_back(tmp_path: Path, store) -> None:  # noqa: ANN001
+def test_trec_qrels_errors_roll_back(tmp_path: Path, store) -> None:
     _base(tmp_path, store)
     q = tmp_path / "q.txt"
     q.write_text("q1 0 d1 1\n" * 3 + "q1 0 d2 x\n")
@@ -205,6 +205,6 @@ def test_trec_qrels_errors_roll_back(tmp_path: Path, store) -> None:  # noqa: AN
     assert len(store.qrels("base")) == 1
 
 
-def _base(tmp_path: Path, store) -> None:  # noqa: ANN001
+def _base(tmp_path: Path, store) -> None:
     root = _beir(tmp_path, DOC + '\n{"_id": "d2", "text": "two"}\n')
     ingest_beir(store, root, "base")

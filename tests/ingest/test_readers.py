@@ -22,7 +22,7 @@ from core.ingest import (
 from core.store.schema import BULK_COLUMNS
 
 
-def _collect(chunks) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+def _collect(chunks) -> dict[str, pd.DataFrame]:
     out: dict[str, list] = {}
     for table, df in chunks:
         assert list(df.columns) == BULK_COLUMNS[table]
@@ -30,11 +30,11 @@ def _collect(chunks) -> dict[str, pd.DataFrame]:  # noqa: ANN001
     return {t: pd.concat(v, ignore_index=True) for t, v in out.items()}
 
 
-def test_beir_counts_and_splits(fixtures: Path, store) -> None:  # noqa: ANN001
+def test_beir_counts_and_splits(fixtures: Path, store) -> None:
     root = fixtures / "beir_scifact"
-    n_docs = sum(1 for _ in open(root / "corpus.jsonl"))
-    n_train = sum(1 for _ in open(root / "qrels" / "train.tsv")) - 1
-    n_test = sum(1 for _ in open(root / "qrels" / "test.tsv")) - 1
+    n_docs = len((root / "corpus.jsonl").read_text().splitlines())
+    n_train = len((root / "qrels" / "train.tsv").read_text().splitlines()) - 1
+    n_test = len((root / "qrels" / "test.tsv").read_text().splitlines()) - 1
     result = ingest_beir(store, root, "sf")
     assert result["docs"] == n_docs and result["qrels"] == n_train + n_test
     qrels = store.qrels("sf")
@@ -66,7 +66,7 @@ def test_beir_duplicate_same_text_is_deduped(tmp_path: Path, fixtures: Path) -> 
 
 
 @pytest.mark.parametrize("name", ["triplets.parquet", "triplets.jsonl", "triplets.csv"])
-def test_st_triplets_every_format_agrees(fixtures: Path, store, name: str) -> None:  # noqa: ANN001
+def test_st_triplets_every_format_agrees(fixtures: Path, store, name: str) -> None:
     result = ingest_st(store, fixtures / "st" / name, "t")
     assert result["columns"] == {"anchor": "anchor", "positive": ["positive"],
                                  "negative": ["negative"]}
@@ -125,7 +125,7 @@ def test_st_negative_equal_to_positive_is_dropped(tmp_path: Path) -> None:
     assert report["dropped_positive_negatives"] == 1
 
 
-def test_msmarco_folder(fixtures: Path, store) -> None:  # noqa: ANN001
+def test_msmarco_folder(fixtures: Path, store) -> None:
     result = ingest_msmarco(store, fixtures / "msmarco", "mm")
     n_pos = len((fixtures / "msmarco" / "qrels.tsv").read_text().splitlines())
     assert result["docs"] == 150 and result["qrels"] == n_pos  # triples' positives are in qrels
@@ -146,7 +146,7 @@ def test_msmarco_qrels_shapes(tmp_path: Path, qrels: str) -> None:
     assert got["qrels"][["query_id", "doc_id", "relevance"]].values.tolist() == [["1", "d1", 1]]
 
 
-def test_trec_qrels_and_run_into_existing(fixtures: Path, store) -> None:  # noqa: ANN001
+def test_trec_qrels_and_run_into_existing(fixtures: Path, store) -> None:
     ingest_msmarco(store, fixtures / "msmarco", "mm")
     before = len(store.qrels("mm"))
     res = ingest_trec_qrels(store, fixtures / "trec" / "qrels.test.txt", "mm")
@@ -159,7 +159,7 @@ def test_trec_qrels_and_run_into_existing(fixtures: Path, store) -> None:  # noq
     assert len(c) == run["candidates"] and c.score.notna().all()
 
 
-def test_trec_unknown_ids_skipped_or_strict(fixtures: Path, store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_trec_unknown_ids_skipped_or_strict(fixtures: Path, store, tmp_path: Path) -> None:
     from core.types import InputError
 
     ingest_beir(store, fixtures / "beir_scifact", "sf")
@@ -181,7 +181,7 @@ def _qrels(tmp: Path, qid: str, did: str) -> Path:
     return p
 
 
-def test_upload_dispatch(fixtures: Path, store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_upload_dispatch(fixtures: Path, store, tmp_path: Path) -> None:
     import zipfile
 
     data = (fixtures / "st" / "triplets.parquet").read_bytes()

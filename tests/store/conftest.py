@@ -15,7 +15,7 @@ def fixtures() -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path):  # noqa: ANN201
+def store(tmp_path: Path):
     from core.store import Store
 
     s = Store.open(str(tmp_path / "t.duckdb"))

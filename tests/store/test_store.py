@@ -29,10 +29,9 @@ def _small(store: Store, name: str = "ds", replace: bool = False) -> None:
 
 
 def test_failed_transaction_leaves_no_dataset(store: Store) -> None:
-    with pytest.raises(RuntimeError):
-        with store.dataset_writer("ds") as w:
-            w.add("docs", _docs(10))
-            raise RuntimeError("bad file")
+    with pytest.raises(RuntimeError), store.dataset_writer("ds") as w:
+        w.add("docs", _docs(10))
+        raise RuntimeError("bad file")
     assert "ds" not in store.dataset_names()
     assert store.docs("ds").empty
 
@@ -47,10 +46,9 @@ def test_existing_name_needs_replace(store: Store) -> None:
 
 def test_failed_replace_keeps_the_old_dataset(store: Store) -> None:
     _small(store)
-    with pytest.raises(RuntimeError):
-        with store.dataset_writer("ds", replace=True) as w:
-            w.add("docs", _docs(1, "x"))
-            raise RuntimeError("bad file")
+    with pytest.raises(RuntimeError), store.dataset_writer("ds", replace=True) as w:
+        w.add("docs", _docs(1, "x"))
+        raise RuntimeError("bad file")
     assert sorted(store.docs("ds").doc_id) == ["d0", "d1", "d2"]
 
 
@@ -113,7 +111,7 @@ sys.stdin.read()
 
 
 @pytest.fixture
-def held_db(tmp_path: Path):  # noqa: ANN201
+def held_db(tmp_path: Path):
     """A DuckDB file held open by another process, as the running app would."""
     path = tmp_path / "held.duckdb"
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE,
