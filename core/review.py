@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import Enum
 
@@ -144,6 +145,42 @@ def _filters(spec: QueueSpec, exclude: list[tuple[str, str]], use_risk: bool
     return join[0], join[1], params
 
 
+WINDOW_SIZE = 2000
+WINDOW_TTL_S = 60.0
+_windows: dict[tuple, tuple[float, pd.DataFrame]] = {}
+
+
+def _window(store: Store, spec: QueueSpec, use_risk: bool) -> tuple[pd.DataFrame, bool]:
+    """The cached head of this queue order (annotator-independent filters applied).
+
+    Returns (window, complete): complete means the window holds the whole filtered queue.
+    Cached per process for WINDOW_TTL_S: risk scores change only when a dataset is re-scored.
+    """
+    pre, post, params = _filters(replace(spec, status="any"), [], use_risk)
+    key = (store.url, spec.dataset, spec.mode, spec.miner, spec.risk_min, spec.risk_max,
+           spec.query_id, spec.seed, use_risk)
+    hit = _windows.get(key)
+    now = time.monotonic()
+    if hit is None or now - hit[0] > WINDOW_TTL_S:
+        # The window is taken before the miner filter (post) so `complete` is exact.
+        win = SR.queue_window(store, spec.dataset, _order_sql(spec, store.is_duckdb), pre,
+                              "", params, WINDOW_SIZE, use_risk)
+        raw_n = len(win)
+        if post:
+            win = SR.queue_window(store, spec.dataset, _order_sql(spec, store.is_duckdb), pre,
+                                  post, params, WINDOW_SIZE, use_risk)
+        hit = (now, win, raw_n < WINDOW_SIZE)
+        _windows[key] = hit
+        if len(_windows) > 64:
+            _windows.pop(next(iter(_windows)))
+    return hit[1], hit[2]
+
+
+def clear_windows() -> None:
+    """Forget cached queue heads (after re-scoring a dataset)."""
+    _windows.clear()
+
+
 def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]] = (),
               limit: int = 1, k: int | None = None, resume: bool = True) -> pd.DataFrame:
     """The next items for `annotator`; my own live lease first, so a refresh resumes.
@@ -168,6 +205,10 @@ def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple
                                  top_n=1, **common)
             if not rows.empty:
                 return rows.assign(my_lease=True)
+    if qmode in ("unreviewed", "any") and limit <= 50:
+        fast = _from_window(store, annotator, spec, exclude, limit, k, use_risk, qmode)
+        if fast is not None:
+            return fast.assign(my_lease=False)
     top_n = limit + len(exclude) + 16
     if qmode == "unreviewed":
         top_n += SR.count_blocked(store, spec.dataset, annotator, k)
@@ -182,6 +223,22 @@ def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple
             break
         top_n *= 4
     return rows.assign(my_lease=False)
+
+
+def _from_window(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]],
+                 limit: int, k: int, use_risk: bool, qmode: str) -> pd.DataFrame | None:
+    """Serve the next items from the cached queue head; None when the head is used up."""
+    win, complete = _window(store, spec, use_risk)
+    blocked = SR.blocked_keys(store, spec.dataset, annotator, k) if qmode == "unreviewed" else set()
+    skip_keys = blocked | set(exclude)
+    keys = list(zip(win.query_id, win.doc_id))
+    take = [i for i, key in enumerate(keys) if key not in skip_keys][:limit]
+    if len(take) < limit and not complete:
+        return None  # the head is exhausted: the SQL path scans further
+    rows = win.iloc[take].reset_index(drop=True)
+    mine = SR.my_labels(store, spec.dataset, annotator, list(zip(rows.query_id, rows.doc_id)))
+    rows["my_label"] = [mine.get(key) for key in zip(rows.query_id, rows.doc_id)]
+    return rows
 
 
 def next_card(store: Store, annotator: str, spec: QueueSpec,
@@ -199,7 +256,7 @@ def next_card(store: Store, annotator: str, spec: QueueSpec,
 def load_card(store: Store, dataset: str, query_id: str, doc_id: str, row: dict | None = None
               ) -> Card:
     """Assemble one card with point look-ups (no scans of the big tables)."""
-    row = row or {}
+    row = {**(row or {}), **SR.risk_row(store, dataset, query_id, doc_id)}
     pos_ids = SR.positive_ids(store, dataset, query_id)
     docs = SR.docs_by_id(store, dataset, [doc_id, *pos_ids[:3]]).set_index("doc_id")
 

@@ -8,6 +8,7 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
+from core import review
 from core.types import NegauditError
 from pages._ui import store, user
 
@@ -96,3 +97,4 @@ elif st.button("Mine + score", type="primary"):
                     "Review queue orders by candidate only until it is.")
     except NegauditError as exc:
         st.error(str(exc))
+    review.clear_windows()  # the queue heads change with new candidates / scores

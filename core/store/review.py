@@ -111,11 +111,10 @@ _CUR = """
 
 def _items_sql(use_risk: bool) -> str:
     if use_risk:
-        return ("SELECT query_id, doc_id, fn_risk, reasons, signals FROM risk "
-                "WHERE dataset = :dataset")
-    return ("SELECT query_id, doc_id, CAST(NULL AS DOUBLE PRECISION) AS fn_risk, '' AS reasons, "
-            "'{}' AS signals FROM (SELECT DISTINCT query_id, doc_id FROM candidates "
-            "WHERE dataset = :dataset) c")
+        # Only the sort columns: reasons/signals are fetched for the chosen card alone.
+        return "SELECT query_id, doc_id, fn_risk FROM risk WHERE dataset = :dataset"
+    return ("SELECT query_id, doc_id, CAST(NULL AS DOUBLE PRECISION) AS fn_risk "
+            "FROM (SELECT DISTINCT query_id, doc_id FROM candidates WHERE dataset = :dataset) c")
 
 
 def count_blocked(store: Store, dataset: str, annotator: str, k: int) -> int:
@@ -124,6 +123,48 @@ def count_blocked(store: Store, dataset: str, annotator: str, k: int) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(text(sql), {"dataset": dataset, "me": annotator, "k": int(k),
                                             "now": utcnow()}).scalar_one())
+
+
+def blocked_keys(store: Store, dataset: str, annotator: str, k: int) -> set[tuple[str, str]]:
+    """Items the annotator may not get now: own current labels + items held by k others."""
+    sql = f"WITH {_CUR} SELECT query_id, doc_id FROM blocked"
+    with store.engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(text(sql), {
+            "dataset": dataset, "me": annotator, "k": int(k), "now": utcnow()})}
+
+
+def queue_window(store: Store, dataset: str, order_sql: str, pre_sql: str, post_sql: str,
+                 params: dict[str, Any], size: int, use_risk: bool = True) -> pd.DataFrame:
+    """The first `size` items of a queue order, before any per-annotator filtering.
+
+    One top-N scan of the big table; the caller caches it and filters per click.
+    """
+    sql = f"""
+    WITH top AS (SELECT i.* FROM ({_items_sql(use_risk)}) i WHERE TRUE {pre_sql}
+                 ORDER BY {order_sql} LIMIT {int(size)})
+    SELECT i.query_id, i.doc_id, i.fn_risk FROM top i WHERE TRUE {post_sql} ORDER BY {order_sql}
+    """
+    with store.engine.connect() as conn:
+        res = conn.execute(text(sql), {"dataset": dataset, **params})
+        return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def my_labels(store: Store, dataset: str, annotator: str, keys: list[tuple[str, str]]
+              ) -> dict[tuple[str, str], str]:
+    """The annotator's current label for a few items."""
+    if not keys:
+        return {}
+    conds = " OR ".join(f"(query_id = :q{i} AND doc_id = :d{i})" for i in range(len(keys)))
+    params: dict[str, Any] = {"dataset": dataset, "me": annotator}
+    for i, (q, d) in enumerate(keys):
+        params[f"q{i}"], params[f"d{i}"] = q, d
+    sql = f"""SELECT query_id, doc_id, label FROM (
+        SELECT query_id, doc_id, label, row_number() OVER (PARTITION BY query_id, doc_id
+                                                           ORDER BY id DESC) AS rn
+        FROM judgments WHERE dataset = :dataset AND annotator = :me AND ({conds})) t
+        WHERE rn = 1 AND label <> ''"""
+    with store.engine.connect() as conn:
+        return {(q, d): lab for q, d, lab in conn.execute(text(sql), params)}
 
 
 def my_leases(store: Store, dataset: str, annotator: str) -> list[tuple[str, str]]:
@@ -161,7 +202,7 @@ def next_items(store: Store, *, dataset: str, annotator: str, order_sql: str, pr
     WITH {_CUR},
     top AS ({src}),
     mine AS (SELECT query_id, doc_id, label FROM cur WHERE annotator = :me)
-    SELECT i.query_id, i.doc_id, i.fn_risk, i.reasons, i.signals, m.label AS my_label
+    SELECT i.query_id, i.doc_id, i.fn_risk, m.label AS my_label
     FROM top i
     LEFT JOIN mine m ON m.query_id = i.query_id AND m.doc_id = i.doc_id
     WHERE TRUE {block} {post_sql}
@@ -171,6 +212,15 @@ def next_items(store: Store, *, dataset: str, annotator: str, order_sql: str, pr
     with store.engine.connect() as conn:
         res = conn.execute(text(sql), p)
         return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+
+def risk_row(store: Store, dataset: str, query_id: str, doc_id: str) -> dict:
+    """fn_risk, reasons and signals of one item ({} when unscored)."""
+    r = S.risk.c
+    with store.engine.connect() as conn:
+        row = conn.execute(select(r.fn_risk, r.reasons, r.signals).where(
+            r.dataset == dataset, r.query_id == query_id, r.doc_id == doc_id)).mappings().first()
+    return dict(row) if row else {}
 
 
 def item_candidates(store: Store, dataset: str, query_id: str, doc_id: str) -> pd.DataFrame:

@@ -1,0 +1,52 @@
+"""`negaudit serve`: run the Streamlit review app on a DB (localhost unless --host); --demo builds one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from core.cli.common import DbOption
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve(
+    db: DbOption = None,
+    port: int = typer.Option(8501, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host",
+                             help="address to bind (default localhost only; 0.0.0.0 = everyone)"),
+    demo: bool = typer.Option(False, "--demo", help="build .negaudit/demo.duckdb from "
+                              "data/scifact if missing (ingest, mine, score) and serve it"),
+    headless: bool | None = typer.Option(True, "--headless/--browser",
+                                            help="don't open a browser window"),
+) -> None:
+    """Start the review app. The app process owns the DuckDB file while it runs."""
+    from core.store.engine import resolve_url
+
+    if demo:
+        from core.demo import DEMO_DB, DEMO_PASSWORD, DEMO_USER, build_demo
+
+        target = Path(db) if db else DEMO_DB
+        build_demo(target, log=lambda m: typer.echo(m))
+        db = str(target)
+        typer.echo(f"demo ready: sign in as {DEMO_USER} / {DEMO_PASSWORD} (admin)")
+    url = resolve_url(db)
+    env = {**os.environ, "NEGAUDIT_DB": url}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+           "--server.address", host, "--server.port", str(port),
+           "--server.headless", "true" if headless else "false",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    shown = "localhost" if host in ("127.0.0.1", "localhost") else host
+    typer.echo(f"negaudit review app on http://{shown}:{port}  (db: {url})")
+    try:
+        raise typer.Exit(subprocess.call(cmd, cwd=str(ROOT), env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

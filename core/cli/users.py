@@ -1,0 +1,64 @@
+"""`negaudit users add NAME --role ROLE` (password from a prompt or stdin), `users list`, `users rm`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from core.cli.common import DbOption, open_store
+
+users_app = typer.Typer(help="Accounts of the review app (admins and annotators).",
+                        no_args_is_help=True)
+
+
+def _read_password(stdin: bool) -> str:
+    if stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+def add(
+    name: str,
+    role: str = typer.Option("annotator", "--role", help="admin or annotator"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="read the password from stdin (first line)"),
+    db: DbOption = None,
+) -> None:
+    """Create an account, or reset its password and role (argon2-hashed; never stored in clear)."""
+    from core import auth
+
+    password = _read_password(password_stdin)
+    with open_store(db) as store:
+        user = auth.add_user(store, name, role, password)
+    typer.echo(f"saved {user.name} ({user.role.value})")
+
+
+@users_app.command("list")
+def list_users(db: DbOption = None) -> None:
+    """Names and roles."""
+    with open_store(db) as store:
+        df = store.annotators()
+    if df.empty:
+        typer.echo("no accounts yet; `negaudit users add NAME --role admin`")
+    for r in df.itertuples():
+        typer.echo(f"{r.name}\t{r.role}")
+
+
+@users_app.command("rm")
+def remove(name: str, db: DbOption = None) -> None:
+    """Remove an account (its judgments stay: the log is append-only)."""
+    from core.store import review as SR
+    from core.types import NegauditError
+
+    with open_store(db) as store:
+        if store.annotator(name) is None:
+            raise NegauditError(f"no user named {name!r}")
+        SR.delete_annotator(store, name)
+    typer.echo(f"removed {name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")

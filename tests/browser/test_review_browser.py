@@ -1,0 +1,151 @@
+"""Real Chromium against `streamlit run app.py`: sign in, label by keyboard, undo, reload, XSS.
+
+Needs Debian's /usr/bin/chromium (never `playwright install`); skips without it unless CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core import auth
+from core.demo import seed_sample
+from core.store import Store
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+DS = "mini"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} missing under CI=true (run scripts/install_browser.sh as root)",
+                    pytrace=False)
+    pytest.skip(f"{CHROMIUM} not installed (Debian: apt-get install chromium, or "
+                "`make browser` as root); the real-browser test needs it", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    db = tmp_path / "browser.duckdb"
+    with Store.open(str(db)) as s:
+        seed_sample(s, DS, n_queries=3, n_docs=120, per_query=3, hostile=True)
+        auth.add_user(s, "ann", "annotator", "pw-ann")
+    port = _free_port()
+    env = {**os.environ, "NEGAUDIT_DB": str(db)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+    yield f"http://127.0.0.1:{port}", db, proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _card(page) -> str:
+    return page.locator(".na-card").inner_text(timeout=30_000)
+
+
+def _wait_card_change(page, old: str) -> str:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        text = _card(page)
+        if text != old:
+            return text
+        time.sleep(0.2)
+    raise AssertionError("the next card never appeared")
+
+
+def _assert_inert(page) -> None:
+    card = page.locator(".na-card")
+    for tag in ("script", "img", "a", "strong", "em", "code", "h1", "span.katex"):
+        assert card.locator(tag).count() == 0, f"<{tag}> rendered from passage text"
+
+
+def test_keyboard_review_survives_reload_and_stays_inert(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, proc = server
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        page.get_by_role("textbox", name="User name").fill("ann")
+        page.get_by_role("textbox", name="Password").fill("pw-ann")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".na-card")).to_be_visible(timeout=30_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "review_page.png"), full_page=True)
+        page.locator(".na-card").screenshot(path=str(ARTIFACTS / "review_card.png"))
+
+        seen, text = [], _card(page)
+        for key in ("n", "f", "p"):
+            seen.append(text)
+            _assert_inert(page)
+            page.locator("h1").first.click()  # focus the page, not an input
+            page.keyboard.press(key)
+            text = _wait_card_change(page, text)
+        assert "**bold**" in seen[0] and "onerror" in seen[1] and "javascript:" in seen[2]
+        page.keyboard.press("z")  # undo the third decision: its card comes back
+        text = _wait_card_change(page, text)
+        assert text == seen[2]
+        page.reload()
+        expect(page.locator(".na-card")).to_be_visible(timeout=30_000)
+        assert _card(page) == seen[2]  # still signed in, resumed on the same card
+        _assert_inert(page)
+        # the <script> passage, reached after skipping, shows as text too
+        page.locator("h1").first.click()
+        page.keyboard.press("s")
+        text = _wait_card_change(page, seen[2])
+        assert "<script>" in text
+        _assert_inert(page)
+        page.locator("h1").first.click()
+        page.keyboard.press("s")  # an ordinary card: shared terms highlighted
+        _wait_card_change(page, text)
+        assert page.locator(".na-card mark").count() > 0
+        page.locator(".na-card").screenshot(path=str(ARTIFACTS / "review_card_highlight.png"))
+        browser.close()
+    assert dialogs == []
+    proc.terminate()
+    proc.wait(10)
+    with Store.open(str(db)) as s:
+        j = s.judgments(DS)
+        got = list(zip(j.doc_id, j.label, j.action))
+        cur = s.current_labels(DS)
+    assert got == [("hostile-bold", "negative", "label"),
+                   ("hostile-img", "false_negative", "label"),
+                   ("hostile-link", "partial", "label"),
+                   ("hostile-link", "", "undo")]
+    assert sorted(zip(cur.doc_id, cur.label)) == [("hostile-bold", "negative"),
+                                                  ("hostile-img", "false_negative")]
