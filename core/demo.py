@@ -11,6 +11,7 @@ import importlib
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -112,23 +113,53 @@ def _optional(module: str) -> object | None:
 
 
 def pipeline_available() -> bool:
-    """True when ingest, mining and risk scoring modules expose the entry points we call."""
+    """True when ingest and the mine+score pipeline expose the entry points we call."""
     ingest, pipe = _optional("core.ingest"), _optional("core.pipeline")
     return bool(ingest and hasattr(ingest, "ingest_beir") and pipe and hasattr(pipe, "run"))
 
 
-def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print) -> Path:
+def demo_embedding_exports(root: Path = ROOT / "data") -> list[Path]:
+    """Committed float16 embedding exports for the demo (made by `core.models.export_cache`)."""
+    models = _optional("core.models")
+    named = getattr(models, "DEMO_EMBEDDINGS", None) if models else None
+    if named:
+        return [Path(named)] if Path(named).exists() else []
+    return sorted(p for p in root.glob("*") if "emb" in p.name.lower() and p.name != "NOTICE")
+
+
+def seed_demo_cache(log: Callable[[str], None] = print) -> int:
+    """Load the committed demo embeddings into the cache so the demo encodes (almost) nothing."""
+    models = _optional("core.models")
+    if models is None or not hasattr(models, "seed_cache"):
+        return 0
+    added = 0
+    for path in demo_embedding_exports():
+        try:
+            added += models.seed_cache(path)
+        except Exception as exc:  # noqa: BLE001 - a bad export only costs encoding time
+            log(f"note: could not use {path.name} ({exc}); encoding instead")
+    return added
+
+
+def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print,
+               use_pipeline: bool | None = None) -> Path:
     """Build the demo DB once (SciFact ingested, mined, scored) and ensure the demo admin."""
     from core import auth
 
     db.parent.mkdir(parents=True, exist_ok=True)
+    use_pipeline = pipeline_available() if use_pipeline is None else use_pipeline
     with Store.open(str(db)) as store:
-        if not store.has_dataset(DEMO_DATASET) or not store.counts(DEMO_DATASET)[0].candidates:
-            if pipeline_available():
-                log("building the demo: ingest, mine and score SciFact (cached embeddings)...")
+        ready = store.has_dataset(DEMO_DATASET) and store.counts(DEMO_DATASET)[0].candidates
+        if not ready:
+            if use_pipeline:
+                t0 = time.perf_counter()
+                n = seed_demo_cache(log)
+                log(f"building the demo: ingest, mine and score SciFact "
+                    f"({n:,} cached embeddings loaded)...")
                 ingest = importlib.import_module("core.ingest")
                 ingest.ingest_beir(store, SCIFACT, DEMO_DATASET, replace=True)
                 importlib.import_module("core.pipeline").run(store, DEMO_DATASET)
+                log(f"demo built in {time.perf_counter() - t0:.0f}s")
             else:
                 log("mining/risk modules not available: seeding a lexical SciFact sample")
                 seed_sample(store, DEMO_DATASET, n_queries=60, n_docs=5200, per_query=10)

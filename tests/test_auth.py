@@ -77,3 +77,28 @@ def test_bad_input_is_a_clear_error(store):
         auth.add_user(store, "bad name!", "admin", "pw12")
     with pytest.raises(NegauditError, match="short"):
         auth.add_user(store, "x", "admin", "")
+
+
+def test_users_cli_reads_password_from_stdin(tmp_path):
+    from typer.testing import CliRunner
+
+    from core.cli import app as cli
+
+    db = str(tmp_path / "cli.duckdb")
+    r = CliRunner().invoke(cli, ["users", "add", "alice", "--role", "admin", "--db", db],
+                           input="pw-alice\n")
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["users", "list", "--db", db])
+    assert "alice\tadmin" in r.output
+    with Store.open(db) as s:
+        assert auth.authenticate(s, "alice", "pw-alice").is_admin
+
+
+def test_demo_db_has_a_demo_admin(tmp_path):
+    from core.demo import DEMO_DATASET, DEMO_PASSWORD, DEMO_USER, build_demo
+
+    path = build_demo(tmp_path / "demo.duckdb", log=lambda m: None, use_pipeline=False)
+    with Store.open(str(path)) as s:
+        assert auth.authenticate(s, DEMO_USER, DEMO_PASSWORD).is_admin
+        c = s.counts(DEMO_DATASET)[0]
+        assert c.candidates > 0 and c.queries > 0
