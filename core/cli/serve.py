@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,10 +41,10 @@ def serve(
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
     typer.echo(f"negaudit review app on http://{shown}:{port}  (db: {url})")
-    try:
-        raise typer.Exit(subprocess.call(cmd, cwd=str(ROOT), env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    os.chdir(ROOT)
+    # Become the Streamlit process: signals (Ctrl-C, kill) reach the server directly.
+    os.execve(sys.executable, cmd, env)
 
 
 def register(app: typer.Typer) -> None:
