@@ -20,7 +20,6 @@ work-only (after imports, before exit).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import resource
@@ -123,64 +122,86 @@ def _st_side(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
+    """The default pipeline: embed through the cache, dense + BM25 top-k, then fn_risk if available."""
     t_work = time.perf_counter()
     from core import models as M
-    from core.mining import MiningConfig, drop_summary, mark_filters, mine_candidates
+    from core.mining import (
+        Bm25Index,
+        MiningConfig,
+        drop_summary,
+        mark_filters,
+        mine_bm25,
+        mine_dense,
+        positives_by_query,
+    )
 
     queries, docs, qrels = read_beir(args.beir_dir, args.split, args.max_queries)
     t0 = time.perf_counter()
-    cands = mine_candidates(
-        queries, docs, qrels, model=args.model, top_k=args.top_k,
-        cache=args.cache, batch_size=args.batch_size,
-    )  # fmt: skip
-    t_mine = time.perf_counter() - t0
-    encoded = M.total_encoded
+    qids, qtexts = [q.query_id for q in queries], [q.text for q in queries]
+    dids = [d.doc_id for d in docs]
+    dtexts = [M.doc_text(d.title, d.text) for d in docs]
+    kw = {"cache": args.cache, "batch_size": args.batch_size}
+    d_emb = M.encode_texts(args.model, dtexts, **kw)
+    q_emb = M.encode_texts(args.model, qtexts, **kw)
+    t_embed = time.perf_counter() - t0
+    positives = positives_by_query(qrels)
+    bm25 = Bm25Index.build(dtexts)
+    cands = pd_concat(
+        mine_dense(qids, q_emb, dids, d_emb, positives, args.top_k),
+        mine_bm25(qids, qtexts, dids, positives=positives, top_k=args.top_k, index=bm25),
+    )
+    t_mine = time.perf_counter() - t0 - t_embed
+    t0 = time.perf_counter()
+    scored, score_note = _try_score(cands, qids, q_emb, dids, d_emb, positives, qtexts, bm25)
+    t_score = time.perf_counter() - t0
     cfg = MiningConfig(
         range_max=args.top_k, num_negatives=args.top_k, relative_margin=args.relative_margin
     )
-    dense = cands[cands["miner"] == "dense"]
-    marked = mark_filters(dense, cfg)
+    marked = mark_filters(cands[cands["miner"] == "dense"], cfg)
     summary = drop_summary(marked)
-    t0 = time.perf_counter()
-    scored, score_note = _try_score(cands, queries, docs, qrels, args)
-    t_score = time.perf_counter() - t0
     return {
         "work_s": time.perf_counter() - t_work,
+        "embed_s": t_embed,
         "mine_s": t_mine,
         "score_s": t_score,
         "scored": scored,
         "score_note": score_note,
         "candidates": len(cands),
         "candidates_by_miner": cands.groupby("miner").size().to_dict(),
-        "texts_encoded": encoded,
+        "texts_encoded": M.total_encoded,
         "model_loaded": "sentence_transformers" in sys.modules,
         "view_dropped_share": float(1 - marked["passes_filters"].mean()) if len(marked) else 0.0,
-        "view_reasons": dict(zip(summary["filter_reason"], summary["n"].astype(int))),
+        "view_reasons": dict(zip(summary["filter_reason"], summary["n"].astype(int).tolist())),
     }
 
 
-def _try_score(cands, queries, docs, qrels, args) -> tuple[bool, str]:
-    """Call core.risk.score_false_negatives if another engineer's module provides it."""
-    try:
-        from core.risk import score_false_negatives
-    except ImportError as exc:
-        return False, f"core.risk.score_false_negatives not importable ({exc}); mine only"
-    from core.models import doc_text, encode_texts
+def pd_concat(*frames: Any) -> Any:
+    import pandas as pd
 
-    bag: dict[str, Any] = {"candidates": cands, "cands": cands, "df": cands, "qrels": qrels}
-    params = inspect.signature(score_false_negatives).parameters
-    if {"query_emb", "doc_emb"} & set(params):
-        bag["doc_emb"] = encode_texts(args.model, [doc_text(d.title, d.text) for d in docs],
-                                      cache=args.cache)  # fmt: skip
-        bag["query_emb"] = encode_texts(args.model, [q.text for q in queries], cache=args.cache)
-    bag.update(query_ids=[q.query_id for q in queries], doc_ids=[d.doc_id for d in docs])
-    bag.update(query_texts=[q.text for q in queries], queries=queries, docs=docs)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _try_score(cands, qids, q_emb, dids, d_emb, positives, qtexts, bm25) -> tuple[bool, str]:
+    """fn_risk via core.risk.score_false_negatives, built as core.pipeline builds it, if it exists."""
     try:
-        kwargs = {k: bag[k] for k in params if k in bag}
-        score_false_negatives(**kwargs)
+        from core.mining import bm25_tokenize
+        from core.risk import RiskInputs, score_false_negatives
+    except ImportError as exc:
+        return False, f"core.risk not importable ({exc}); mine only"
+    tokens = bm25_tokenize(qtexts)
+    inputs = RiskInputs(
+        qids,
+        q_emb,
+        dids,
+        d_emb,
+        positives,
+        bm25=lambda rows: bm25.scores([tokens[i] for i in rows]),
+    )
+    try:
+        out = score_false_negatives(cands, inputs)
     except Exception as exc:  # noqa: BLE001 — report, do not hide: the mine figures stay valid
         return False, f"score_false_negatives failed: {type(exc).__name__}: {exc}"
-    return True, "scored with core.risk.score_false_negatives"
+    return True, f"scored {len(out):,} candidates with core.risk.score_false_negatives"
 
 
 # --- orchestration -------------------------------------------------------------------------------
