@@ -179,6 +179,20 @@ def _window(store: Store, spec: QueueSpec, use_risk: bool) -> tuple[pd.DataFrame
 def clear_windows() -> None:
     """Forget cached queue heads (after re-scoring a dataset)."""
     _windows.clear()
+    _risk_flags.clear()
+
+
+_risk_flags: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+def _has_risk(store: Store, dataset: str) -> bool:
+    """Whether a dataset is scored; cached like the queue heads (one query less per click)."""
+    key, now = (store.url, dataset), time.monotonic()
+    hit = _risk_flags.get(key)
+    if hit is None or now - hit[0] > WINDOW_TTL_S:
+        hit = (now, SR.has_risk(store, dataset))
+        _risk_flags[key] = hit
+    return hit[1]
 
 
 def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]] = (),
@@ -189,7 +203,7 @@ def next_keys(store: Store, annotator: str, spec: QueueSpec, exclude: list[tuple
     applied after the top-N (miner, exclusions, items held by others) leave too few rows.
     """
     exclude = list(exclude)
-    use_risk = SR.has_risk(store, spec.dataset)
+    use_risk = _has_risk(store, spec.dataset)
     k = overlap_k(store) if k is None else k
     pre, post, params = _filters(spec, exclude, use_risk)
     qmode = {"unreviewed": "unreviewed", "any": "any"}.get(spec.status, "labelled")
@@ -236,6 +250,8 @@ def _from_window(store: Store, annotator: str, spec: QueueSpec, exclude: list[tu
     if len(take) < limit and not complete:
         return None  # the head is exhausted: the SQL path scans further
     rows = win.iloc[take].reset_index(drop=True)
+    if qmode == "unreviewed":  # by definition I have no label on these
+        return rows.assign(my_label=None)
     mine = SR.my_labels(store, spec.dataset, annotator, list(zip(rows.query_id, rows.doc_id)))
     rows["my_label"] = [mine.get(key) for key in zip(rows.query_id, rows.doc_id)]
     return rows
@@ -257,8 +273,8 @@ def load_card(store: Store, dataset: str, query_id: str, doc_id: str, row: dict 
               ) -> Card:
     """Assemble one card with point look-ups (no scans of the big tables)."""
     row = {**(row or {}), **SR.risk_row(store, dataset, query_id, doc_id)}
-    pos_ids = SR.positive_ids(store, dataset, query_id)
-    docs = SR.docs_by_id(store, dataset, [doc_id, *pos_ids[:3]]).set_index("doc_id")
+    pos_ids, docs = SR.card_docs(store, dataset, query_id, doc_id, max_positives=3)
+    docs = docs.set_index("doc_id")
 
     def card_text(did: str) -> CardText:
         if did in docs.index:

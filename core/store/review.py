@@ -5,6 +5,7 @@ Kept apart from `store.py` so the facade stays readable; every function takes th
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,14 +52,20 @@ def delete_annotator(store: Store, name: str) -> None:
         conn.execute(delete(S.annotators).where(S.annotators.c.name == name))
 
 
+_last_sweep = 0.0
+
+
 # ---- leases -----------------------------------------------------------------------------------
 def lease(store: Store, dataset: str, query_id: str, doc_id: str, annotator: str,
           ttl: timedelta) -> None:
     """(Re)lease one item to one annotator; expired leases are swept on the way."""
+    global _last_sweep
     now = utcnow()
     a = S.assignments.c
     with store.engine.begin() as conn:
-        conn.execute(delete(S.assignments).where(a.expires_at < now))
+        if time.monotonic() - _last_sweep > 30:
+            conn.execute(delete(S.assignments).where(a.expires_at < now))
+            _last_sweep = time.monotonic()
         conn.execute(delete(S.assignments).where(
             a.dataset == dataset, a.query_id == query_id, a.doc_id == doc_id,
             a.annotator == annotator))
@@ -241,6 +248,27 @@ def docs_by_id(store: Store, dataset: str, doc_ids: list[str]) -> pd.DataFrame:
     d = S.docs.c
     return _frame(store, select(d.doc_id, d.title, d.text).where(
         d.dataset == dataset, d.doc_id.in_(doc_ids)))
+
+
+def card_docs(store: Store, dataset: str, query_id: str, doc_id: str, max_positives: int = 3
+              ) -> tuple[list[str], pd.DataFrame]:
+    """All positive ids of a query, and the texts of the candidate + the first positives (1 query)."""
+    sql = text("""
+        WITH pos AS (SELECT doc_id, max(relevance) AS rel FROM qrels
+                     WHERE dataset = :d AND query_id = :q AND relevance > 0 GROUP BY doc_id),
+        ranked AS (SELECT doc_id, row_number() OVER (ORDER BY rel DESC, doc_id) AS rn FROM pos)
+        SELECT r.doc_id AS pos_id, r.rn, d.doc_id, d.title, d.text
+        FROM ranked r LEFT JOIN docs d ON d.dataset = :d AND d.doc_id = r.doc_id
+                                       AND r.rn <= :m
+        UNION ALL
+        SELECT NULL, NULL, doc_id, title, text FROM docs WHERE dataset = :d AND doc_id = :c""")
+    with store.engine.connect() as conn:
+        rows = conn.execute(sql, {"d": dataset, "q": query_id, "c": doc_id,
+                                  "m": int(max_positives)}).fetchall()
+    pos = [r[0] for r in sorted((r for r in rows if r[0] is not None), key=lambda r: r[1])]
+    docs = pd.DataFrame([(r[2], r[3], r[4]) for r in rows if r[2] is not None],
+                        columns=["doc_id", "title", "text"]).drop_duplicates("doc_id")
+    return pos, docs
 
 
 def positive_ids(store: Store, dataset: str, query_id: str) -> list[str]:
