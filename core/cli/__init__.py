@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -38,6 +39,16 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one clear line and exit 2, never a traceback."""
     try:
         app(args=argv, standalone_mode=True)
+        code = 0
+    except SystemExit as exc:  # click's standalone mode ends every run this way
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except NegauditError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)
+        code = 2
+    if "torch" in sys.modules:
+        # Every store is closed by now. Interpreter teardown with torch loaded makes DuckDB's
+        # nanobind bindings print pages of spurious "leaked" warnings; skip that teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
