@@ -1,0 +1,48 @@
+"""Plot builders: DataFrame in, plotly Figure out, sane on empty input and on real shapes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core import plots
+
+JUDGED = pd.DataFrame({
+    "rank": [1, 1, 2, 5, 8, 12, 25, 40],
+    "label": ["false_negative", "negative", "partial", "negative", "negative", "unsure",
+              "negative", "false_negative"],
+    "fn_risk": [0.9, 0.4, 0.7, 0.2, 0.1, 0.5, 0.05, 0.6],
+})
+EMPTY = pd.DataFrame(columns=["rank", "label", "fn_risk"])
+
+
+def test_fn_rate_by_rank_estimated_and_judged():
+    rr = pd.DataFrame({"miner": "dense", "rank": [1, 2, 3, 10], "mean_risk": [0.5, 0.4, 0.3, 0.1],
+                       "n": [10, 10, 10, 10]})
+    fig = plots.fn_rate_by_rank(rr, JUDGED)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2
+    judged = fig.data[1]
+    assert judged.x[0] == "1" and judged.y[0] == 0.5  # rank 1: one FN of two
+
+
+def test_histogram_reliability_and_empties():
+    bins = pd.DataFrame({"bin": [0, 5, 19], "n": [10, 5, 1]})
+    assert len(plots.risk_histogram(bins, JUDGED).data) == 1 + JUDGED.label.nunique()
+    rel = plots.reliability(JUDGED)
+    assert len(rel.data) == 2 and all(0 <= y <= 1 for y in rel.data[1].y)
+    for fig in (plots.fn_rate_by_rank(pd.DataFrame(), EMPTY), plots.reliability(EMPTY),
+                plots.risk_histogram(pd.DataFrame(), EMPTY),
+                plots.judged_at_k(pd.DataFrame({"judged_at_k": []})),
+                plots.throughput(pd.DataFrame()), plots.agreement(pd.DataFrame())):
+        assert not fig.data and fig.layout.annotations  # says why it is empty
+
+
+def test_judged_at_k_throughput_agreement():
+    assert len(plots.judged_at_k(pd.DataFrame({"judged_at_k": [0.1, 0.5, 0.9]})).data) == 1
+    tp = pd.DataFrame({"annotator": ["a", "a", "b"], "hour": pd.to_datetime(
+        ["2026-01-01 10:00", "2026-01-01 11:00", "2026-01-01 10:00"], utc=True),
+        "decisions": [5, 7, 3]})
+    assert len(plots.throughput(tp).data) == 2
+    pairs = pd.DataFrame({"a": ["a"], "b": ["b"], "items": [4], "kappa": [0.5]})
+    z = plots.agreement(pairs).data[0].z
+    assert z[0][1] == z[1][0] == 0.5
