@@ -87,14 +87,19 @@ elif st.button("Mine + score", type="primary"):
         bar.progress(min(max(frac, 0.0), 1.0), text=step)
 
     try:
-        cands = mine(db, target, top_k=int(top_k), progress=progress)
-        st.success(f"Mined {len(cands):,} candidates.")
-        if score is not None:
-            score(db, target, progress=progress)
-            st.success("Scored false-negative risk.")
+        run = getattr(pipeline, "run", None)
+        if run is not None:  # mine + score, encoding the corpus once
+            res = run(db, target, top_k=int(top_k), progress=progress)
+            st.success(res.summary() if hasattr(res, "summary") else "Mined and scored.")
         else:
-            st.info("Risk scoring is not available yet (core.pipeline.score_dataset); the "
-                    "Review queue orders by candidate only until it is.")
+            cands = mine(db, target, top_k=int(top_k), progress=progress)
+            st.success(f"Mined {len(cands):,} candidates.")
+            if score is not None:
+                score(db, target, progress=progress)
+                st.success("Scored false-negative risk.")
+            else:
+                st.info("Risk scoring is not available yet; the Review queue shows candidates "
+                        "unscored until it is.")
     except NegauditError as exc:
         st.error(str(exc))
     review.clear_windows()  # the queue heads change with new candidates / scores

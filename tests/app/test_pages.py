@@ -77,10 +77,17 @@ def test_review_queue_modes_and_filters(app):
     assert any("Queue empty" in i.value for i in at.info)
 
 
-def test_datasets_page(app):
+def test_datasets_page_counts_and_imports_a_beir_folder(app, store_of):
     at = app("ann", "pages/datasets.py")
     assert not at.exception, at.exception
     assert at.dataframe and DS in set(at.dataframe[0].value["name"])
+    at.text_input[0].input(str(ROOT / "tests" / "fixtures" / "beir_scifact"))
+    at.text_input(key="path_name").input("scifact-small")
+    next(b for b in at.button if b.label == "Import folder").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, at.error[0].value
+    assert store_of.counts("scifact-small")[0].docs > 0
+    assert "scifact-small" in set(at.dataframe[0].value["name"]) or at.success
 
 
 def test_insights_page(app, store_of):
