@@ -15,7 +15,7 @@ st.title("Admin")
 tab_users, tab_settings, tab_adj = st.tabs(["Annotators", "Guidelines & overlap", "Adjudicate"])
 
 with tab_users:
-    st.dataframe(db.annotators(), hide_index=True, use_container_width=True)
+    st.dataframe(db.annotators(), hide_index=True, width="stretch")
     with st.form("add_user", clear_on_submit=True):
         st.markdown("**Add or reset an account**")
         c1, c2, c3 = st.columns(3)

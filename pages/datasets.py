@@ -29,7 +29,7 @@ def _optional(name: str):
 counts = db.counts()
 if counts:
     st.dataframe(pd.DataFrame([{k: v for k, v in asdict(c).items() if k != "extra"}
-                               for c in counts]), hide_index=True, use_container_width=True)
+                               for c in counts]), hide_index=True, width="stretch")
 else:
     st.info("No datasets yet.")
 

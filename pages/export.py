@@ -1,12 +1,15 @@
-"""Export (admins only): clean training data and corrected qrels, via `core.export` when present."""
+"""Export (admins only): clean training data and corrected qrels through `core.export`."""
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from core import review
+from core.types import NegauditError
 from pages._ui import dataset_picker, require_admin, store
 
 me = require_admin()
@@ -27,11 +30,46 @@ cons = review.consensus(db, dataset)
 st.caption(f"{len(cons):,} judged items; "
            f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,} disagreements "
            "still need adjudication (Admin page).")
-if export is None or not hasattr(export, "render_export_page"):
-    st.info("Export is not available yet: `core/export.py` (training data, corrected qrels, "
-            "report) is being written by another engineer. Until then, the consensus labels "
-            "below can be downloaded as CSV.")
-    st.download_button("Consensus labels (CSV)", cons.drop(columns=["votes"]).to_csv(index=False),
-                       file_name=f"{dataset}-consensus.csv", mime="text/csv")
-else:
-    export.render_export_page(st, db, dataset, me)
+st.download_button("Consensus labels (CSV)", cons.drop(columns=["votes"]).to_csv(index=False),
+                   file_name=f"{dataset}-consensus.csv", mime="text/csv")
+if export is None or not hasattr(export, "export_dataset"):
+    st.info("Training-data export is not available yet: `core/export` (policies, writers, "
+            "manifest) is being written by another engineer.")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+fn = c1.selectbox("Judged false negatives", ["to-positive", "drop"])
+partial = c2.selectbox("Judged partials", ["drop", "positive", "negative"])
+flagged = c3.selectbox("Disagreements / unsure", ["risk", "drop"])
+c1, c2, c3 = st.columns(3)
+use_risk = c1.checkbox("Drop unreviewed candidates by risk", value=True)
+thr = c1.slider("…with fn_risk ≥", 0.0, 1.0, 0.5, 0.05, disabled=not use_risk)
+num_neg = int(c2.number_input("Negatives per query (0 = all)", 0, 1000, 0))
+split = c3.selectbox("Split", ["(all)", "train", "dev", "test"])
+try:
+    policy = export.ExportPolicy(false_negatives=fn, partial=partial, flagged=flagged,
+                                 drop_risk_above=thr if use_risk else None,
+                                 num_negatives=num_neg or None,
+                                 split=None if split == "(all)" else split)
+    pv = export.preview(db, dataset, policy)
+    st.subheader("Preview")
+    st.write(f"{pv['queries']:,} queries")
+    st.dataframe(pd.DataFrame([pv["totals"]]), hide_index=True, width="stretch")
+except NegauditError as exc:
+    st.error(str(exc))
+    st.stop()
+
+fmt = st.selectbox("Format", list(export.FORMATS), key="fmt")
+suffix = ".parquet" if fmt in getattr(export, "TABLE_LAYOUTS", ()) else ""
+out = st.text_input("Output path on the server (a .parquet/.jsonl file for table formats, "
+                    "a folder otherwise)",
+                    str(Path(".negaudit") / "exports" / f"{dataset}-{fmt}{suffix}"))
+overwrite = st.checkbox("Overwrite an existing export")
+if st.button("Export", type="primary"):
+    try:
+        manifest = export.export_dataset(db, dataset, fmt, out, policy=policy, actor=me,
+                                         overwrite=overwrite)
+        st.success(f"Exported to {out}")
+        st.json(manifest, expanded=False)
+    except NegauditError as exc:
+        st.error(str(exc))

@@ -33,15 +33,15 @@ c4.metric("Audit FN rate (random sample)",
 
 left, right = st.columns(2)
 left.plotly_chart(plots.fn_rate_by_rank(SR.rank_risk_summary(db, dataset), judged),
-                  use_container_width=True)
+                  width="stretch")
 right.plotly_chart(plots.risk_histogram(SR.risk_histogram(db, dataset), judged),
-                   use_container_width=True)
+                   width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(plots.reliability(judged), use_container_width=True)
-right.plotly_chart(plots.judged_at_k(db.query_bias(dataset)), use_container_width=True)
+left.plotly_chart(plots.reliability(judged), width="stretch")
+right.plotly_chart(plots.judged_at_k(db.query_bias(dataset)), width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(plots.throughput(review.throughput(db, dataset)), use_container_width=True)
-right.plotly_chart(plots.agreement(ag["pairs"]), use_container_width=True)
+left.plotly_chart(plots.throughput(review.throughput(db, dataset)), width="stretch")
+right.plotly_chart(plots.agreement(ag["pairs"]), width="stretch")
 
 st.subheader("Progress per annotator")
-st.dataframe(review.progress(db, dataset), hide_index=True, use_container_width=True)
+st.dataframe(review.progress(db, dataset), hide_index=True, width="stretch")

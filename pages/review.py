@@ -114,7 +114,7 @@ cols = st.columns(6)
 for col, (label, text, key) in zip(cols, LABELS):
     col.button(f"{text} ({key})", key=f"lab_{label}", shortcut=key, on_click=_decide,
                args=(label, qid, did), type="primary" if label == "false_negative" else "secondary",
-               use_container_width=True)
+               width="stretch")
 cols[4].button("Skip (S)", key="skip", shortcut="S", on_click=_skip, args=(qid, did),
-               use_container_width=True)
-cols[5].button("Undo (Z)", key="undo", shortcut="Z", on_click=_undo, use_container_width=True)
+               width="stretch")
+cols[5].button("Undo (Z)", key="undo", shortcut="Z", on_click=_undo, width="stretch")

@@ -105,10 +105,18 @@ def test_insights_page(app, store_of):
     assert at.metric[0].value == "4"
 
 
-def test_export_admin_only(app):
+def test_export_admin_only(app, tmp_path):
     at = app("boss", "pages/export.py")
     assert not at.exception, at.exception
-    assert at.download_button or at.get("download_button")
+    assert at.get("download_button")
+    if any(b.label == "Export" for b in at.button):  # core.export present
+        out = tmp_path / "exported"
+        at.selectbox(key="fmt").set_value("beir").run()
+        next(t for t in at.text_input if t.label.startswith("Output path")).input(str(out))
+        next(b for b in at.button if b.label == "Export").click().run()
+        assert not at.exception, at.exception
+        assert not at.error, at.error[0].value
+        assert out.exists() and any(out.iterdir())
     ann = app("ann")
     assert not ann.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):
