@@ -146,7 +146,7 @@ def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
     t_embed = time.perf_counter() - t0
     positives = positives_by_query(qrels)
     bm25 = Bm25Index.build(dtexts)
-    cands = pd_concat(
+    cands = _concat(
         mine_dense(qids, q_emb, dids, d_emb, positives, args.top_k),
         mine_bm25(qids, qtexts, dids, positives=positives, top_k=args.top_k, index=bm25),
     )
@@ -175,7 +175,7 @@ def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def pd_concat(*frames: Any) -> Any:
+def _concat(*frames: Any) -> Any:
     import pandas as pd
 
     return pd.concat(frames, ignore_index=True)
