@@ -26,13 +26,14 @@ def fn_detection(
     keep_positives: Annotated[int, typer.Option("--keep-positives")] = 1,
     top_k: Annotated[int, typer.Option("--top-k")] = 30,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    split: Annotated[str, typer.Option("--split", help="qrels split to sparsify")] = "test",
     json_out: JsonOption = None,
 ) -> None:
     """Hide all but N positives per query, mine, and measure how well fn_risk finds the hidden ones."""
     from core.bench.fn_detection import run_fn_detection
 
-    _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed),
-          json_out)
+    _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed,
+                           split=split), json_out)
 
 
 @bench_app.command("mining")
