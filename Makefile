@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (see README.md):
 #   make app    build .venv, then serve the review app on the bundled demo dataset
-#   make test   build .venv (+ Chromium for the browser test where we are root on Debian), run the tests
+#   make test   build .venv (+ Chromium for the browser test and PostgreSQL for the store tests where
+#               we are root on Debian), run the tests
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: app test test-all venv browser bench clean
+.PHONY: app test test-all venv browser postgres bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,13 +23,16 @@ venv: $(BIN)/.installed
 browser:
 	@bash scripts/install_browser.sh
 
+postgres:
+	@bash scripts/install_postgres.sh
+
 app: venv
 	HF_HUB_OFFLINE=1 $(BIN)/negaudit serve --demo
 
-test: venv browser
+test: venv browser postgres
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-all: venv browser
+test-all: venv browser postgres
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

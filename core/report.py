@@ -178,8 +178,9 @@ def random_order(store: Any, name: str, seed: int = 0) -> pd.DataFrame:
     if n == 0:
         return pd.DataFrame(columns=["query_id", "doc_id"])
     spec = QueueSpec(dataset=name, mode=Mode.RANDOM, status="any", seed=int(seed))
-    # An annotator name no one holds: no lease or own label reorders the queue.
-    keys = next_keys(store, "\x00negaudit-report", spec, limit=n, k=2**31 - 1)
+    # An annotator name no one can hold (auth names start with a letter or digit; PostgreSQL
+    # text cannot hold NUL): no lease or own label reorders the queue.
+    keys = next_keys(store, "(negaudit-report)", spec, limit=n, k=2**31 - 1)
     return keys[["query_id", "doc_id"]].reset_index(drop=True)
 
 

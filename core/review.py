@@ -473,7 +473,7 @@ def audit_estimate(store: Store, dataset: str, seed: int = 0, max_items: int = 5
     is a uniform random sample of all items regardless of risk. Wilson 95% interval.
     """
     spec = QueueSpec(dataset=dataset, mode=Mode.RANDOM, status="any", seed=seed)
-    order = next_keys(store, "\x00nobody", spec, limit=max_items, k=10**6, resume=False)
+    order = next_keys(store, "(nobody)", spec, limit=max_items, k=10**6, resume=False)
     labels = consensus(store, dataset)
     lab = {(r.query_id, r.doc_id): r.label for r in labels.itertuples()}
     n = fn = 0

@@ -16,19 +16,20 @@ from core.store import Store
 DS = "mini"
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    path = tmp_path_factory.mktemp("rv") / "seed.duckdb"
-    with Store.open(str(path)) as s:
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres",
+                                                               marks=pytest.mark.postgres)])
+def seeded(request, databases, tmp_path_factory):
+    """One seeded database per backend; each test gets a copy (tests/conftest.py `databases`)."""
+    url = databases.new(request.param, tmp_path_factory.mktemp("rv"))
+    with Store.open(url) as s:
         seed_sample(s, DS, n_queries=5, n_docs=200, per_query=4)
-    return path
+    return request.param, url
 
 
 @pytest.fixture()
-def store(seeded, tmp_path):
-    dst = tmp_path / "r.duckdb"
-    dst.write_bytes(seeded.read_bytes())
-    s = Store.open(str(dst))
+def store(seeded, databases, tmp_path):
+    backend, url = seeded
+    s = Store.open(databases.new(backend, tmp_path, template=url))
     yield s
     s.close()
 

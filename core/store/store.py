@@ -11,10 +11,24 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 
 from core.store import schema as S
 from core.store.engine import make_engine, resolve_url
+from core.store.migrate import migrate
 from core.types import DatasetCounts, Label, NegauditError
 
 _DATA_TABLES = ("queries", "docs", "qrels", "candidates", "risk", "query_bias")
@@ -46,15 +60,17 @@ class DatasetWriter:
 class Store:
     """One database (DuckDB file or any SQLAlchemy URL) holding every dataset, label and judgment."""
 
-    def __init__(self, engine: Engine, url: str):
+    def __init__(self, engine: Engine, url: str, read_only: bool = False):
         self.engine, self.url = engine, url
-        self.is_duckdb = url.startswith("duckdb")
-        S.metadata.create_all(engine)
+        self.is_duckdb = engine.dialect.name == "duckdb"
+        self.is_postgres = engine.dialect.name == "postgresql"
+        if not read_only:
+            migrate(engine)  # Alembic: upgrade to head (or stamp a pre-migration database)
 
     @classmethod
     def open(cls, db: str | None = None, read_only: bool = False) -> Store:
         url = resolve_url(db)
-        return cls(make_engine(url, read_only=read_only), url)
+        return cls(make_engine(url, read_only=read_only), url, read_only=read_only)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,6 +103,8 @@ class Store:
                 )
             finally:
                 raw.unregister(view)
+        elif self.is_postgres:
+            _copy_into(conn, table, dataset, frame)
         else:
             records = frame.astype(object).where(frame.notna(), None).to_dict("records")
             for r in records:
@@ -336,6 +354,45 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(delete(S.settings).where(S.settings.c.key == key))
             conn.execute(insert(S.settings).values(key=key, value=value))
+
+
+def _copy_into(conn: Connection, table: str, dataset: str, frame: pd.DataFrame) -> None:
+    """PostgreSQL's bulk path: binary COPY ... FROM STDIN on the transaction's own connection."""
+    tbl = S.metadata.tables[table]
+    cols = ["dataset", *frame.columns]
+    types = [_pg_type(tbl.c[c].type) for c in cols]
+    values = [[dataset] * len(frame)] + [_copy_values(frame[c], t)
+                                         for c, t in zip(frame.columns, types[1:])]
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    cur = conn.connection.driver_connection.cursor()
+    with cur.copy(f'COPY "{table}" ({col_list}) FROM STDIN (FORMAT BINARY)') as copy:
+        copy.set_types(types)
+        for row in zip(*values):
+            copy.write_row(row)
+
+
+def _pg_type(t: Any) -> str:
+    if isinstance(t, BigInteger):
+        return "int8"
+    if isinstance(t, Integer):
+        return "int4"
+    if isinstance(t, Float):
+        return "float8"
+    if isinstance(t, DateTime):
+        return "timestamptz"
+    return "text"
+
+
+def _copy_values(col: pd.Series, pg_type: str) -> list:
+    """Python values for COPY: NaN/NA become None (NULL, as DuckDB reads them), ids become str."""
+    if pg_type in ("int4", "int8"):
+        col = pd.Series(pd.array(col, dtype="Int64"))
+    elif pg_type == "float8":
+        col = pd.to_numeric(col)
+    values = col.astype(object).where(col.notna(), None).tolist()
+    if pg_type == "text" and not pd.api.types.is_string_dtype(col):
+        values = [None if v is None else str(v) for v in values]
+    return values
 
 
 def _effective_history(item: pd.DataFrame) -> list[str]:

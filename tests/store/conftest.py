@@ -1,4 +1,5 @@
-"""Shared fixtures of the ingest tests: the fixture folder and a fresh DuckDB store per test."""
+"""Shared fixtures of the store tests: the fixture folder and a fresh store per test, on each backend
+(DuckDB and PostgreSQL; see `store_url` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ def fixtures() -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
+def store(store_url: str):
     from core.store import Store
 
-    s = Store.open(str(tmp_path / "t.duckdb"))
+    s = Store.open(store_url)
     yield s
     s.close()

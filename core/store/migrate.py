@@ -1,0 +1,74 @@
+"""Schema migrations (Alembic, one history for DuckDB and PostgreSQL), run by `Store.open`.
+
+An empty database is upgraded to head; a database made before migrations existed (tables from
+`metadata.create_all`, no `alembic_version`) is stamped at the initial revision, which matches
+it, then upgraded. Add a revision with
+`.venv/bin/alembic revision --autogenerate -m "..." -x db=URL` in the repository root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+from core.types import NegauditError
+
+MIGRATIONS = Path(__file__).resolve().with_name("migrations")
+HEAD = "0001"  # the newest revision; a test checks it against the scripts
+INITIAL = "0001"
+_PG_LOCK_KEY = 7_263_354  # advisory lock: two processes opening an empty database migrate once
+
+
+def register_duckdb() -> None:
+    """Teach Alembic the `duckdb` dialect (duckdb_engine ships no Alembic implementation)."""
+    from alembic.ddl import impl
+
+    if "duckdb" in impl._impls:
+        return
+
+    class DuckDBImpl(impl.DefaultImpl):  # defining it registers it for the dialect name
+        __dialect__ = "duckdb"
+        transactional_ddl = True
+
+
+def alembic_config(connection: Connection | None = None):  # noqa: ANN201 - alembic.config.Config
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the database to HEAD; returns what was done: current | upgraded | stamped."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        rev = current_revision(conn)
+        if rev == HEAD:
+            return "current"
+        from alembic import command
+
+        register_duckdb()
+        cfg = alembic_config(conn)
+        done = "upgraded"
+        if rev is None and inspect(conn).has_table("judgments"):
+            command.stamp(cfg, INITIAL)  # made by create_all before migrations: it is 0001
+            done = "stamped"
+        try:
+            command.upgrade(cfg, "head")
+        except Exception as exc:  # noqa: BLE001 - e.g. a revision written by a newer negaudit
+            if "Can't locate revision" in str(exc):
+                raise NegauditError(
+                    f"the database is at schema revision {rev!r}, which this negaudit does not "
+                    f"know (newest here: {HEAD}); upgrade negaudit") from None
+            raise
+        return done

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store (DuckDB and PostgreSQL); `core.store.migrate` runs them."""

@@ -1,0 +1,41 @@
+"""Why teams switch to PostgreSQL: several processes open, migrate and write one store at once
+(DuckDB admits one writing process per file; see test_store.py's locked-file test)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.store import Store
+
+pytestmark = pytest.mark.postgres
+
+WRITER = """
+import sys
+from core.store import Store
+url, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with Store.open(url) as s:  # the first open of an empty database migrates it (advisory lock)
+    for i in range(n):
+        s.add_judgment("ds", f"q{i % 7}", f"d{i}", name, "negative" if i % 2 else "false_negative")
+print("done", flush=True)
+"""
+
+
+def test_several_processes_write_one_store(databases, tmp_path) -> None:
+    url = databases.new("postgres", tmp_path)  # empty: the writers race to migrate it
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, f"w{i}", "40"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    with Store.open(url) as app:  # the app process holds its store open meanwhile and writes too
+        for i in range(10):
+            app.add_judgment("ds", "q0", f"a{i}", "app", "unsure")
+        outs = [p.communicate(timeout=120) for p in procs]
+        for p, (out, err) in zip(procs, outs):
+            assert p.returncode == 0, err
+            assert out.strip() == "done"
+        j = app.judgments("ds")
+    assert len(j) == 2 * 40 + 10
+    assert j.id.is_unique
+    assert j.groupby("annotator").size().to_dict() == {"app": 10, "w0": 40, "w1": 40}
