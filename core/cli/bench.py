@@ -60,5 +60,24 @@ def ingest(
     _dump(run_ingest_bench(directory, rows=rows), json_out)
 
 
+@bench_app.command("store")
+def store(
+    backend: Annotated[str, typer.Option("--backend", help="duckdb or postgres")] = "duckdb",
+    candidates: Annotated[int, typer.Option("--candidates")] = 1_000_000,
+    judgments: Annotated[int, typer.Option("--judgments")] = 100_000,
+    db: Annotated[Optional[str], typer.Option(
+        "--db", help="database to fill (default: a temp DuckDB file / throw-away PostgreSQL)")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="cold queue queries per mode")] = 20,
+    json_out: JsonOption = None,
+) -> None:
+    """The store at 1M candidates: ingest, queue query, judgment insert, export, peak RSS."""
+    from core.bench.store import run_store_bench
+
+    if backend not in ("duckdb", "postgres"):
+        raise typer.BadParameter("--backend must be duckdb or postgres")
+    _dump(run_store_bench(backend, candidates=candidates, judgments=judgments, db=db,
+                          queue_samples=samples, log=typer.echo), json_out)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -344,6 +344,21 @@ def items_detail(store: Store, dataset: str, keys: pd.DataFrame) -> pd.DataFrame
                 con.unregister("_keys")
     finally:
         raw.close()
+    if store.is_postgres:  # the keys travel as two arrays; one hash join per big table
+        k = keys[["query_id", "doc_id"]].drop_duplicates()
+        sql = text("""
+            WITH k AS (SELECT * FROM unnest(CAST(:q AS text[]), CAST(:c AS text[]))
+                       AS k(query_id, doc_id)),
+            c AS (SELECT c.query_id, c.doc_id, min(c.rank) AS rank, min(c.miner) AS miner
+                  FROM candidates c JOIN k ON c.query_id = k.query_id AND c.doc_id = k.doc_id
+                  WHERE c.dataset = :d GROUP BY c.query_id, c.doc_id)
+            SELECT k.query_id, k.doc_id, r.fn_risk, c.rank, c.miner
+            FROM k
+            LEFT JOIN risk r ON r.dataset = :d AND r.query_id = k.query_id
+                             AND r.doc_id = k.doc_id
+            LEFT JOIN c ON c.query_id = k.query_id AND c.doc_id = k.doc_id""")
+        return _frame(store, sql, {"d": dataset, "q": k.query_id.astype(str).tolist(),
+                                   "c": k.doc_id.astype(str).tolist()})
     risk = store.risk(dataset)[["query_id", "doc_id", "fn_risk"]]
     cand = (store.candidates(dataset).groupby(["query_id", "doc_id"], as_index=False)
             .agg(rank=("rank", "min"), miner=("miner", "min")))
