@@ -243,9 +243,10 @@ def _from_window(store: Store, annotator: str, spec: QueueSpec, exclude: list[tu
                  limit: int, k: int, use_risk: bool, qmode: str) -> pd.DataFrame | None:
     """Serve the next items from the cached queue head; None when the head is used up."""
     win, complete = _window(store, spec, use_risk)
-    blocked = SR.blocked_keys(store, spec.dataset, annotator, k) if qmode == "unreviewed" else set()
-    skip_keys = blocked | set(exclude)
     keys = list(zip(win.query_id, win.doc_id))
+    blocked = (SR.blocked_keys(store, spec.dataset, annotator, k, among=keys)
+               if qmode == "unreviewed" else set())
+    skip_keys = blocked | set(exclude)
     take = [i for i, key in enumerate(keys) if key not in skip_keys][:limit]
     if len(take) < limit and not complete:
         return None  # the head is exhausted: the SQL path scans further
