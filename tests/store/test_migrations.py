@@ -114,3 +114,14 @@ def test_bulk_nulls_empty_strings_and_float_ints_round_trip(store: Store) -> Non
     qb = store.query_bias("ds").sort_values("query_id").reset_index(drop=True)
     assert qb.positive_rank[0] == 3 and pd.isna(qb.positive_rank[1])
     assert pd.isna(qb.judged_at_k[1]) and pd.isna(qb.lexical_overlap[0])
+
+
+@pytest.mark.postgres
+def test_autogenerate_finds_no_drift_on_postgres(databases, tmp_path) -> None:
+    """`alembic check`: schema.py and the revisions agree (autogenerate needs PostgreSQL)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with Store.open(databases.new("postgres", tmp_path)) as s, s.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, S.metadata) == []
