@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 
 from core.types import NegauditError, StoreLockedError
 
@@ -46,6 +46,8 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         kwargs["connect_args"] = {"read_only": True} if read_only else {}
         kwargs["pool_size"] = 8
         kwargs["max_overflow"] = 8
+    else:
+        kwargs["pool_pre_ping"] = True  # a server restart must not break a long-running app
     engine = create_engine(url, **kwargs)
     if url.startswith("duckdb"):
         @event.listens_for(engine, "connect")
@@ -62,6 +64,17 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         if is_lock_error(exc):
             raise StoreLockedError(locked_message(url, exc)) from None
         if "read-only" in str(exc).lower() or "does not exist" in str(exc).lower():
-            raise NegauditError(f"cannot open {url}: {str(exc).splitlines()[0]}") from None
+            raise NegauditError(f"cannot open {_shown(url)}: {str(exc).splitlines()[0]}") from None
+        if not url.startswith("duckdb"):  # server unreachable, authentication, ...
+            raise NegauditError(f"cannot connect to {_shown(url)}: "
+                                f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
         raise
     return engine
+
+
+def _shown(url: str) -> str:
+    """The URL for messages, password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a message must never fail
+        return url

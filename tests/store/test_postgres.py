@@ -39,3 +39,11 @@ def test_several_processes_write_one_store(databases, tmp_path) -> None:
     assert len(j) == 2 * 40 + 10
     assert j.id.is_unique
     assert j.groupby("annotator").size().to_dict() == {"app": 10, "w0": 40, "w1": 40}
+
+
+def test_unreachable_server_is_one_clear_line_without_the_password() -> None:
+    from core.types import NegauditError
+
+    with pytest.raises(NegauditError, match=r"cannot connect to .*me:\*\*\*@127\.0\.0\.1") as info:
+        Store.open("postgresql+psycopg://me:secret@127.0.0.1:1/negaudit")
+    assert "secret" not in str(info.value)
