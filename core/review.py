@@ -146,6 +146,7 @@ def _filters(spec: QueueSpec, exclude: list[tuple[str, str]], use_risk: bool
 
 
 WINDOW_SIZE = 2000
+RACE_HEAD = 8  # items next_card may try when concurrent sessions take the first ones
 WINDOW_TTL_S = 60.0
 _windows: dict[tuple, tuple[float, pd.DataFrame]] = {}
 
@@ -260,14 +261,24 @@ def _from_window(store: Store, annotator: str, spec: QueueSpec, exclude: list[tu
 
 def next_card(store: Store, annotator: str, spec: QueueSpec,
               exclude: list[tuple[str, str]] = ()) -> Card | None:
-    """Pick, lease and load the next card; None when the queue is empty."""
-    rows = next_keys(store, annotator, spec, exclude)
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    if not row.my_lease:
-        SR.lease(store, spec.dataset, row.query_id, row.doc_id, annotator, LEASE_TTL)
-    return load_card(store, spec.dataset, row.query_id, row.doc_id, row.to_dict())
+    """Pick, lease and load the next card; None when the queue is empty.
+
+    Sessions race for the same queue head: the store takes a lease only while fewer than k
+    others hold the item (an atomic check), so an item lost to a faster session is passed over
+    for the next one of the head.
+    """
+    k = overlap_k(store)
+    check = k if spec.status == "unreviewed" else None  # revisiting labelled items: no limit
+    lost: list[tuple[str, str]] = []
+    while True:
+        rows = next_keys(store, annotator, spec, [*exclude, *lost], limit=RACE_HEAD, k=k)
+        if rows.empty:
+            return None
+        for row in rows.itertuples(index=False):
+            if row.my_lease or SR.lease(store, spec.dataset, row.query_id, row.doc_id,
+                                        annotator, LEASE_TTL, k=check):
+                return load_card(store, spec.dataset, row.query_id, row.doc_id, row._asdict())
+            lost.append((row.query_id, row.doc_id))
 
 
 def load_card(store: Store, dataset: str, query_id: str, doc_id: str, row: dict | None = None
