@@ -98,7 +98,7 @@ def load_judgments(store: Any, n: int, seed: int = 0) -> pd.DataFrame:
     from core.store.store import _copy_into, utcnow
 
     rng = np.random.default_rng(seed + 2)
-    cand = store.risk(DS)[["query_id", "doc_id"]] if n else pd.DataFrame()
+    cand = _keys(store) if n else pd.DataFrame()
     pick = cand.iloc[rng.choice(len(cand), size=min(n, len(cand)), replace=False)]
     labels = np.array(["negative", "negative", "negative", "false_negative", "partial", "unsure"])
     frame = pd.DataFrame({
@@ -118,6 +118,12 @@ def load_judgments(store: Any, n: int, seed: int = 0) -> pd.DataFrame:
             finally:
                 raw.unregister("_bench_j")
     return pick
+
+
+def _keys(store: Any) -> pd.DataFrame:
+    """All (query, doc) items in a fixed order, so both backends judge the same items."""
+    return (store.risk(DS)[["query_id", "doc_id"]].sort_values(["query_id", "doc_id"])
+            .reset_index(drop=True))
 
 
 def _server_rss_mb(data_dir: Path | None) -> float | None:
@@ -207,7 +213,7 @@ def run_store_bench(backend: str = "duckdb", candidates: int = 1_000_000,
             log(f"  queue {name}: {queue[name]}")
         result["queue_next_keys"] = queue
 
-        keys = store.risk(DS)[["query_id", "doc_id"]].sample(insert_samples, random_state=seed)
+        keys = _keys(store).sample(insert_samples, random_state=seed)
         ins = []
         for i, (q, d) in enumerate(zip(keys.query_id, keys.doc_id)):
             t = time.perf_counter()
