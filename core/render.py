@@ -51,6 +51,23 @@ def escape_text(text: str) -> str:
     return "".join(out)
 
 
+def plain(text: str) -> str:
+    """Untrusted text for an element that renders markdown (st.error, st.success): shown literally.
+
+    Messages quote file names and values from uploads; every ASCII punctuation char becomes a
+    numeric entity (markdown decodes it as a plain character), control chars become spaces.
+    """
+    out: list[str] = []
+    for ch in text:
+        if ch in _SAFE or ord(ch) >= 128:
+            out.append(ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(" ")
+        else:
+            out.append(f"&#{ord(ch)};")
+    return "".join(out)
+
+
 def terms(text: str) -> set[str]:
     """Content terms of a text, lower-cased: the unit of the shared-term highlight."""
     return {w.lower() for w in _WORD.findall(text or "")

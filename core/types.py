@@ -95,7 +95,11 @@ class NegauditError(Exception):
 class InputError(NegauditError):
     """Malformed input: always says which file, which line and which field."""
 
+    MAX_REASON = 500  # a message quoting a 10 MB field stays readable
+
     def __init__(self, path: object, line: int | None, field: str | None, message: str):
+        if len(message) > self.MAX_REASON:
+            message = message[: self.MAX_REASON] + f"… ({len(message):,} characters)"
         self.path, self.line, self.field, self.reason = str(path), line, field, message
         where = self.path
         if line is not None:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from core import review
+from core import render, review
 from core.types import NegauditError
 from pages._ui import store, user
 
@@ -54,9 +54,9 @@ else:
                                              min(done / total, 1.0) if total else 0.5,
                                              text=f"{what}: {done:,}"))
                 bar.progress(1.0, text="done")
-                st.success(f"Imported {name.strip()}: {out}")
+                st.success(render.plain(f"Imported {name.strip()}: {out}"))
             except (NegauditError, OSError) as exc:
-                st.error(str(exc))
+                st.error(render.plain(str(exc)))
     with tab_upload, st.form("import_upload"):
         up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
                               ".zip of a BEIR / MS MARCO folder")
@@ -66,9 +66,9 @@ else:
             try:
                 out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
                                            replace=replace)
-                st.success(f"Imported {name.strip()}: {out}")
+                st.success(render.plain(f"Imported {name.strip()}: {out}"))
             except (NegauditError, OSError) as exc:
-                st.error(str(exc))
+                st.error(render.plain(str(exc)))
 
 st.subheader("Mine and score")
 names = db.dataset_names()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -126,45 +127,87 @@ def _find_root(root: Path, marker: str) -> Path | None:
     return hits[0].parent if hits else None
 
 
+MAX_UNZIPPED_BYTES = 16 * 2**30  # a zip that would expand beyond this is refused (zip bombs)
+
+
+def _upload_name(filename: str) -> str:
+    """The uploaded file's base name as shown in messages: no folders, no control chars, short."""
+    name = Path(str(filename).replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable()) or "upload"
+    return name if len(name) <= 120 else name[:100] + "…" + name[-19:]
+
+
 def ingest_upload(store: Any, filename: str, data: bytes | str | Path, name: str,
                   columns: str | dict | None = None, replace: bool = False,
                   progress: Progress | None = None, splits: list[str] | None = None
                   ) -> dict[str, Any]:
     """Import an uploaded file by its suffix: a sentence-transformers file, or a .zip holding a
     BEIR folder (corpus.jsonl) or an MS MARCO folder (collection.tsv). `data` is the file's bytes
-    or a path to them."""
-    suffix = Path(filename).suffix.lower()
+    or a path to them.
+
+    The client's file name only picks the format and names the file in errors: the bytes are
+    saved under a fixed name in a fresh temporary folder (no path traversal, no odd names), and
+    zip members must stay inside it. Every bad input is a `NegauditError` naming the upload.
+    """
+    shown = _upload_name(filename)
+    suffix = Path(shown).suffix.lower()
     if suffix not in ST_SUFFIXES and suffix != ".zip":
-        raise InputError(filename, None, None,
+        raise InputError(shown, None, None,
                          f"unsupported upload type {suffix!r}; expected a .zip of a BEIR or MS "
                          f"MARCO folder, or one of {', '.join(sorted(ST_SUFFIXES))}")
     tmp = Path(tempfile.mkdtemp(prefix="negaudit-upload-"))
+    target, root = tmp / f"upload{suffix}", tmp / "x"
     try:
-        target = tmp / Path(filename).name
         if isinstance(data, (bytes, bytearray)):
             target.write_bytes(bytes(data))
         else:
             shutil.copyfile(data, target)
         if suffix != ".zip":
             return ingest_st(store, target, name, columns=columns, replace=replace,
-                             progress=progress, source=filename)
-        try:
-            with zipfile.ZipFile(target) as zf:
-                for member in zf.namelist():
-                    dest = (tmp / "x" / member).resolve()
-                    if not str(dest).startswith(str((tmp / "x").resolve())):
-                        raise InputError(filename, None, member, "unsafe path inside the zip")
-                zf.extractall(tmp / "x")
-        except zipfile.BadZipFile:
-            raise InputError(filename, None, None, "not a valid zip file") from None
-        beir_root = _find_root(tmp / "x", "corpus.jsonl")
+                             progress=progress, source=shown)
+        _unzip(target, root, shown)
+        beir_root = _find_root(root, "corpus.jsonl")
         if beir_root is not None:
             return ingest_beir(store, beir_root, name, splits=splits, replace=replace,
                                progress=progress)
-        marco_root = _find_root(tmp / "x", "collection.tsv")
+        marco_root = _find_root(root, "collection.tsv")
         if marco_root is not None:
             return ingest_msmarco(store, marco_root, name, replace=replace, progress=progress)
-        raise InputError(filename, None, None,
+        raise InputError(shown, None, None,
                          "the zip holds neither corpus.jsonl (BEIR) nor collection.tsv (MS MARCO)")
+    except InputError as exc:
+        raise _as_uploaded(exc, target, root, shown) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unzip(path: Path, root: Path, shown: str) -> None:
+    """Extract a zip into `root`; refuse members outside it, encrypted or oversized archives."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            inside = root.resolve()
+            for m in members:
+                if "\x00" in m.filename or not (inside / m.filename).resolve().is_relative_to(
+                        inside):
+                    raise InputError(shown, None, m.filename, "unsafe path inside the zip")
+            if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
+                raise InputError(shown, None, None, f"the zip would expand beyond "
+                                 f"{MAX_UNZIPPED_BYTES // 2**30} GiB")
+            zf.extractall(root)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+        raise InputError(shown, None, None, f"not a valid zip file ({exc})") from None
+    except (RuntimeError, NotImplementedError) as exc:  # encrypted, unsupported compression
+        raise InputError(shown, None, None, f"cannot extract the zip ({exc})") from None
+
+
+def _as_uploaded(exc: InputError, target: Path, root: Path, shown: str) -> InputError:
+    """The same error, naming the upload (and the member inside a zip) instead of temp paths."""
+    path = Path(exc.path)
+    if path == target:
+        where = shown
+    elif path.is_relative_to(root):
+        where = f"{shown}/{path.relative_to(root).as_posix()}"
+    else:
+        where = exc.path
+    return InputError(where, exc.line, exc.field, exc.reason)

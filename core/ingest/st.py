@@ -150,14 +150,24 @@ def _iter_parquet(path: Path, chunk_rows: int, progress: Progress | None) -> Ite
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # A damaged file fails in many ways (Arrow, thrift, bad UTF-8 in metadata or in a page).
+    broken = (pa.ArrowException, OSError, ValueError, EOFError)
     try:
         pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        total, row = pf.metadata.num_rows, 0
+        batches = pf.iter_batches(batch_size=chunk_rows)
+    except broken as exc:
         raise InputError(path, None, None, f"not a readable parquet file ({exc})") from None
-    total, row = pf.metadata.num_rows, 0
-    for batch in pf.iter_batches(batch_size=chunk_rows):
-        cols = batch.schema.names
-        data = {c: batch.column(i).to_pylist() for i, c in enumerate(cols)}
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            cols = batch.schema.names
+            data = {c: batch.column(i).to_pylist() for i, c in enumerate(cols)}
+        except broken as exc:
+            raise InputError(path, row + 1, None,
+                             f"damaged parquet data at or after row {row + 1} ({exc})") from None
         yield cols, data, list(range(row + 1, row + batch.num_rows + 1))
         row += batch.num_rows
         if progress is not None:
@@ -188,6 +198,8 @@ def _iter_jsonl(path: Path, chunk_rows: int, progress: Progress | None) -> Itera
 
 def _iter_csv(path: Path, chunk_rows: int, progress: Progress | None, delimiter: str
               ) -> Iterator[Table]:
+    # Passages can be megabytes long; the csv module's default field limit is 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     src = (text for _, text in read_lines(path, progress, keepends=True))
     reader = csv.reader(src, delimiter=delimiter)
     try:
