@@ -224,6 +224,11 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def spreadsheet_csv(table: pd.DataFrame) -> str:
+    """CSV text for a download a spreadsheet will open (the app's consensus labels): neutralised."""
+    return neutralise_frame(table).to_csv(index=False)
+
+
 def write_report_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """A CSV for spreadsheets: formula-like text neutralised (training exports never are)."""
     path = Path(path)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import review
+from core.report import spreadsheet_csv
 from core.types import NegauditError
 from pages._ui import dataset_picker, require_admin, store
 
@@ -30,7 +31,7 @@ cons = review.consensus(db, dataset)
 st.caption(f"{len(cons):,} judged items; "
            f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,} disagreements "
            "still need adjudication (Admin page).")
-st.download_button("Consensus labels (CSV)", cons.drop(columns=["votes"]).to_csv(index=False),
+st.download_button("Consensus labels (CSV)", spreadsheet_csv(cons.drop(columns=["votes"])),
                    file_name=f"{dataset}-consensus.csv", mime="text/csv")
 if export is None or not hasattr(export, "export_dataset"):
     st.info("Training-data export is not available yet: `core/export` (policies, writers, "

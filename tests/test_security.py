@@ -4,6 +4,7 @@ file in the clear; every admin-only core function refuses an annotator."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from pathlib import Path
@@ -194,3 +195,48 @@ def test_signed_out_or_expired_token_is_nobody(store):
     assert auth.user_for_token(store, "") is None
     assert auth.user_for_token(store, "x" * 10_000) is None
     assert auth.user_for_token(store, "' OR '1'='1") is None
+
+
+def test_spreadsheet_csvs_neutralise_formulas_training_text_stays_exact(store, tmp_path):
+    """The consensus-labels download and the report CSV: =, +, -, @ cells get a leading '."""
+    import csv
+    import io
+
+    ingest_beir(store, _beir(tmp_path / "beir"), "plain")
+    run = tmp_path / "run.txt"
+    run.write_text("".join(f"{Q1} Q0 {d} {r} 1.0 t\n" for r, d in enumerate(D[1:], start=1)))
+    ingest_trec_run(store, run, "plain")
+    ann = User("ann", Role.ANNOTATOR)
+    for d in D[:2]:  # D[1] = "=cmd|'/C_calc'!A0"
+        review.decide(store, ann, "plain", Q1, d, "negative", note="@SUM(A1:A9)")
+    cons = review.consensus(store, "plain").drop(columns=["votes"])
+    rows = list(csv.DictReader(io.StringIO(report.spreadsheet_csv(cons))))
+    assert {r["doc_id"] for r in rows} == {D[0], "'" + D[1]}
+    for bad in ("=1+1", "+1", "-1+2", "@A1", "\t=1"):
+        assert report.neutralise_cell(bad) == "'" + bad
+    assert report.neutralise_cell(-1.5) == -1.5 and report.neutralise_cell("a=1") == "a=1"
+    # the training export of the same text is byte-exact
+    out = tmp_path / "t.jsonl"
+    export_dataset(store, "plain", "labeled-pair", out, policy=ExportPolicy(drop_risk_above=None))
+    texts = {v for x in out.read_text().splitlines() for v in json.loads(x).values()}
+    assert f"{D[1]} passage 1" in texts
+
+
+def test_messages_quoting_input_render_as_plain_text():
+    from core.render import plain
+
+    hostile = "**b** [x](javascript:alert(1)) <img src=x onerror=alert(1)> :red[x] $x$ `c`\n# h"
+    out = plain(hostile)  # (checked in Chromium: st.error shows it literally)
+    bare = __import__("re").sub(r"&#\d+;", "", out)
+    assert not any(ch in bare for ch in "*[]()<>:$`#&;\n")
+    assert html.unescape(out) == hostile.replace("\n", " ")
+
+
+def test_sessions_expire_after_their_ttl(store):
+    from datetime import timedelta
+
+    auth.add_user(store, "ann", "annotator", "pw-ann")
+    _, token = auth.sign_in(store, "ann", "pw-ann", ttl=timedelta(seconds=1))
+    assert auth.user_for_token(store, token).name == "ann"
+    __import__("time").sleep(1.2)
+    assert auth.user_for_token(store, token) is None

@@ -8,6 +8,7 @@ the annotator sees. No browser is needed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -128,10 +129,8 @@ class Session:
                 return alerts
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the server may be dead already
             self._conn.__exit__(None, None, None)
-        except Exception:  # noqa: BLE001 - the server may be dead already
-            pass
 
 
 SAVED = re.compile(r"Saved \*\*(\w+)\*\* for (.+)\.$")
