@@ -2,8 +2,9 @@
 
 Measures what a team feels: ingest time (the bulk paths), the review queue query (the app's own
 `core.review.next_keys`: cold = a fresh top-N over the risk table, warm = the cached queue head a
-click uses), one judgment insert (`Store.add_judgment`, durable on return), an export
-(`core.export.export_dataset`, triplet parquet) and peak RSS.
+click uses), a whole Review click (`review.decide` + `review.next_card`), one judgment insert
+(`Store.add_judgment`, durable on return), an export (`core.export.export_dataset`, triplet
+parquet) and peak RSS.
 
     negaudit bench store --backend duckdb --candidates 1000000 --judgments 100000
     negaudit bench store --backend postgres ...   # a throw-away server (default settings) unless --db
@@ -213,6 +214,24 @@ def run_store_bench(backend: str = "duckdb", candidates: int = 1_000_000,
             log(f"  queue {name}: {queue[name]}")
         result["queue_next_keys"] = queue
 
+        # A click in the Review page: decide (durable write + lease release), then next card
+        # (queue, atomic lease, the card's look-ups: texts, positives, risk row, miners).
+        from core.auth import User
+        from core.types import Role
+
+        user = User(ANNOTATORS[1], Role.ANNOTATOR)
+        spec = QueueSpec(DS, Mode.RISK)
+        card = review.next_card(store, user.name, spec)
+        clicks = []
+        for i in range(queue_samples * 3):
+            t = time.perf_counter()
+            review.decide(store, user, DS, card.query_id, card.doc_id,
+                          "negative" if i % 3 else "false_negative")
+            card = review.next_card(store, user.name, spec)
+            clicks.append(time.perf_counter() - t)
+        result["click_decide_next_card"] = _stats(clicks)
+        log(f"  click (decide + next_card) {result['click_decide_next_card']}")
+
         keys = _keys(store).sample(insert_samples, random_state=seed)
         ins = []
         for i, (q, d) in enumerate(zip(keys.query_id, keys.doc_id)):
@@ -252,8 +271,9 @@ def print_table(r: dict[str, Any], log=print) -> None:  # noqa: ANN001
                      f"{s['cold']['median_ms']} / {s['cold']['p95_ms']}"))
         rows.append((f"queue {mode} warm median / p95 (ms)",
                      f"{s['warm']['median_ms']} / {s['warm']['p95_ms']}"))
-    a = r["add_judgment"]
-    rows += [("add_judgment median / p95 (ms)", f"{a['median_ms']} / {a['p95_ms']}"),
+    a, c = r["add_judgment"], r["click_decide_next_card"]
+    rows += [("click: decide + next_card median / p95 (ms)", f"{c['median_ms']} / {c['p95_ms']}"),
+             ("add_judgment median / p95 (ms)", f"{a['median_ms']} / {a['p95_ms']}"),
              ("export triplet (s)", r["export"]["seconds"]),
              ("peak RSS, this process (MB)", r["peak_rss_mb"]),
              ("server RSS at end (MB)", r["server_rss_mb"] if r["server_rss_mb"] else "-"),

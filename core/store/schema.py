@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     Sequence,
@@ -147,6 +148,14 @@ settings = Table(
     Column("key", String, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# Point look-ups of the review path (a card's risk row and miners, an item's judgments and
+# leases, a query's qrels). PostgreSQL only: without them each is a scan of a 1M-row table, while
+# DuckDB scans its columns fast and would pay for ART indexes on every bulk load.
+for _table in (risk, candidates, judgments, assignments):
+    Index(f"ix_{_table.name}_item", _table.c.dataset, _table.c.query_id, _table.c.doc_id
+          ).ddl_if(dialect="postgresql")
+Index("ix_qrels_query", qrels.c.dataset, qrels.c.query_id).ddl_if(dialect="postgresql")
 
 # Columns each bulk table takes from a DataFrame, in order (the dataset column is added by the store).
 BULK_COLUMNS: dict[str, list[str]] = {
