@@ -27,18 +27,21 @@ with tab_users:
                 auth.add_user(db, name.strip(), role, pw, actor=me)
                 st.success(f"Saved {name.strip()} ({role}).")
             except NegauditError as exc:
-                st.error(str(exc))
+                st.error(render.plain(str(exc)))
     others = [n for n in db.annotators()["name"] if n != me.name]
     if others:
         c1, c2, c3 = st.columns([2, 1, 1])
         who = c1.selectbox("Account", others, key="who")
         new_role = c2.selectbox("New role", [r.value for r in Role], key="new_role")
-        if c3.button("Change role"):
-            auth.set_role(db, who, new_role, me)
-            st.success(f"{who} is now {new_role}.")
-        if c3.button("Remove account"):
-            auth.remove_user(db, who, me)
-            st.success(f"Removed {who} (their judgments stay).")
+        try:
+            if c3.button("Change role"):
+                auth.set_role(db, who, new_role, me)
+                st.success(f"{who} is now {new_role}.")
+            if c3.button("Remove account"):
+                auth.remove_user(db, who, me)
+                st.success(f"Removed {who} (their judgments stay).")
+        except NegauditError as exc:  # e.g. the account was removed in another session
+            st.error(render.plain(str(exc)))
 
 with tab_settings:
     k = st.number_input("Overlap k: how many annotators label each item", 1, 20,

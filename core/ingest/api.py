@@ -23,6 +23,13 @@ from core.types import InputError, NegauditError
 _TABLES = ("docs", "queries", "qrels", "candidates")
 
 
+def _checked(path: str | Path) -> Path:
+    """A path typed into the app or the CLI: a NUL byte would crash the OS call, say so instead."""
+    if "\x00" in str(path):
+        raise InputError(repr(str(path)), None, None, "a path cannot contain a NUL character")
+    return Path(path)
+
+
 def _result(counts: dict[str, int], report: dict) -> dict[str, Any]:
     out: dict[str, Any] = {t: counts.get(t, 0) for t in _TABLES}
     out.update({k: v for k, v in report.items() if v not in (None, {}, [], 0)})
@@ -33,6 +40,7 @@ def ingest_beir(store: Any, path: str | Path, name: str, splits: list[str] | Non
                 replace: bool = False, progress: Progress | None = None, strict: bool = False,
                 chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Import a BEIR folder as dataset `name`; returns counts per table (+ skipped ids)."""
+    path = _checked(path)
     report: dict = {}
     chunks = read_beir(path, splits, strict=strict, report=report, progress=progress,
                        chunk_rows=chunk_rows)
@@ -46,6 +54,7 @@ def ingest_st(store: Any, path: str | Path, name: str, columns: str | dict | Non
               replace: bool = False, progress: Progress | None = None,
               chunk_rows: int = CHUNK_ROWS, source: str | None = None) -> dict[str, Any]:
     """Import a sentence-transformers training file (parquet/jsonl/csv/tsv) as dataset `name`."""
+    path = _checked(path)
     report: dict = {}
     chunks = read_st(path, columns, report=report, progress=progress, chunk_rows=chunk_rows)
     with store.dataset_writer(name, source=source or str(Path(path).resolve()), fmt="st",
@@ -61,6 +70,7 @@ def ingest_msmarco(store: Any, path: str | Path, name: str, replace: bool = Fals
                    progress: Progress | None = None, strict: bool = False,
                    chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Import an MS MARCO style folder (collection, queries, qrels, optional id triples)."""
+    path = _checked(path)
     report: dict = {}
     chunks = read_msmarco(path, strict=strict, report=report, progress=progress,
                           chunk_rows=chunk_rows)
@@ -79,6 +89,7 @@ def ingest_trec_qrels(store: Any, path: str | Path, into: str, split: str = "tes
                       strict: bool = False, progress: Progress | None = None,
                       chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
     """Add a TREC qrels file's labels to dataset `into` (origin = the file name)."""
+    path = _checked(path)
     _require_dataset(store, into)
     report: dict = {}
     chunks = read_qrels_lines(
@@ -99,6 +110,7 @@ def ingest_trec_run(store: Any, path: str | Path, into: str, strict: bool = Fals
     A run tag that already has candidates in the dataset is refused: re-importing would
     duplicate them (delete and re-create the dataset, or rename the tag).
     """
+    path = _checked(path)
     _require_dataset(store, into)
     qrels = store.qrels(into)
     positives = set(zip(qrels.query_id[qrels.relevance > 0], qrels.doc_id[qrels.relevance > 0]))

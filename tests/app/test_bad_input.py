@@ -1,5 +1,5 @@
-"""The Datasets page's upload with bad files: a readable st.error naming the file, never a
-traceback page, never a partial dataset; a good file (with a 10 MB passage) imports."""
+"""Bad input through the pages: uploads, folder paths and account forms give a readable st.error
+(literal text, naming the file), never a traceback page, never a partial dataset."""
 
 from __future__ import annotations
 
@@ -80,3 +80,29 @@ def test_good_upload_with_a_10mb_passage_imports(datasets_page, store_of):
     docs = store_of.docs("big")
     assert len(docs) == 3 and BIG in set(docs.text) and "=1+1" in set(docs.text)  # exact text
     assert store_of.counts("big")[0].queries == 1  # duplicate rows de-duplicated
+
+
+@pytest.mark.parametrize("path", ["no/such/folder", "/etc/passwd", "../../../etc", "a\x00b", "",
+                                  "**x** <script>alert(1)</script>"])
+def test_bad_folder_path_shows_an_error_not_a_traceback(datasets_page, store_of, path):
+    at = datasets_page
+    at.text_input[0].input(path)
+    at.text_input(key="path_name").input("bad")
+    next(b for b in at.button if b.label == "Import folder").click().run()
+    assert not at.exception, at.exception
+    assert at.error and not any(c in at.error[0].value for c in "*<>")
+    assert "bad" not in store_of.dataset_names()
+
+
+def test_admin_account_form_errors_are_shown_not_raised(app, store_of):
+    at = app("boss", "pages/admin.py")
+    for name, pw, message in [("bad name!", "pw-1234", "invalid user name"),
+                              ("x'); DROP TABLE annotators;--", "pw-1234", "invalid user name"),
+                              ("eve", "", "too short")]:
+        form = [t for t in at.text_input if t.label in ("Name", "Password")]
+        form[0].input(name)
+        form[1].input(pw)
+        next(b for b in at.button if b.label == "Save account").click().run()
+        assert not at.exception, at.exception
+        assert at.error and message in html.unescape(at.error[0].value)
+    assert set(store_of.annotators()["name"]) == {"boss", "ann"}
