@@ -139,7 +139,7 @@ def test_duckdb_write_conflicts_are_retried(store):
     holder.execute(text("UPDATE settings SET value = 'held' WHERE key = 'x'"))
     attempts: list[float] = []
 
-    def write(conn) -> int:  # noqa: ANN001
+    def write(conn) -> int:
         attempts.append(time.monotonic())
         conn.execute(text("UPDATE settings SET value = 'mine' WHERE key = 'x'"))
         return len(attempts)
