@@ -31,7 +31,10 @@ class PostgresUnavailable(RuntimeError):
 def find_bindir() -> Path | None:
     """Where initdb/pg_ctl live: $NEGAUDIT_PG_BINDIR, then PATH, then Debian's versioned folders."""
     env = os.environ.get("NEGAUDIT_PG_BINDIR")
-    candidates = [Path(env)] if env else []
+    if env:  # an explicit choice is the only one looked at
+        ok = (Path(env) / "initdb").is_file() and (Path(env) / "pg_ctl").is_file()
+        return Path(env) if ok else None
+    candidates: list[Path] = []
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
