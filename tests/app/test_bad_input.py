@@ -8,6 +8,7 @@ import io
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,21 @@ def test_admin_account_form_errors_are_shown_not_raised(app, store_of):
         assert not at.exception, at.exception
         assert at.error and message in html.unescape(at.error[0].value)
     assert set(store_of.annotators()["name"]) == {"boss", "ann"}
+
+
+@pytest.mark.parametrize("token", ["expired", "garbage", "' OR '1'='1", "x" * 5000])
+def test_expired_or_forged_session_token_gets_the_sign_in_page(db, store_of, token):
+    from datetime import timedelta
+
+    from streamlit.testing.v1 import AppTest
+
+    from core import auth
+    if token == "expired":
+        _, token = auth.sign_in(store_of, "boss", "pw-boss", ttl=timedelta(seconds=-1))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"),
+                           default_timeout=60)
+    at.query_params["session"] = token
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value.startswith("negaudit — sign in")
+    assert "session" not in at.query_params  # the dead token is dropped from the URL
