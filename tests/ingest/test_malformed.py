@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -208,3 +209,39 @@ def test_trec_qrels_errors_roll_back(tmp_path: Path, store) -> None:
 def _base(tmp_path: Path, store) -> None:
     root = _beir(tmp_path, DOC + '\n{"_id": "d2", "text": "two"}\n')
     ingest_beir(store, root, "base")
+
+
+BIG = "a long passage, " * 700_000  # ~11 MB in one field
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet", "beir", "msmarco"])
+def test_a_10mb_passage_imports_exactly(tmp_path: Path, store, fmt: str) -> None:
+    """One huge field is data, not an error (Python's csv module stops at 128 KiB by default)."""
+    if fmt in ("csv", "tsv", "jsonl", "parquet"):
+        path = tmp_path / f"big.{fmt}"
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({"a": ["query"], "p": [BIG]}), path)
+        elif fmt == "jsonl":
+            path.write_text(json.dumps({"a": "query", "p": BIG}) + "\n")
+        else:
+            sep = "," if fmt == "csv" else "\t"
+            path.write_text(f"a{sep}p\nquery{sep}\"{BIG}\"\n")
+        ingest_st(store, path, "big")
+    elif fmt == "beir":
+        ingest_beir(store, _beir(tmp_path, json.dumps({"_id": "d1", "text": BIG}) + "\n"), "big")
+    else:
+        (tmp_path / "collection.tsv").write_text(f"d1\t{BIG}\n")
+        (tmp_path / "queries.tsv").write_text("q1\tquery\n")
+        (tmp_path / "qrels.tsv").write_text("q1\t0\td1\t1\n")
+        ingest_msmarco(store, tmp_path, "big")
+    assert store.docs("big").text.tolist() == [BIG]
+
+
+def test_duplicate_ids_with_the_same_text_and_extra_fields_are_fine(tmp_path: Path, store) -> None:
+    corpus = (DOC + "\n" + DOC + "\n"
+              + '{"_id": "d2", "text": "two", "metadata": {"url": "x"}, "extra": 1}\n')
+    out = ingest_beir(store, _beir(tmp_path, corpus), "ok")
+    assert out["docs"] == 2 and sorted(store.docs("ok").doc_id) == ["d1", "d2"]
