@@ -38,6 +38,7 @@ from core.types import Doc, Qrel, Query
 CANDIDATE_COLUMNS = ["query_id", "doc_id", "miner", "rank", "score"]
 EXTRA_COLUMNS = ["n_positives", "pos_score", "pos_score_min"]
 _CHUNK_BYTES = 256 * 1024 * 1024  # bound on one (queries x docs) float32 score block
+_FAISS_TIE_EXTRA = 8
 
 
 # --- ranking primitives --------------------------------------------------------------------------
@@ -51,6 +52,12 @@ def _topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((len(scores), 0), np.int64), np.zeros((len(scores), 0), np.float32)
     if k < n:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrarily among docs tied with the k-th score (and differently for
+        # another k): redo those rows so ties go to the lower doc index whatever the batch
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+        for r in np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k):
+            tied = np.flatnonzero(scores[r] >= kth[r])
+            part[r] = tied[np.lexsort((tied, -scores[r, tied]))[:k]]
     else:
         part = np.broadcast_to(np.arange(n), scores.shape).copy()
     part_scores = np.take_along_axis(scores, part, axis=1)
@@ -69,24 +76,30 @@ def dense_topk(
     k: int | Sequence[int],
     chunk_size: int | None = None,
     backend: Literal["numpy", "faiss"] = "numpy",
+    index: Any = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The dense miner's top-k (doc indices, scores) per query, positives *included*.
 
     ``k`` may be one int or one per query. Queries are processed in chunks so only a
-    ``chunk x n_docs`` score block is alive at a time (256 MB by default).
+    ``chunk x n_docs`` score block is alive at a time (256 MB by default). ``index``: a prebuilt
+    faiss index over ``doc_emb`` (see :func:`faiss_index`), reused across calls by batch engines.
     """
     q = np.ascontiguousarray(query_emb, dtype=np.float32)
     d = np.ascontiguousarray(doc_emb, dtype=np.float32)
     ks = np.full(len(q), k, dtype=np.int64) if np.isscalar(k) else np.asarray(k, dtype=np.int64)
     step = _query_chunk(len(d), chunk_size)
-    index = _faiss_index(d) if backend == "faiss" else None
+    if index is None and backend == "faiss":
+        index = faiss_index(d)
     out_idx: list[np.ndarray] = []
     out_scores: list[np.ndarray] = []
     for start in range(0, len(q), step):
         block_k = int(ks[start : start + step].max(initial=0))
         if index is not None:
-            s, i = index.search(q[start : start + step], min(block_k, len(d)))
-            i, s = i.astype(np.int64), s.astype(np.float32)
+            # a few extra hits so exact ties at the cut-off resolve as numpy does: lower doc index first
+            s, i = index.search(q[start : start + step], min(block_k + _FAISS_TIE_EXTRA, len(d)))
+            order = np.lexsort((i, -s), axis=1)[:, :block_k]
+            i = np.take_along_axis(i, order, axis=1).astype(np.int64)
+            s = np.take_along_axis(s, order, axis=1).astype(np.float32)
         else:
             i, s = _topk_rows(q[start : start + step] @ d.T, block_k)
         for row, kk in enumerate(ks[start : start + step]):
@@ -95,7 +108,8 @@ def dense_topk(
     return out_idx, out_scores
 
 
-def _faiss_index(doc_emb: np.ndarray) -> Any:
+def faiss_index(doc_emb: np.ndarray) -> Any:
+    """Exact inner-product index (cosine on L2-normalised vectors)."""
     import faiss
 
     index = faiss.IndexFlatIP(doc_emb.shape[1])
@@ -253,12 +267,13 @@ def mine_dense(
     top_k: int = 30,
     chunk_size: int | None = None,
     backend: Literal["numpy", "faiss"] = "numpy",
+    index: Any = None,
 ) -> pd.DataFrame:
     """Dense candidates: each query's ``top_k`` best unlabelled docs by cosine, miner ``dense``."""
     doc_pos = {d: i for i, d in enumerate(doc_ids)}
     pos_rows = _positive_rows(query_ids, doc_pos, positives)
     ks = [top_k + len(p) for p in pos_rows]
-    idx, sc = dense_topk(query_emb, doc_emb, ks, chunk_size=chunk_size, backend=backend)
+    idx, sc = dense_topk(query_emb, doc_emb, ks, chunk_size=chunk_size, backend=backend, index=index)
     pos_scores = [
         np.asarray(doc_emb[p] @ query_emb[i], dtype=np.float32) for i, p in enumerate(pos_rows)
     ]

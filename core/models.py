@@ -31,6 +31,18 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 _ID_ATTR = "_negaudit_model_id"
 _LOADED: dict[tuple[str, str], Any] = {}
+# How a bi-encoder runs: sentence-transformers on torch, or an onnxruntime export of the same modules
+# (core/onnx_encoder.py). Vectors differ slightly between variants, so the cache keys on the variant.
+ENCODERS = ("torch", "onnx", "onnx-int8")
+DEFAULT_ENCODER = "torch"
+
+
+def default_encoder() -> str:
+    """``$NEGAUDIT_ENCODER`` if set, else :data:`DEFAULT_ENCODER`."""
+    enc = os.environ.get("NEGAUDIT_ENCODER") or DEFAULT_ENCODER
+    if enc not in ENCODERS:
+        raise ValueError(f"unknown encoder {enc!r}; choose from {', '.join(ENCODERS)}")
+    return enc
 
 
 def _offline() -> None:
@@ -72,8 +84,25 @@ def load_bi_encoder(
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(str(resolved), device=device, local_files_only=True)
-        setattr(model, _ID_ATTR, model_id(resolved))
+        setattr(model, _ID_ATTR, model_id(resolved, encoder="torch"))
         _LOADED[key] = model
+    return _LOADED[key]
+
+
+def load_encoder(path: str | os.PathLike | None = None, encoder: str | None = None,
+                 device: str = "cpu") -> Any:
+    """A bi-encoder with SentenceTransformer's ``encode``: torch (default) or onnxruntime (memoised)."""
+    encoder = encoder or default_encoder()
+    if encoder == "torch":
+        return load_bi_encoder(path, device)
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
+    resolved = _resolve_path(path)
+    key = (f"{encoder}:{resolved}", device)
+    if key not in _LOADED:
+        from core.onnx_encoder import load_onnx_encoder
+
+        _LOADED[key] = load_onnx_encoder(resolved, model_id(resolved, encoder="torch"), encoder)
     return _LOADED[key]
 
 
@@ -112,26 +141,34 @@ def _weights_fingerprint(folder: Path) -> str:
     return "|".join(parts)
 
 
-def model_id(model_or_path: Any = None) -> str:
-    """A stable, machine-independent id of a bi-encoder: ``<folder name>-<12 hex>``.
+def model_id(model_or_path: Any = None, encoder: str | None = None) -> str:
+    """A stable, machine-independent id of a bi-encoder: ``<folder name>-<12 hex>[-<encoder>]``.
 
     The hash covers the config files and a fingerprint of the weights (not the absolute path), so a
-    cache exported on one machine is hit on another. ``None`` means the packaged MiniLM.
+    cache exported on one machine is hit on another. ``None`` means the packaged MiniLM. For a path,
+    ``encoder`` (default :func:`default_encoder`) other than ``torch`` is appended: ONNX vectors are
+    cached apart from torch ones. A loaded model carries its own id.
     """
     if model_or_path is None or isinstance(model_or_path, (str, os.PathLike)):
-        folder = _resolve_path(model_or_path)
-        h = hashlib.sha256()
-        for name in _CONFIG_FILES:
-            f = folder / name
-            if f.exists():
-                h.update(name.encode() + b"\0" + f.read_bytes() + b"\0")
-        h.update(_weights_fingerprint(folder).encode())
-        name = DEFAULT_MODEL_NAME if folder == default_model_path().resolve() else folder.name
-        return f"{_safe(name)}-{h.hexdigest()[:12]}"
+        encoder = encoder or default_encoder()
+        base = _path_model_id(model_or_path)
+        return base if encoder == "torch" else f"{base}-{encoder}"
     found = getattr(model_or_path, _ID_ATTR, None)
     if found:
         return found
     return _in_memory_model_id(model_or_path)
+
+
+def _path_model_id(model_or_path: str | os.PathLike | None) -> str:
+    folder = _resolve_path(model_or_path)
+    h = hashlib.sha256()
+    for name in _CONFIG_FILES:
+        f = folder / name
+        if f.exists():
+            h.update(name.encode() + b"\0" + f.read_bytes() + b"\0")
+    h.update(_weights_fingerprint(folder).encode())
+    name = DEFAULT_MODEL_NAME if folder == default_model_path().resolve() else folder.name
+    return f"{_safe(name)}-{h.hexdigest()[:12]}"
 
 
 def _in_memory_model_id(model: Any) -> str:
@@ -306,17 +343,19 @@ def encode_texts(
     batch_size: int = 64,
     show_progress: bool = False,
     device: str = "cpu",
+    encoder: str | None = None,
 ) -> np.ndarray:
     """Embed texts (float32, L2-normalised, one row per input), encoding only what the cache lacks.
 
     Identical texts are encoded once. ``model`` may be a loaded SentenceTransformer, or a local path /
     ``None`` (packaged MiniLM) that is loaded only if something actually needs encoding, so a fully
     cached run never imports torch. ``cache=None`` uses the default cache folder; pass ``False`` to
-    disable caching.
+    disable caching. ``encoder`` (torch, onnx, onnx-int8; default ``$NEGAUDIT_ENCODER`` or torch)
+    applies when ``model`` is a path or ``None``.
     """
     global last_encode_stats, total_encoded
     texts = list(texts)
-    mid = model_id(model)
+    mid = model_id(model, encoder=encoder)
     keys = [text_key(t) for t in texts]
     first: dict[bytes, int] = {}
     for i, k in enumerate(keys):
@@ -339,7 +378,7 @@ def encode_texts(
         st = (
             model
             if not isinstance(model, (str, os.PathLike, type(None)))
-            else load_bi_encoder(model, device)
+            else load_encoder(model, encoder, device)
         )
         new = st.encode(
             [texts[first[ukeys[i]]] for i in miss],

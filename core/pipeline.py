@@ -116,13 +116,20 @@ def mine_corpus(corpus: Corpus, top_k: int = 30, miners: Sequence[str] = ("dense
 
 def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
                  miners: Sequence[str] = ("dense", "bm25"), cache: Any = None,
-                 progress: Progress = _noop, corpus: Corpus | None = None) -> pd.DataFrame:
-    """Mine a stored dataset and replace its candidates of these miners (imported ones stay)."""
+                 progress: Progress = _noop, corpus: Corpus | None = None,
+                 engine: str = "local") -> pd.DataFrame:
+    """Mine a stored dataset and replace its candidates of these miners (imported ones stay).
+
+    ``engine``: ``local`` (this process) or ``ray`` (Ray Data batch jobs, see ``core.engines``).
+    """
+    from core.engines import get_engine
+
+    eng = get_engine(engine)
     corpus = corpus or load_corpus(store, name)
     if "dense" in miners and corpus.doc_emb is None:
-        embed_corpus(corpus, model, cache, progress=progress)
+        eng.embed_corpus(corpus, model, cache, progress=progress)
     progress("mining", 0.8)
-    cands = mine_corpus(corpus, top_k, miners)
+    cands = eng.mine_corpus(corpus, top_k, miners)
     store.replace_rows("candidates", name, cands[["query_id", "doc_id", "miner", "rank", "score"]],
                        where={"miner": list(miners)})
     progress("mined", 1.0)
@@ -168,28 +175,30 @@ class ScoreResult:
 
 def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
                   judged_k: int = 10, progress: Progress = _noop,
-                  corpus: Corpus | None = None) -> ScoreResult:
+                  corpus: Corpus | None = None, engine: str = "local") -> ScoreResult:
     """Score every stored candidate (fn_risk with reasons) and every query (pooling-bias risk).
 
     Human judgments (the consensus of current labels) recalibrate the probability once both
     classes are present; the dataset's own qrels are the only other labels the scorer sees.
     """
+    from core.engines import get_engine
     from core.review import consensus
-    from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias, score_false_negatives
+    from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias
 
+    eng = get_engine(engine)
     corpus = corpus or load_corpus(store, name)
     cands = store.candidates(name)
     if cands.empty:
         raise NegauditError(f"dataset {name!r} has no candidates; run `negaudit mine --name {name}`")
     if corpus.doc_emb is None:
-        embed_corpus(corpus, model, cache, progress=progress)
+        eng.embed_corpus(corpus, model, cache, progress=progress)
     progress("scoring candidates", 0.85)
     t0 = time.perf_counter()
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus))
     cons = consensus(store, name)
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
-    scored = score_false_negatives(cands, inputs, judgments=cons if len(cons) else None)
+    scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
     scored["scorer_version"] = SCORER_VERSION
     progress("scoring queries", 0.95)
     dense_rank, lexical_rank = _rankings(corpus, judged_k)
@@ -208,12 +217,14 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
 
 
 def run(store: Any, name: str, top_k: int = 30, model: Any = None, cache: Any = None,
-        miners: Sequence[str] = ("dense", "bm25"), progress: Progress = _noop) -> ScoreResult:
+        miners: Sequence[str] = ("dense", "bm25"), progress: Progress = _noop,
+        engine: str = "local") -> ScoreResult:
     """Mine and score a stored dataset, encoding it once (the app's and the demo's entry point)."""
     corpus = load_corpus(store, name)
     mine_dataset(store, name, model=model, top_k=top_k, miners=miners, cache=cache,
-                 progress=progress, corpus=corpus)
-    return score_dataset(store, name, model=model, cache=cache, progress=progress, corpus=corpus)
+                 progress=progress, corpus=corpus, engine=engine)
+    return score_dataset(store, name, model=model, cache=cache, progress=progress, corpus=corpus,
+                         engine=engine)
 
 
 CANDIDATE_OUT = ["query_id", "doc_id", "miner", "rank", "score", "pos_score", "fn_risk", "reasons"]

@@ -79,5 +79,38 @@ def store(
                           queue_samples=samples, log=typer.echo), json_out)
 
 
+@bench_app.command("throughput")
+def throughput(
+    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("../shared/data/scifact"),
+    n: Annotated[int, typer.Option("--n", help="passages (the first N of the corpus)")] = 400,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    paths: Annotated[str, typer.Option("--paths", help="comma-separated: raw, ours, ray, ray-2x1, "
+                                       "onnx, onnx-int8")] = "raw,ours,ray",
+    repeats: Annotated[int, typer.Option("--repeats", help="2 = forward then reverse order")] = 1,
+    json_out: JsonOption = None,
+) -> None:
+    """Embed passages/s: raw SentenceTransformer.encode vs our encode_texts vs the Ray engine."""
+    from core.bench.throughput import run_throughput_bench
+
+    _dump(run_throughput_bench(directory, n=n, batch_size=batch_size, paths=tuple(paths.split(",")),
+                               repeats=repeats), json_out)
+
+
+@bench_app.command("onnx")
+def onnx(
+    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("data/scifact"),
+    variants: Annotated[str, typer.Option("--variants")] = "torch,onnx,onnx-int8",
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    cache: Annotated[Optional[Path], typer.Option("--cache", help="this bench's embedding cache")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="empty that cache first (time every encode)")] = False,
+    json_out: JsonOption = None,
+) -> None:
+    """onnxruntime encoder (fp32, int8) vs torch: passages/s and nDCG@10 parity on SciFact test."""
+    from core.bench.onnx import run_onnx_bench
+
+    _dump(run_onnx_bench(directory, batch_size=batch_size, variants=tuple(variants.split(",")),
+                         cache=cache, fresh=fresh), json_out)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +12,10 @@ from core.cli.common import DbOption, open_store
 
 MinerOption = Annotated[
     list[str], typer.Option("--miner", help="dense (packaged MiniLM or --model) and/or bm25")
+]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local (this process) or ray (Ray Data batch jobs; RAY_ADDRESS "
+                      "names a cluster, else a local instance starts)")
 ]
 ModelOption = Annotated[
     Optional[str], typer.Option("--model", help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
@@ -28,19 +33,28 @@ def _progress():  # noqa: ANN202 - a rich status line fed by core's (step, fract
     return report
 
 
+def _engine_session(engine: str) -> contextlib.AbstractContextManager[None]:
+    """Ray is started (or joined) for the command and shut down before the CLI exits hard."""
+    from core.engines import get_engine
+
+    mod = get_engine(engine)  # unknown names fail here, before any work
+    return mod.session() if engine == "ray" else contextlib.nullcontext()
+
+
 def mine(
     name: Annotated[str, typer.Option("--name", help="dataset to mine")],
     db: DbOption = None,
     top_k: Annotated[int, typer.Option("--top-k", help="candidates per query and miner")] = 30,
     miner: MinerOption = ["dense", "bm25"],  # noqa: B006 - typer needs a literal default
     model: ModelOption = None,
+    engine: EngineOption = "local",
 ) -> None:
     """Mine candidates (every one kept, with miner, rank and score) for a stored dataset."""
     from core.pipeline import mine_dataset
 
-    with open_store(db) as store:
+    with open_store(db) as store, _engine_session(engine):
         cands = mine_dataset(store, name, model=model, top_k=top_k, miners=miner,
-                             progress=_progress())
+                             progress=_progress(), engine=engine)
     counts = cands.groupby("miner").size().to_dict()
     typer.echo(f"mined {len(cands):,} candidates for {cands.query_id.nunique():,} queries: {counts}")
 
@@ -49,12 +63,13 @@ def score(
     name: Annotated[str, typer.Option("--name", help="dataset to score")],
     db: DbOption = None,
     model: ModelOption = None,
+    engine: EngineOption = "local",
 ) -> None:
     """Score every candidate's false-negative risk and every query's pooling-bias risk."""
     from core.pipeline import score_dataset
 
-    with open_store(db) as store:
-        res = score_dataset(store, name, model=model, progress=_progress())
+    with open_store(db) as store, _engine_session(engine):
+        res = score_dataset(store, name, model=model, progress=_progress(), engine=engine)
     typer.echo(res.summary())
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from core.risk.calibration import fit_offset, judgment_targets
+from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import RiskInputs, pair_arrays
 from core.risk.signals import SIGNALS, compute_signals, learned_names
@@ -89,12 +89,32 @@ def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], 
 
 
 def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
-                          judgments: pd.DataFrame | None = None, model: PUModel | None = None) -> pd.DataFrame:
+                          judgments: pd.DataFrame | None = None, model: PUModel | None = None,
+                          calibration: OffsetCalibration | None = None) -> pd.DataFrame:
     """Add pos_score, fn_risk (probability the candidate is an unlabelled relevant doc), reasons, signals.
 
     ``inputs.positives`` must be the labels the dataset came with (sparse); ``judgments`` (query_id, doc_id,
     label) recalibrate the probability and add judgment evidence once there are both classes among them.
+    Every output row depends only on its own (query, doc) pair given ``model`` and ``calibration``, so a
+    batch engine scores query-partitions separately with the dataset's :func:`train_combiner` model and
+    :func:`fit_judgment_calibration` (fitted here from the judged candidates when not given).
     """
+    return _score(candidates_df, inputs, judgments, model, calibration)[0]
+
+
+def fit_judgment_calibration(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFrame | None,
+                             model: PUModel) -> OffsetCalibration | None:
+    """The recalibration :func:`score_false_negatives` fits from the judged candidates (None if it fits none)."""
+    jt = judgment_targets(judgments) if judgments is not None else None
+    if jt is None or jt.y.nunique() != 2:
+        return None
+    df = candidates_df.astype({"query_id": str, "doc_id": str})
+    judged = df.merge(jt[["query_id", "doc_id"]].drop_duplicates(), on=["query_id", "doc_id"])
+    return _score(judged, inputs, judgments, model, None)[1] if len(judged) else None
+
+
+def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFrame | None,
+           model: PUModel | None, cal: OffsetCalibration | None) -> tuple[pd.DataFrame, OffsetCalibration | None]:
     df = candidates_df.reset_index(drop=True).copy()
     pairs = df[["query_id", "doc_id"]].astype(str).drop_duplicates().reset_index(drop=True)
     q, d = inputs.qrow(pairs.query_id.tolist()), inputs.drow(pairs.doc_id.tolist())
@@ -123,8 +143,9 @@ def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
         key = pd.MultiIndex.from_frame(pairs)
         hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
         ok = hit >= 0
-        if ok.sum() >= 2 and len(set(jy[ok])) == 2:
+        if cal is None and ok.sum() >= 2 and len(set(jy[ok])) == 2:
             cal = fit_offset(offset[hit[ok]], jy[ok], Z[hit[ok]])
+        if cal is not None:
             risk = cal(offset, Z)
     pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
     pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
@@ -134,4 +155,4 @@ def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
     pairs["signals"] = [json.dumps({k: float(f"{v:.6g}") for k, v in zip(keys, row.tolist())}) for row in vals]
     df = df.drop(columns=[c for c in ("pos_score", "fn_risk", "reasons", "signals") if c in df])
     df = df.astype({"query_id": str, "doc_id": str})
-    return df.merge(pairs, how="left", on=["query_id", "doc_id"])
+    return df.merge(pairs, how="left", on=["query_id", "doc_id"]), cal

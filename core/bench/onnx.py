@@ -1,0 +1,171 @@
+"""`negaudit bench onnx`: speed and retrieval parity of the onnxruntime encoder against torch.
+
+For each encoder variant (``torch``, ``onnx`` fp32, ``onnx-int8``), in its own process: encode the
+corpus and the test queries of a BEIR folder (default SciFact) through ``core.models.encode_texts``
+with a cache folder of this bench (a re-run reuses the vectors; ``--fresh`` empties it first), rank
+the whole corpus by cosine and score nDCG@10 and R@100 with ``ir_measures``. Passages/s is the corpus
+encode (export of the ONNX files happens before, untimed). Also: cosine of each variant's vectors
+to torch's, mean and minimum. Parity rule for making a variant the default: |Δ nDCG@10| ≤ 0.005.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+VARIANTS = ("torch", "onnx", "onnx-int8")
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "scifact"
+
+
+def _read(beir_dir: Path, split: str) -> tuple[list[str], list[str], list[str], list[str], list[Any]]:
+    from core.models import doc_text
+
+    qrels = []
+    with (beir_dir / "qrels" / f"{split}.tsv").open() as fh:
+        next(fh)
+        for line in fh:
+            q, d, r = line.rstrip("\n").split("\t")[:3]
+            qrels.append((q, d, int(r)))
+    judged = {q for q, _, _ in qrels}
+    qids, qtexts = [], []
+    with (beir_dir / "queries.jsonl").open() as fh:
+        for line in fh:
+            j = json.loads(line)
+            if str(j["_id"]) in judged:
+                qids.append(str(j["_id"]))
+                qtexts.append(j["text"])
+    dids, dtexts = [], []
+    with (beir_dir / "corpus.jsonl").open() as fh:
+        for line in fh:
+            j = json.loads(line)
+            dids.append(str(j["_id"]))
+            dtexts.append(doc_text(j.get("title"), j.get("text")))
+    return qids, qtexts, dids, dtexts, qrels
+
+
+def _variant_main(args: argparse.Namespace) -> dict[str, Any]:
+    import ir_measures
+    from ir_measures import R, nDCG
+
+    from core import models
+    from core.mining import dense_topk
+
+    qids, qtexts, dids, dtexts, qrels = _read(Path(args.beir_dir), args.split)
+    model = models.load_encoder(None, encoder=args.variant)
+    t0 = time.perf_counter()
+    d_emb = models.encode_texts(model, dtexts, cache=args.cache, batch_size=args.batch_size)
+    encode_s = time.perf_counter() - t0
+    encoded = models.last_encode_stats.encoded
+    q_emb = models.encode_texts(model, qtexts, cache=args.cache, batch_size=args.batch_size)
+    idx, sc = dense_topk(q_emb, d_emb, 100)
+    run = [ir_measures.ScoredDoc(q, dids[i], float(s)) for q, ii, ss in zip(qids, idx, sc)
+           for i, s in zip(ii.tolist(), ss.tolist())]
+    qrel = [ir_measures.Qrel(q, d, r) for q, d, r in qrels]
+    agg = ir_measures.calc_aggregate([nDCG @ 10, R @ 100], qrel, run)
+    np.save(Path(args.out_dir) / f"{args.variant}.npy", d_emb[: args.cosine_rows])
+    return {"variant": args.variant, "ndcg@10": agg[nDCG @ 10], "r@100": agg[R @ 100],
+            "docs": len(dtexts), "queries": len(qids), "encoded": encoded, "encode_s": encode_s,
+            "passages_per_s": encoded / encode_s if encoded else None,
+            "load_1m": os.getloadavg()[0]}
+
+
+def run_onnx_bench(beir_dir: str | Path = DEFAULT_DIR, split: str = "test", batch_size: int = 64,
+                   variants: tuple[str, ...] = VARIANTS, cache: str | Path | None = None,
+                   fresh: bool = False, verbose: bool = True) -> dict[str, Any]:
+    from core import models
+
+    cache = Path(cache or models.default_cache_dir().parent / "bench-onnx")
+    if fresh:
+        shutil.rmtree(cache, ignore_errors=True)
+    for v in variants:  # ONNX export/quantisation outside the timed processes
+        if v != "torch":
+            models.load_encoder(None, encoder=v)
+    out_dir = Path(tempfile.mkdtemp(prefix="negaudit-onnx-"))
+    rows = []
+    for v in variants:
+        if verbose:
+            print(f"running {v} ...", file=sys.stderr, flush=True)
+        res_file = out_dir / f"{v}.json"
+        cmd = [sys.executable, "-m", "core.bench.onnx", "--variant", v, "--beir-dir", str(beir_dir),
+               "--split", split, "--batch-size", str(batch_size), "--cache", str(cache),
+               "--out-dir", str(out_dir), "--result-json", str(res_file)]
+        before = os.getloadavg()[0]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
+                              text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"variant {v} failed:\n{proc.stderr[-3000:]}")
+        res = json.loads(res_file.read_text())
+        res["load_1m_before"] = before
+        rows.append(res)
+    ref = np.load(out_dir / "torch.npy") if "torch" in variants else None
+    for r in rows:
+        if ref is not None:
+            cos = (np.load(out_dir / f"{r['variant']}.npy") * ref).sum(1)
+            r["cosine_to_torch_mean"], r["cosine_to_torch_min"] = float(cos.mean()), float(cos.min())
+    base = next((r for r in rows if r["variant"] == "torch"), None)
+    for r in rows:
+        if base:
+            r["delta_ndcg@10"] = r["ndcg@10"] - base["ndcg@10"]
+            r["parity"] = abs(r["delta_ndcg@10"]) <= 0.005
+            if r["passages_per_s"] and base["passages_per_s"]:
+                r["speedup"] = r["passages_per_s"] / base["passages_per_s"]
+    shutil.rmtree(out_dir, ignore_errors=True)
+    result = {"beir_dir": str(beir_dir), "split": split, "batch_size": batch_size, "cache": str(cache),
+              "cpu_count": os.cpu_count(), "variants": rows}
+    if verbose:
+        print(format_report(result))
+    return result
+
+
+def format_report(r: dict[str, Any]) -> str:
+    lines = [f"{r['beir_dir']} ({r['split']}), batch {r['batch_size']}, {r['cpu_count']} CPUs",
+             (f"{'variant':<10} {'nDCG@10':>8} {'Δ':>7} {'R@100':>6} {'passages/s':>10} "
+              f"{'cos min/mean':>14} {'load 1m':>8}")]
+    for x in r["variants"]:
+        pps = f"{x['passages_per_s']:.1f}" if x["passages_per_s"] else "cached"
+        cos = (f"{x.get('cosine_to_torch_min', float('nan')):.4f}/"
+               f"{x.get('cosine_to_torch_mean', float('nan')):.4f}")
+        lines.append(f"{x['variant']:<10} {x['ndcg@10']:>8.4f} {x.get('delta_ndcg@10', 0):>+7.4f} "
+                     f"{x['r@100']:>6.3f} {pps:>10} {cos:>14} {x['load_1m_before']:>8.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("beir_dir", nargs="?", default=str(DEFAULT_DIR))
+    p.add_argument("--beir-dir", dest="beir_dir_opt")
+    p.add_argument("--variant", choices=VARIANTS)
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--split", default="test")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--cache")
+    p.add_argument("--fresh", action="store_true")
+    p.add_argument("--out-dir")
+    p.add_argument("--cosine-rows", type=int, default=1000)
+    p.add_argument("--result-json")
+    p.add_argument("--json", dest="json_out")
+    args = p.parse_args(argv)
+    args.beir_dir = args.beir_dir_opt or args.beir_dir
+    if args.variant:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        Path(args.result_json).write_text(json.dumps(_variant_main(args)))
+        return
+    result = run_onnx_bench(args.beir_dir, args.split, args.batch_size, tuple(args.variants.split(",")),
+                            args.cache, args.fresh)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

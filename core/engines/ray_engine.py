@@ -1,0 +1,337 @@
+"""Big corpora: the pipeline's embed, kNN and scoring steps as Ray Data batch jobs over Parquet.
+
+Each job runs the *same core functions* as the in-process engine on a partition of the rows, so the
+results are the same (``tests/test_ray_engine.py`` checks it):
+
+* **embed** — texts the embedding cache lacks are written to Parquet and encoded by a pool of actors
+  (the model is loaded once per actor) through :func:`core.models.encode_texts` into the shared
+  on-disk :class:`core.models.EmbeddingCache`; the driver then reads every vector from the cache. A
+  second run starts no actor. On a multi-node cluster the cache folder must be shared storage.
+* **mine** — queries are read from Parquet in batches; each task builds an exact faiss index over the
+  corpus embeddings and runs :func:`core.mining.mine_dense` / :func:`core.mining.mine_bm25`.
+* **score** — the dataset-level fits (the PU combiner, the judgment recalibration) happen once in the
+  driver; candidates are written as one Parquet file per partition of whole queries and each task
+  scores its files with :func:`core.risk.score_false_negatives` and those fits (every row depends
+  only on its own pair then).
+
+Ray starts a local instance unless ``RAY_ADDRESS`` names a cluster. Work files live under
+``<cache>/.ray-work/`` (shared with the cache) and are removed after each job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.types import NegauditError
+
+ROWS_PER_EMBED_BATCH = 1024  # texts per actor call: one cache shard each
+QUERIES_PER_MINE_BATCH = 512
+QUERIES_PER_SCORE_PART = 256
+
+
+# --- cluster ------------------------------------------------------------------------------------
+
+
+def init(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to ``address`` / ``$RAY_ADDRESS``, else start a local instance; True if this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+             log_to_driver=False, ignore_reinit_error=True)
+    from ray.data import DataContext
+
+    DataContext.get_current().enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no progress lines over the CLI's output
+    return True
+
+
+@contextlib.contextmanager
+def session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
+    """Ray for the duration of a block; shut down afterwards only if this block started it."""
+    started = init(address, num_cpus)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def cluster_cpus() -> int:
+    import ray
+
+    init()
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _pool(actors: int | None, threads: int, batches: int) -> tuple[Any, float]:
+    """An actor pool filling the cluster's CPUs at ``threads`` torch/faiss threads per actor."""
+    from ray.data import ActorPoolStrategy
+
+    cpus = cluster_cpus()
+    size = max(1, min(actors or cpus // max(1, threads), batches))
+    return ActorPoolStrategy(size=size), float(min(threads, cpus))
+
+
+@contextlib.contextmanager
+def _work_dir(root: Path) -> Iterator[Path]:
+    path = root / ".ray-work" / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_parquet(df: pd.DataFrame, folder: Path, rows_per_file: int) -> str:
+    """Several files, so Ray reads them as several blocks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, start in enumerate(range(0, max(len(df), 1), max(1, rows_per_file))):
+        df.iloc[start : start + rows_per_file].to_parquet(folder / f"part-{i:05d}.parquet", index=False)
+    return str(folder)
+
+
+def _get(ref: list[Any]) -> Any:
+    """Resolve a boxed ObjectRef (boxed so Ray does not resolve it when shipping the function)."""
+    import ray
+
+    return ray.get(ref[0])
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+        with contextlib.suppress(ImportError):
+            import faiss
+
+            faiss.omp_set_num_threads(threads)
+
+
+# --- embed --------------------------------------------------------------------------------------
+
+
+class _Embedder:
+    """One actor: loads the model once, encodes batches of texts into the shared cache."""
+
+    def __init__(self, model: Any, encoder: str, cache_root: str, batch_size: int, threads: int):
+        from core import models
+
+        _set_threads(threads)
+        model = _get(model) if isinstance(model, list) else model
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model = models.load_encoder(model, encoder=encoder)
+        self.model = model
+        self.cache = models.EmbeddingCache(cache_root)
+        self.batch_size = batch_size
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        from core import models
+
+        models.encode_texts(self.model, batch["text"].tolist(), cache=self.cache, batch_size=self.batch_size)
+        return pd.DataFrame({"texts": [len(batch)], "encoded": [models.last_encode_stats.encoded]})
+
+
+def fill_cache(texts: Sequence[str], model: Any = None, cache: Any = None, batch_size: int = 64, *,
+               encoder: str | None = None, actors: int | None = None, threads: int | None = None,
+               rows_per_batch: int = ROWS_PER_EMBED_BATCH) -> int:
+    """Encode the texts the cache lacks with a Ray actor pool (one model load per actor); returns how many.
+
+    ``threads``: torch threads per actor (default: all of a node's CPUs in one actor, 1 per actor
+    with ``actors`` set); ``actors``: pool size (default: the cluster's CPUs / ``threads``).
+    """
+    import ray
+
+    from core import models
+
+    encoder = encoder or models.default_encoder()
+    store = models._as_cache(cache)
+    if store is None:
+        raise NegauditError("the Ray engine needs the on-disk embedding cache (actors write into it)")
+    init()
+    mid = models.model_id(model, encoder=encoder)
+    unique = list(dict.fromkeys(texts))
+    hit, _ = store.lookup(mid, [models.text_key(t) for t in unique])
+    todo = [t for t, h in zip(unique, hit) if not h]
+    if not todo:
+        return 0
+    todo.sort(key=len, reverse=True)  # similar lengths share a batch: less padding, as encode does
+    if threads is None:
+        threads = 1 if actors else min(cluster_cpus(), os.cpu_count() or 1)
+    n_batches = math.ceil(len(todo) / rows_per_batch)
+    compute, cpus = _pool(actors, threads, n_batches)
+    shipped = model if model is None or isinstance(model, (str, os.PathLike)) else [ray.put(model)]
+    with _work_dir(store.root) as work:
+        src = _write_parquet(pd.DataFrame({"text": todo}), work / "texts", rows_per_batch)
+        out = ray.data.read_parquet(src).materialize().map_batches(
+            _Embedder, batch_size=rows_per_batch, batch_format="pandas", compute=compute, num_cpus=cpus,
+            fn_constructor_kwargs={"model": shipped, "encoder": encoder, "cache_root": str(store.root),
+                                   "batch_size": batch_size, "threads": threads},
+        ).to_pandas()
+    encoded = int(out["encoded"].sum())
+    models.total_encoded += encoded
+    return encoded
+
+
+def embed_texts(texts: Sequence[str], model: Any = None, cache: Any = None, batch_size: int = 64, *,
+                encoder: str | None = None, **kw: Any) -> np.ndarray:
+    """:func:`core.models.encode_texts` with the cache misses encoded on Ray (:func:`fill_cache`).
+
+    Returns the same float32, L2-normalised rows as ``encode_texts``, read back from the cache.
+    """
+    from core import models
+
+    store = models._as_cache(cache)
+    fill_cache(texts, model, store, batch_size, encoder=encoder, **kw)
+    return models.encode_texts(model, texts, cache=store, batch_size=batch_size, encoder=encoder)
+
+
+def embed_corpus(corpus: Any, model: Any = None, cache: Any = None, batch_size: int = 64,
+                 progress: Any = None, encoder: str | None = None, **kw: Any) -> Any:
+    """``core.pipeline.embed_corpus`` on Ray: docs and queries in one job, through the shared cache."""
+    from core import models
+
+    t0 = time.perf_counter()
+    store = models._as_cache(cache)
+    if progress:
+        progress("embedding documents and queries (Ray)", 0.0)
+    fill_cache(list(corpus.doc_texts) + list(corpus.query_texts), model, store, batch_size,
+               encoder=encoder, **kw)
+    corpus.doc_emb = models.encode_texts(model, corpus.doc_texts, cache=store, encoder=encoder)
+    corpus.query_emb = models.encode_texts(model, corpus.query_texts, cache=store, encoder=encoder)
+    corpus.timings["embed"] = time.perf_counter() - t0
+    return corpus
+
+
+# --- mine ---------------------------------------------------------------------------------------
+
+
+def _mine_batch(batch: pd.DataFrame, ctx: list[Any], miners: Sequence[str], top_k: int,
+                backend: str) -> pd.DataFrame:
+    """One task: dense (exact faiss index over the corpus) and BM25 candidates of a batch of queries.
+
+    Building the flat index is a copy of the embeddings, small next to searching it, so tasks (which
+    reuse Ray's idle workers) beat long-lived actors here.
+    """
+    from core.mining import mine_bm25, mine_dense
+
+    c, rows = _get(ctx), batch["qpos"].to_numpy()
+    qids = [c["query_ids"][i] for i in rows]
+    frames = []
+    if "dense" in miners:
+        frames.append(mine_dense(qids, c["query_emb"][rows], c["doc_ids"], c["doc_emb"], c["positives"],
+                                 top_k, backend=backend))
+    if "bm25" in miners:
+        frames.append(mine_bm25(qids, [c["query_texts"][i] for i in rows], c["doc_ids"],
+                                positives=c["positives"], top_k=top_k, index=c["bm25"]))
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "qpos", batch.set_index("query_id")["qpos"].reindex(out["query_id"]).to_numpy())
+    return out
+
+
+def mine_corpus(corpus: Any, top_k: int = 30, miners: Sequence[str] = ("dense", "bm25"), *,
+                backend: str = "faiss", queries_per_batch: int | None = None) -> pd.DataFrame:
+    """``core.pipeline.mine_corpus`` on Ray: query batches mined by tasks, rows in the same order.
+
+    ``backend="faiss"`` (exact inner product) ranks like the in-process numpy backend except where
+    two docs' cosines differ by float rounding only (< 1e-6): the two BLAS libraries may order such a
+    near-tie differently. ``backend="numpy"`` reproduces the in-process candidates bit for bit.
+    """
+    import ray
+
+    from core.pipeline import index_bm25
+
+    queries_per_batch = queries_per_batch or QUERIES_PER_MINE_BATCH
+    unknown = set(miners) - {"dense", "bm25"}
+    if unknown:
+        raise NegauditError(f"unknown miner(s) {sorted(unknown)}; choose from dense, bm25")
+    if "dense" in miners and corpus.doc_emb is None:
+        raise ValueError("embed_corpus first")
+    if "bm25" in miners and corpus.bm25 is None:
+        index_bm25(corpus)
+    init()
+    t0 = time.perf_counter()
+    ctx = ray.put({"query_ids": corpus.query_ids, "query_texts": corpus.query_texts,
+                   "query_emb": corpus.query_emb, "doc_ids": corpus.doc_ids, "doc_emb": corpus.doc_emb,
+                   "positives": corpus.positives, "bm25": corpus.bm25 if "bm25" in miners else None})
+    queries = pd.DataFrame({"qpos": np.arange(len(corpus.query_ids)), "query_id": corpus.query_ids})
+    with _work_dir(_default_work_root()) as work:
+        src = _write_parquet(queries, work / "queries", queries_per_batch)
+        out = ray.data.read_parquet(src).map_batches(
+            _mine_batch, batch_size=queries_per_batch, batch_format="pandas",
+            fn_kwargs={"ctx": [ctx], "miners": list(miners), "top_k": top_k, "backend": backend},
+        ).to_pandas()
+    order = {m: i for i, m in enumerate(("dense", "bm25"))}
+    out["_m"] = out["miner"].map(order)
+    out = out.sort_values(["_m", "qpos", "rank"], kind="stable").drop(columns=["_m", "qpos"])
+    corpus.timings["mine"] = time.perf_counter() - t0
+    return out.reset_index(drop=True)
+
+
+def _default_work_root() -> Path:
+    """``$NEGAUDIT_RAY_WORK``, else the default cache folder (shared storage on a real cluster)."""
+    from core.models import default_cache_dir
+
+    return Path(os.environ.get("NEGAUDIT_RAY_WORK") or default_cache_dir())
+
+
+# --- score --------------------------------------------------------------------------------------
+
+
+def _score_parts(batch: pd.DataFrame, ctx: list[Any]) -> pd.DataFrame:
+    """One task: score the query partitions whose Parquet files are named in ``batch``."""
+    from core.risk import score_false_negatives
+
+    c = _get(ctx)
+    frames = [score_false_negatives(pd.read_parquet(path), c["inputs"], judgments=c["judgments"],
+                                    model=c["model"], calibration=c["calibration"])
+              for path in batch["path"]]
+    return pd.concat(frames, ignore_index=True)
+
+
+def score_candidates(candidates: pd.DataFrame, inputs: Any, judgments: pd.DataFrame | None, *,
+                     queries_per_part: int | None = None) -> pd.DataFrame:
+    """``core.risk.score_false_negatives`` on Ray: dataset-level fits here, query partitions in tasks.
+
+    Candidates are written as one Parquet file per partition of whole queries (a pair's rows of every
+    miner stay together); each task scores its files with the driver's PU model and recalibration.
+    """
+    import ray
+
+    from core.risk import train_combiner
+    from core.risk.score import fit_judgment_calibration
+
+    queries_per_part = queries_per_part or QUERIES_PER_SCORE_PART
+    init()
+    model = train_combiner(inputs)
+    calibration = fit_judgment_calibration(candidates, inputs, judgments, model)
+    df = candidates.reset_index(drop=True).astype({"query_id": str, "doc_id": str})
+    df["_row"] = np.arange(len(df))
+    part = inputs.qrow(df["query_id"].tolist()) // max(1, queries_per_part)
+    ctx = ray.put({"inputs": inputs, "judgments": judgments, "model": model, "calibration": calibration})
+    with _work_dir(_default_work_root()) as work:
+        paths = []
+        for p, rows in df.groupby(part, sort=True).groups.items():
+            paths.append(str(work / f"part-{int(p):06d}.parquet"))
+            df.loc[rows].to_parquet(paths[-1], index=False)
+        out = ray.data.from_items([{"path": p} for p in paths]).map_batches(
+            _score_parts, batch_size=1, batch_format="pandas", fn_kwargs={"ctx": [ctx]},
+        ).to_pandas()
+    return out.sort_values("_row", kind="stable").drop(columns=["_row"]).reset_index(drop=True)

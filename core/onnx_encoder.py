@@ -1,0 +1,151 @@
+"""The bi-encoder on onnxruntime (fp32 or dynamic int8), without ``optimum``.
+
+sentence-transformers' ``backend="onnx"`` needs ``optimum``, which conflicts with
+sentence-transformers 6.x here (see DESIGN.md), so the model is exported with
+``torch.onnx.export`` once and run with onnxruntime directly. The graph is the model's own modules:
+the transformer, mean pooling over the attention mask, L2 normalisation (the packaged MiniLM's
+``modules.json``); tokenisation is the model's ``tokenizer.json`` through ``tokenizers`` with
+sentence-transformers' settings (truncate at ``max_seq_length``, pad to the longest in the batch).
+
+Exports live next to the embedding cache (``<cache root>/onnx/<model id>/``) and are made on first use;
+running an exported model imports neither torch nor sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+
+
+def onnx_dir(mid: str, root: str | os.PathLike | None = None) -> Path:
+    from core.models import _safe, default_cache_dir
+
+    return Path(root or default_cache_dir()) / "onnx" / _safe(mid)
+
+
+def export_onnx(folder: Path, out_dir: Path) -> Path:
+    """Export transformer + mean pooling + normalise of a sentence-transformers folder to ONNX (fp32)."""
+    import torch
+
+    from core.models import load_bi_encoder
+
+    st = load_bi_encoder(folder)
+    modules = [type(m).__name__ for m in st]
+    if modules[:2] != ["Transformer", "Pooling"] or not set(modules[2:]) <= {"Normalize"}:
+        raise ValueError(f"the ONNX encoder supports Transformer + Pooling (+ Normalize) models, not {modules}")
+    pool = st[1].get_config_dict()
+    if pool.get("pooling_mode", "mean" if pool.get("pooling_mode_mean_tokens") else None) != "mean":
+        raise ValueError("the ONNX encoder supports mean pooling only")
+    bert = st[0].auto_model
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / VARIANTS["onnx"]
+    tmp = out_dir / f".{os.getpid()}.{path.name}.tmp"
+    ids = torch.ones((2, 8), dtype=torch.long)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes on shapes; the dynamic axes are tested
+        torch.onnx.export(
+            Pooled().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["sentence_embedding"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
+            | {"sentence_embedding": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
+    os.replace(tmp, path)
+    return path
+
+
+def quantize_int8(fp32: Path) -> Path:
+    """Dynamic int8 quantisation, per output channel (per-tensor loses too much: cosine 0.94 to fp32)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = fp32.with_name(VARIANTS["onnx-int8"])
+    tmp = out.with_name(f".{os.getpid()}.{out.name}.tmp")
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    os.replace(tmp, out)
+    return out
+
+
+def ensure_exported(folder: Path, mid: str, variant: str, root: str | os.PathLike | None = None) -> Path:
+    """The ONNX file of ``variant`` for this model, exporting (and quantising) it on first use."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown ONNX variant {variant!r}; choose from {sorted(VARIANTS)}")
+    out_dir = onnx_dir(mid, root)
+    path = out_dir / VARIANTS[variant]
+    if path.exists():
+        return path
+    fp32 = out_dir / VARIANTS["onnx"]
+    if not fp32.exists():
+        export_onnx(folder, out_dir)
+    return quantize_int8(fp32) if variant == "onnx-int8" else fp32
+
+
+class OnnxEncoder:
+    """``encode`` like SentenceTransformer's (the subset negaudit uses), on onnxruntime."""
+
+    def __init__(self, onnx_path: Path, folder: Path, mid: str, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        cfg = json.loads((folder / "sentence_bert_config.json").read_text())
+        self.max_seq_length = int(cfg.get("max_seq_length", 256))
+        self.do_lower_case = bool(cfg.get("do_lower_case", False))
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        pad = self.tokenizer.padding or {}
+        self.tokenizer.enable_padding(pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"))
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.path = onnx_path
+        from core.models import _ID_ATTR
+
+        setattr(self, _ID_ATTR, mid)
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 64, show_progress_bar: bool = False,
+               convert_to_numpy: bool = True, normalize_embeddings: bool = True, **_: Any) -> np.ndarray:
+        """Float32 (n, dim), L2-normalised. Longest texts first in batches, as sentence-transformers does."""
+        texts = [t.lower() for t in sentences] if self.do_lower_case else list(sentences)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out: np.ndarray | None = None
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] for i in rows])
+            feed = {
+                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
+            emb = self.session.run(["sentence_embedding"], feed)[0]
+            if out is None:
+                out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
+            out[rows] = emb
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def load_onnx_encoder(folder: Path, base_mid: str, variant: str, threads: int | None = None,
+                      root: str | os.PathLike | None = None) -> OnnxEncoder:
+    mid = f"{base_mid}-{variant}"
+    return OnnxEncoder(ensure_exported(folder, base_mid, variant, root), folder, mid, threads)
