@@ -38,7 +38,7 @@ def _groups(rows: pd.DataFrame) -> Iterator[tuple[str, list[str], list[str]]]:
     neg: dict[str, list[str]] = {}
     for q, d, lab in zip(rows["query_id"].tolist(), rows["doc_id"].tolist(),
                          rows["label"].tolist()):
-        if q is None or q != q:  # groupby drops missing keys
+        if pd.isna(q):  # groupby drops missing keys
             continue
         q = str(q)
         p, n = pos.setdefault(q, []), neg.setdefault(q, [])
@@ -46,8 +46,8 @@ def _groups(rows: pd.DataFrame) -> Iterator[tuple[str, list[str], list[str]]]:
             p.append(str(d))
         elif lab == 0:
             n.append(str(d))
-    for q in pos:
-        yield q, pos[q], neg[q]
+    for q, p in pos.items():
+        yield q, p, neg[q]
 
 
 def shape_rows(rows: pd.DataFrame, layout: str, query_text: dict[str, str],
