@@ -15,6 +15,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -22,6 +23,21 @@ from pathlib import Path
 SUPERUSER = "negaudit"
 # Speed over durability: a test server's data is thrown away anyway.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+pid, folder = int(sys.argv[1]), sys.argv[2]
+sys.stdin.read()  # returns at EOF: the process that started the server has ended
+try:
+    os.kill(pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
+    for _ in range(100):
+        time.sleep(0.1)
+        os.kill(pid, 0)
+except OSError:
+    pass
+shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -119,11 +135,20 @@ class TempPostgres:
                           str(self.dir / "server.log"), "-o", o, "-w", "-t", "60", "start")
             if r.returncode == 0:
                 atexit.register(self.stop)
+                self._watch()
                 return self
             log = self.dir / "server.log"
             last = log.read_text(errors="replace")[-500:] if log.exists() else r.stderr
         self._cleanup()
         raise PostgresUnavailable(f"pg_ctl start failed: {last.strip()}")
+
+    def _watch(self) -> None:
+        """A watchdog in its own session: when this process ends however it ends (SIGKILL, a
+        timeout's SIGTERM that skips atexit), the pipe closes and the watchdog stops the server."""
+        pid = int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(pid), str(self.dir)], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def stop(self) -> None:
         if self.dir is None:
@@ -132,6 +157,11 @@ class TempPostgres:
             self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
                       "-w", "stop", timeout=60)
         self._cleanup()
+        watchdog = getattr(self, "_watchdog", None)
+        if watchdog is not None:
+            watchdog.stdin.close()  # nothing left to do for it: it exits
+            watchdog.wait(timeout=30)
+            self._watchdog = None
 
     def _cleanup(self) -> None:
         if self.dir is not None:

@@ -47,3 +47,33 @@ def test_unreachable_server_is_one_clear_line_without_the_password() -> None:
     with pytest.raises(NegauditError, match=r"cannot connect to .*me:\*\*\*@127\.0\.0\.1") as info:
         Store.open("postgresql+psycopg://me:secret@127.0.0.1:1/negaudit")
     assert "secret" not in str(info.value)
+
+
+OWNER = """
+from core.store.pgserver import TempPostgres
+s = TempPostgres().start()
+print(s.dir, flush=True)
+input()  # killed here, before any clean-up can run
+"""
+
+
+def test_a_killed_owner_takes_its_server_along(databases) -> None:
+    """SIGKILL (or a timeout's SIGTERM, which skips atexit) must not leave a server behind."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    databases.server()  # skips (or fails under CI=true) where PostgreSQL is missing
+    proc = subprocess.Popen([sys.executable, "-c", OWNER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    folder = Path(proc.stdout.readline().strip())
+    pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not folder.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
