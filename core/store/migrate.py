@@ -8,6 +8,7 @@ it, then upgraded. Add a revision with
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
@@ -18,6 +19,7 @@ MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 HEAD = "0002"  # the newest revision; a test checks it against the scripts
 INITIAL = "0001"
 _PG_LOCK_KEY = 7_263_354  # advisory lock: two processes opening an empty database migrate once
+_LOCK = threading.Lock()
 
 
 def register_duckdb() -> None:
@@ -49,7 +51,7 @@ def current_revision(conn: Connection) -> str | None:
 
 def migrate(engine: Engine) -> str:
     """Bring the database to HEAD; returns what was done: current | upgraded | stamped."""
-    with engine.begin() as conn:
+    with _LOCK, engine.begin() as conn:  # threads of one process (DuckDB: the only writer)
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
         rev = current_revision(conn)
