@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     except NegauditError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         code = 2
-    if "torch" in sys.modules:
+    if "torch" in sys.modules and argv is None:
         # Every store is closed by now. Interpreter teardown with torch loaded makes DuckDB's
         # nanobind bindings print pages of spurious "leaked" warnings; skip that teardown.
+        # Only as the console script: called in-process with argv (tests), _exit would end the
+        # caller — pytest would stop mid-suite with exit code 0.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -195,3 +195,14 @@ def test_sigkill_mid_burst_loses_no_acknowledged_relabel(tmp_path):
         proc.wait(10)
     with Store.open(str(db)) as s:
         assert len(s.judgments(DS)) == len(j) + 1
+
+
+def test_in_process_main_returns_even_with_torch_loaded(tmp_path):
+    """`main(argv)` in-process (as the CLI tests call it) must not `os._exit`: with torch loaded
+    that ended a pytest run mid-suite with exit code 0 and no summary."""
+    code = ("import torch, sys\nfrom core.cli import main\n"
+            f"try:\n    main(['datasets', '--db', {str(tmp_path / 'm.duckdb')!r}])\n"
+            "except SystemExit as exc:\n    print('returned', exc.code)\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
+    assert "returned 0" in r.stdout, r.stdout + r.stderr[-2000:]
