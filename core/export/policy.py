@@ -19,7 +19,7 @@ Branches (every distinct (query, doc) candidate lands in exactly one, first matc
 
 Consensus is the app's (`core.review.consensus_from_labels`): the majority of the annotators'
 current labels; an admin's `adjudicate` row is final; a tie is a disagreement (label None).
-Negatives are then capped at `num_negatives` per query: judged true negatives first, the rest
+Negatives are then capped at `num_negatives` per query: judged true negatives first, then partials exported as negatives, the rest
 after, each tier in a seeded order that depends only on (seed, query_id, doc_id) — so the
 selection is reproducible and independent of row order.
 """
@@ -228,9 +228,10 @@ def apply_policy(candidates_df: pd.DataFrame, risk_df: pd.DataFrame | None,
         outcome[flagged & ~risky] = NEGATIVE
     cand["outcome"] = outcome
 
-    # Seeded per-query cap: judged (and partial-as-negative) first, then the rest.
+    # Seeded per-query cap: judged true negatives first, then partial-as-negative, then the rest.
     neg = cand[cand["outcome"] == NEGATIVE].copy()
-    neg["tier"] = np.where(neg["branch"].isin([JUDGED_NEGATIVE, JUDGED_PARTIAL]), 0, 1)
+    neg["tier"] = np.select([neg["branch"] == JUDGED_NEGATIVE, neg["branch"] == JUDGED_PARTIAL],
+                            [0, 1], 2)
     neg["key"] = order_key(neg["query_id"], neg["doc_id"], policy.seed)
     neg = neg.sort_values(["query_id", "tier", "key", "doc_id"], kind="mergesort")
     neg["pick"] = neg.groupby("query_id", sort=False).cumcount()
