@@ -19,8 +19,8 @@ Branches (every distinct (query, doc) candidate lands in exactly one, first matc
 
 Consensus is the app's (`core.review.consensus_from_labels`): the majority of the annotators'
 current labels; an admin's `adjudicate` row is final; a tie is a disagreement (label None).
-Negatives are then capped at `num_negatives` per query: judged true negatives first, then partials exported as negatives, the rest
-after, each tier in a seeded order that depends only on (seed, query_id, doc_id) — so the
+Negatives are then capped at `num_negatives` per query: judged true negatives first, then
+partials exported as negatives, the rest after, each tier in a seeded order that depends only on (seed, query_id, doc_id) — so the
 selection is reproducible and independent of row order.
 """
 
