@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core import review
+from core import export, review
 from core.report import spreadsheet_csv
 from core.types import NegauditError
 from pages._ui import dataset_picker, require_admin, store
@@ -20,24 +19,12 @@ dataset = dataset_picker()
 if dataset is None:
     st.stop()
 
-try:
-    export = importlib.import_module("core.export")
-except ModuleNotFoundError as exc:
-    if exc.name != "core.export":
-        raise
-    export = None
-
 cons = review.consensus(db, dataset)
 st.caption(f"{len(cons):,} judged items; "
            f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,} disagreements "
            "still need adjudication (Admin page).")
 st.download_button("Consensus labels (CSV)", spreadsheet_csv(cons.drop(columns=["votes"])),
                    file_name=f"{dataset}-consensus.csv", mime="text/csv")
-if export is None or not hasattr(export, "export_dataset"):
-    st.info("Training-data export is not available yet: `core/export` (policies, writers, "
-            "manifest) is being written by another engineer.")
-    st.stop()
-
 c1, c2, c3 = st.columns(3)
 fn = c1.selectbox("Judged false negatives", ["to-positive", "drop"])
 partial = c2.selectbox("Judged partials", ["drop", "positive", "negative"])
@@ -46,11 +33,13 @@ c1, c2, c3 = st.columns(3)
 use_risk = c1.checkbox("Drop unreviewed candidates by risk", value=True)
 thr = c1.slider("…with fn_risk ≥", 0.0, 1.0, 0.5, 0.05, disabled=not use_risk)
 num_neg = int(c2.number_input("Negatives per query (0 = all)", 0, 1000, 0))
+sampling = c2.radio("…chosen", ["random", "top"], horizontal=True,
+                    help="a seeded random sample, or the best-ranked (hardest) first")
 split = c3.selectbox("Split", ["(all)", "train", "dev", "test"])
 try:
     policy = export.ExportPolicy(false_negatives=fn, partial=partial, flagged=flagged,
                                  drop_risk_above=thr if use_risk else None,
-                                 num_negatives=num_neg or None,
+                                 num_negatives=num_neg or None, sampling=sampling,
                                  split=None if split == "(all)" else split)
     pv = export.preview(db, dataset, policy)
     st.subheader("Preview")

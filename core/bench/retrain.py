@@ -41,6 +41,7 @@ class RetrainConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     top_k: int = 30  # mined candidates per train query
     num_negatives: int = 1  # negatives per (query, positive) row: triplets
+    sampling: str = "random"  # `random` from the top-K, or `top`: the hardest first
     threshold: float = 0.5  # (b) drops unreviewed candidates with fn_risk >= this
     max_steps: int = 60
     batch_size: int = 16
@@ -203,7 +204,7 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     for seed in cfg.seeds:
         for name, threshold in (("raw", None), ("cleaned", cfg.threshold)):
             policy = ExportPolicy(drop_risk_above=threshold, num_negatives=cfg.num_negatives,
-                                  seed=seed)
+                                  seed=seed, sampling=cfg.sampling)
             train_rows, counts = apply_policy(cands, risk if threshold is not None else None,
                                               None, train_qrels, policy)
             table, _ = shape_rows(train_rows, "triplet" if cfg.num_negatives == 1 else "n-tuple",

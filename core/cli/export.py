@@ -45,6 +45,11 @@ class FlaggedPolicy(str, Enum):
     drop = "drop"
 
 
+class Sampling(str, Enum):
+    random = "random"
+    top = "top"
+
+
 def export(
     name: Annotated[str, typer.Option("--name", help="dataset to export")],
     fmt: Annotated[Fmt, typer.Option("--format", help="output format")],
@@ -66,6 +71,10 @@ def export(
         "--num-negatives", help="at most N negatives per query (judged negatives first, then a "
                                 "seeded sample); default all")] = None,
     seed: Annotated[int, typer.Option("--seed", help="seed of the per-query sample")] = 0,
+    sampling: Annotated[Sampling, typer.Option(
+        "--sampling", help="which negatives --num-negatives keeps inside each tier: a seeded "
+                           "random sample, or the best-ranked (hardest) first")
+    ] = Sampling.random,
     split: Annotated[str | None, typer.Option(
         "--split", help="only queries with qrels in this split (e.g. train); default all")] = None,
     relabel_split: Annotated[str | None, typer.Option(
@@ -83,7 +92,8 @@ def export(
     policy = ExportPolicy(
         false_negatives=false_negatives.value, partial=partial.value,
         drop_risk_above=parse_threshold(drop_risk_above), flagged=flagged.value,
-        num_negatives=num_negatives, seed=seed, split=split, relabel_split=relabel_split)
+        num_negatives=num_negatives, seed=seed, sampling=sampling.value, split=split,
+        relabel_split=relabel_split)
     with open_store(db, read_only=True) as store:
         manifest = export_dataset(store, name, fmt.value, out, policy, layout=layout.value,
                                   overwrite=overwrite)
@@ -160,6 +170,9 @@ def retrain(
         "--eval-docs", help="corpus subset for evaluation (all test positives + a sample)")
     ] = 1500,
     top_k: Annotated[int, typer.Option("--top-k", help="mined candidates per train query")] = 30,
+    sampling: Annotated[Sampling, typer.Option(
+        "--sampling", help="negative per row: seeded random from the top-k, or the hardest")
+    ] = Sampling.random,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the result here")
                         ] = None,
 ) -> None:
@@ -168,7 +181,8 @@ def retrain(
 
     main(json_out=str(json_out) if json_out else None, beir_dir=str(beir_dir),
          seeds=tuple(int(s) for s in seeds.split(",") if s.strip()), max_steps=max_steps,
-         batch_size=batch_size, threshold=threshold, eval_docs=eval_docs, top_k=top_k)
+         batch_size=batch_size, threshold=threshold, eval_docs=eval_docs, top_k=top_k,
+         sampling=sampling.value)
 
 
 def register(app: typer.Typer) -> None:

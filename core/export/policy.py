@@ -20,8 +20,10 @@ Branches (every distinct (query, doc) candidate lands in exactly one, first matc
 Consensus is the app's (`core.review.consensus_from_labels`): the majority of the annotators'
 current labels; an admin's `adjudicate` row is final; a tie is a disagreement (label None).
 Negatives are then capped at `num_negatives` per query: judged true negatives first, then
-partials exported as negatives, the rest after, each tier in a seeded order that depends only on (seed, query_id, doc_id) — so the
-selection is reproducible and independent of row order.
+partials exported as negatives, the rest after. Inside each tier, `sampling="random"` (default)
+takes a seeded order that depends only on (seed, query_id, doc_id) — reproducible and independent
+of row order; `sampling="top"` takes the best-ranked (hardest) first, as `mine_hard_negatives`'
+`sampling_strategy="top"` does, with the seeded order breaking ties.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from core.types import Label, NegauditError
 FALSE_NEGATIVE_POLICIES = ("to-positive", "drop")
 PARTIAL_POLICIES = ("positive", "drop", "negative")
 FLAGGED_POLICIES = ("risk", "drop")
+SAMPLING_POLICIES = ("random", "top")
 
 # Branch names, in the order they are tested.
 OUT_OF_SPLIT = "out_of_split"
@@ -73,6 +76,7 @@ class ExportPolicy:
             ones (`risk`) or are always dropped (`drop`).
         num_negatives: at most this many negatives per query (None: all).
         seed: seeds the per-query choice of negatives.
+        sampling: `random` (seeded) or `top` (best mining rank first) inside each tier.
         split: only queries with qrels in this split (and their positives of that split); None
             takes every split. Use `train` to keep test queries out of training data.
         relabel_split: where BEIR/TREC exports put relabels; None: the query's own split.
@@ -84,6 +88,7 @@ class ExportPolicy:
     flagged: str = "risk"
     num_negatives: int | None = None
     seed: int = 0
+    sampling: str = "random"
     split: str | None = None
     relabel_split: str | None = None
 
@@ -97,6 +102,9 @@ class ExportPolicy:
         if self.flagged not in FLAGGED_POLICIES:
             raise NegauditError(f"--flagged must be one of {FLAGGED_POLICIES}, "
                                 f"not {self.flagged!r}")
+        if self.sampling not in SAMPLING_POLICIES:
+            raise NegauditError(f"--sampling must be one of {SAMPLING_POLICIES}, "
+                                f"not {self.sampling!r}")
         if self.drop_risk_above is not None and not 0.0 <= float(self.drop_risk_above) <= 1.0:
             raise NegauditError("--drop-risk-above must be in [0, 1] or 'none'")
         if self.num_negatives is not None and int(self.num_negatives) < 1:
@@ -233,7 +241,11 @@ def apply_policy(candidates_df: pd.DataFrame, risk_df: pd.DataFrame | None,
     neg["tier"] = np.select([neg["branch"] == JUDGED_NEGATIVE, neg["branch"] == JUDGED_PARTIAL],
                             [0, 1], 2)
     neg["key"] = order_key(neg["query_id"], neg["doc_id"], policy.seed)
-    neg = neg.sort_values(["query_id", "tier", "key", "doc_id"], kind="mergesort")
+    by = ["query_id", "tier", "key", "doc_id"]
+    if policy.sampling == "top":  # hardest first; unranked candidates last
+        neg["rank_key"] = neg["rank"].fillna(np.inf)
+        by = ["query_id", "tier", "rank_key", "key", "doc_id"]
+    neg = neg.sort_values(by, kind="mergesort")
     neg["pick"] = neg.groupby("query_id", sort=False).cumcount()
     if policy.num_negatives is not None:
         over = neg.index[neg["pick"] >= int(policy.num_negatives)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -109,14 +111,23 @@ def test_export_admin_only(app, tmp_path):
     at = app("boss", "pages/export.py")
     assert not at.exception, at.exception
     assert at.get("download_button")
-    if any(b.label == "Export" for b in at.button):  # core.export present
-        out = tmp_path / "exported"
-        at.selectbox(key="fmt").set_value("beir").run()
-        next(t for t in at.text_input if t.label.startswith("Output path")).input(str(out))
-        next(b for b in at.button if b.label == "Export").click().run()
-        assert not at.exception, at.exception
-        assert not at.error, at.error[0].value
-        assert out.exists() and any(out.iterdir())
+    out = tmp_path / "exported"
+    at.selectbox(key="fmt").set_value("beir").run()
+    next(t for t in at.text_input if t.label.startswith("Output path")).input(str(out))
+    next(b for b in at.button if b.label == "Export").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, at.error[0].value
+    assert out.exists() and any(out.iterdir())
+    # The hardest-first sampling reaches the policy written into the manifest.
+    next(n for n in at.number_input if n.label.startswith("Negatives per query")).set_value(1)
+    at.radio[0].set_value("top")
+    at.selectbox(key="fmt").set_value("triplet").run()
+    out2 = tmp_path / "triplets.parquet"
+    next(t for t in at.text_input if t.label.startswith("Output path")).input(str(out2))
+    next(b for b in at.button if b.label == "Export").click().run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    manifest = json.loads((tmp_path / "triplets.parquet.manifest.json").read_text())
+    assert manifest["policy"]["sampling"] == "top" and manifest["policy"]["num_negatives"] == 1
     ann = app("ann")
     assert not ann.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):

@@ -80,6 +80,21 @@ def test_judged_negatives_come_first_then_seeded_sample():
     assert len(picks) > 1  # the seed matters for unjudged candidates
 
 
+def test_top_sampling_takes_the_hardest_after_the_risk_rule():
+    cand, risk, cons, qrels = frames()
+    # q2's unscored a, b, c have ranks 8, 9, 10: `top` keeps rank 8 whatever the seed.
+    for s in range(6):
+        rows, _ = apply_policy(cand, risk, cons, qrels,
+                               ExportPolicy(num_negatives=1, seed=s, sampling="top"))
+        assert list(rows[(rows.query_id == "q2") & (rows.label == 0)].doc_id) == ["a"]
+    # q1 with no judgments: risky fn/neg/part/tie/high (ranks 1-4, 6) go, `low` (rank 5) is next.
+    rows, _ = apply_policy(cand, risk, None, qrels, ExportPolicy(num_negatives=1, sampling="top"))
+    assert list(rows[(rows.query_id == "q1") & (rows.label == 0)].doc_id) == ["low"]
+    rows, _ = apply_policy(cand, risk, None, qrels,
+                           ExportPolicy(num_negatives=2, sampling="top", drop_risk_above=None))
+    assert list(rows[(rows.query_id == "q1") & (rows.label == 0)].doc_id) == ["fn", "neg"]
+
+
 def test_consensus_from_app_is_used_verbatim():
     cur = pd.DataFrame({
         "query_id": ["q1", "q1", "q1", "q1", "q1"], "doc_id": ["x", "x", "x", "y", "y"],
@@ -104,6 +119,8 @@ def test_policy_validation():
         ExportPolicy(drop_risk_above=1.5)
     with pytest.raises(NegauditError):
         ExportPolicy(num_negatives=0)
+    with pytest.raises(NegauditError):
+        ExportPolicy(sampling="hardest")
     assert parse_threshold("none") is None and parse_threshold("0.3") == 0.3
     with pytest.raises(NegauditError):
         parse_threshold("high")
@@ -144,6 +161,7 @@ def scenario(draw):
         drop_risk_above=draw(st.one_of(st.none(), st.floats(0, 1))),
         flagged=draw(st.sampled_from(["risk", "drop"])),
         num_negatives=draw(st.one_of(st.none(), st.integers(1, 4))),
+        sampling=draw(st.sampled_from(["random", "top"])),
         seed=draw(st.integers(0, 3)),
         split=draw(st.sampled_from([None, "train"])))
     return cand, risk, cons, qrels, policy
