@@ -126,6 +126,17 @@ def has_risk(store: Store, dataset: str) -> bool:
                             {"d": dataset}).first() is not None
 
 
+# Items the annotator may not get: their own current labels, and items k others hold (a current
+# label or a live lease). Shared by the whole-dataset and the among-these-keys variants below.
+_BLOCKED = """
+    blocked AS (
+        SELECT query_id, doc_id FROM cur WHERE annotator = :me
+        UNION ALL
+        SELECT query_id, doc_id FROM (
+            SELECT query_id, doc_id, annotator FROM cur WHERE annotator <> :me
+            UNION SELECT query_id, doc_id, annotator FROM lease WHERE annotator <> :me) h
+        GROUP BY query_id, doc_id HAVING count(DISTINCT annotator) >= :k)"""
+
 _CUR = """
     cur AS (
         SELECT query_id, doc_id, annotator, label FROM (
@@ -136,14 +147,7 @@ _CUR = """
         WHERE rn = 1 AND label <> ''),
     lease AS (
         SELECT query_id, doc_id, annotator, leased_at FROM assignments
-        WHERE dataset = :dataset AND expires_at > :now),
-    blocked AS (
-        SELECT query_id, doc_id FROM cur WHERE annotator = :me
-        UNION ALL
-        SELECT query_id, doc_id FROM (
-            SELECT query_id, doc_id, annotator FROM cur WHERE annotator <> :me
-            UNION SELECT query_id, doc_id, annotator FROM lease WHERE annotator <> :me) h
-        GROUP BY query_id, doc_id HAVING count(DISTINCT annotator) >= :k)"""
+        WHERE dataset = :dataset AND expires_at > :now),""" + _BLOCKED
 
 
 def _items_sql(use_risk: bool) -> str:
@@ -177,14 +181,7 @@ _CUR_AMONG = """
     lease AS (
         SELECT a.query_id, a.doc_id, a.annotator FROM assignments a
         JOIN k ON a.query_id = k.query_id AND a.doc_id = k.doc_id
-        WHERE a.dataset = :dataset AND a.expires_at > :now),
-    blocked AS (
-        SELECT query_id, doc_id FROM cur WHERE annotator = :me
-        UNION ALL
-        SELECT query_id, doc_id FROM (
-            SELECT query_id, doc_id, annotator FROM cur WHERE annotator <> :me
-            UNION SELECT query_id, doc_id, annotator FROM lease WHERE annotator <> :me) h
-        GROUP BY query_id, doc_id HAVING count(DISTINCT annotator) >= :k)"""
+        WHERE a.dataset = :dataset AND a.expires_at > :now),""" + _BLOCKED
 
 
 def blocked_keys(store: Store, dataset: str, annotator: str, k: int,
