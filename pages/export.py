@@ -50,7 +50,7 @@ except NegauditError as exc:
     st.stop()
 
 fmt = st.selectbox("Format", list(export.FORMATS), key="fmt")
-suffix = ".parquet" if fmt in getattr(export, "TABLE_LAYOUTS", ()) else ""
+suffix = ".parquet" if fmt in export.TABLE_LAYOUTS else ""
 out = st.text_input("Output path on the server (a .parquet/.jsonl file for table formats, "
                     "a folder otherwise)",
                     str(Path(".negaudit") / "exports" / f"{dataset}-{fmt}{suffix}"))
