@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 
+import pandas as pd
+
 DEFAULT_SHARE = 0.2
 SETTING_KEY = "blind_share"
 
@@ -33,3 +35,30 @@ def is_blind(dataset: str, query_id: str, doc_id: str, annotator: str,
              share: float = DEFAULT_SHARE) -> bool:
     """Whether this annotator sees this card without its risk and reasons."""
     return blind_score(dataset, query_id, doc_id, annotator) < share
+
+
+SUGGESTS_FN = 0.5  # a card "suggests" a false negative when the risk it carries is at least this
+FN_LABELS = ("false_negative", "partial")
+
+
+def follow_rates(decisions: pd.DataFrame, threshold: float = SUGGESTS_FN) -> pd.DataFrame:
+    """How often labels agree with the card's risk, on cards that showed it vs blind ones.
+
+    `decisions`: label, blind (bool), shown_risk (the risk the card carried, shown or not).
+    A label follows the suggestion when (risk >= threshold) == (label is false_negative or
+    partial); unsure labels and rows without a risk or a blind flag are left out. If annotators
+    anchor on the number, the shown cards follow it clearly more often than the blind ones.
+    """
+    cols = ["cards", "decisions", "follow", "follow_rate"]
+    d = decisions
+    if d is None or len(d) == 0 or not {"blind", "shown_risk", "label"} <= set(d.columns):
+        return pd.DataFrame({"cards": ["shown", "blind"], "decisions": [0, 0], "follow": [0, 0],
+                             "follow_rate": [float("nan")] * 2})[cols]
+    d = d[d["label"].isin(("negative", *FN_LABELS)) & d["blind"].notna() & d["shown_risk"].notna()]
+    follows = (d["shown_risk"].astype(float) >= threshold) == d["label"].isin(FN_LABELS)
+    rows = []
+    for name, flag in (("shown", False), ("blind", True)):
+        m = d["blind"].astype(bool) == flag
+        n, k = int(m.sum()), int(follows[m].sum())
+        rows.append((name, n, k, k / n if n else float("nan")))
+    return pd.DataFrame(rows, columns=cols)

@@ -40,3 +40,22 @@ def test_parse_share():
     assert parse_share(None) == DEFAULT_SHARE and parse_share("0.35") == 0.35
     assert parse_share("junk") == DEFAULT_SHARE and parse_share("nan") == DEFAULT_SHARE
     assert parse_share("7") == 1.0 and parse_share(-1) == 0.0
+
+
+def test_follow_rates_shown_vs_blind():
+    import pandas as pd
+
+    from core.quality.blind import follow_rates
+
+    d = pd.DataFrame({
+        "label": ["false_negative", "negative", "negative", "partial", "unsure", "negative",
+                  "false_negative", "negative"],
+        "blind": [False, False, False, False, False, True, True, None],
+        "shown_risk": [0.9, 0.1, 0.8, 0.7, 0.9, 0.9, 0.2, 0.1],
+    })
+    out = follow_rates(d).set_index("cards")
+    # shown: FN@0.9 follows, neg@0.1 follows, neg@0.8 not, partial@0.7 follows (unsure dropped)
+    assert out.loc["shown", "decisions"] == 4 and out.loc["shown", "follow"] == 3
+    # blind: neg@0.9 does not follow, FN@0.2 does not; the row without a flag is left out
+    assert out.loc["blind", "decisions"] == 2 and out.loc["blind", "follow_rate"] == 0.0
+    assert follow_rates(d.iloc[:0])["decisions"].sum() == 0
