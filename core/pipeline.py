@@ -14,13 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.engines import get_engine
+from core.engines.progress import Progress
+from core.engines.progress import no_progress as _noop
 from core.types import NegauditError
-
-Progress = Callable[[str, float], None]  # (step description, fraction done 0..1)
-
-
-def _noop(_step: str, _frac: float) -> None:
-    return None
 
 
 @dataclass
@@ -38,11 +35,12 @@ class Corpus:
     doc_emb: np.ndarray | None = None
     bm25: Any = None
     timings: dict[str, float] = field(default_factory=dict)
+    encoded: int = 0  # texts run through a model for this corpus (cache misses)
 
 
 def load_corpus(store: Any, name: str) -> Corpus:
     """Read a dataset's queries, docs and qrels (positives over every split) from the store."""
-    from core.models import doc_text
+    from core.encoders import doc_text
 
     if not store.has_dataset(name):
         raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
@@ -66,54 +64,6 @@ def load_corpus(store: Any, name: str) -> Corpus:
     )
 
 
-def embed_corpus(corpus: Corpus, model: Any = None, cache: Any = None, batch_size: int = 64,
-                 progress: Progress = _noop) -> Corpus:
-    """Embed docs and queries through the on-disk cache (a second run encodes nothing)."""
-    from core.models import encode_texts
-
-    t0 = time.perf_counter()
-    progress("embedding documents", 0.0)
-    corpus.doc_emb = encode_texts(model, corpus.doc_texts, cache=cache, batch_size=batch_size,
-                                  show_progress=progress is _noop)
-    progress("embedding queries", 0.5)
-    corpus.query_emb = encode_texts(model, corpus.query_texts, cache=cache, batch_size=batch_size)
-    corpus.timings["embed"] = time.perf_counter() - t0
-    return corpus
-
-
-def index_bm25(corpus: Corpus) -> Corpus:
-    from core.mining import Bm25Index
-
-    t0 = time.perf_counter()
-    corpus.bm25 = Bm25Index.build(corpus.doc_texts)
-    corpus.timings["bm25_index"] = time.perf_counter() - t0
-    return corpus
-
-
-def mine_corpus(corpus: Corpus, top_k: int = 30, miners: Sequence[str] = ("dense", "bm25"),
-                backend: str = "numpy") -> pd.DataFrame:
-    """Candidates of every miner: labelled positives excluded, every candidate kept (no filtering)."""
-    from core.mining import mine_bm25, mine_dense
-
-    unknown = set(miners) - {"dense", "bm25"}
-    if unknown:
-        raise NegauditError(f"unknown miner(s) {sorted(unknown)}; choose from dense, bm25")
-    frames = []
-    t0 = time.perf_counter()
-    if "dense" in miners:
-        if corpus.doc_emb is None:
-            raise ValueError("embed_corpus first")
-        frames.append(mine_dense(corpus.query_ids, corpus.query_emb, corpus.doc_ids,
-                                 corpus.doc_emb, corpus.positives, top_k, backend=backend))
-    if "bm25" in miners:
-        if corpus.bm25 is None:
-            index_bm25(corpus)
-        frames.append(mine_bm25(corpus.query_ids, corpus.query_texts, corpus.doc_ids,
-                                positives=corpus.positives, top_k=top_k, index=corpus.bm25))
-    corpus.timings["mine"] = time.perf_counter() - t0
-    return pd.concat(frames, ignore_index=True)
-
-
 def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
                  miners: Sequence[str] = ("dense", "bm25"), cache: Any = None,
                  progress: Progress = _noop, corpus: Corpus | None = None,
@@ -122,11 +72,12 @@ def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
 
     ``engine``: ``local`` (this process) or ``ray`` (Ray Data batch jobs, see ``core.engines``).
     """
-    from core.engines import get_engine
+    from core.mining import check_miners, needs_embeddings
 
     eng = get_engine(engine)
+    miners = check_miners(miners)
     corpus = corpus or load_corpus(store, name)
-    if "dense" in miners and corpus.doc_emb is None:
+    if needs_embeddings(miners) and corpus.doc_emb is None:
         eng.embed_corpus(corpus, model, cache, progress=progress)
     progress("mining", 0.8)
     cands = eng.mine_corpus(corpus, top_k, miners)
@@ -138,12 +89,9 @@ def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
 
 def bm25_rows(corpus: Corpus) -> Callable[[Sequence[int]], np.ndarray]:
     """Full-corpus BM25 rows for a batch of query positions: what `RiskInputs.bm25` expects."""
-    from core.mining import bm25_tokenize
+    from core.mining import bm25_rows as rows_of, ensure_index
 
-    if corpus.bm25 is None:
-        index_bm25(corpus)
-    tokens = bm25_tokenize(corpus.query_texts)
-    return lambda rows: corpus.bm25.scores([tokens[i] for i in rows])
+    return rows_of(ensure_index(corpus), corpus.query_texts)
 
 
 def _rankings(corpus: Corpus, k: int) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -164,6 +112,7 @@ class ScoreResult:
     queries: pd.DataFrame  # query_id, n_positives, judged_at_k, lexical_overlap, positive_rank, ...
     judgments_used: int
     timings: dict[str, float]
+    encoded: int = 0  # texts run through a model by this call's corpus (0 when all were cached)
 
     def summary(self) -> str:
         c, q = self.candidates, self.queries
@@ -181,8 +130,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     Human judgments (the consensus of current labels) recalibrate the probability once both
     classes are present; the dataset's own qrels are the only other labels the scorer sees.
     """
-    from core.engines import get_engine
-    from core.review import consensus
+    from core.labels import consensus_from_labels
     from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias
 
     eng = get_engine(engine)
@@ -196,7 +144,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     t0 = time.perf_counter()
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus))
-    cons = consensus(store, name)
+    cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
     scored["scorer_version"] = SCORER_VERSION
@@ -213,7 +161,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     store.replace_rows("risk", name, risk_rows)
     store.replace_rows("query_bias", name, queries)
     progress("scored", 1.0)
-    return ScoreResult(scored, queries, len(cons), dict(corpus.timings))
+    return ScoreResult(scored, queries, len(cons), dict(corpus.timings), corpus.encoded)
 
 
 def run(store: Any, name: str, top_k: int = 30, model: Any = None, cache: Any = None,

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-FN_LABELS = ("false_negative", "partial")  # counted as "not a true negative"
+from core import labels
+
+FN_LABELS = ("false_negative", "partial")  # the calibrator's target (core.risk.calibration)
 LABEL_COLORS = {"negative": "#16a34a", "false_negative": "#dc2626", "partial": "#d97706",
                 "unsure": "#6b7280"}
 
@@ -18,38 +20,44 @@ def _empty(title: str, note: str) -> go.Figure:
     return fig
 
 
-def _rank_bucket(rank: pd.Series) -> pd.Series:
-    edges = [0, 1, 3, 5, 10, 20, 30, 50, 100, np.inf]
-    names = ["1", "2-3", "4-5", "6-10", "11-20", "21-30", "31-50", "51-100", ">100"]
-    return pd.cut(rank.astype(float), edges, labels=names)
-
-
-def fn_rate_by_rank(rank_risk: pd.DataFrame, judged: pd.DataFrame) -> go.Figure:
-    """FN rate by mining rank: estimated (mean fn_risk, all items) vs judged (consensus labels).
+def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
+                    sample: str = "random audit sample") -> go.Figure:
+    """FN rate by mining rank, bucketed as `core.labels.rank_bucket` (the report's buckets).
 
     Args:
-        rank_risk: miner, rank, mean_risk, n (per rank, from SQL).
-        judged: rank, label (consensus) for judged items.
+        rank_risk: miner, rank, mean_risk, n (per rank, from SQL): the estimated rate (mean
+            fn_risk over every scored item) as bars.
+        table: `core.labels.fn_rate_table` of the estimator's sample: the judged rate per
+            bucket with its 95% Wilson interval, and the overall rate as a dashed line.
     """
     title = "False-negative rate by mining rank"
+    judged = table[(table["bucket"] != "all") & (table["n"] > 0)] if len(table) else table
     if rank_risk.empty and judged.empty:
         return _empty(title, "no candidates scored yet")
     fig = go.Figure()
     if not rank_risk.empty:
-        rr = rank_risk.assign(bucket=_rank_bucket(rank_risk["rank"]))
-        rr["w"] = rr.mean_risk * rr.n
+        rr = rank_risk.assign(bucket=labels.rank_buckets(rank_risk["rank"]),
+                              w=rank_risk.mean_risk * rank_risk.n)
         est = rr.groupby("bucket", observed=True)[["w", "n"]].sum()
         fig.add_bar(x=est.index.astype(str), y=est.w / est.n, name="estimated (mean fn_risk)",
                     marker_color="#93c5fd")
-    j = judged.dropna(subset=["rank", "label"]) if not judged.empty else judged
-    if not j.empty:
-        j = j.assign(bucket=_rank_bucket(j["rank"]), fn=j.label.isin(FN_LABELS))
-        g = j.groupby("bucket", observed=True).fn.agg(["mean", "count"])
-        fig.add_scatter(x=g.index.astype(str), y=g["mean"], mode="lines+markers",
-                        name="judged", text=[f"n={n}" for n in g["count"]],
-                        marker_color="#dc2626")
+    if not judged.empty:
+        fig.add_scatter(
+            x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers",
+            name=f"judged ({sample})", marker_color="#dc2626",
+            error_y={"type": "data", "symmetric": False,
+                     "array": judged["ci_high"] - judged["fn_rate"],
+                     "arrayminus": judged["fn_rate"] - judged["ci_low"]},
+            customdata=np.stack([judged["n"], judged["false_negative"]], axis=-1),
+            hovertemplate="rank %{x}<br>FN rate %{y:.1%}<br>%{customdata[1]} of "
+                          "%{customdata[0]}<extra></extra>")
+        overall = table[table["bucket"] == "all"].iloc[0]
+        fig.add_hline(y=float(overall["fn_rate"]), line_dash="dash", annotation_text=(
+            f"overall {labels.format_rate(overall['fn_rate'], overall['ci_low'], overall['ci_high'])}"
+            f", n={int(overall['n'])}"))
     fig.update_layout(title=title, xaxis_title="mining rank", yaxis_title="false-negative rate",
-                      yaxis_range=[0, 1], barmode="overlay")
+                      yaxis_range=[0, 1], barmode="overlay",
+                      xaxis={"categoryorder": "array", "categoryarray": labels.bucket_order()[1:]})
     return fig
 
 

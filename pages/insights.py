@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from core import plots, review
+from core import labels, plots, report, review
 from core.store import review as SR
 from pages._ui import dataset_picker, store, user
 
@@ -18,21 +18,29 @@ if dataset is None:
     st.stop()
 
 judged = review.judged_items(db, dataset)
-est = review.audit_estimate(db, dataset, seed=int(st.session_state.get("seed", 0) or 0))
+seed = int(st.session_state.get("seed", 0) or 0)
+# The one estimator (core.labels), read from the store as `negaudit report` reads it.
+table, meta = report.fn_rate_report(db, dataset, sample="random", seed=seed)
+overall = table.iloc[0]
 cons = review.consensus(db, dataset)
 ag = review.agreement(db, dataset)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Judged items", f"{len(cons):,}")
 c2.metric("Disagreements", f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,}")
 c3.metric("Krippendorff's alpha", "—" if math.isnan(ag["alpha"]) else f"{ag['alpha']:.2f}")
-c4.metric("Audit FN rate (random sample)",
-          "—" if est["n"] == 0 else f"{est['rate']:.1%}",
-          help="From the judged prefix of the seeded random-audit queue: an unbiased sample. "
-               + ("" if est["n"] == 0 else
-                  f"n={est['n']}, 95% CI {est['low']:.1%}–{est['high']:.1%}"))
+rate = labels.format_rate(overall["fn_rate"], overall["ci_low"], overall["ci_high"])
+c4.metric("FN rate (random audit sample)",
+          "—" if overall["n"] == 0 else f"{overall['fn_rate']:.1%}",
+          help="False negatives / decided items (negative, false negative, partial) in the judged "
+               "prefix of the seeded random-audit queue: an unbiased sample. Same figure as "
+               "`negaudit report`.")
+st.caption(f"False-negative rate {rate} (95% Wilson interval), n={int(overall['n'])} decided "
+           f"items of the random-audit sample (seed {seed}, prefix {meta['prefix']}, "
+           f"{meta['gaps']} gaps); partial apart: "
+           f"{labels.format_rate(overall['fn_or_partial_rate'], overall['fnp_ci_low'], overall['fnp_ci_high'])}.")
 
 left, right = st.columns(2)
-left.plotly_chart(plots.fn_rate_by_rank(SR.rank_risk_summary(db, dataset), judged),
+left.plotly_chart(plots.fn_rate_by_rank(SR.rank_risk_summary(db, dataset), table),
                   width="stretch")
 right.plotly_chart(plots.risk_histogram(SR.risk_histogram(db, dataset), judged),
                    width="stretch")

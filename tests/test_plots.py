@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import plots
+from core import labels, plots
 
 JUDGED = pd.DataFrame({
     "rank": [1, 1, 2, 5, 8, 12, 25, 40],
@@ -19,10 +19,13 @@ EMPTY = pd.DataFrame(columns=["rank", "label", "fn_risk"])
 def test_fn_rate_by_rank_estimated_and_judged():
     rr = pd.DataFrame({"miner": "dense", "rank": [1, 2, 3, 10], "mean_risk": [0.5, 0.4, 0.3, 0.1],
                        "n": [10, 10, 10, 10]})
-    fig = plots.fn_rate_by_rank(rr, JUDGED)
+    fig = plots.fn_rate_by_rank(rr, labels.fn_rate_table(JUDGED))
     assert isinstance(fig, go.Figure) and len(fig.data) == 2
-    judged = fig.data[1]
-    assert judged.x[0] == "1" and judged.y[0] == 0.5  # rank 1: one FN of two
+    est, judged = fig.data
+    assert list(est.x) == ["1-5", "6-10"] and est.y[0] == 0.4  # ranks 1-3 weighted by n
+    # the report's buckets and definition: ranks 1, 1, 2, 5 -> one FN of four decided (partial apart)
+    assert judged.x[0] == "1-5" and judged.y[0] == 0.25
+    assert judged.error_y.array[0] > 0 and fig.layout.shapes  # Wilson interval, overall line
 
 
 def test_histogram_reliability_and_empties():
@@ -30,7 +33,8 @@ def test_histogram_reliability_and_empties():
     assert len(plots.risk_histogram(bins, JUDGED).data) == 1 + JUDGED.label.nunique()
     rel = plots.reliability(JUDGED)
     assert len(rel.data) == 2 and all(0 <= y <= 1 for y in rel.data[1].y)
-    for fig in (plots.fn_rate_by_rank(pd.DataFrame(), EMPTY), plots.reliability(EMPTY),
+    for fig in (plots.fn_rate_by_rank(pd.DataFrame(), labels.fn_rate_table(EMPTY)),
+                plots.reliability(EMPTY),
                 plots.risk_histogram(pd.DataFrame(), EMPTY),
                 plots.judged_at_k(pd.DataFrame({"judged_at_k": []})),
                 plots.throughput(pd.DataFrame()), plots.agreement(pd.DataFrame())):

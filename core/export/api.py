@@ -16,6 +16,7 @@ from core.export.manifest import (
     write_manifest,
 )
 from core.export.policy import ExportPolicy, apply_policy, summarize_counts
+from core.labels import consensus_from_labels
 from core.types import Label, NegauditError, Role
 
 FORMATS = ("triplet", "n-tuple", "labeled-pair", "labeled-list", "hf", "beir", "trec-qrels")
@@ -25,9 +26,7 @@ CONSENSUS_RULE = ("majority of the annotators' current labels; an admin's adjudi
 
 
 def load_consensus(store: Any, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(current labels, consensus) — the consensus computed by the review module."""
-    from core.review import consensus_from_labels
-
+    """(current labels, consensus) — the consensus of `core.labels`."""
     cur = store.current_labels(name)
     return cur, consensus_from_labels(cur)
 

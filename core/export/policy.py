@@ -17,7 +17,7 @@ Branches (every distinct (query, doc) candidate lands in exactly one, first matc
 | `unreviewed`            | no judgment, has a `fn_risk`                        | dropped if fn_risk ≥ T, else negative |
 | `unscored`              | no judgment, never scored (e.g. imported triplets)  | kept as negative, counted      |
 
-Consensus is the app's (`core.review.consensus_from_labels`): the majority of the annotators'
+Consensus is the app's (`core.labels.consensus_from_labels`): the majority of the annotators'
 current labels; an admin's `adjudicate` row is final; a tie is a disagreement (label None).
 Negatives are then capped at `num_negatives` per query: judged true negatives first, then
 partials exported as negatives, the rest after. Inside each tier, `sampling="random"` (default)
@@ -165,7 +165,7 @@ def apply_policy(candidates_df: pd.DataFrame, risk_df: pd.DataFrame | None,
     Args:
         candidates_df: query_id, doc_id (+ rank); one row per miner is fine (deduplicated here).
         risk_df: query_id, doc_id, fn_risk (may be None/empty: then everything is `unscored`).
-        consensus_df: query_id, doc_id, label, status (as `core.review.consensus_from_labels`).
+        consensus_df: query_id, doc_id, label, status (as `core.labels.consensus_from_labels`).
         qrels_df: query_id, doc_id, relevance, split.
 
     Returns:

@@ -12,13 +12,10 @@ Weights are not fitted to any dataset (there is no per-query ground truth in a u
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-BUCKETS = (1, 3, 5, 10, 20, 30, 50, 100)
 
 
 def query_pooling_bias(
@@ -51,19 +48,15 @@ def query_pooling_bias(
                                        "positive_rank", "pooling_bias_risk"])
 
 
-def _bucket(rank: pd.Series, buckets: Sequence[int]) -> pd.Series:
-    edges = [0, *buckets, np.inf]
-    labels = [f"{a + 1}-{b}" if np.isfinite(b) else f">{a}" for a, b in itertools.pairwise(edges)]
-    return pd.cut(rank, bins=edges, labels=labels, right=True)
-
-
 def fn_rate_by_rank(scored: pd.DataFrame, judgments: pd.DataFrame | None = None,
-                    buckets: Sequence[int] = BUCKETS, miner: str = "dense") -> pd.DataFrame:
-    """False-negative rate by mining-rank bucket: estimated (mean fn_risk) and judged where judgments exist."""
+                    miner: str = "dense") -> pd.DataFrame:
+    """False-negative rate by mining-rank bucket (`core.labels.rank_bucket`, the report's buckets):
+    estimated (mean fn_risk) and judged (the calibrator's target) where judgments exist."""
+    from core.labels import rank_buckets
     from core.risk.calibration import judgment_targets
 
     df = scored[scored["miner"] == miner] if "miner" in scored else scored
-    df = df.assign(bucket=_bucket(df["rank"], buckets))
+    df = df.assign(bucket=rank_buckets(df["rank"]))
     if judgments is not None and len(judgments):
         jt = judgment_targets(judgments)
         df = df.merge(jt, how="left", on=["query_id", "doc_id"])

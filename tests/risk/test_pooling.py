@@ -43,7 +43,7 @@ def test_fn_rate_by_rank_and_distribution() -> None:
                            "rank": [1, 2, 8, 25], "fn_risk": [0.9, 0.5, 0.2, 0.05]})
     j = pd.DataFrame({"query_id": ["q"], "doc_id": ["a"], "label": ["false_negative"]})
     t = fn_rate_by_rank(scored, j).set_index("bucket")
-    assert t.loc["1-1", "est_fn_rate"] == 0.9 and t.loc["1-1", "judged_fn_rate"] == 1.0
+    assert t.loc["1-5", "est_fn_rate"] == pytest.approx(0.7) and t.loc["1-5", "judged_fn_rate"] == 1.0
     assert t.n.sum() == 4
     d = risk_distribution(scored)
     assert d.n.sum() == 4 and np.isclose(d.expected_fn.sum(), 1.65)
