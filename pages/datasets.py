@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from core import render, review
+from core import render
 from core.types import NegauditError
 from pages._ui import store, user
 
@@ -27,9 +27,24 @@ def _optional(name: str):
 
 
 counts = db.counts()
+skips = _optional("core.ingest.skips")
+
+
+def _skipped(name: str) -> dict:
+    """What the dataset's import skipped (empty records, unknown ids), stored in its meta."""
+    return db.dataset_info(name)["meta"].get(skips.META_KEY, {}) if skips else {}
+
+
+def _show_skips(out: dict) -> None:
+    for line in skips.skip_lines(skips.skips_of(out)) if skips else []:
+        st.warning(render.plain(line))
+
+
 if counts:
-    st.dataframe(pd.DataFrame([{k: v for k, v in asdict(c).items() if k != "extra"}
-                               for c in counts]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{**{k: v for k, v in asdict(c).items() if k != "extra"},
+                                "skipped at import": skips.skip_summary(_skipped(c.name))
+                                if skips else "-"} for c in counts]),
+                 hide_index=True, width="stretch")
 else:
     st.info("No datasets yet.")
 
@@ -55,6 +70,7 @@ else:
                                              text=f"{what}: {done:,}"))
                 bar.progress(1.0, text="done")
                 st.success(render.plain(f"Imported {name.strip()}: {out}"))
+                _show_skips(out)
             except (NegauditError, OSError) as exc:
                 st.error(render.plain(str(exc)))
     with tab_upload, st.form("import_upload"):
@@ -67,6 +83,7 @@ else:
                 out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
                                            replace=replace)
                 st.success(render.plain(f"Imported {name.strip()}: {out}"))
+                _show_skips(out)
             except (NegauditError, OSError) as exc:
                 st.error(render.plain(str(exc)))
 
@@ -102,4 +119,3 @@ elif st.button("Mine + score", type="primary"):
                         "unscored until it is.")
     except NegauditError as exc:
         st.error(str(exc))
-    review.clear_windows()  # the queue heads change with new candidates / scores

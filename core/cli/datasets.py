@@ -14,18 +14,28 @@ def list_datasets(ctx: typer.Context, db: DbOption = None) -> None:
     """Per dataset: docs, queries, queries with a positive, qrels, candidates, judgments."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
     from rich.table import Table
+
+    from core.ingest.skips import META_KEY, skip_lines, skip_summary
 
     with open_store(db) as store:
         rows = store.counts()
+        skips = {r.name: store.dataset_info(r.name)["meta"].get(META_KEY, {}) for r in rows}
     if not rows:
         typer.echo("no datasets yet; try `negaudit ingest beir DIR --name NAME`")
         return
-    table = Table("dataset", "docs", "queries", "with positive", "qrels", "candidates", "judgments")
+    table = Table("dataset", "docs", "queries", "with positive", "qrels", "candidates", "judgments",
+                  "skipped at import")
     for r in rows:
-        table.add_row(r.name, *(f"{v:,}" for v in (r.docs, r.queries, r.queries_with_positive,
-                                                  r.qrels, r.candidates, r.judgments)))
-    console().print(table)
+        table.add_row(escape(r.name), *(f"{v:,}" for v in (
+            r.docs, r.queries, r.queries_with_positive, r.qrels, r.candidates, r.judgments)),
+            skip_summary(skips[r.name]))
+    out = console()
+    out.print(table)
+    for name, skipped in skips.items():  # the first ids, so the records can be found and fixed
+        for line in skip_lines(skipped):
+            out.print(escape(f"{name}: {line}"), soft_wrap=True)
 
 
 @datasets_app.command("rm")

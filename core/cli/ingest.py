@@ -18,7 +18,7 @@ IntoOption = Annotated[str, typer.Option("--into", help="existing dataset to add
 ReplaceOption = Annotated[bool, typer.Option(
     "--replace", help="rebuild the dataset if it exists (its judgments are kept)")]
 StrictOption = Annotated[bool, typer.Option(
-    "--strict", help="reject unknown ids instead of skipping them")]
+    "--strict", help="stop at the first empty record or unknown id (default: skip and report)")]
 
 
 @contextmanager
@@ -43,15 +43,20 @@ def _progress():
 
 def _print(result: dict[str, Any], what: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
+
+    from core.ingest.skips import skip_lines, skips_of
 
     console = Console()
     counts = ", ".join(f"{result.get(t, 0):,} {t}" for t in ("docs", "queries", "qrels",
                                                             "candidates") if result.get(t))
-    console.print(f"{what}: {counts or 'nothing'}")
-    for kind, info in (result.get("skipped_unknown") or {}).items():
-        shown = ", ".join(repr(e) for e in info["examples"])
-        console.print(f"[yellow]skipped {info['count']:,} {kind} lines with ids unknown to the "
-                      f"dataset (e.g. {shown}); --strict rejects them[/yellow]")
+    console.print(escape(f"{what}: {counts or 'nothing'}"))
+    lines = skip_lines(skips_of(result))
+    for line in lines:  # ids come from the user's files: no rich markup from them
+        console.print(f"[yellow]{escape(line)}[/yellow]")
+    if lines:
+        console.print("[yellow](kept with the dataset, see `negaudit datasets`; --strict stops "
+                      "at the first instead)[/yellow]")
     for key, label in (("skipped_positive", "run lines labelled positive (not negatives)"),
                        ("skipped_duplicate", "duplicate run lines"),
                        ("dropped_positive_negatives", "negatives that are also positives")):
@@ -86,6 +91,7 @@ def st(
         "--columns", help="roles by column, e.g. anchor=q,positive=p,negative=n1,n2 or "
                           "anchor=q,document=d,label=score (default: by position)")] = None,
     replace: ReplaceOption = False,
+    strict: StrictOption = False,
     db: DbOption = None,
 ) -> None:
     """Import a sentence-transformers dataset (triplet, n-tuple, labeled pair or list)."""
@@ -93,7 +99,7 @@ def st(
 
     with open_store(db) as store, _progress() as progress:
         result = ingest_st(store, path, name, columns=columns, replace=replace,
-                           progress=progress)
+                           progress=progress, strict=strict)
     _print(result, f"imported {name!r} (columns {result.get('columns')})")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from core.ingest.beir import read_beir
 from core.ingest.common import CHUNK_ROWS, Progress, write_chunks
 from core.ingest.msmarco import read_msmarco
+from core.ingest.skips import META_KEY, merge_skips, skips_of
 from core.ingest.st import ST_SUFFIXES, read_st
 from core.ingest.trec import known_in, read_qrels_lines, read_trec_run
 from core.types import InputError, NegauditError
@@ -28,6 +29,29 @@ def _checked(path: str | Path) -> Path:
     if "\x00" in str(path):
         raise InputError(repr(str(path)), None, None, "a path cannot contain a NUL character")
     return Path(path)
+
+
+def _require_some(path: Path, counts: dict[str, int], report: dict) -> None:
+    """Skipping every record is not an import: fail (rolling back) rather than store nothing."""
+    empty = report.get("skipped_empty", {})
+    for table, kind in (("docs", "docs"), ("queries", "queries"), ("queries", "rows")):
+        if not counts.get(table) and kind in empty:
+            raise InputError(path, None, None,
+                             f"nothing to import: all {empty[kind]['count']:,} {kind} are empty "
+                             f"(e.g. {', '.join(map(repr, empty[kind]['examples']))})")
+
+
+def _keep_skips(writer: Any, report: dict, old: dict | None = None) -> None:
+    """Store the import's skip report with the dataset (merged into `old` for appenders)."""
+    skips = skips_of(report)
+    if old:
+        skips = merge_skips(old, skips)
+    if skips:
+        writer.merge_meta({META_KEY: skips})
+
+
+def _stored_skips(store: Any, name: str) -> dict:
+    return store.dataset_info(name)["meta"].get(META_KEY, {})
 
 
 def _result(counts: dict[str, int], report: dict) -> dict[str, Any]:
@@ -47,19 +71,25 @@ def ingest_beir(store: Any, path: str | Path, name: str, splits: list[str] | Non
     with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="beir",
                               replace=replace, meta={"splits": splits or "all"}) as writer:
         counts = write_chunks(writer, chunks)
+        _require_some(path, counts, report)
+        _keep_skips(writer, report)
     return _result(counts, report)
 
 
 def ingest_st(store: Any, path: str | Path, name: str, columns: str | dict | None = None,
               replace: bool = False, progress: Progress | None = None,
-              chunk_rows: int = CHUNK_ROWS, source: str | None = None) -> dict[str, Any]:
+              chunk_rows: int = CHUNK_ROWS, source: str | None = None, strict: bool = False
+              ) -> dict[str, Any]:
     """Import a sentence-transformers training file (parquet/jsonl/csv/tsv) as dataset `name`."""
     path = _checked(path)
     report: dict = {}
-    chunks = read_st(path, columns, report=report, progress=progress, chunk_rows=chunk_rows)
+    chunks = read_st(path, columns, strict=strict, report=report, progress=progress,
+                     chunk_rows=chunk_rows)
     with store.dataset_writer(name, source=source or str(Path(path).resolve()), fmt="st",
                               replace=replace) as writer:
         counts = write_chunks(writer, chunks)
+        _require_some(path, counts, report)
+        _keep_skips(writer, report)
         meta_cols = report.get("columns")
     out = _result(counts, report)
     out["columns"] = meta_cols
@@ -77,6 +107,8 @@ def ingest_msmarco(store: Any, path: str | Path, name: str, replace: bool = Fals
     with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="msmarco",
                               replace=replace) as writer:
         counts = write_chunks(writer, chunks)
+        _require_some(path, counts, report)
+        _keep_skips(writer, report)
     return _result(counts, report)
 
 
@@ -97,8 +129,10 @@ def ingest_trec_qrels(store: Any, path: str | Path, into: str, split: str = "tes
         known_queries=known_in(store.ids(into, "queries")),
         known_docs=known_in(store.ids(into, "docs")),
         strict=strict, report=report, progress=progress, chunk_rows=chunk_rows)
+    old = _stored_skips(store, into)
     with store.dataset_appender(into) as writer:
         counts = write_chunks(writer, chunks)
+        _keep_skips(writer, report, old)
     return _result(counts, report)
 
 
@@ -121,6 +155,7 @@ def ingest_trec_run(store: Any, path: str | Path, into: str, strict: bool = Fals
         strict=strict, report=report, progress=progress, chunk_rows=chunk_rows)
     existing = (set(store.candidates(into).miner.unique())
                 if store.counts(into)[0].candidates else set())
+    old = _stored_skips(store, into)
     with store.dataset_appender(into) as writer:
         counts: dict[str, int] = {}
         for table, df in chunks:
@@ -131,6 +166,7 @@ def ingest_trec_run(store: Any, path: str | Path, into: str, strict: bool = Fals
                                  f"{sorted(clash)}; use another tag")
             if not df.empty:
                 counts[table] = counts.get(table, 0) + writer.add(table, df)
+        _keep_skips(writer, report, old)
     return _result(counts, report)
 
 

@@ -13,11 +13,14 @@ from core.ingest.common import (
     Chunk,
     Progress,
     SeenIds,
+    Skipped,
     dedupe_records,
+    files_in,
     frame,
     get_id,
     get_text,
     hash64,
+    is_blank,
     note_unknown,
     parse_int,
     read_jsonl,
@@ -32,7 +35,7 @@ QRELS_HEADER = ("query-id", "corpus-id", "score")
 def beir_splits(path: Path) -> list[str]:
     """The split names a BEIR folder offers (one `qrels/<split>.tsv` each)."""
     qdir = Path(path) / "qrels"
-    return sorted(p.stem for p in qdir.glob("*.tsv")) if qdir.is_dir() else []
+    return [p.stem for p in files_in(qdir, "*.tsv")] if qdir.is_dir() else []
 
 
 def read_beir(
@@ -46,9 +49,10 @@ def read_beir(
 ) -> Iterator[Chunk]:
     """Stream a BEIR folder as docs, queries and qrels chunks (qrels keep their split).
 
-    Qrels naming an id absent from the corpus or queries are skipped and counted in `report`
-    (`strict` makes the first one an error). A doc may have an empty title, and an empty text
-    only when its title is not empty (TREC-COVID style records).
+    A doc with a title and no text is a doc (TREC-COVID style records). A doc or query with
+    neither is skipped and counted in `report["skipped_empty"]` (count, first ids), and so are
+    qrels naming it; qrels naming an id absent from the corpus or queries are skipped and counted
+    in `report["skipped_unknown"]`. `strict` makes the first of either an error.
     """
     root = Path(path)
     if not root.is_dir():
@@ -68,32 +72,61 @@ def read_beir(
     report = report if report is not None else {}
 
     seen_docs, seen_queries = SeenIds(), SeenIds()
-    yield from _read_docs(corpus, seen_docs, progress, chunk_rows)
-    yield from _read_queries(queries, seen_queries, progress, chunk_rows)
+    skipped = Skipped(report)
+    yield from _read_docs(corpus, seen_docs, skipped, strict, progress, chunk_rows)
+    yield from _read_queries(queries, seen_queries, skipped, strict, progress, chunk_rows)
     for split in chosen:
         yield from read_qrels_tsv(root / "qrels" / f"{split}.tsv", split, seen_queries,
                                   seen_docs, strict=strict, report=report, progress=progress,
-                                  chunk_rows=chunk_rows)
+                                  chunk_rows=chunk_rows, skipped=skipped)
 
 
-def _read_docs(path: Path, seen: SeenIds, progress: Progress | None, chunk_rows: int
-               ) -> Iterator[Chunk]:
+def _body(obj: dict, path: Path, line: int, strict: bool, title: str = "") -> str | None:
+    """The record's `text`: None when it has neither text nor title (skip it, unless `strict`).
+
+    A missing `text` key is a wrong schema, not an empty record: an error unless a title stands in.
+    """
+    if "text" not in obj and not title.strip():
+        raise InputError(path, line, "text", "missing field")
+    value = obj.get("text")
+    if not is_blank(value):
+        return get_text(obj, "text", path, line)
+    if value is not None and not isinstance(value, str):  # NaN is a number, not a text
+        raise InputError(path, line, "text", f"expected text, got {type(value).__name__}")
+    if title.strip():
+        return ""
+    if strict:
+        raise InputError(path, line, "text", "empty text" + (" and no title" if "title" in obj
+                                                             else ""))
+    return None
+
+
+def _read_docs(path: Path, seen: SeenIds, skipped: Skipped, strict: bool,
+               progress: Progress | None, chunk_rows: int) -> Iterator[Chunk]:
     batch = Batch("docs", chunk_rows)
     for line, obj in read_jsonl(path, progress):
         doc_id = get_id(obj, "_id", path, line)
         title = get_text(obj, "title", path, line, allow_empty=True, required=False)
-        text = get_text(obj, "text", path, line, allow_empty=bool(title.strip()))
+        text = _body(obj, path, line, strict, title)
+        if text is None:
+            skipped.add("docs", doc_id)
+            continue
         batch.append(line, doc_id, title, text)
         if batch.full():
             yield _flush_records(batch, seen, path)
     yield _flush_records(batch, seen, path)
 
 
-def _read_queries(path: Path, seen: SeenIds, progress: Progress | None, chunk_rows: int
-                  ) -> Iterator[Chunk]:
+def _read_queries(path: Path, seen: SeenIds, skipped: Skipped, strict: bool,
+                  progress: Progress | None, chunk_rows: int) -> Iterator[Chunk]:
     batch = Batch("queries", chunk_rows)
     for line, obj in read_jsonl(path, progress):
-        batch.append(line, get_id(obj, "_id", path, line), get_text(obj, "text", path, line))
+        query_id = get_id(obj, "_id", path, line)
+        text = _body(obj, path, line, strict)
+        if text is None:
+            skipped.add("queries", query_id)
+            continue
+        batch.append(line, query_id, text)
         if batch.full():
             yield _flush_records(batch, seen, path)
     yield _flush_records(batch, seen, path)
@@ -122,6 +155,7 @@ def read_qrels_tsv(
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
     origin: str = "dataset",
+    skipped: Skipped | None = None,
 ) -> Iterator[Chunk]:
     """BEIR qrels: `query-id corpus-id score` (tab-separated, header optional, score an int)."""
     batch = Batch("qrels", chunk_rows)
@@ -144,12 +178,12 @@ def read_qrels_tsv(
             raise InputError(path, line, "corpus-id", "empty id")
         batch.append(line, qid, did, parse_int(score, path, line, "score"), split, origin)
         if batch.full():
-            yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report)
-    yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report)
+            yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report, skipped)
+    yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report, skipped)
 
 
 def _flush_qrels(batch: Batch, seen_queries: SeenIds, seen_docs: SeenIds, path: Path,
-                 strict: bool, report: dict) -> Chunk:
+                 strict: bool, report: dict, skipped: Skipped | None) -> Chunk:
     cols, lines = batch.take()
     table, df = frame("qrels", cols)
     if df.empty:
@@ -163,9 +197,12 @@ def _flush_qrels(batch: Batch, seen_queries: SeenIds, seen_docs: SeenIds, path: 
             "corpus-id", cols["doc_id"][i])
         if strict:
             raise InputError(path, lines[i], field, f"unknown id {value!r}")
-        note_unknown(report, "qrels", [
-            cols["query_id"][j] if not known_q[j] else cols["doc_id"][j]
-            for j in np.flatnonzero(~ok)[:5]], int((~ok).sum()))
+        unknown = ~ok if skipped is None else skipped.split_unknown(
+            "qrels", ok, known_q, known_d, cols["query_id"], cols["doc_id"])
+        if unknown.any():
+            note_unknown(report, "qrels", [
+                cols["query_id"][j] if not known_q[j] else cols["doc_id"][j]
+                for j in np.flatnonzero(unknown)[:5]], int(unknown.sum()))
         df = df[ok]
     return table, df
 

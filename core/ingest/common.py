@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -230,20 +231,89 @@ def pair_keys(query_ids: list[str], doc_ids: list[str]) -> np.ndarray:
     return np.fromiter(keys, dtype=np.int64, count=n).view(np.uint64)
 
 
-def note_unknown(report: dict, kind: str, examples: list[str], count: int) -> None:
-    """Accumulate skipped-unknown-id counts and up to five examples in an ingest report."""
-    entry = report.setdefault("skipped_unknown", {}).setdefault(kind, {"count": 0, "examples": []})
+MAX_EXAMPLES = 5
+"""Ids kept per skip kind: enough to find the records, small enough to store with the dataset."""
+
+
+def _note(report: dict, key: str, kind: str, examples: list[str], count: int) -> None:
+    entry = report.setdefault(key, {}).setdefault(kind, {"count": 0, "examples": []})
     entry["count"] += count
     for e in examples:
-        if len(entry["examples"]) < 5 and e not in entry["examples"]:
+        if len(entry["examples"]) < MAX_EXAMPLES and e not in entry["examples"]:
             entry["examples"].append(e)
+
+
+def note_unknown(report: dict, kind: str, examples: list[str], count: int) -> None:
+    """Accumulate skipped-unknown-id counts and up to five examples in an ingest report."""
+    _note(report, "skipped_unknown", kind, examples, count)
+
+
+def note_empty(report: dict, kind: str, examples: list[str], count: int) -> None:
+    """Accumulate records skipped for having no text (and the qrels/triples that pointed at them)."""
+    _note(report, "skipped_empty", kind, examples, count)
+
+
+def is_blank(value: Any) -> bool:
+    """No text at all: None, NaN, or a string of only whitespace (what lenient ingest skips)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+class Skipped:
+    """Ids of docs and queries skipped for having no text, so qrels naming them are attributed
+    to the skip (not reported as unknown ids)."""
+
+    def __init__(self, report: dict) -> None:
+        self.report = report
+        self.ids = {"docs": SeenIds(), "queries": SeenIds()}
+
+    def add(self, kind: str, rid: str) -> None:
+        """Skip record `rid` of `kind` ("docs" / "queries"); a repeated id is counted once."""
+        key = hash64([rid])
+        if not self.ids[kind].contains(key)[0]:
+            self.ids[kind].add(key)
+            note_empty(self.report, kind, [rid], 1)
+
+    def contains(self, kind: str, ids: list[str]) -> np.ndarray:
+        return self.ids[kind].contains(hash64(ids))
+
+    def split_unknown(self, kind: str, ok: np.ndarray, known_q: np.ndarray, known_d: np.ndarray,
+                      qids: list[str], dids: list[str]) -> np.ndarray:
+        """Report the rows of `~ok` that point at a skipped query or doc under `kind`; returns the
+        mask of the remaining bad rows (truly unknown ids)."""
+        sq = ~known_q & self.contains("queries", qids)
+        sd = ~known_d & self.contains("docs", dids)
+        of_skipped = ~ok & (sq | sd)
+        if of_skipped.any():
+            idx = np.flatnonzero(of_skipped)
+            note_empty(self.report, kind, [qids[j] if sq[j] else dids[j]
+                                           for j in idx[:MAX_EXAMPLES]], len(idx))
+        return ~ok & ~of_skipped
 
 
 def require_file(path: Path, what: str) -> Path:
     """A file a folder format needs; its absence is an InputError naming it."""
+    if path.is_dir():
+        raise InputError(path, None, None, f"is a folder; expected a file ({what})")
     if not path.is_file():
         raise InputError(path, None, None, f"missing required file ({what})")
     return path
+
+
+def input_file(path: str | Path) -> Path:
+    """A file named on the command line or in the app: it exists and is not a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, None, None, "is a folder; expected a file")
+    if not path.is_file():
+        raise InputError(path, None, None, "no such file")
+    return path
+
+
+def files_in(root: Path, pattern: str) -> list[Path]:
+    """The files (not folders) of `root` matching `pattern`, sorted."""
+    return sorted(p for p in root.glob(pattern) if not p.is_dir())
 
 
 def write_chunks(writer: Any, chunks: Iterable[Chunk]) -> dict[str, int]:

@@ -2,6 +2,9 @@
 (TREC 4-column or 2/3-column, detected per line) and optional id triples `triples*.tsv`
 (qid, positive pid, negative pid).
 
+A passage or query line with an id and no text is skipped and reported (`report["skipped_empty"]`,
+count and first ids), with the qrels and triples naming it; `strict` makes it an error.
+
 Split names come from the file name: `qrels.dev.tsv` → "dev", a plain `qrels.tsv` → "train".
 Triples add their positive pairs as qrels (origin "triples", when not already labelled) and their
 negatives as candidates (miner "imported", rank = order of appearance for that query).
@@ -18,7 +21,9 @@ from core.ingest.common import (
     Chunk,
     Progress,
     SeenIds,
+    Skipped,
     dedupe_records,
+    files_in,
     frame,
     hash64,
     note_unknown,
@@ -41,20 +46,20 @@ def msmarco_files(root: Path) -> dict[str, list[Path]]:
     """The files an MS MARCO folder offers, by role (missing required ones are an InputError)."""
     collection = require_file(root / "collection.tsv",
                               "an MS MARCO folder has collection.tsv (pid<TAB>text)")
-    queries = sorted(root.glob("queries*.tsv"))
+    queries = files_in(root, "queries*.tsv")
     if not queries:
         raise InputError(root / "queries.tsv", None, None,
                          "missing required file (queries.tsv: qid<TAB>text)")
-    qrels = sorted(root.glob("qrels*.tsv"))
-    triples = sorted(root.glob("triples*.tsv"))
+    qrels = files_in(root, "qrels*.tsv")
+    triples = files_in(root, "triples*.tsv")
     if not qrels and not triples:
         raise InputError(root / "qrels.tsv", None, None,
                          "missing required file (qrels.tsv, or id triples triples.tsv)")
     return {"collection": [collection], "queries": queries, "qrels": qrels, "triples": triples}
 
 
-def _read_id_text(path: Path, table: str, seen: SeenIds, progress: Progress | None,
-                  chunk_rows: int) -> Iterator[Chunk]:
+def _read_id_text(path: Path, table: str, seen: SeenIds, skipped: Skipped, strict: bool,
+                  progress: Progress | None, chunk_rows: int) -> Iterator[Chunk]:
     batch = Batch(table, chunk_rows)
     id_field = "pid" if table == "docs" else "qid"
 
@@ -75,7 +80,10 @@ def _read_id_text(path: Path, table: str, seen: SeenIds, progress: Progress | No
         if not rid:
             raise InputError(path, line, id_field, "empty id")
         if not body.strip():
-            raise InputError(path, line, "text", "empty text")
+            if strict:
+                raise InputError(path, line, "text", "empty text")
+            skipped.add(table, rid)
+            continue
         if table == "docs":
             batch.append(line, rid, "", body)
         else:
@@ -103,15 +111,18 @@ def read_msmarco(
     seen_docs, seen_queries = SeenIds(), SeenIds()
     known_q = lambda ids: seen_queries.contains(hash64(ids))
     known_d = lambda ids: seen_docs.contains(hash64(ids))
-    yield from _read_id_text(files["collection"][0], "docs", seen_docs, progress, chunk_rows)
+    skipped = Skipped(report)
+    yield from _read_id_text(files["collection"][0], "docs", seen_docs, skipped, strict, progress,
+                             chunk_rows)
     for qfile in files["queries"]:
-        yield from _read_id_text(qfile, "queries", seen_queries, progress, chunk_rows)
+        yield from _read_id_text(qfile, "queries", seen_queries, skipped, strict, progress,
+                                 chunk_rows)
     labelled = SeenIds()
     for qfile in files["qrels"]:
         for table, df in read_qrels_lines(qfile, split=_split_of(qfile), origin="dataset",
                                           known_queries=known_q, known_docs=known_d,
                                           strict=strict, report=report, progress=progress,
-                                          chunk_rows=chunk_rows):
+                                          chunk_rows=chunk_rows, skipped=skipped):
             if not df.empty:
                 pos = df[df.relevance > 0]
                 keys = pair_keys(list(pos.query_id), list(pos.doc_id))
@@ -119,11 +130,12 @@ def read_msmarco(
             yield table, df
     for tfile in files["triples"]:
         yield from _read_triples(tfile, known_q, known_d, labelled, strict, report, progress,
-                                 chunk_rows)
+                                 chunk_rows, skipped)
 
 
 def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
-                  report: dict, progress: Progress | None, chunk_rows: int) -> Iterator[Chunk]:
+                  report: dict, progress: Progress | None, chunk_rows: int,
+                  skipped: Skipped) -> Iterator[Chunk]:
     """Id triples → qrels for new positive pairs, candidates for negatives (first time seen)."""
     import numpy as np
 
@@ -144,7 +156,8 @@ def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
             return
         lines, qids, poss, negids = (list(x) for x in zip(*rows))
         rows.clear()
-        ok = known_q(qids) & known_d(poss) & known_d(negids)
+        kq, kp, kn = known_q(qids), known_d(poss), known_d(negids)
+        ok = kq & kp & kn
         if not ok.all():
             i = int((~ok).argmax())
             if strict:
@@ -152,7 +165,12 @@ def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
                                  f"unknown id in ({qids[i]!r}, {poss[i]!r}, {negids[i]!r}): only "
                                  f"id triples are supported, and every id must be in "
                                  f"collection.tsv / queries")
-            note_unknown(report, "triples", [qids[i]], int((~ok).sum()))
+            # A triple is "of a skipped record" when its positive or negative was skipped.
+            unknown = skipped.split_unknown("triples", ok, kq, kp & kn, qids,
+                                            [p if not a else n for p, n, a in zip(poss, negids, kp)])
+            if unknown.any():
+                j = int(unknown.argmax())
+                note_unknown(report, "triples", [qids[j]], int(unknown.sum()))
             keep_idx = np.flatnonzero(ok)
             lines, qids, poss, negids = ([x[j] for j in keep_idx]
                                          for x in (lines, qids, poss, negids))

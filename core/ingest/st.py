@@ -9,13 +9,15 @@ documents, list of numbers); label > 0 means positive. `--columns` overrides the
     anchor=q,document=docs,label=labels     labeled pair / labeled list
 
 Texts carry no ids, so ids are content hashes (`q_`/`d_` + sha1[:16]): stable across imports and
-de-duplicated. Positives become qrels (relevance 1, split "train", origin "dataset"); negatives
-become candidates with miner "imported", rank = position among that row's negatives, no score.
+de-duplicated. A row with an empty anchor (or with every positive / document empty) is skipped,
+an empty negative is dropped from its row; both are counted in `report["skipped_empty"]` ("rows",
+"texts", with the first line numbers) and `strict` makes them errors. Positives become qrels
+(relevance 1, split "train", origin "dataset"); negatives become candidates with miner "imported",
+rank = position among that row's negatives, no score. Reading the file itself is tables.py's job.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterator
@@ -31,15 +33,17 @@ from core.ingest.common import (
     content_id,
     dedupe_records,
     frame,
+    is_blank,
+    note_empty,
     pair_keys,
-    read_jsonl,
-    read_lines,
 )
+from core.ingest.tables import ST_SUFFIXES, iter_st_table, st_format
 from core.types import InputError
 
+__all__ = ["ST_SUFFIXES", "ColumnMap", "iter_st_table", "parse_columns", "read_st",
+           "resolve_columns", "st_format"]
+
 LABEL_NAMES = ("label", "score", "labels", "scores")
-ST_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".json": "jsonl",
-               ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 MINER = "imported"
 _ROLE_ALIASES = {
     "anchor": "anchor", "query": "anchor",
@@ -131,135 +135,28 @@ def resolve_columns(columns: list[str], spec: str | dict | None, path: Path) -> 
     return ColumnMap(anchor=texts[0], positive=[texts[1]], negative=texts[2:])
 
 
-def st_format(path: str | Path) -> str:
-    """parquet | jsonl | csv | tsv, from the file suffix."""
-    fmt = ST_SUFFIXES.get(Path(path).suffix.lower())
-    if fmt is None:
-        raise InputError(path, None, None,
-                         f"unsupported file type {Path(path).suffix!r}; expected one of "
-                         f"{', '.join(sorted(ST_SUFFIXES))}")
-    return fmt
-
-
-# ---- raw tables, chunk by chunk ------------------------------------------------------------
-
-Table = tuple[list[str], dict[str, list], list[int]]  # columns, column values, line/row numbers
-
-
-def _iter_parquet(path: Path, chunk_rows: int, progress: Progress | None) -> Iterator[Table]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    # A damaged file fails in many ways (Arrow, thrift, bad UTF-8 in metadata or in a page).
-    broken = (pa.ArrowException, OSError, ValueError, EOFError)
-    try:
-        pf = pq.ParquetFile(path)
-        total, row = pf.metadata.num_rows, 0
-        batches = pf.iter_batches(batch_size=chunk_rows)
-    except broken as exc:
-        raise InputError(path, None, None, f"not a readable parquet file ({exc})") from None
-    while True:
-        try:
-            batch = next(batches, None)
-            if batch is None:
-                break
-            cols = batch.schema.names
-            data = {c: batch.column(i).to_pylist() for i, c in enumerate(cols)}
-        except broken as exc:
-            raise InputError(path, row + 1, None,
-                             f"damaged parquet data at or after row {row + 1} ({exc})") from None
-        yield cols, data, list(range(row + 1, row + batch.num_rows + 1))
-        row += batch.num_rows
-        if progress is not None:
-            progress(path.name, row, total)
-
-
-def _iter_jsonl(path: Path, chunk_rows: int, progress: Progress | None) -> Iterator[Table]:
-    cols: list[str] | None = None
-    data: dict[str, list] = {}
-    lines: list[int] = []
-    for line, obj in read_jsonl(path, progress):
-        if cols is None:
-            cols = list(obj)
-            data = {c: [] for c in cols}
-        for c in cols:
-            if c not in obj:
-                raise InputError(path, line, c, "missing field")
-            data[c].append(obj[c])
-        lines.append(line)
-        if len(lines) >= chunk_rows:
-            yield cols, data, lines
-            data, lines = {c: [] for c in cols}, []
-    if cols is None:
-        raise InputError(path, None, None, "empty file: no records")
-    if lines:
-        yield cols, data, lines
-
-
-def _iter_csv(path: Path, chunk_rows: int, progress: Progress | None, delimiter: str
-              ) -> Iterator[Table]:
-    # Passages can be megabytes long; the csv module's default field limit is 128 KiB.
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    src = (text for _, text in read_lines(path, progress, keepends=True))
-    reader = csv.reader(src, delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError(path, None, None, "empty file: no header row") from None
-    except csv.Error as exc:
-        raise InputError(path, 1, None, f"bad CSV ({exc})") from None
-    cols = [h.strip() for h in header]
-    data: dict[str, list] = {c: [] for c in cols}
-    lines: list[int] = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise InputError(path, reader.line_num, None, f"bad CSV ({exc})") from None
-        if not row:
-            continue
-        if len(row) != len(cols):
-            raise InputError(path, reader.line_num, None,
-                             f"expected {len(cols)} fields like the header, got {len(row)}")
-        for c, v in zip(cols, row):
-            data[c].append(v)
-        lines.append(reader.line_num)
-        if len(lines) >= chunk_rows:
-            yield cols, data, lines
-            data, lines = {c: [] for c in cols}, []
-    if lines:
-        yield cols, data, lines
-
-
-def iter_st_table(path: str | Path, chunk_rows: int = CHUNK_ROWS,
-                  progress: Progress | None = None) -> Iterator[Table]:
-    """The file's rows as column chunks, whatever its format."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, None, "no such file")
-    fmt = st_format(path)
-    if fmt == "parquet":
-        return _iter_parquet(path, chunk_rows, progress)
-    if fmt == "jsonl":
-        return _iter_jsonl(path, chunk_rows, progress)
-    return _iter_csv(path, chunk_rows, progress, "," if fmt == "csv" else "\t")
-
-
 # ---- rows → canonical records --------------------------------------------------------------
 
 class _Rows:
     """Turns table rows into queries/docs/qrels/candidates, de-duplicated across chunks."""
 
-    def __init__(self, path: Path, fmt: str, chunk_rows: int):
+    def __init__(self, path: Path, fmt: str, chunk_rows: int, strict: bool = True,
+                 report: dict | None = None):
         self.path, self.fmt, self.chunk_rows = path, fmt, chunk_rows
+        self.strict, self.report = strict, report if report is not None else {}
         self.seen = {"queries": SeenIds(), "docs": SeenIds()}
         self.pairs = {"qrels": SeenIds(), "candidates": SeenIds()}
         self.dropped_positive = 0
 
     def _where(self, line: int) -> int | None:
         return None if self.fmt == "parquet" else line
+
+    def _where_text(self, line: int) -> str:
+        return f"{'row' if self.fmt == 'parquet' else 'line'} {line}"
+
+    def skip(self, kind: str, line: int) -> None:
+        """Count a skipped row / dropped empty text (lenient mode), naming its line or row."""
+        note_empty(self.report, kind, [self._where_text(line)], 1)
 
     def _err(self, line: int, col: str, message: str) -> InputError:
         if self.fmt == "parquet":
@@ -287,18 +184,33 @@ class _Rows:
             raise self._err(line, col, f"expected a number, got {value!r}")
         return float(value)
 
-    def texts(self, value: Any, line: int, col: str) -> list[str]:
-        """A cell that is a text or a list of texts (n-tuple negatives stored as a list)."""
+    def texts(self, value: Any, line: int, col: str) -> list[str | None]:
+        """A cell that is a text or a list of texts (n-tuple negatives stored as a list).
+
+        Lenient mode gives None for an empty text (the caller drops it); strict raises.
+        """
         if isinstance(value, (list, tuple)):
-            return [self.text(v, line, col) for v in value]
+            return [self.maybe_text(v, line, col) for v in value]
         if self.fmt in ("csv", "tsv") and isinstance(value, str) and value.startswith("["):
             try:
                 parsed = json.loads(value)
             except json.JSONDecodeError:
                 parsed = None
             if isinstance(parsed, list):
-                return [self.text(v, line, col) for v in parsed]
-        return [self.text(value, line, col)]
+                return [self.maybe_text(v, line, col) for v in parsed]
+        return [self.maybe_text(value, line, col)]
+
+    def maybe_text(self, value: Any, line: int, col: str) -> str | None:
+        """`text`, except that lenient mode returns None for an empty or missing text."""
+        if not self.strict and is_blank(value):
+            return None
+        return self.text(value, line, col)
+
+    def _present(self, texts: list[str | None], line: int) -> list[str]:
+        kept = [t for t in texts if t is not None]
+        if len(kept) < len(texts):
+            note_empty(self.report, "texts", [self._where_text(line)], len(texts) - len(kept))
+        return kept
 
     def labels(self, value: Any, line: int, col: str) -> list[float]:
         if isinstance(value, str) and value.startswith("["):
@@ -318,23 +230,34 @@ class _Rows:
         r_q, r_d = [], []
         c_q, c_d, c_rank = [], [], []
         for i, line in enumerate(lines):
-            anchor = self.text(data[cmap.anchor][i], line, cmap.anchor)
-            qid = content_id("q_", anchor)
-            q_id.append(qid), q_text.append(anchor), q_line.append(line)
-            positives: list[str] = []
-            negatives: list[str] = []
+            anchor = self.maybe_text(data[cmap.anchor][i], line, cmap.anchor)
+            if anchor is None:
+                self.skip("rows", line)
+                continue
+            pos_raw: list[str | None] = []
+            neg_raw: list[str | None] = []
             for col in cmap.positive:
-                positives += self.texts(data[col][i], line, col)
+                pos_raw += self.texts(data[col][i], line, col)
             for col in cmap.negative:
-                negatives += self.texts(data[col][i], line, col)
+                neg_raw += self.texts(data[col][i], line, col)
             if cmap.document:
                 docs = self.texts(data[cmap.document][i], line, cmap.document)
                 labels = self.labels(data[cmap.label][i], line, cmap.label)
                 if len(labels) != len(docs):
                     raise self._err(line, cmap.label,
                                     f"{len(labels)} labels for {len(docs)} documents")
+                if docs and all(t is None for t in docs):
+                    self.skip("rows", line)
+                    continue
                 for text, lab in zip(docs, labels):
-                    (positives if lab > 0 else negatives).append(text)
+                    (pos_raw if lab > 0 else neg_raw).append(text)
+            elif pos_raw and all(t is None for t in pos_raw):
+                self.skip("rows", line)
+                continue
+            positives = self._present(pos_raw, line)
+            negatives = self._present(neg_raw, line)
+            qid = content_id("q_", anchor)
+            q_id.append(qid), q_text.append(anchor), q_line.append(line)
             pos_ids = set()
             for text in positives:
                 did = content_id("d_", text)
@@ -393,6 +316,7 @@ def read_st(
     path: str | Path,
     columns: str | dict | None = None,
     *,
+    strict: bool = False,
     report: dict | None = None,
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
@@ -404,7 +328,7 @@ def read_st(
     """
     path = Path(path)
     report = report if report is not None else {}
-    rows = _Rows(path, st_format(path), chunk_rows)
+    rows = _Rows(path, st_format(path), chunk_rows, strict=strict, report=report)
     cmap: ColumnMap | None = None
     for cols, data, lines in iter_st_table(path, chunk_rows, progress):
         if cmap is None:

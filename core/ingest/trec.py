@@ -17,7 +17,9 @@ from core.ingest.common import (
     Batch,
     Chunk,
     Progress,
+    Skipped,
     frame,
+    input_file,
     note_unknown,
     parse_int,
     read_lines,
@@ -60,11 +62,14 @@ def read_qrels_lines(
     report: dict | None = None,
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    skipped: Skipped | None = None,
 ) -> Iterator[Chunk]:
-    """Stream a TREC / MS MARCO qrels file as qrels chunks (a header line is skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+    """Stream a TREC / MS MARCO qrels file as qrels chunks (a header line is skipped).
+
+    `skipped`: the docs/queries the same import skipped for having no text; qrels naming them
+    are reported with that skip rather than as unknown ids.
+    """
+    path = input_file(path)
     report = report if report is not None else {}
     batch = Batch("qrels", chunk_rows)
     for line, text in read_lines(path, progress):
@@ -75,8 +80,9 @@ def read_qrels_lines(
         qid, did, rel = parse_qrel_fields(text, path, line)
         batch.append(line, qid, did, rel, split, origin)
         if batch.full():
-            yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels")
-    yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels")
+            yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels",
+                           skipped)
+    yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels", skipped)
 
 
 def _is_header(text: str) -> bool:
@@ -90,7 +96,7 @@ def _is_header(text: str) -> bool:
 
 
 def _checked(batch: Batch, path: Path, known_queries: Known, known_docs: Known, strict: bool,
-             report: dict, kind: str) -> Chunk:
+             report: dict, kind: str, skipped: Skipped | None = None) -> Chunk:
     """Drop (or with `strict`, reject) rows whose query or doc id the dataset lacks."""
     cols, lines = batch.take()
     table, df = frame(batch.table, cols)
@@ -108,8 +114,12 @@ def _checked(batch: Batch, path: Path, known_queries: Known, known_docs: Known, 
             raise InputError(path, lines[i], field,
                              f"unknown id {value!r}: the dataset has no such "
                              f"{'query' if field == 'query_id' else 'doc'}")
+        if skipped is not None:
+            bad = np.flatnonzero(skipped.split_unknown(kind, ok, kq, kd, cols["query_id"],
+                                                       cols["doc_id"]))
         examples = [cols["query_id"][j] if not kq[j] else cols["doc_id"][j] for j in bad[:5]]
-        note_unknown(report, kind, examples, len(bad))
+        if len(bad):
+            note_unknown(report, kind, examples, len(bad))
         df = df[ok]
     return table, df
 
@@ -130,9 +140,7 @@ def read_trec_run(
     A candidate is an *unlabelled* doc: pairs labelled positive in `positives` are skipped
     (counted in `report["skipped_positive"]`), and a repeated (query, doc, tag) keeps its first line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+    path = input_file(path)
     report = report if report is not None else {}
     positives = positives or set()
     seen: set[int] = set()

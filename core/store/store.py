@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -24,18 +23,16 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 
 from core.store import schema as S
+from core.store.base import bump_epoch, read_epoch, utcnow
 from core.store.engine import make_engine, resolve_url
 from core.store.migrate import migrate
 from core.types import DatasetCounts, Label, NegauditError
 
 _DATA_TABLES = ("queries", "docs", "qrels", "candidates", "risk", "query_bias")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _is_conflict(exc: BaseException) -> bool:
@@ -55,6 +52,15 @@ class DatasetWriter:
         n = self.store._bulk_insert(self.conn, table, self.dataset, frame)
         self.rows[table] = self.rows.get(table, 0) + n
         return n
+
+    def merge_meta(self, changes: dict[str, Any]) -> None:
+        """Merge keys into the dataset's `meta` in this transaction: what an import learns only
+        after reading its files (the skip report) is stored with the rows, all or nothing."""
+        where = S.datasets.c.name == self.dataset
+        meta = json.loads(self.conn.execute(select(S.datasets.c.meta).where(where)).scalar_one()
+                          or "{}")
+        meta.update(changes)
+        self.conn.execute(update(S.datasets).where(where).values(meta=json.dumps(meta)))
 
 
 class Store:
@@ -128,6 +134,7 @@ class Store:
         if not keep_judgments:
             conn.execute(delete(S.judgments).where(S.judgments.c.dataset == name))
         conn.execute(delete(S.datasets).where(S.datasets.c.name == name))
+        bump_epoch(conn)  # the review queue's cached heads are stale now
 
     @contextmanager
     def dataset_writer(
@@ -155,6 +162,7 @@ class Store:
                 name=name, source=source, format=fmt, created_at=utcnow(),
                 meta=json.dumps(meta or {}),
             ))
+            bump_epoch(conn)
             yield DatasetWriter(self, conn, name)
 
     @contextmanager
@@ -163,6 +171,7 @@ class Store:
         if not self.has_dataset(name):
             raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
         with self.engine.begin() as conn:
+            bump_epoch(conn)
             yield DatasetWriter(self, conn, name)
 
     def delete_dataset(self, name: str, force: bool = False) -> None:
@@ -260,6 +269,8 @@ class Store:
             for col, values in (where or {}).items():
                 cond.append(tbl.c[col].in_(values))
             conn.execute(delete(tbl).where(and_(*cond)))
+            if table in ("risk", "candidates"):  # what the review queue orders and shows
+                bump_epoch(conn)
             return self._bulk_insert(conn, table, name, frame)
 
     # ---- judgments (append-only) ------------------------------------------------------------
@@ -344,6 +355,10 @@ class Store:
             res = conn.execute(select(S.annotators.c.name, S.annotators.c.role,
                                       S.annotators.c.created_at).order_by(S.annotators.c.name))
             return _to_frame(res)
+
+    def epoch(self) -> int:
+        """The store epoch: changes whenever risk, candidates or a dataset's rows change."""
+        return read_epoch(self.engine)
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         with self.engine.connect() as conn:

@@ -78,7 +78,8 @@ def test_user_errors_are_one_line(tmp_path: Path, negaudit) -> None:
     db = str(tmp_path / "x.duckdb")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"a": "q", "p": "d"}\n{"a": "q", "p": ""}\n')
-    _assert_user_error(negaudit_subprocess("ingest", "st", str(bad), "--name", "b", "--db", db),
+    _assert_user_error(negaudit_subprocess("ingest", "st", str(bad), "--name", "b", "--strict",
+                                           "--db", db),
                        "bad.jsonl, line 2, field 'p': empty text")
     _assert_user_error(negaudit("ingest", "beir", str(tmp_path), "--name", "b", "--db", db),
                        "corpus.jsonl", "missing required file")
@@ -101,6 +102,84 @@ def test_strict_rejects_unknown_ids(tmp_path: Path, negaudit) -> None:
     assert res.returncode == 0 and "unknown" in res.stdout  # scifact ids are unknown to nf
     _assert_user_error(negaudit("ingest", "trec-run", str(FIX / "trec" / "run.txt"), "--into",
                                 "nf", "--strict", "--db", db), "line 1", "unknown id")
+
+
+def test_empty_records_are_skipped_reported_and_listed(tmp_path: Path, negaudit) -> None:
+    """Issue 13's must-show: a BEIR folder with empty and title-only docs imports, skips reported
+    by `ingest` and by `datasets`; --strict stops with file, line and field."""
+    db = str(tmp_path / "x.duckdb")
+    res = negaudit("ingest", "beir", str(FIX / "beir_empty_docs"), "--name", "hostile",
+                   "--db", db)
+    assert res.returncode == 0, res.stderr
+    assert "imported 'hostile': 6 docs, 7 queries, 5 qrels" in res.stdout
+    assert ("skipped 2 docs with neither title nor text (e.g. '4381486', '12486491')"
+            in res.stdout)
+    assert "skipped 1 queries with no text (e.g. '1019')" in res.stdout
+    assert "skipped 2 qrels naming a skipped doc or query" in res.stdout
+    res = negaudit("ingest", "msmarco", str(FIX / "msmarco_empty"), "--name", "mm", "--db", db)
+    assert res.returncode == 0 and "1 triples naming a skipped doc" in res.stdout
+    res = negaudit("ingest", "st", str(FIX / "st" / "triplets_empty.csv"), "--name", "st",
+                   "--db", db)
+    assert res.returncode == 0 and "(e.g. line 3, line 4)" in res.stdout
+    listing = negaudit("datasets", "--db", db).stdout
+    assert "2 empty docs, 1 empty queries, 2 qrels of skipped records" in listing
+    assert "hostile: skipped 2 docs with neither title nor text (e.g. '4381486'" in listing
+    assert "mm: skipped 1 triples naming a skipped doc or query (e.g. '4422734')" in listing
+    assert "st: skipped 2 rows with an empty anchor" in listing
+    _assert_user_error(negaudit("ingest", "beir", str(FIX / "beir_empty_docs"), "--name", "s",
+                                "--strict", "--db", db),
+                       "corpus.jsonl, line 2, field 'text': empty text and no title")
+    _assert_user_error(negaudit("ingest", "msmarco", str(FIX / "msmarco_empty"), "--name", "s",
+                                "--strict", "--db", db),
+                       "collection.tsv, line 2, field 'text': empty text")
+    _assert_user_error(negaudit("ingest", "st", str(FIX / "st" / "triplets_empty.csv"), "--name",
+                                "s", "--strict", "--db", db),
+                       "triplets_empty.csv, line 3, field 'anchor': empty text")
+
+
+def _misuse(tmp: Path) -> list[tuple[list[str], str]]:
+    """`negaudit ingest` misuses and the words their one-line error must hold."""
+    (tmp / "dir.csv").mkdir()
+    (tmp / "blank.csv").write_text("a,p\n ,x\n,\n")
+    beir = tmp / "beir"
+    (beir / "qrels" / "dev.tsv").mkdir(parents=True)  # a folder posing as a split is ignored
+    (beir / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": ""}\n')
+    (beir / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n')
+    (beir / "qrels" / "test.tsv").write_text("q1\td1\t1\n")
+    fix = str(FIX / "beir_nfcorpus")
+    return [
+        (["beir", str(tmp / "nope"), "--name", "a"], "not a folder"),
+        (["beir", str(FIX / "beir_nfcorpus" / "corpus.jsonl"), "--name", "a"], "not a folder"),
+        (["beir", fix], "Missing option '--name'"),
+        (["beir", fix, "--name", " "], "non-empty --name"),
+        (["beir", fix, "--name", "a", "--split", "nope"], "no such split"),
+        (["beir", fix, "--name", "a", "--bogus"], "No such option"),
+        (["beir", str(beir), "--name", "a"], "nothing to import: all 1 docs are empty"),
+        (["beir", "a\x01b", "--name", "a"], "not a folder"),
+        (["msmarco", fix, "--name", "a"], "collection.tsv"),
+        (["st", str(tmp / "dir.csv"), "--name", "a"], "is a folder; expected a file"),
+        (["st", str(tmp / "nope.csv"), "--name", "a"], "no such file"),
+        (["st", fix + "/corpus.jsonl", "--name", "a", "--columns", "anchor=x"], "no such column"),
+        (["st", str(tmp / "blank.csv"), "--name", "a"], "nothing to import: all 2 rows are empty"),
+        (["trec-qrels", str(tmp), "--into", "base"], "is a folder; expected a file"),
+        (["trec-run", str(tmp / "nope.txt"), "--into", "base"], "no such file"),
+        (["trec-run", str(FIX / "trec" / "run.txt"), "--into", "nope"], "no dataset named"),
+        (["bogus"], "No such command"),
+    ]
+
+
+def test_ingest_misuse_is_one_line_and_exit_2(tmp_path: Path, negaudit) -> None:
+    from core.store import Store
+
+    db = str(tmp_path / "x.duckdb")
+    assert negaudit("ingest", "beir", str(FIX / "beir_nfcorpus"), "--name", "base",
+                    "--db", db).returncode == 0
+    for args, needle in _misuse(tmp_path):
+        res = negaudit("ingest", *args, "--db", db)
+        _assert_user_error(res, needle)
+        assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) == 1, res.stderr
+    with Store.open(db) as store:  # nothing half-imported
+        assert store.dataset_names() == ["base"]
 
 
 HOLD = """

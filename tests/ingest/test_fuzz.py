@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.ingest import ingest_beir, ingest_msmarco, ingest_st, ingest_upload
-from core.ingest.common import SeenIds, read_jsonl, read_lines
+from core.ingest.common import SeenIds, Skipped, read_jsonl, read_lines
 from core.ingest.msmarco import _read_id_text
 from core.ingest.st import read_st
 from core.ingest.trec import read_qrels_lines, read_trec_run
@@ -24,7 +24,9 @@ ALL = lambda ids: np.ones(len(ids), dtype=bool)
 READERS: dict[str, Callable[[Path], object]] = {
     "lines": lambda p: read_lines(p),
     "jsonl": lambda p: read_jsonl(p),
-    "collection": lambda p: _read_id_text(p, "docs", SeenIds(), None, 3),
+    "collection": lambda p: _read_id_text(p, "docs", SeenIds(), Skipped({}), False, None, 3),
+    "collection-strict": lambda p: _read_id_text(p, "docs", SeenIds(), Skipped({}), True, None,
+                                                 3),
     "qrels": lambda p: read_qrels_lines(p, split="t", origin="o", known_queries=ALL,
                                         known_docs=ALL, chunk_rows=3),
     "run": lambda p: read_trec_run(p, known_queries=ALL, known_docs=ALL, chunk_rows=3),

@@ -1,4 +1,7 @@
-"""Bad input of every reader gives an InputError naming file, line and field — and no dataset."""
+"""Bad input of every reader gives an InputError naming file, line and field — and no dataset.
+
+Structural errors (bad JSON, missing fields, wrong types, bad numbers) fail in both modes; an empty
+record fails only with `strict` (the default skips and reports it: see test_skips.py)."""
 
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ BEIR_CASES = [
     (DOC + "\n{bad json\n", None, None, "corpus.jsonl", 2, None, "bad JSON"),
     ('{"title": "t", "text": "x"}\n', None, None, "corpus.jsonl", 1, "_id", "missing field"),
     ('{"_id": 5, "text": "x"}\n', None, None, "corpus.jsonl", 1, "_id", "ids must be strings"),
-    ('{"_id": "d1", "text": ""}\n', None, None, "corpus.jsonl", 1, "text", "empty text"),
     ('{"_id": "d1"}\n', None, None, "corpus.jsonl", 1, "text", "missing field"),
+    ('{"_id": "d1", "text": 7}\n', None, None, "corpus.jsonl", 1, "text", "expected text"),
+    ('{"_id": "d1", "text": NaN}\n', None, None, "corpus.jsonl", 1, "text", "expected text"),
     (DOC + '\n{"_id": "d1", "text": "other"}\n', None, None, "corpus.jsonl", 2, "_id",
      "different text"),
     ('[1, 2]\n', None, None, "corpus.jsonl", 1, None, "JSON object"),
@@ -39,23 +43,53 @@ BEIR_CASES = [
      "integer"),
     (None, None, "q1\td1\n", "test.tsv", 1, None, "3 tab-separated fields"),
 ]
+BEIR_STRICT_CASES = [  # empty records: skipped by default, errors with strict
+    (DOC + '\n{"_id": "d2", "text": ""}\n', None, None, "corpus.jsonl", 2, "text", "empty text"),
+    (DOC + '\n{"_id": "d2", "title": " ", "text": null}\n', None, None, "corpus.jsonl", 2,
+     "text", "empty text and no title"),
+    (None, '{"_id": "q1", "text": "hi"}\n{"_id": "q2", "text": "  "}\n', None, "queries.jsonl", 2,
+     "text", "empty text"),
+    (None, None, "query-id\tcorpus-id\tscore\nq1\td9\t1\n", "test.tsv", 2, "corpus-id",
+     "unknown id 'd9'"),
+]
 
 
-@pytest.mark.parametrize("corpus,queries,qrels,file,line,field,message", BEIR_CASES)
-def test_beir_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, field,
-                     message) -> None:
+def _beir_error(tmp_path: Path, store, corpus, queries, qrels, file, line, field, message,
+                strict: bool) -> None:
     kwargs = {k: v for k, v in (("corpus", corpus), ("queries", queries), ("qrels", qrels)) if v}
     root = _beir(tmp_path, **kwargs)
     with pytest.raises(InputError, match=message) as info:
-        ingest_beir(store, root, "bad")
+        ingest_beir(store, root, "bad", strict=strict)
     err = info.value
     assert Path(err.path).name == file and err.line == line and err.field == field
     assert "bad" not in store.dataset_names()
 
 
-def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store) -> None:
-    corpus = DOC + '\n{"_id": "d2", "title": "A title", "text": ""}\n'
-    assert ingest_beir(store, _beir(tmp_path, corpus), "ok")["docs"] == 2
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("corpus,queries,qrels,file,line,field,message", BEIR_CASES)
+def test_beir_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, field,
+                     message, strict: bool) -> None:
+    _beir_error(tmp_path, store, corpus, queries, qrels, file, line, field, message, strict)
+
+
+@pytest.mark.parametrize("corpus,queries,qrels,file,line,field,message", BEIR_STRICT_CASES)
+def test_beir_strict_errors(tmp_path: Path, store, corpus, queries, qrels, file, line, field,
+                            message) -> None:
+    _beir_error(tmp_path, store, corpus, queries, qrels, file, line, field, message, True)
+    kwargs = {k: v for k, v in (("corpus", corpus), ("queries", queries), ("qrels", qrels)) if v}
+    out = ingest_beir(store, _beir(tmp_path, **kwargs), "lenient")  # the default skips instead
+    assert out.get("skipped_empty") or out.get("skipped_unknown")
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store,
+                                                       strict: bool) -> None:
+    corpus = (DOC + '\n{"_id": "d2", "title": "A title", "text": ""}\n'
+              + '{"_id": "d3", "title": "Only a title"}\n')
+    out = ingest_beir(store, _beir(tmp_path, corpus), "ok", strict=strict)
+    assert out["docs"] == 3 and "skipped_empty" not in out
+    docs = store.docs("ok").set_index("doc_id")
+    assert docs.loc["d3", "title"] == "Only a title" and docs.loc["d3", "text"] == ""
 
 
 @pytest.mark.parametrize("raw,message", [
@@ -95,7 +129,6 @@ def test_bad_late_line_leaves_no_partial_dataset(tmp_path: Path, store) -> None:
 
 
 ST_CASES = [
-    ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": "q", "p": ""}\n', 2, "p", "empty text"),
     ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": "q"}\n', 2, "p", "missing field"),
     ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": 3, "p": "d"}\n', 2, "a", "expected text"),
     ("x.jsonl", '{"a": "q"}\n', None, None, "at least 2 columns"),
@@ -107,14 +140,34 @@ ST_CASES = [
 ]
 
 
+ST_STRICT_CASES = [  # empty texts: skipped by default, errors with strict
+    ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": "q", "p": ""}\n', 2, "p", "empty text"),
+    ("x.jsonl", '{"a": "q", "p": "d"}\n{"a": null, "p": "d"}\n', 2, "a", "missing text"),
+    ("x.csv", "a,p,n\nq,d,e\nq2,d,\n", 3, "n", "empty text"),
+]
+
+
+@pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("name,content,line,field,message", ST_CASES)
-def test_st_errors(tmp_path: Path, store, name, content, line, field, message) -> None:
+def test_st_errors(tmp_path: Path, store, name, content, line, field, message,
+                   strict: bool) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(InputError, match=message) as info:
-        ingest_st(store, path, "bad")
+        ingest_st(store, path, "bad", strict=strict)
     assert info.value.line == line and info.value.field == field
     assert "bad" not in store.dataset_names()
+
+
+@pytest.mark.parametrize("name,content,line,field,message", ST_STRICT_CASES)
+def test_st_strict_errors(tmp_path: Path, store, name, content, line, field, message) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=message) as info:
+        ingest_st(store, path, "bad", strict=True)
+    assert info.value.line == line and info.value.field == field
+    assert "bad" not in store.dataset_names()
+    assert ingest_st(store, path, "lenient")["skipped_empty"]  # the default skips instead
 
 
 def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:
@@ -124,8 +177,10 @@ def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:
     path = tmp_path / "x.parquet"
     pq.write_table(pa.table({"a": ["q", "q2"], "p": ["d", None]}), path)
     with pytest.raises(InputError, match="row 2: missing text") as info:
-        ingest_st(store, path, "bad")
+        ingest_st(store, path, "bad", strict=True)
     assert info.value.field == "p"
+    out = ingest_st(store, path, "lenient")
+    assert out["skipped_empty"] == {"rows": {"count": 1, "examples": ["row 2"]}}
     (tmp_path / "y.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match="not a readable parquet"):
         ingest_st(store, tmp_path / "y.parquet", "bad")
@@ -146,7 +201,6 @@ def test_st_bad_columns_spec(tmp_path: Path, store, spec: str, message: str) -> 
 
 MSMARCO_CASES = [
     ("collection.tsv", "d1 no tab here\n", 1, "text", "no tab"),
-    ("collection.tsv", "d1\t \n", 1, "text", "empty text"),
     ("collection.tsv", "d1\ta\nd1\tb\n", 2, "pid", "different text"),
     ("queries.tsv", "q1\tx\nq1\ty\n", 2, "qid", "different text"),
     ("qrels.tsv", "q1 0 d1 high\n", 1, "relevance", "integer"),
@@ -155,14 +209,27 @@ MSMARCO_CASES = [
 ]
 
 
-@pytest.mark.parametrize("file,content,line,field,message", MSMARCO_CASES)
-def test_msmarco_errors(tmp_path: Path, store, file, content, line, field, message) -> None:
+MSMARCO_STRICT_CASES = [  # empty records: skipped by default, errors with strict
+    ("collection.tsv", "d1\tone\nd2\t \n", 2, "text", "empty text"),
+    ("queries.tsv", "q1\tquery\nq2\t\n", 2, "text", "empty text"),
+]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("file,content,line,field,message,strict_only",
+                         [(*c, False) for c in MSMARCO_CASES]
+                         + [(*c, True) for c in MSMARCO_STRICT_CASES])
+def test_msmarco_errors(tmp_path: Path, store, file, content, line, field, message,
+                        strict_only: bool, strict: bool) -> None:
     (tmp_path / "collection.tsv").write_text("d1\tone\nd2\ttwo\n")
     (tmp_path / "queries.tsv").write_text("q1\tquery\n")
     (tmp_path / "qrels.tsv").write_text("q1\t0\td1\t1\n")
     (tmp_path / file).write_text(content)
+    if strict_only and not strict:
+        assert ingest_msmarco(store, tmp_path, "lenient")["skipped_empty"]
+        return
     with pytest.raises(InputError, match=message) as info:
-        ingest_msmarco(store, tmp_path, "bad")
+        ingest_msmarco(store, tmp_path, "bad", strict=strict)
     assert Path(info.value.path).name == file
     assert info.value.line == line and info.value.field == field
     assert "bad" not in store.dataset_names()
