@@ -167,3 +167,19 @@ def test_datasets_page_shows_the_skips(tmp_path: Path, fixtures: Path, monkeypat
         assert any("4381486" in w and "neither title nor text" in w for w in warnings), warnings
     finally:
         _open_store.clear()
+
+
+def test_skip_report_is_stored_on_both_backends(store_url: str, fixtures: Path,
+                                                tmp_path: Path) -> None:
+    """merge_meta runs inside the import's transaction on DuckDB and PostgreSQL alike."""
+    from core.store import Store
+
+    with Store.open(store_url) as s:
+        ingest_beir(s, fixtures / "beir_empty_docs", "hostile")
+        extra = tmp_path / "extra.txt"
+        extra.write_text("1 0 55555555 1\n")
+        ingest_trec_qrels(s, extra, "hostile")
+        meta = s.dataset_info("hostile")["meta"]
+    assert meta["splits"] == "all"  # the writer's own meta survives the merge
+    assert meta[META_KEY]["empty"] == BEIR_SKIPS["empty"]
+    assert meta[META_KEY]["unknown"]["qrels"]["count"] == 2
