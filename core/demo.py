@@ -1,14 +1,12 @@
 """The demo database: SciFact ingested, mined and scored, plus a demo admin.
 
-`build_demo` calls the project's own ingest / mining / risk pipeline when those modules are
-present. `seed_sample` writes a small real sample (SciFact texts, lexical candidates, a simple
-overlap-based risk) straight through the Store: tests and a model-free fallback use it.
+`build_demo` runs the project's own ingest / mining / risk pipeline. `seed_sample` writes a small
+real sample (SciFact texts read through `core.ingest`, lexical candidates, a simple overlap-based
+risk) straight through the Store: tests and a model-free demo (`use_pipeline=False`) use it.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import math
 import re
 import time
@@ -37,17 +35,6 @@ HOSTILE_DOCS = {
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-def _read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                out.append(json.loads(line))
-            if limit and len(out) >= limit:
-                break
-    return out
-
-
 def _words(text: str) -> Counter:
     return Counter(w for w in _WORD.findall(text.lower()) if len(w) > 2)
 
@@ -59,18 +46,16 @@ def seed_sample(store: Store, name: str = "scifact-mini", n_queries: int = 8, n_
     Risk is a logistic of term overlap: a stand-in scorer (`scorer_version` says so), used only
     where the learned `core.risk` is not wanted (tests, a model-free demo).
     """
-    qrels = pd.read_csv(source / "qrels" / "test.tsv", sep="\t", dtype=str)
-    qrels.columns = ["query_id", "doc_id", "relevance"]
+    from core.bench.data import load_beir
+
+    data = load_beir(source, "test")
+    qrels = data.qrels
     qids = list(dict.fromkeys(qrels.query_id))[:n_queries]
     qrels = qrels[qrels.query_id.isin(qids)]
-    queries = {q["_id"]: q["text"] for q in _read_jsonl(source / "queries.jsonl")}
+    queries = dict(zip(data.queries.query_id, data.queries.text))
     need = set(qrels.doc_id)
-    docs = []
-    with open(source / "corpus.jsonl", encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            d = json.loads(line)
-            if i < n_docs or d["_id"] in need:
-                docs.append((d["_id"], d.get("title", ""), d.get("text", "")))
+    first = data.docs.index < n_docs
+    docs = list(data.docs[first | data.docs.doc_id.isin(need)].itertuples(index=False, name=None))
     if hostile:
         docs += [(k, t, x) for k, (t, x) in HOSTILE_DOCS.items()]
     doc_df = pd.DataFrame(docs, columns=["doc_id", "title", "text"]).drop_duplicates("doc_id")
@@ -93,8 +78,7 @@ def seed_sample(store: Store, name: str = "scifact-mini", n_queries: int = 8, n_
         w.add("queries", pd.DataFrame([(q, queries[q]) for q in qids],
                                       columns=["query_id", "text"]))
         w.add("docs", doc_df)
-        w.add("qrels", qrels.assign(relevance=qrels.relevance.astype(int), split="test",
-                                    origin="dataset"))
+        w.add("qrels", qrels.assign(relevance=qrels.relevance.astype(int), origin="dataset"))
     store.replace_rows("candidates", name, pd.DataFrame(
         cand_rows, columns=["query_id", "doc_id", "miner", "rank", "score"]))
     store.replace_rows("risk", name, pd.DataFrame(
@@ -103,51 +87,35 @@ def seed_sample(store: Store, name: str = "scifact-mini", n_queries: int = 8, n_
     return name
 
 
-def _optional(module: str) -> object | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-def pipeline_available() -> bool:
-    """True when ingest and the mine+score pipeline expose the entry points we call."""
-    ingest, pipe = _optional("core.ingest"), _optional("core.pipeline")
-    return bool(ingest and hasattr(ingest, "ingest_beir") and pipe and hasattr(pipe, "run"))
-
-
 def demo_embedding_exports(root: Path = ROOT / "data") -> list[Path]:
-    """Committed float16 embedding exports for the demo (made by `core.models.export_cache`)."""
-    models = _optional("core.models")
-    named = getattr(models, "DEMO_EMBEDDINGS", None) if models else None
-    if named:
-        return [Path(named)] if Path(named).exists() else []
+    """Committed float16 embedding exports for the demo (made by `negaudit cache export`)."""
     return sorted(p for p in root.glob("*") if "emb" in p.name.lower() and p.name != "NOTICE")
 
 
 def seed_demo_cache(log: Callable[[str], None] = print) -> int:
     """Load the committed demo embeddings into the cache so the demo encodes (almost) nothing."""
-    models = _optional("core.models")
-    if models is None or not hasattr(models, "seed_cache"):
-        return 0
+    from core.encoders import seed_cache
+
     added = 0
     for path in demo_embedding_exports():
         try:
-            added += models.seed_cache(path)
+            added += seed_cache(path)
         except Exception as exc:  # noqa: BLE001 - a bad export only costs encoding time
             log(f"note: could not use {path.name} ({exc}); encoding instead")
     return added
 
 
 def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print,
-               use_pipeline: bool | None = None) -> Path:
-    """Build the demo DB once (SciFact ingested, mined, scored) and ensure the demo admin."""
+               use_pipeline: bool = True) -> Path:
+    """Build the demo DB once (SciFact ingested, mined, scored) and ensure the demo admin.
+
+    ``use_pipeline=False`` seeds the model-free lexical sample instead (fast; tests use it).
+    """
     from core import auth
+    from core.ingest import ingest_beir
+    from core.pipeline import run
 
     db.parent.mkdir(parents=True, exist_ok=True)
-    use_pipeline = pipeline_available() if use_pipeline is None else use_pipeline
     with Store.open(str(db)) as store:
         ready = store.has_dataset(DEMO_DATASET) and store.counts(DEMO_DATASET)[0].candidates
         if not ready:
@@ -156,12 +124,11 @@ def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print,
                 n = seed_demo_cache(log)
                 log(f"building the demo: ingest, mine and score SciFact "
                     f"({n:,} cached embeddings loaded)...")
-                ingest = importlib.import_module("core.ingest")
-                ingest.ingest_beir(store, SCIFACT, DEMO_DATASET, replace=True)
-                importlib.import_module("core.pipeline").run(store, DEMO_DATASET)
+                ingest_beir(store, SCIFACT, DEMO_DATASET, replace=True)
+                run(store, DEMO_DATASET)
                 log(f"demo built in {time.perf_counter() - t0:.0f}s")
             else:
-                log("mining/risk modules not available: seeding a lexical SciFact sample")
+                log("seeding a lexical SciFact sample (no model)")
                 seed_sample(store, DEMO_DATASET, n_queries=60, n_docs=5200, per_query=10)
         if store.annotator(DEMO_USER) is None:
             auth.add_user(store, DEMO_USER, "admin", DEMO_PASSWORD)

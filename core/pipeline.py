@@ -89,7 +89,8 @@ def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
 
 def bm25_rows(corpus: Corpus) -> Callable[[Sequence[int]], np.ndarray]:
     """Full-corpus BM25 rows for a batch of query positions: what `RiskInputs.bm25` expects."""
-    from core.mining import bm25_rows as rows_of, ensure_index
+    from core.mining import bm25_rows as rows_of
+    from core.mining import ensure_index
 
     return rows_of(ensure_index(corpus), corpus.query_texts)
 

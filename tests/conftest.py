@@ -14,7 +14,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def bi_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once per session (CPU)."""
-    from core.models import load_bi_encoder
+    from core.encoders import load_bi_encoder
 
     return load_bi_encoder()
 

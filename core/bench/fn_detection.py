@@ -68,7 +68,7 @@ def embed(query_texts: list[str], doc_texts: list[str], embeddings: str | None =
             pos = {s: i for i, s in enumerate(stored)}
             out.append(emb[[pos[i] for i in ids]])
         return out[0], out[1]
-    from core.models import encode_texts, load_bi_encoder
+    from core.encoders import encode_texts, load_bi_encoder
 
     model = load_bi_encoder()
     return encode_texts(model, query_texts), encode_texts(model, doc_texts)

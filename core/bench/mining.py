@@ -9,7 +9,7 @@ process) is its own and no side inherits another's warm caches in memory. Sides,
    positive and kept negative, no per-positive explosion), same model, same batch size;
 2. ``ours``   — :func:`core.mining.mine_candidates` (dense + BM25, every candidate kept) through an
    empty embedding cache, the same knobs as a :func:`core.mining.mark_filters` view, and
-   ``core.risk.score_false_negatives`` when that module exists;
+   ``core.risk.score_false_negatives``;
 3. ``cached`` — ``ours`` again on the now-filled cache.
 
 Both sides see the same queries (those with a positive in the split) and the same corpus texts
@@ -38,32 +38,10 @@ DEFAULT_DIR = Path("/work/shared/data/nfcorpus")
 
 
 def read_beir(beir_dir: str | Path, split: str = "test", max_queries: int | None = None):
-    """(queries with a positive, all docs, positive qrels) of a BEIR folder; a small local reader."""
-    from core.types import Doc, Qrel, Query
+    """(queries with a positive, all docs, positive qrels) of a BEIR folder, read through core.ingest."""
+    from core.bench.data import load_beir
 
-    root = Path(beir_dir)
-    qrels: list[Qrel] = []
-    with (root / "qrels" / f"{split}.tsv").open() as fh:
-        next(fh)
-        for line in fh:
-            q, d, r = line.rstrip("\n").split("\t")[:3]
-            if int(r) > 0:
-                qrels.append(Qrel(q, d, int(r), split))
-    judged = dict.fromkeys(q.query_id for q in qrels)
-    texts: dict[str, str] = {}
-    with (root / "queries.jsonl").open() as fh:
-        for line in fh:
-            j = json.loads(line)
-            texts[str(j["_id"])] = j["text"]
-    qids = [q for q in judged if q in texts][:max_queries]
-    keep = set(qids)
-    queries = [Query(q, texts[q]) for q in qids]
-    docs = []
-    with (root / "corpus.jsonl").open() as fh:
-        for line in fh:
-            j = json.loads(line)
-            docs.append(Doc(str(j["_id"]), j.get("text") or "", j.get("title") or ""))
-    return queries, docs, [q for q in qrels if q.query_id in keep]
+    return load_beir(beir_dir, split).records(max_queries)
 
 
 def _cpu_s() -> float:
@@ -87,7 +65,7 @@ def _st_side(args: argparse.Namespace) -> dict[str, Any]:
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
 
-    from core.models import doc_text, load_bi_encoder
+    from core.encoders import doc_text, load_bi_encoder
 
     queries, docs, qrels = read_beir(args.beir_dir, args.split, args.max_queries)
     model = load_bi_encoder(args.model)
@@ -141,9 +119,9 @@ def _st_side(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
-    """The default pipeline: embed through the cache, dense + BM25 top-k, then fn_risk if available."""
+    """The default pipeline: embed through the cache, dense + BM25 top-k, then fn_risk."""
     t_work = time.perf_counter()
-    from core import models as M
+    from core.encoders import doc_text, encode_texts_with_stats, load_bi_encoder
     from core.mining import (
         Bm25Index,
         MiningConfig,
@@ -157,15 +135,15 @@ def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
     queries, docs, qrels = read_beir(args.beir_dir, args.split, args.max_queries)
     t0 = time.perf_counter()
     if args.side != "cached":  # the cached side must not load a model at all
-        M.load_bi_encoder(args.model)  # memoised: encode_texts below reuses it
+        load_bi_encoder(args.model)  # memoised: encode_texts below reuses it
     t_load = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), _cpu_s()
     qids, qtexts = [q.query_id for q in queries], [q.text for q in queries]
     dids = [d.doc_id for d in docs]
-    dtexts = [M.doc_text(d.title, d.text) for d in docs]
+    dtexts = [doc_text(d.title, d.text) for d in docs]
     kw = {"cache": args.cache, "batch_size": args.batch_size}
-    d_emb = M.encode_texts(args.model, dtexts, **kw)
-    q_emb = M.encode_texts(args.model, qtexts, **kw)
+    d_emb, d_stats = encode_texts_with_stats(args.model, dtexts, **kw)
+    q_emb, q_stats = encode_texts_with_stats(args.model, qtexts, **kw)
     t_embed = time.perf_counter() - t0
     cpu_embed = _cpu_s() - c0
     positives = positives_by_query(qrels)
@@ -194,7 +172,7 @@ def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
         "score_note": score_note,
         "candidates": len(cands),
         "candidates_by_miner": cands.groupby("miner").size().to_dict(),
-        "texts_encoded": M.total_encoded,
+        "texts_encoded": d_stats.encoded + q_stats.encoded,
         "model_loaded": "sentence_transformers" in sys.modules,
         "view_dropped_share": float(1 - marked["passes_filters"].mean()) if len(marked) else 0.0,
         "view_reasons": dict(zip(summary["filter_reason"], summary["n"].astype(int).tolist())),
@@ -208,21 +186,11 @@ def _concat(*frames: Any) -> Any:
 
 
 def _try_score(cands, qids, q_emb, dids, d_emb, positives, qtexts, bm25) -> tuple[bool, str]:
-    """fn_risk via core.risk.score_false_negatives, built as core.pipeline builds it, if it exists."""
-    try:
-        from core.mining import bm25_tokenize
-        from core.risk import RiskInputs, score_false_negatives
-    except ImportError as exc:
-        return False, f"core.risk not importable ({exc}); mine only"
-    tokens = bm25_tokenize(qtexts)
-    inputs = RiskInputs(
-        qids,
-        q_emb,
-        dids,
-        d_emb,
-        positives,
-        bm25=lambda rows: bm25.scores([tokens[i] for i in rows]),
-    )
+    """fn_risk via core.risk.score_false_negatives, built as core.pipeline builds it."""
+    from core.mining import bm25_rows
+    from core.risk import RiskInputs, score_false_negatives
+
+    inputs = RiskInputs(qids, q_emb, dids, d_emb, positives, bm25=bm25_rows(bm25, qtexts))
     try:
         out = score_false_negatives(cands, inputs)
     except Exception as exc:  # noqa: BLE001 — report, do not hide: the mine figures stay valid

@@ -1,7 +1,7 @@
 """`negaudit bench onnx`: speed and retrieval parity of the onnxruntime encoder against torch.
 
 For each encoder variant (``torch``, ``onnx`` fp32, ``onnx-int8``), in its own process: encode the
-corpus and the test queries of a BEIR folder (default SciFact) through ``core.models.encode_texts``
+corpus and the test queries of a BEIR folder (default SciFact) through ``core.encoders.encode_texts``
 with a cache folder of this bench (a re-run reuses the vectors; ``--fresh`` empties it first), rank
 the whole corpus by cosine and score nDCG@10 and R@100 with ``ir_measures``. Passages/s is the corpus
 encode (export of the ONNX files happens before, untimed). Also: cosine of each variant's vectors
@@ -28,45 +28,30 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "scifact"
 
 
 def _read(beir_dir: Path, split: str) -> tuple[list[str], list[str], list[str], list[str], list[Any]]:
-    from core.models import doc_text
+    """(judged query ids, their texts, doc ids, doc texts, qrels as (query, doc, relevance))."""
+    from core.bench.data import load_beir
 
-    qrels = []
-    with (beir_dir / "qrels" / f"{split}.tsv").open() as fh:
-        next(fh)
-        for line in fh:
-            q, d, r = line.rstrip("\n").split("\t")[:3]
-            qrels.append((q, d, int(r)))
-    judged = {q for q, _, _ in qrels}
-    qids, qtexts = [], []
-    with (beir_dir / "queries.jsonl").open() as fh:
-        for line in fh:
-            j = json.loads(line)
-            if str(j["_id"]) in judged:
-                qids.append(str(j["_id"]))
-                qtexts.append(j["text"])
-    dids, dtexts = [], []
-    with (beir_dir / "corpus.jsonl").open() as fh:
-        for line in fh:
-            j = json.loads(line)
-            dids.append(str(j["_id"]))
-            dtexts.append(doc_text(j.get("title"), j.get("text")))
-    return qids, qtexts, dids, dtexts, qrels
+    data = load_beir(beir_dir, split)
+    judged = data.judged_queries(positive_only=False)
+    qrels = list(zip(data.qrels["query_id"], data.qrels["doc_id"], data.qrels["relevance"].astype(int)))
+    return (judged["query_id"].tolist(), judged["text"].tolist(), data.doc_ids, data.doc_texts,
+            qrels)
 
 
 def _variant_main(args: argparse.Namespace) -> dict[str, Any]:
     import ir_measures
     from ir_measures import R, nDCG
 
-    from core import models
+    from core.encoders import encode_texts, encode_texts_with_stats, load_encoder
     from core.mining import dense_topk
 
     qids, qtexts, dids, dtexts, qrels = _read(Path(args.beir_dir), args.split)
-    model = models.load_encoder(None, encoder=args.variant)
+    model = load_encoder(None, encoder=args.variant)
     t0 = time.perf_counter()
-    d_emb = models.encode_texts(model, dtexts, cache=args.cache, batch_size=args.batch_size)
+    d_emb, stats = encode_texts_with_stats(model, dtexts, cache=args.cache, batch_size=args.batch_size)
     encode_s = time.perf_counter() - t0
-    encoded = models.last_encode_stats.encoded
-    q_emb = models.encode_texts(model, qtexts, cache=args.cache, batch_size=args.batch_size)
+    encoded = stats.encoded
+    q_emb = encode_texts(model, qtexts, cache=args.cache, batch_size=args.batch_size)
     idx, sc = dense_topk(q_emb, d_emb, 100)
     run = [ir_measures.ScoredDoc(q, dids[i], float(s)) for q, ii, ss in zip(qids, idx, sc)
            for i, s in zip(ii.tolist(), ss.tolist())]
@@ -82,14 +67,14 @@ def _variant_main(args: argparse.Namespace) -> dict[str, Any]:
 def run_onnx_bench(beir_dir: str | Path = DEFAULT_DIR, split: str = "test", batch_size: int = 64,
                    variants: tuple[str, ...] = VARIANTS, cache: str | Path | None = None,
                    fresh: bool = False, verbose: bool = True) -> dict[str, Any]:
-    from core import models
+    from core.encoders import default_cache_dir, load_encoder
 
-    cache = Path(cache or models.default_cache_dir().parent / "bench-onnx")
+    cache = Path(cache or default_cache_dir().parent / "bench-onnx")
     if fresh:
         shutil.rmtree(cache, ignore_errors=True)
     for v in variants:  # ONNX export/quantisation outside the timed processes
         if v != "torch":
-            models.load_encoder(None, encoder=v)
+            load_encoder(None, encoder=v)
     out_dir = Path(tempfile.mkdtemp(prefix="negaudit-onnx-"))
     rows = []
     for v in variants:

@@ -50,7 +50,7 @@ class RetrainConfig:
     eval_docs: int = 1500  # corpus subset size (all test positives + seeded sample)
     max_train_queries: int | None = None
     max_test_queries: int | None = None
-    cache: str | None = None  # embedding cache folder (default: core.models' default)
+    cache: str | None = None  # embedding cache folder (default: core.encoders' default)
     out_dir: str | None = None  # where fine-tuned checkpoints go (default: a temp folder)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -142,18 +142,21 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     """Run the whole protocol; returns the config, per-seed scores, the summary and timings."""
     import tempfile
 
-    from core.bench.fn_detection import _bm25_rows, load_beir
+    from core.bench.data import load_beir
+    from core.encoders import encode_texts, load_bi_encoder
     from core.export import ExportPolicy, apply_policy
     from core.export.writers import shape_rows
-    from core.mining import mine_dense
-    from core.models import encode_texts, load_bi_encoder
+    from core.mining import Bm25Index, bm25_rows, mine_dense
     from core.risk import RiskInputs, score_false_negatives
 
     cfg = cfg or RetrainConfig()
     log = print if verbose else (lambda *_a, **_k: None)
     t0 = time.perf_counter()
-    doc_ids, doc_texts, queries, train_qrels = load_beir(cfg.beir_dir, cfg.train_split)
-    _, _, _, test_qrels = load_beir(cfg.beir_dir, cfg.test_split)
+    train, test = load_beir(cfg.beir_dir, cfg.train_split), load_beir(cfg.beir_dir, cfg.test_split)
+    doc_ids, doc_texts = train.doc_ids, train.doc_texts
+    queries = dict(zip(train.queries["query_id"], train.queries["text"]))
+    train_qrels = train.qrels[["query_id", "doc_id", "relevance"]]
+    test_qrels = test.qrels[["query_id", "doc_id", "relevance"]]
     train_q = sorted(set(train_qrels.query_id[train_qrels.relevance > 0]) & set(queries))
     test_q = sorted(set(test_qrels.query_id[test_qrels.relevance > 0]) & set(queries))
     train_q = train_q[: cfg.max_train_queries] if cfg.max_train_queries else train_q
@@ -178,7 +181,7 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     cands = mine_dense(train_q, q_emb, doc_ids, d_emb, positives, top_k=cfg.top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
     inputs = RiskInputs(train_q, q_emb, doc_ids, d_emb, positives,
-                        bm25=_bm25_rows(doc_texts, [queries[q] for q in train_q]))
+                        bm25=bm25_rows(Bm25Index.build(doc_texts), [queries[q] for q in train_q]))
     risk = score_false_negatives(cands, inputs)
     cfg.timings["mine_score"] = time.perf_counter() - t0 - cfg.timings["embed"]
     log(f"mined {len(cands)} candidates; {(risk.fn_risk >= cfg.threshold).sum()} with "

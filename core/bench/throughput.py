@@ -4,7 +4,7 @@ Every path encodes the same first N passages (``title + " " + text``) of a BEIR 
 own fresh process (no warm caches, its own thread pools), with an empty embedding cache:
 
 * ``raw``        — ``SentenceTransformer.encode`` (normalised, numpy): the model's limit on this CPU;
-* ``ours``       — ``core.models.encode_texts`` (hashing, de-duplication, cache write included);
+* ``ours``       — ``core.encoders.encode_texts`` (hashing, de-duplication, cache write included);
 * ``ray``        — ``core.engines.ray_engine.fill_cache`` on a local Ray instance: one actor with all
   CPUs' threads (model load in the actor and Ray's job overhead included, Ray start-up apart);
 * ``ray-2x1``    — the same with one actor per CPU, one torch thread each;
@@ -35,16 +35,10 @@ DEFAULT_PATHS = ("raw", "ours", "ray")
 
 
 def read_passages(beir_dir: str | Path, n: int) -> list[str]:
-    from core.models import doc_text
+    """The first ``n`` passages (``title + " " + text``) of a BEIR corpus, read through ``core.ingest``."""
+    from core.bench.data import first_passages
 
-    out = []
-    with (Path(beir_dir) / "corpus.jsonl").open() as fh:
-        for line in fh:
-            j = json.loads(line)
-            out.append(doc_text(j.get("title"), j.get("text")))
-            if len(out) >= n:
-                break
-    return out
+    return first_passages(beir_dir, n)
 
 
 def _path_main(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,20 +63,20 @@ def _path_main(args: argparse.Namespace) -> dict[str, Any]:
 
         ray.shutdown()
         return res
-    from core import models
+    from core.encoders import encode_texts_with_stats, load_bi_encoder, load_encoder
 
     if args.path == "raw":
-        model = models.load_bi_encoder()
+        model = load_bi_encoder()
     else:
-        model = models.load_encoder(None, encoder="torch" if args.path == "ours" else args.path)
+        model = load_encoder(None, encoder="torch" if args.path == "ours" else args.path)
     res["load_s"] = time.perf_counter() - t0
     model.encode(["warm up", "a second, slightly longer warm-up text"], batch_size=2)
     t0 = time.perf_counter()
     if args.path == "raw":
         model.encode(texts, batch_size=args.batch_size, convert_to_numpy=True, normalize_embeddings=True)
     else:
-        models.encode_texts(model, texts, cache=cache, batch_size=args.batch_size)
-        res["encoded"] = models.last_encode_stats.encoded
+        _, stats = encode_texts_with_stats(model, texts, cache=cache, batch_size=args.batch_size)
+        res["encoded"] = stats.encoded
     res["encode_s"] = time.perf_counter() - t0
     return res
 
@@ -110,11 +104,11 @@ def run_throughput_bench(beir_dir: str | Path = DEFAULT_DIR, n: int = 400, batch
                          verbose: bool = True) -> dict[str, Any]:
     args = argparse.Namespace(beir_dir=str(beir_dir), n=n, batch_size=batch_size)
     if any(p.startswith("onnx") for p in paths):  # export outside the timed processes
-        from core import models
+        from core.encoders import load_encoder
 
         for p in paths:
             if p.startswith("onnx"):
-                models.load_encoder(None, encoder=p)
+                load_encoder(None, encoder=p)
     order = [p for r in range(repeats) for p in (paths if r % 2 == 0 else tuple(reversed(paths)))]
     runs = []
     for p in order:

@@ -20,7 +20,7 @@ def export(
     model: Annotated[Optional[str], typer.Option("--model")] = None,
 ) -> None:
     """Embed (through the cache) every doc and query of a dataset and write them as float16."""
-    from core.models import export_cache
+    from core.encoders import export_cache
     from core.pipeline import load_corpus
 
     with open_store(db) as store:
@@ -34,7 +34,7 @@ def export(
 @cache_app.command("import")
 def import_(file: Annotated[Path, typer.Argument(help=".npz written by `cache export`")]) -> None:
     """Seed the local embedding cache from an export (only the vectors it lacks)."""
-    from core.models import seed_cache
+    from core.encoders import seed_cache
 
     n = seed_cache(file)
     typer.echo(f"added {n:,} embeddings to the cache")

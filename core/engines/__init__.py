@@ -1,11 +1,14 @@
 """Where the pipeline's heavy steps run: in this process (default) or as Ray Data batch jobs.
 
-An engine is a module with three functions the pipeline calls, each doing what the in-process
-function of the same role does (same core functions, same results):
+An engine is a module with three functions the pipeline calls, each doing the same work with the
+same core functions (``core.encoders``, ``core.mining``, ``core.risk``) and the same results:
 
-* ``embed_corpus(corpus, model, cache, batch_size, progress)`` -> the corpus with embeddings;
-* ``mine_corpus(corpus, top_k, miners)`` -> candidates (``core.pipeline.mine_corpus``'s frame);
+* ``embed_corpus(corpus, model, cache, batch_size, progress)`` -> the corpus with embeddings
+  (``corpus.encoded`` counts the texts run through a model);
+* ``mine_corpus(corpus, top_k, miners)`` -> candidates (``core.mining``'s frame, miners in registry order);
 * ``score_candidates(candidates, inputs, judgments)`` -> ``core.risk.score_false_negatives``'s frame.
+
+Engines never import ``core.pipeline``: the pipeline calls the engine, never the reverse.
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ Each job runs the *same core functions* as the in-process engine on a partition 
 results are the same (``tests/test_ray_engine.py`` checks it):
 
 * **embed** — texts the embedding cache lacks are written to Parquet and encoded by a pool of actors
-  (the model is loaded once per actor) through :func:`core.models.encode_texts` into the shared
-  on-disk :class:`core.models.EmbeddingCache`; the driver then reads every vector from the cache. A
+  (the model is loaded once per actor) through :func:`core.encoders.encode_texts` into the shared
+  on-disk :class:`core.encoders.EmbeddingCache`; the driver then reads every vector from the cache. A
   second run starts no actor. On a multi-node cluster the cache folder must be shared storage.
-* **mine** — queries are read from Parquet in batches; each task builds an exact faiss index over the
-  corpus embeddings and runs :func:`core.mining.mine_dense` / :func:`core.mining.mine_bm25`.
+* **mine** — queries are read from Parquet in batches; each task runs the registered miners
+  (:func:`core.mining.mine_with`: an exact faiss index over the corpus embeddings, BM25).
 * **score** — the dataset-level fits (the PU combiner, the judgment recalibration) happen once in the
   driver; candidates are written as one Parquet file per partition of whole queries and each task
   scores its files with :func:`core.risk.score_false_negatives` and those fits (every row depends
@@ -34,6 +34,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.encoders import (
+    as_cache,
+    default_cache_dir,
+    default_encoder,
+    encode_texts,
+    encode_texts_with_stats,
+    load_encoder,
+    model_id,
+    text_key,
+)
+from core.encoders.cache import EmbeddingCache
+from core.mining import (
+    MineInputs,
+    check_miners,
+    ensure_index,
+    mine_with,
+    miner_names,
+    needs_embeddings,
+)
 from core.types import NegauditError
 
 ROWS_PER_EMBED_BATCH = 1024  # texts per actor call: one cache shard each
@@ -132,21 +151,18 @@ class _Embedder:
     """One actor: loads the model once, encodes batches of texts into the shared cache."""
 
     def __init__(self, model: Any, encoder: str, cache_root: str, batch_size: int, threads: int):
-        from core import models
-
         _set_threads(threads)
         model = _get(model) if isinstance(model, list) else model
         if model is None or isinstance(model, (str, os.PathLike)):
-            model = models.load_encoder(model, encoder=encoder)
+            model = load_encoder(model, encoder=encoder)
         self.model = model
-        self.cache = models.EmbeddingCache(cache_root)
+        self.cache = EmbeddingCache(cache_root)
         self.batch_size = batch_size
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        from core import models
-
-        models.encode_texts(self.model, batch["text"].tolist(), cache=self.cache, batch_size=self.batch_size)
-        return pd.DataFrame({"texts": [len(batch)], "encoded": [models.last_encode_stats.encoded]})
+        _, stats = encode_texts_with_stats(self.model, batch["text"].tolist(), cache=self.cache,
+                                           batch_size=self.batch_size)
+        return pd.DataFrame({"texts": [len(batch)], "encoded": [stats.encoded]})
 
 
 def fill_cache(texts: Sequence[str], model: Any = None, cache: Any = None, batch_size: int = 64, *,
@@ -159,16 +175,14 @@ def fill_cache(texts: Sequence[str], model: Any = None, cache: Any = None, batch
     """
     import ray
 
-    from core import models
-
-    encoder = encoder or models.default_encoder()
-    store = models._as_cache(cache)
+    encoder = encoder or default_encoder()
+    store = as_cache(cache)
     if store is None:
         raise NegauditError("the Ray engine needs the on-disk embedding cache (actors write into it)")
     init()
-    mid = models.model_id(model, encoder=encoder)
+    mid = model_id(model, encoder=encoder)
     unique = list(dict.fromkeys(texts))
-    hit, _ = store.lookup(mid, [models.text_key(t) for t in unique])
+    hit, _ = store.lookup(mid, [text_key(t) for t in unique])
     todo = [t for t, h in zip(unique, hit) if not h]
     if not todo:
         return 0
@@ -185,37 +199,31 @@ def fill_cache(texts: Sequence[str], model: Any = None, cache: Any = None, batch
             fn_constructor_kwargs={"model": shipped, "encoder": encoder, "cache_root": str(store.root),
                                    "batch_size": batch_size, "threads": threads},
         ).to_pandas()
-    encoded = int(out["encoded"].sum())
-    models.total_encoded += encoded
-    return encoded
+    return int(out["encoded"].sum())
 
 
 def embed_texts(texts: Sequence[str], model: Any = None, cache: Any = None, batch_size: int = 64, *,
                 encoder: str | None = None, **kw: Any) -> np.ndarray:
-    """:func:`core.models.encode_texts` with the cache misses encoded on Ray (:func:`fill_cache`).
+    """:func:`core.encoders.encode_texts` with the cache misses encoded on Ray (:func:`fill_cache`).
 
     Returns the same float32, L2-normalised rows as ``encode_texts``, read back from the cache.
     """
-    from core import models
-
-    store = models._as_cache(cache)
+    store = as_cache(cache)
     fill_cache(texts, model, store, batch_size, encoder=encoder, **kw)
-    return models.encode_texts(model, texts, cache=store, batch_size=batch_size, encoder=encoder)
+    return encode_texts(model, texts, cache=store, batch_size=batch_size, encoder=encoder)
 
 
 def embed_corpus(corpus: Any, model: Any = None, cache: Any = None, batch_size: int = 64,
                  progress: Any = None, encoder: str | None = None, **kw: Any) -> Any:
-    """``core.pipeline.embed_corpus`` on Ray: docs and queries in one job, through the shared cache."""
-    from core import models
-
+    """The local engine's ``embed_corpus`` on Ray: docs and queries in one job, through the shared cache."""
     t0 = time.perf_counter()
-    store = models._as_cache(cache)
+    store = as_cache(cache)
     if progress:
         progress("embedding documents and queries (Ray)", 0.0)
-    fill_cache(list(corpus.doc_texts) + list(corpus.query_texts), model, store, batch_size,
-               encoder=encoder, **kw)
-    corpus.doc_emb = models.encode_texts(model, corpus.doc_texts, cache=store, encoder=encoder)
-    corpus.query_emb = models.encode_texts(model, corpus.query_texts, cache=store, encoder=encoder)
+    corpus.encoded += fill_cache(list(corpus.doc_texts) + list(corpus.query_texts), model, store,
+                                 batch_size, encoder=encoder, **kw)
+    corpus.doc_emb = encode_texts(model, corpus.doc_texts, cache=store, encoder=encoder)
+    corpus.query_emb = encode_texts(model, corpus.query_texts, cache=store, encoder=encoder)
     corpus.timings["embed"] = time.perf_counter() - t0
     return corpus
 
@@ -225,30 +233,25 @@ def embed_corpus(corpus: Any, model: Any = None, cache: Any = None, batch_size: 
 
 def _mine_batch(batch: pd.DataFrame, ctx: list[Any], miners: Sequence[str], top_k: int,
                 backend: str) -> pd.DataFrame:
-    """One task: dense (exact faiss index over the corpus) and BM25 candidates of a batch of queries.
+    """One task: the registered miners' candidates for a batch of queries (dense: an exact faiss index).
 
     Building the flat index is a copy of the embeddings, small next to searching it, so tasks (which
     reuse Ray's idle workers) beat long-lived actors here.
     """
-    from core.mining import mine_bm25, mine_dense
-
     c, rows = _get(ctx), batch["qpos"].to_numpy()
-    qids = [c["query_ids"][i] for i in rows]
-    frames = []
-    if "dense" in miners:
-        frames.append(mine_dense(qids, c["query_emb"][rows], c["doc_ids"], c["doc_emb"], c["positives"],
-                                 top_k, backend=backend))
-    if "bm25" in miners:
-        frames.append(mine_bm25(qids, [c["query_texts"][i] for i in rows], c["doc_ids"],
-                                positives=c["positives"], top_k=top_k, index=c["bm25"]))
-    out = pd.concat(frames, ignore_index=True)
+    q_emb = c["query_emb"]
+    inputs = MineInputs(query_ids=[c["query_ids"][i] for i in rows],
+                        query_texts=[c["query_texts"][i] for i in rows], doc_ids=c["doc_ids"],
+                        positives=c["positives"], query_emb=None if q_emb is None else q_emb[rows],
+                        doc_emb=c["doc_emb"], bm25=c["bm25"])
+    out = mine_with(inputs, miners, top_k, backend)
     out.insert(0, "qpos", batch.set_index("query_id")["qpos"].reindex(out["query_id"]).to_numpy())
     return out
 
 
 def mine_corpus(corpus: Any, top_k: int = 30, miners: Sequence[str] = ("dense", "bm25"), *,
                 backend: str = "faiss", queries_per_batch: int | None = None) -> pd.DataFrame:
-    """``core.pipeline.mine_corpus`` on Ray: query batches mined by tasks, rows in the same order.
+    """The local engine's ``mine_corpus`` on Ray: query batches mined by tasks, rows in the same order.
 
     ``backend="faiss"`` (exact inner product) ranks like the in-process numpy backend except where
     two docs' cosines differ by float rounding only (< 1e-6): the two BLAS libraries may order such a
@@ -256,16 +259,12 @@ def mine_corpus(corpus: Any, top_k: int = 30, miners: Sequence[str] = ("dense", 
     """
     import ray
 
-    from core.pipeline import index_bm25
-
     queries_per_batch = queries_per_batch or QUERIES_PER_MINE_BATCH
-    unknown = set(miners) - {"dense", "bm25"}
-    if unknown:
-        raise NegauditError(f"unknown miner(s) {sorted(unknown)}; choose from dense, bm25")
-    if "dense" in miners and corpus.doc_emb is None:
+    miners = check_miners(miners)
+    if needs_embeddings(miners) and corpus.doc_emb is None:
         raise ValueError("embed_corpus first")
-    if "bm25" in miners and corpus.bm25 is None:
-        index_bm25(corpus)
+    if "bm25" in miners:
+        ensure_index(corpus)  # built once in the driver, shipped to every task
     init()
     t0 = time.perf_counter()
     ctx = ray.put({"query_ids": corpus.query_ids, "query_texts": corpus.query_texts,
@@ -278,7 +277,7 @@ def mine_corpus(corpus: Any, top_k: int = 30, miners: Sequence[str] = ("dense", 
             _mine_batch, batch_size=queries_per_batch, batch_format="pandas",
             fn_kwargs={"ctx": [ctx], "miners": list(miners), "top_k": top_k, "backend": backend},
         ).to_pandas()
-    order = {m: i for i, m in enumerate(("dense", "bm25"))}
+    order = {m: i for i, m in enumerate(miner_names())}
     out["_m"] = out["miner"].map(order)
     out = out.sort_values(["_m", "qpos", "rank"], kind="stable").drop(columns=["_m", "qpos"])
     corpus.timings["mine"] = time.perf_counter() - t0
@@ -287,8 +286,6 @@ def mine_corpus(corpus: Any, top_k: int = 30, miners: Sequence[str] = ("dense", 
 
 def _default_work_root() -> Path:
     """``$NEGAUDIT_RAY_WORK``, else the default cache folder (shared storage on a real cluster)."""
-    from core.models import default_cache_dir
-
     return Path(os.environ.get("NEGAUDIT_RAY_WORK") or default_cache_dir())
 
 

@@ -24,8 +24,8 @@ FILE_SUFFIXES = (".parquet", ".jsonl")
 
 
 def doc_texts(docs_df: pd.DataFrame) -> dict[str, str]:
-    """doc_id → the text a bi-encoder sees (`title + " " + text`, as `core.models.doc_text`)."""
-    from core.models import doc_text
+    """doc_id → the text a bi-encoder sees (`title + " " + text`, as `core.encoders.doc_text`)."""
+    from core.encoders import doc_text
 
     return {str(d): doc_text(t, x) for d, t, x in
             zip(docs_df["doc_id"], docs_df["title"], docs_df["text"])}

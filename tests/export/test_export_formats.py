@@ -17,7 +17,7 @@ ADMIN, ANNOTATOR = User("boss", Role.ADMIN), User("ann", Role.ANNOTATOR)
 
 
 def doc(d: str) -> str:
-    from core.models import doc_text
+    from core.encoders import doc_text
 
     return doc_text("T " + d if d.startswith("p") else "", DOC_TEXT[d])
 

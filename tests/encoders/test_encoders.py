@@ -1,4 +1,4 @@
-"""Model loading, model ids and the embedding cache, on the real packaged MiniLM (a few dozen short texts)."""
+"""Model loading, model ids, encoding through the embedding cache: the real packaged MiniLM, a few short texts."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import models as M
+from core import encoders as M
 
-FIXTURE = Path(__file__).parent / "fixtures" / "mining" / "embeddings.npz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "mining" / "embeddings.npz"
 TEXTS = [
     "Vitamin D deficiency is associated with higher fracture risk.",
     "Statins lower LDL cholesterol.",
@@ -54,8 +54,7 @@ def test_missing_model_path_says_offline(tmp_path):
 
 
 def test_encode_texts_dedups_caches_and_matches_the_model(bi_encoder, tmp_path):
-    emb = M.encode_texts(bi_encoder, TEXTS, cache=tmp_path)
-    stats = M.last_encode_stats
+    emb, stats = M.encode_texts_with_stats(bi_encoder, TEXTS, cache=tmp_path)
     assert emb.shape == (len(TEXTS), 384) and emb.dtype == np.float32
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     assert (stats.requested, stats.unique, stats.cache_hits, stats.encoded) == (6, 5, 0, 5)
@@ -63,20 +62,22 @@ def test_encode_texts_dedups_caches_and_matches_the_model(bi_encoder, tmp_path):
     direct = bi_encoder.encode(TEXTS[:3], normalize_embeddings=True)
     assert np.allclose(emb[:3], direct, atol=1e-5)
 
-    again = M.encode_texts(bi_encoder, TEXTS, cache=tmp_path)
-    assert M.last_encode_stats.encoded == 0 and M.last_encode_stats.cache_hits == 5
+    again, stats = M.encode_texts_with_stats(bi_encoder, TEXTS, cache=tmp_path)
+    assert stats.encoded == 0 and stats.cache_hits == 5
     assert np.array_equal(again, emb)
+    assert np.array_equal(M.encode_texts(bi_encoder, TEXTS, cache=tmp_path), emb)
 
     # a fresh cache object (another process) sees the same shards; only the new text is encoded
-    more = M.encode_texts(None, TEXTS + ["Coffee and sleep."], cache=M.EmbeddingCache(tmp_path))
-    assert M.last_encode_stats.encoded == 1
+    more, stats = M.encode_texts_with_stats(None, TEXTS + ["Coffee and sleep."],
+                                            cache=M.EmbeddingCache(tmp_path))
+    assert stats.encoded == 1
     assert np.allclose(more[:6], emb)
 
 
 def test_cache_disabled_encodes_every_time(bi_encoder):
     M.encode_texts(bi_encoder, TEXTS[:2], cache=False)
-    M.encode_texts(bi_encoder, TEXTS[:2], cache=False)
-    assert M.last_encode_stats.encoded == 2
+    _, stats = M.encode_texts_with_stats(bi_encoder, TEXTS[:2], cache=False)
+    assert stats.encoded == 2
 
 
 def test_float16_export_roundtrip_seeds_the_cache(bi_encoder, tmp_path):
@@ -94,8 +95,8 @@ def test_float16_export_roundtrip_seeds_the_cache(bi_encoder, tmp_path):
     cache = tmp_path / "cache"
     assert M.seed_cache(path, cache) == 4
     assert M.seed_cache(path, cache) == 0  # idempotent
-    got = M.encode_texts(bi_encoder, texts, cache=cache)
-    assert M.last_encode_stats.encoded == 0
+    got, stats = M.encode_texts_with_stats(bi_encoder, texts, cache=cache)
+    assert stats.encoded == 0
     assert np.abs(got - emb).max() < 2e-3
 
 
@@ -103,43 +104,17 @@ def test_fully_cached_run_never_imports_torch(tmp_path):
     """A cached re-run must be cheap: no model load, no torch import."""
     code = f"""
 import sys
-from core import models as M
+from core import encoders as M
 ef = M.load_embeddings({str(FIXTURE)!r})
 M.seed_cache({str(FIXTURE)!r}, {str(tmp_path)!r})
 import json
 texts = [json.loads(l)["text"] for l in open({str(FIXTURE.parent / "queries.jsonl")!r})]
-emb = M.encode_texts(None, texts, cache={str(tmp_path)!r})
-assert M.last_encode_stats.encoded == 0, M.last_encode_stats
+emb, stats = M.encode_texts_with_stats(None, texts, cache={str(tmp_path)!r})
+assert stats.encoded == 0, stats
 assert emb.shape == (20, 384)
 assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules
 import core.mining
+import core.pipeline
 assert "torch" not in sys.modules
 """
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
-
-
-def test_cache_keeps_digests_that_end_in_nul_bytes(tmp_path):
-    """Regression: numpy's |S32 strips trailing NULs, which lost ~1 in 256 keys."""
-    texts = [t for t in (f"text {i}" for i in range(5000)) if M.text_key(t)[-1] == 0][:3]
-    texts += ["plain", "other"]
-    vecs = np.random.default_rng(0).normal(size=(len(texts), 8)).astype(np.float32)
-    cache = M.EmbeddingCache(tmp_path)
-    cache.put("m", [M.text_key(t) for t in texts], vecs)
-    hit, got = M.EmbeddingCache(tmp_path).lookup("m", [M.text_key(t) for t in texts])
-    assert hit.all() and np.array_equal(got, vecs)
-    path = M.save_embeddings(tmp_path / "e.npz", list("abcde"), texts, vecs, model=None)
-    assert M.load_embeddings(path).text_sha256 == [M.text_key(t) for t in texts]
-
-
-def test_compact_merges_shards_and_keeps_every_vector(tmp_path):
-    rng = np.random.default_rng(1)
-    cache = M.EmbeddingCache(tmp_path)
-    keys = [M.text_key(f"t{i}") for i in range(30)]
-    vecs = rng.normal(size=(30, 4)).astype(np.float32)
-    for start in range(0, 30, 10):
-        cache.put("m", keys[start : start + 10], vecs[start : start + 10])
-    assert len(list((tmp_path / "m").glob("shard-*.keys.npy"))) == 3
-    assert cache.compact("m") == 30
-    assert len(list((tmp_path / "m").glob("shard-*.keys.npy"))) == 1
-    hit, got = M.EmbeddingCache(tmp_path).lookup("m", keys[::-1])
-    assert hit.all() and np.array_equal(got, vecs[::-1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

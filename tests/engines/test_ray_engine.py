@@ -12,14 +12,15 @@ import pandas as pd
 import pytest
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.ray  # deselect with -m "not ray"
 
-from core import models
+from core import encoders as models
 from core.engines import ray_engine
 from core.ingest import ingest_beir
 from core.pipeline import load_corpus, mine_dataset, score_dataset
 from core.store import Store
 
-FIXTURE = Path(__file__).parent / "fixtures" / "beir_scifact"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "beir_scifact"
 KEY = ["miner", "query_id", "doc_id"]
 
 
@@ -48,9 +49,9 @@ def both(tmp_path_factory, bi_encoder, ray_local):
         ingest_beir(store, FIXTURE, "sf")
         cache = tmp / f"cache-{engine}"
         model = bi_encoder if engine == "local" else None  # Ray actors load the packaged model themselves
-        before = models.total_encoded
-        cands = mine_dataset(store, "sf", model=model, cache=cache, engine=engine)
-        encoded = models.total_encoded - before
+        corpus = load_corpus(store, "sf")
+        cands = mine_dataset(store, "sf", model=model, cache=cache, engine=engine, corpus=corpus)
+        encoded = corpus.encoded
         top = cands.sort_values(["query_id", "score"], ascending=[True, False]).groupby("query_id").head(2)
         for i, row in enumerate(top.head(8).itertuples()):  # judgments of both classes: recalibration runs
             store.add_judgment("sf", row.query_id, row.doc_id, "ann", ["false_negative", "negative"][i % 2])
@@ -111,10 +112,10 @@ def test_ray_embeddings_come_from_the_shared_cache(both, bi_encoder):
     assert models.EmbeddingCache(both["ray"]["cache"]).count(mid) == 210
     store = both["ray"]["store"]
     corpus = load_corpus(store, "sf")
+    assert ray_engine.fill_cache(corpus.doc_texts, None, both["ray"]["cache"]) == 0  # no actor starts
     emb = ray_engine.embed_texts(corpus.doc_texts, None, both["ray"]["cache"])
-    assert models.last_encode_stats.encoded == 0  # the second run starts no actor
-    ref = models.encode_texts(bi_encoder, corpus.doc_texts, cache=both["local"]["cache"])
-    assert models.last_encode_stats.encoded == 0
+    ref, stats = models.encode_texts_with_stats(bi_encoder, corpus.doc_texts, cache=both["local"]["cache"])
+    assert stats.encoded == 0
     np.testing.assert_allclose(emb, ref, atol=1e-5)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core import encoders as MO
 from core import mining as M
-from core import models as MO
 from core.types import Doc, Qrel, Query
 
-FX = Path(__file__).parent / "fixtures" / "mining"
+ROOT = Path(__file__).parents[2]
+FX = ROOT / "tests" / "fixtures" / "mining"
 
 
 # --- a real subset: 20 SciFact queries x 300 docs, float16 embeddings by the packaged MiniLM ----
@@ -135,15 +139,23 @@ def test_mining_invariants(n_docs, n_queries, top_k, seed, pos_share):
 # --- BM25 -----------------------------------------------------------------------------------------
 
 
-def test_s_stemmer_strips_plurals_only():
-    assert M._s_stem(["studies", "proteins", "classes", "virus", "glass", "goes"]) == [
-        "study",
-        "protein",
-        "classe",
-        "virus",
-        "glass",
-        "goe",
-    ]
+def test_bm25_always_stems_with_the_pinned_snowball_stemmer():
+    name, stem = M.bm25_stemmer()
+    assert name == "snowball-english"
+    assert stem(["studies", "proteins", "running", "glasses"]) == ["studi", "protein", "run", "glass"]
+    assert M.bm25_tokenize(["The studies of proteins"]) == [["studi", "protein"]]
+    pin = re.search(r'"PyStemmer==([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pin and f"PyStemmer-{pin.group(1)}-snowball-english" in M.TOKENIZER_ID
+
+
+def test_bm25_without_pystemmer_is_one_clear_error():
+    """No silent fallback: scores would differ between machines."""
+    code = ("import sys; sys.modules['Stemmer'] = None\n"
+            "from core.mining import bm25_tokenize\nbm25_tokenize(['proteins'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=False)
+    assert out.returncode != 0
+    assert "BM25 needs PyStemmer" in out.stderr.strip().splitlines()[-1]
 
 
 def test_bm25_ranks_the_lexical_match_first_and_drops_zero_scores():
@@ -192,9 +204,10 @@ def test_bm25_on_the_subset_keeps_full_ranking_ranks(subset):
 
 def test_mine_candidates_default_is_dense_plus_bm25_from_the_cache(subset, tmp_path):
     MO.seed_cache(FX / "embeddings.npz", tmp_path)
+    cached = MO.EmbeddingCache(tmp_path).count(MO.model_id(None))
     queries, docs, qrels = subset["records"]
     df = M.mine_candidates(queries, docs, qrels, cache=tmp_path)
-    assert MO.last_encode_stats.encoded == 0  # everything came from the seeded cache
+    assert MO.EmbeddingCache(tmp_path).count(MO.model_id(None)) == cached  # nothing new was encoded
     assert set(df["miner"]) == {"dense", "bm25"}
     assert df.groupby("miner").size()["dense"] == 20 * 30
     assert (df.groupby(["miner", "query_id"]).size() <= 30).all()

@@ -7,8 +7,8 @@ the transformer, mean pooling over the attention mask, L2 normalisation (the pac
 ``modules.json``); tokenisation is the model's ``tokenizer.json`` through ``tokenizers`` with
 sentence-transformers' settings (truncate at ``max_seq_length``, pad to the longest in the batch).
 
-Exports live next to the embedding cache (``<cache root>/onnx/<model id>/``) and are made on first use;
-running an exported model imports neither torch nor sentence-transformers.
+Exports live next to the embedding cache (``<cache root>/onnx/<model id>/``) and are made on first
+use; running an exported model imports neither torch nor sentence-transformers.
 """
 
 from __future__ import annotations
@@ -22,20 +22,21 @@ from typing import Any
 
 import numpy as np
 
+from core.encoders.cache import default_cache_dir, safe_name
+from core.encoders.ids import ID_ATTR, check_encoder, model_id, resolve_model_path
+from core.encoders.torch import load_bi_encoder
+
 VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+_LOADED: dict[tuple[str, str], OnnxEncoder] = {}  # (variant, model folder) -> encoder
 
 
 def onnx_dir(mid: str, root: str | os.PathLike | None = None) -> Path:
-    from core.models import _safe, default_cache_dir
-
-    return Path(root or default_cache_dir()) / "onnx" / _safe(mid)
+    return Path(root or default_cache_dir()) / "onnx" / safe_name(mid)
 
 
 def export_onnx(folder: Path, out_dir: Path) -> Path:
     """Export transformer + mean pooling + normalise of a sentence-transformers folder to ONNX (fp32)."""
     import torch
-
-    from core.models import load_bi_encoder
 
     st = load_bi_encoder(folder)
     modules = [type(m).__name__ for m in st]
@@ -120,9 +121,7 @@ class OnnxEncoder:
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.path = onnx_path
-        from core.models import _ID_ATTR
-
-        setattr(self, _ID_ATTR, mid)
+        setattr(self, ID_ATTR, mid)
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64, show_progress_bar: bool = False,
                convert_to_numpy: bool = True, normalize_embeddings: bool = True, **_: Any) -> np.ndarray:
@@ -147,5 +146,21 @@ class OnnxEncoder:
 
 def load_onnx_encoder(folder: Path, base_mid: str, variant: str, threads: int | None = None,
                       root: str | os.PathLike | None = None) -> OnnxEncoder:
+    """A new session over the ``variant`` export of the model in ``folder`` (exported on first use)."""
     mid = f"{base_mid}-{variant}"
     return OnnxEncoder(ensure_exported(folder, base_mid, variant, root), folder, mid, threads)
+
+
+def load_onnx(path: str | os.PathLike | None, variant: str) -> OnnxEncoder:
+    """The ONNX encoder of a local model folder (default: the packaged MiniLM), memoised per process."""
+    check_encoder(variant)
+    resolved = resolve_model_path(path)
+    key = (variant, str(resolved))
+    if key not in _LOADED:
+        _LOADED[key] = load_onnx_encoder(resolved, model_id(resolved, encoder="torch"), variant)
+    return _LOADED[key]
+
+
+def clear_loaded() -> None:
+    """Forget memoised sessions (tests that point ``$NEGAUDIT_CACHE`` elsewhere)."""
+    _LOADED.clear()

@@ -10,9 +10,10 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from core import models
+from core import encoders as models
+from core.encoders import onnx as onnx_encoder
 
-FIXTURE = Path(__file__).parent / "fixtures" / "beir_scifact"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "beir_scifact"
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,7 @@ def onnx_root(tmp_path_factory):
     mp.setenv("NEGAUDIT_CACHE", str(root))
     yield root
     mp.undo()
-    for key in [k for k in models._LOADED if k[0].startswith("onnx")]:
-        models._LOADED.pop(key)
+    onnx_encoder.clear_loaded()
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +67,13 @@ def test_cache_keys_on_the_encoder_variant(onnx_root, texts, monkeypatch):
     monkeypatch.setenv("NEGAUDIT_ENCODER", "onnx-int8")
     assert models.model_id(None) == f"{base}-onnx-int8"
     cache = models.EmbeddingCache(onnx_root / "emb")
-    models.encode_texts(None, texts[:5], cache=cache)
-    assert models.last_encode_stats.encoded == 5
+    _, stats = models.encode_texts_with_stats(None, texts[:5], cache=cache)
+    assert stats.encoded == 5
     assert cache.count(f"{base}-onnx-int8") == 5 and cache.count(base) == 0
-    models.encode_texts(None, texts[:5], cache=cache, encoder="torch")
-    assert models.last_encode_stats.encoded == 5  # torch vectors are not served from int8's
-    models.encode_texts(None, texts[:5], cache=cache)
-    assert models.last_encode_stats.encoded == 0
+    _, stats = models.encode_texts_with_stats(None, texts[:5], cache=cache, encoder="torch")
+    assert stats.encoded == 5  # torch vectors are not served from int8's
+    _, stats = models.encode_texts_with_stats(None, texts[:5], cache=cache)
+    assert stats.encoded == 0
 
 
 def test_unknown_encoder_is_a_clear_error(monkeypatch):

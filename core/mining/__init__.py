@@ -1,0 +1,63 @@
+"""Candidate mining that keeps every candidate; ``mine_hard_negatives``' knobs are a view.
+
+* ``registry.py``   — miners registered by name (``check_miners`` is the one place names are validated);
+* ``candidates.py`` — the candidate frame's columns and conventions, the shared top-k primitive;
+* ``dense.py``      — cosine kNN (numpy or faiss), miner ``dense``;
+* ``bm25.py``       — bm25s with the pinned Snowball stemmer, miner ``bm25``;
+* ``filters.py``    — ``MiningConfig`` + ``mark_filters``: why ``mine_hard_negatives`` would drop a row;
+* ``records.py``    — ``mine_candidates`` from record lists.
+
+Importing the package registers the miners (``dense`` first, then ``bm25``: the order rows are written).
+"""
+
+from core.mining.bm25 import (
+    TOKENIZER_ID,
+    Bm25Index,
+    bm25_rows,
+    bm25_stemmer,
+    bm25_tokenize,
+    bm25_topk,
+    ensure_index,
+    mine_bm25,
+)
+from core.mining.candidates import CANDIDATE_COLUMNS, EXTRA_COLUMNS, positives_by_query
+from core.mining.dense import dense_topk, faiss_index, mine_dense
+from core.mining.filters import MiningConfig, drop_summary, mark_filters
+from core.mining.records import mine_candidates
+from core.mining.registry import (
+    MINERS,
+    MineInputs,
+    check_miners,
+    mine_with,
+    miner_names,
+    needs_embeddings,
+    register,
+)
+
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "EXTRA_COLUMNS",
+    "MINERS",
+    "TOKENIZER_ID",
+    "Bm25Index",
+    "MineInputs",
+    "MiningConfig",
+    "bm25_rows",
+    "bm25_stemmer",
+    "bm25_tokenize",
+    "bm25_topk",
+    "check_miners",
+    "dense_topk",
+    "drop_summary",
+    "ensure_index",
+    "faiss_index",
+    "mark_filters",
+    "mine_bm25",
+    "mine_candidates",
+    "mine_dense",
+    "mine_with",
+    "miner_names",
+    "needs_embeddings",
+    "positives_by_query",
+    "register",
+]

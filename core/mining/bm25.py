@@ -1,0 +1,166 @@
+"""The lexical miner: bm25s Lucene BM25 (k1 1.5, b 0.75) with one tokeniser for docs and queries.
+
+Tokenisation: lower-case, the scikit-learn ``\\b\\w\\w+\\b`` pattern, bm25s' English stop-words and the
+Snowball English stemmer of PyStemmer (pinned in pyproject.toml). There is no fallback: a BM25 score
+must not depend on what happens to be installed, so a missing PyStemmer is a clear error, and
+:data:`TOKENIZER_ID` (in the scorer version and the export manifest) says which tokeniser ran.
+Docs with a BM25 score of 0 share no term with the query; they are not ranked by BM25, so they are
+not BM25 candidates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.mining.candidates import candidate_frame, positive_rows, query_chunk, topk_rows
+from core.mining.registry import register
+from core.types import NegauditError
+
+STEMMER = "snowball-english"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+# e.g. "bm25s-0.3.16+PyStemmer-3.1.0-snowball-english": recorded wherever BM25 scores are kept
+TOKENIZER_ID = f"bm25s-{_version('bm25s')}+PyStemmer-{_version('PyStemmer')}-{STEMMER}"
+
+
+def bm25_stemmer() -> tuple[str, Callable[[list[str]], list[str]]]:
+    """(name, stemWords): Snowball English from PyStemmer, the only stemmer BM25 ever uses."""
+    try:
+        import Stemmer  # PyStemmer
+    except ImportError as exc:
+        raise NegauditError(
+            "BM25 needs PyStemmer (Snowball English stemmer), a dependency of negaudit: "
+            "pip install PyStemmer==3.1.0"
+        ) from exc
+    return STEMMER, Stemmer.Stemmer("english").stemWords
+
+
+def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """The one tokeniser for docs and queries (see the module docstring)."""
+    import bm25s
+
+    _, stem = bm25_stemmer()
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=stem, return_ids=False, show_progress=False
+    )
+
+
+@dataclass
+class Bm25Index:
+    """A bm25s index over a corpus; ``scores`` gives full-corpus BM25 rows for a batch of queries."""
+
+    retriever: Any
+    n_docs: int
+
+    @classmethod
+    def build(cls, doc_texts: Sequence[str]) -> Bm25Index:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index(bm25_tokenize(doc_texts), show_progress=False)
+        return cls(retriever, len(doc_texts))
+
+    def scores(self, query_tokens: Sequence[list[str]]) -> np.ndarray:
+        vocab = self.retriever.vocab_dict
+        out = np.zeros((len(query_tokens), self.n_docs), dtype=np.float32)
+        for row, toks in enumerate(query_tokens):
+            known = [t for t in toks if t in vocab]
+            if known:
+                out[row] = self.retriever.get_scores(known)
+        return out
+
+
+def bm25_rows(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[Sequence[int]], np.ndarray]:
+    """Full-corpus BM25 rows for a batch of query positions: what ``core.risk.RiskInputs.bm25`` expects."""
+    tokens = bm25_tokenize(query_texts)
+    return lambda rows: index.scores([tokens[i] for i in rows])
+
+
+def bm25_topk(
+    index: Bm25Index,
+    query_texts: Sequence[str],
+    k: int | Sequence[int],
+    chunk_size: int | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """BM25 top-k (doc indices, scores) per query, positives included, zero-score docs left out."""
+    toks = bm25_tokenize(query_texts)
+    ks = np.full(len(toks), k, dtype=np.int64) if np.isscalar(k) else np.asarray(k, dtype=np.int64)
+    step = query_chunk(index.n_docs, chunk_size)
+    out_idx: list[np.ndarray] = []
+    out_scores: list[np.ndarray] = []
+    for start in range(0, len(toks), step):
+        block = index.scores(toks[start : start + step])
+        i, s = topk_rows(block, int(ks[start : start + step].max(initial=0)))
+        for row, kk in enumerate(ks[start : start + step]):
+            keep = s[row, :kk] > 0
+            out_idx.append(i[row, :kk][keep])
+            out_scores.append(s[row, :kk][keep])
+    return out_idx, out_scores
+
+
+def mine_bm25(
+    query_ids: Sequence[str],
+    query_texts: Sequence[str],
+    doc_ids: Sequence[str],
+    doc_texts: Sequence[str] | None = None,
+    positives: Mapping[str, Collection[str]] | None = None,
+    top_k: int = 30,
+    index: Bm25Index | None = None,
+) -> pd.DataFrame:
+    """Lexical candidates: each query's ``top_k`` best unlabelled docs by BM25, miner ``bm25``."""
+    positives = positives or {}
+    if index is None:
+        if doc_texts is None:
+            raise ValueError("give doc_texts or a prebuilt index")
+        index = Bm25Index.build(doc_texts)
+    doc_pos = {d: i for i, d in enumerate(doc_ids)}
+    pos_rows = positive_rows(query_ids, doc_pos, positives)
+    ks = [top_k + len(p) for p in pos_rows]
+    idx, sc = bm25_topk(index, query_texts, ks)
+    pos_scores = _bm25_positive_scores(index, query_texts, pos_rows)
+    return candidate_frame("bm25", query_ids, doc_ids, idx, sc, pos_rows, pos_scores, top_k)
+
+
+def _bm25_positive_scores(
+    index: Bm25Index, query_texts: Sequence[str], pos_rows: list[np.ndarray]
+) -> list[np.ndarray]:
+    out = [np.zeros(0, np.float32)] * len(query_texts)
+    todo = [i for i, p in enumerate(pos_rows) if len(p)]
+    toks = bm25_tokenize([query_texts[i] for i in todo]) if todo else []
+    for i, t in zip(todo, toks):
+        out[i] = index.scores([t])[0][pos_rows[i]]
+    return out
+
+
+def ensure_index(inputs: Any) -> Bm25Index:
+    """``inputs.bm25``, built from ``inputs.doc_texts`` the first time (and timed in ``inputs.timings``)."""
+    if inputs.bm25 is None:
+        if inputs.doc_texts is None:
+            raise ValueError("give doc_texts or a prebuilt BM25 index")
+        t0 = time.perf_counter()
+        inputs.bm25 = Bm25Index.build(inputs.doc_texts)
+        timings = getattr(inputs, "timings", None)
+        if timings is not None:
+            timings["bm25_index"] = time.perf_counter() - t0
+    return inputs.bm25
+
+
+@register("bm25", position=1)
+def bm25_miner(inputs: Any, top_k: int, backend: str = "numpy") -> pd.DataFrame:
+    """The registered BM25 miner; builds (and keeps) the index on ``inputs`` the first time."""
+    return mine_bm25(inputs.query_ids, inputs.query_texts, inputs.doc_ids,
+                     positives=inputs.positives, top_k=top_k, index=ensure_index(inputs))
