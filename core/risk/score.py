@@ -10,9 +10,10 @@ import pandas as pd
 from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import RiskInputs, pair_arrays
+from core.mining.bm25 import TOKENIZER_ID
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 
-SCORER_VERSION = "pu-graph-1"
+SCORER_VERSION = f"pu-graph-1+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 
 
