@@ -153,5 +153,39 @@ def trec_run(
     _print(result, f"added to {into!r} (miners {', '.join(result.get('miners', []))})")
 
 
+@ingest_app.command("embeddings")
+def embeddings(
+    path: Annotated[Path, typer.Argument(
+        help="parquet (id, kind, vector), npz (ids, kinds, vectors) or npy (+ --ids, --kind)")],
+    into: IntoOption,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="name of the model the vectors came from (recorded; default: the "
+                        "file's own `model` entry)")] = None,
+    ids: Annotated[Path | None, typer.Option(
+        "--ids", help="for a .npy matrix: a text file with one id per row")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="doc or query: the kind of every row (a .npy, or an npz without kinds)")
+    ] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="switch the dataset to another model / dimension")] = False,
+    db: DbOption = None,
+) -> None:
+    """Bring your own embeddings: vectors of a dataset's docs and queries, computed elsewhere."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from core.ingest.embeddings import ingest_embeddings
+
+    with open_store(db) as store:
+        out = ingest_embeddings(store, path, into, model=model, ids=ids, kind=kind,
+                                replace=replace)
+    cov = out["coverage"]
+    Console().print(escape(
+        f"added {out['added']:,} vectors ({out['in_file']['doc']:,} docs, "
+        f"{out['in_file']['query']:,} queries in the file) from {out['model']!r}, {out['dim']}-d, to {into!r}; coverage: "
+        f"{cov['doc'][0]:,}/{cov['doc'][1]:,} docs, {cov['query'][0]:,}/{cov['query'][1]:,} "
+        f"queries"))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(ingest_app, name="ingest")

@@ -11,6 +11,7 @@ from core.ingest.api import (
 )
 from core.ingest.beir import read_beir
 from core.ingest.common import CHUNK_ROWS, content_id, read_jsonl, read_lines
+from core.ingest.embeddings import ingest_embeddings, supplied_model
 from core.ingest.msmarco import read_msmarco
 from core.ingest.st import parse_columns, read_st
 from core.ingest.trec import read_qrels_lines, read_trec_run
@@ -19,6 +20,7 @@ __all__ = [
     "CHUNK_ROWS",
     "content_id",
     "ingest_beir",
+    "ingest_embeddings",
     "ingest_msmarco",
     "ingest_st",
     "ingest_trec_qrels",
@@ -32,4 +34,5 @@ __all__ = [
     "read_qrels_lines",
     "read_st",
     "read_trec_run",
+    "supplied_model",
 ]

@@ -215,3 +215,35 @@ def test_nfcorpus_counts(tmp_path: Path) -> None:
     assert negaudit("ingest", "beir", str(src), "--name", "nfcorpus", "--db", db).returncode == 0
     out = negaudit("datasets", "--db", db).stdout
     assert "3,395" in out and "325" in out and "323" in out and "12,334" in out
+
+
+def test_ingest_embeddings(tmp_path: Path, negaudit, monkeypatch) -> None:
+    """Bring your own embeddings from the command line; a bad file is one line and exit 2."""
+    import json
+
+    import numpy as np
+
+    from core.encoders import load_embeddings
+
+    monkeypatch.setenv("NEGAUDIT_CACHE", str(tmp_path / "cache"))
+    db = str(tmp_path / "x.duckdb")
+    assert negaudit("ingest", "beir", str(FIX / "beir_scifact"), "--name", "sf",
+                    "--db", db).returncode == 0
+    ef = load_embeddings(FIX.parents[1] / "data" / "scifact.minilm.emb.f16.npz")
+    pos = {rid: i for i, rid in enumerate(ef.ids)}
+    ids = [json.loads(ln)["_id"] for ln in (FIX / "beir_scifact" / "corpus.jsonl").open()]
+    np.save(tmp_path / "docs.npy", ef.embeddings[[pos["doc:" + i] for i in ids]])
+    (tmp_path / "docs.ids").write_text("\n".join(ids) + "\n")
+    res = negaudit("ingest", "embeddings", str(tmp_path / "docs.npy"), "--into", "sf", "--ids",
+                   str(tmp_path / "docs.ids"), "--kind", "doc", "--model", "minilm", "--db", db)
+    assert res.returncode == 0, res.stderr
+    assert "added 150 vectors" in res.stdout and "coverage: 150/150 docs, 0/60 queries" in res.stdout
+    assert (tmp_path / "cache" / "supplied-minilm-384d").is_dir()
+    _assert_user_error(negaudit("ingest", "embeddings", str(tmp_path / "docs.npy"), "--into", "sf",
+                                "--model", "minilm", "--db", db), "docs.npy", "give --ids FILE")
+    _assert_user_error(negaudit("ingest", "embeddings", str(tmp_path / "docs.npy"), "--into", "sf",
+                                "--ids", str(tmp_path / "docs.ids"), "--kind", "passage",
+                                "--model", "minilm", "--db", db), "must be 'doc' or 'query'")
+    _assert_user_error(negaudit("ingest", "embeddings", str(tmp_path / "docs.npy"), "--into", "sf",
+                                "--ids", str(tmp_path / "docs.ids"), "--kind", "doc",
+                                "--model", "e5", "--db", db), "one model per dataset")
