@@ -21,7 +21,8 @@ def list_datasets(ctx: typer.Context, db: DbOption = None) -> None:
 
     with open_store(db) as store:
         rows = store.counts()
-        skips = {r.name: store.dataset_info(r.name)["meta"].get(META_KEY, {}) for r in rows}
+        metas = {r.name: store.dataset_info(r.name)["meta"] for r in rows}
+    skips = {name: meta.get(META_KEY, {}) for name, meta in metas.items()}
     if not rows:
         typer.echo("no datasets yet; try `negaudit ingest beir DIR --name NAME`")
         return
@@ -36,6 +37,13 @@ def list_datasets(ctx: typer.Context, db: DbOption = None) -> None:
     for name, skipped in skips.items():  # the first ids, so the records can be found and fixed
         for line in skip_lines(skipped):
             out.print(escape(f"{name}: {line}"), soft_wrap=True)
+    for name, meta in metas.items():
+        emb = meta.get("embeddings")
+        if emb:  # supplied vectors (`negaudit ingest embeddings`): which model, how complete
+            cov = emb["coverage"]
+            out.print(escape(f"{name}: supplied embeddings from {emb['model']!r}, {emb['dim']}-d, "
+                             f"for {cov['doc'][0]:,}/{cov['doc'][1]:,} docs and "
+                             f"{cov['query'][0]:,}/{cov['query'][1]:,} queries"), soft_wrap=True)
 
 
 @datasets_app.command("rm")

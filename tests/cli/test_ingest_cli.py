@@ -239,6 +239,8 @@ def test_ingest_embeddings(tmp_path: Path, negaudit, monkeypatch) -> None:
     assert res.returncode == 0, res.stderr
     assert "added 150 vectors" in res.stdout and "coverage: 150/150 docs, 0/60 queries" in res.stdout
     assert (tmp_path / "cache" / "supplied-minilm-384d").is_dir()
+    listing = negaudit("datasets", "--db", db).stdout
+    assert "sf: supplied embeddings from 'minilm', 384-d, for 150/150 docs and 0/60 queries" in listing
     _assert_user_error(negaudit("ingest", "embeddings", str(tmp_path / "docs.npy"), "--into", "sf",
                                 "--model", "minilm", "--db", db), "docs.npy", "give --ids FILE")
     _assert_user_error(negaudit("ingest", "embeddings", str(tmp_path / "docs.npy"), "--into", "sf",
