@@ -1,15 +1,16 @@
-"""Engine creation: a DuckDB file by default, any SQLAlchemy URL when given; lock errors made readable."""
+"""Engine creation: a DuckDB file by default or a PostgreSQL URL; driver errors made readable."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
 
 from core.types import NegauditError, StoreLockedError
 
 DEFAULT_DB = "negaudit.duckdb"
+SUPPORTED_DIALECTS = ("duckdb", "postgresql")
 
 
 def resolve_url(db: str | os.PathLike | None = None) -> str:
@@ -18,8 +19,13 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
     if "://" in value:
         return value
     path = Path(value).expanduser()
+    if path.is_dir():
+        raise NegauditError(f"--db {path} is a folder; give a DuckDB file or a database URL")
     if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NegauditError(f"--db {path}: cannot create its folder ({exc.strerror})") from None
     return f"duckdb:///{path.resolve()}"
 
 
@@ -34,13 +40,14 @@ def locked_message(url: str, exc: BaseException) -> str:
         f"The database file {path} is in use by another process (usually a running "
         f"`negaudit serve` / Streamlit app). DuckDB allows one writing process per file: "
         f"stop that process, or point this command at another file with --db, or use a "
-        f"PostgreSQL URL (NEGAUDIT_DB=postgresql+psycopg://...) for several processes.\n"
-        f"(DuckDB said: {str(exc).splitlines()[0]})"
+        f"PostgreSQL URL (NEGAUDIT_DB=postgresql+psycopg://...) for several processes "
+        f"(DuckDB said: {_first_line(exc)})"
     )
 
 
 def make_engine(url: str, read_only: bool = False) -> Engine:
-    """Create the engine and connect once, so a held DuckDB lock surfaces here as a clear error."""
+    """Create the engine and connect once, so a held lock, a file that is not a database or an
+    unreachable server surfaces here as one clear `NegauditError` (the CLI and the app show it)."""
     kwargs: dict = {}
     if url.startswith("duckdb"):
         kwargs["connect_args"] = {"read_only": True} if read_only else {}
@@ -48,28 +55,44 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         kwargs["max_overflow"] = 8
     else:
         kwargs["pool_pre_ping"] = True  # a server restart must not break a long-running app
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - unknown dialect, malformed URL, driver missing
+        raise NegauditError(f"cannot use database URL {_shown(url)}: "
+                            f"{_first_line(exc)}") from None
+    if engine.dialect.name not in SUPPORTED_DIALECTS:  # the migrations need sequences, ...
+        engine.dispose()
+        raise NegauditError(f"cannot use database URL {_shown(url)}: negaudit stores its data in "
+                            f"DuckDB or PostgreSQL, not {engine.dialect.name}")
     if url.startswith("duckdb"):
         @event.listens_for(engine, "connect")
-        def _set_threads(dbapi_conn, _record):  # noqa: ANN001 - SQLAlchemy hook signature
+        def _set_threads(dbapi_conn, _record):
             # Keep DuckDB from fanning out to every core on the 2-core machines we target.
             dbapi_conn.execute("SET preserve_insertion_order = true")
             # DuckDB's own progress bar writes to stdout over the CLI's output on long commits.
             dbapi_conn.execute("SET enable_progress_bar = false")
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()  # reads the file: "not a database" is here
     except Exception as exc:  # noqa: BLE001 - translate driver errors into a user-facing one
         engine.dispose()
         if is_lock_error(exc):
             raise StoreLockedError(locked_message(url, exc)) from None
-        if "read-only" in str(exc).lower() or "does not exist" in str(exc).lower():
-            raise NegauditError(f"cannot open {_shown(url)}: {str(exc).splitlines()[0]}") from None
-        if not url.startswith("duckdb"):  # server unreachable, authentication, ...
-            raise NegauditError(f"cannot connect to {_shown(url)}: "
-                                f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}") from None
-        raise
+        if url.startswith("duckdb"):  # not a DuckDB file, missing (read-only), unreadable, ...
+            raise NegauditError(f"cannot open {url.removeprefix('duckdb:///')} as a DuckDB "
+                                f"database: {_first_line(exc)}") from None
+        raise NegauditError(f"cannot connect to {_shown(url)}: {_first_line(exc)}") from None
+    if read_only and "datasets" not in tables:  # nothing migrates a read-only open
+        engine.dispose()
+        raise NegauditError(f"{_shown(url).removeprefix('duckdb:///')} holds no negaudit data "
+                            f"(no datasets table); check --db or import a dataset first")
     return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message (not SQLAlchemy's wrapper), first line only."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _shown(url: str) -> str:
