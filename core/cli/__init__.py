@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import importlib
 import os
 import sys
+from typing import Any
 
 import typer
+import typer.main
+
+# typer 0.29 vendors click (pinned in pyproject); its exception classes live here.
+from typer._click import exceptions as click_exc
 
 from core.types import NegauditError
 
@@ -23,28 +30,51 @@ COMMAND_MODULES = ["datasets", "ingest", "pipeline", "cache", "bench", "serve", 
 
 def _register() -> None:
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"core.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"core.cli.{name}":
-                continue  # a command group not built yet
-            raise
-        mod.register(app)
+        importlib.import_module(f"core.cli.{name}").register(app)
 
 
 _register()
 
 
+@functools.cache
+def _command() -> Any:
+    """The click command tree, built once: typer rebuilds it on every `app()` call (~70 ms)."""
+    return typer.main.get_command(app)
+
+
+def _error(message: str) -> int:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    return 2
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run one command; every user error becomes one `error: ...` line on stderr and code 2."""
+    try:
+        rv = _command().main(args=argv, prog_name="negaudit", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click_exc.NoArgsIsHelpError as exc:  # bare `negaudit` / `negaudit bench`: the help
+        typer.echo(exc.format_message(), err=True)
+        return 2
+    except click_exc.UsageError as exc:  # parse errors, out-of-range values, bad paths
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        return _error(exc.format_message().rstrip() + hint)
+    except click_exc.ClickException as exc:
+        return _error(exc.format_message())
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except NegauditError as exc:
+        return _error(str(exc))
+    except OSError as exc:  # a path the OS refused mid-run (disk full, permissions, ...)
+        if exc.errno == errno.EPIPE:
+            return 1
+        where = f": {exc.filename}" if exc.filename else ""
+        return _error(f"{exc.strerror or exc}{where}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one clear line and exit 2, never a traceback."""
-    try:
-        app(args=argv, standalone_mode=True)
-        code = 0
-    except SystemExit as exc:  # click's standalone mode ends every run this way
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except NegauditError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        code = 2
+    code = _run(argv)
     if "torch" in sys.modules and argv is None:
         # Every store is closed by now. Interpreter teardown with torch loaded makes DuckDB's
         # nanobind bindings print pages of spurious "leaked" warnings; skip that teardown.

@@ -1,115 +1,217 @@
-"""`negaudit bench ...`: benchmarks that print figures (never timed tests)."""
+"""`negaudit bench ...`: benchmarks that print figures (never timed tests).
+
+Every option is checked while parsing and every `--json` target before the run starts: a typo
+must not cost an hour of benchmarking.
+"""
 
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+from core.cli.common import (
+    SEED_MAX,
+    OverwriteOption,
+    check_output,
+    choice_list,
+    seed_list,
+    unit_interval,
+)
 
 bench_app = typer.Typer(help="Benchmarks that print figures, side by side with their reference.",
                         no_args_is_help=True)
 
-JsonOption = Annotated[Optional[Path], typer.Option("--json", help="also write the figures here")]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="also write the figures here")]
+TopKOption = Annotated[int, typer.Option("--top-k", min=1, help="mined candidates per query")]
+BatchOption = Annotated[int, typer.Option("--batch-size", min=1)]
+
+
+def _folder(help: str) -> typer.models.ArgumentInfo:
+    return typer.Argument(exists=True, file_okay=False, help=help)
+
+
+def _json_target(path: Path | None, overwrite: bool) -> None:
+    if path is not None:
+        check_output(path, "--json", overwrite=overwrite)
 
 
 def _dump(result: dict, path: Path | None) -> None:
     if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=2, default=str))
         typer.echo(f"wrote {path}")
 
 
 @bench_app.command("fn-detection")
 def fn_detection(
-    directory: Annotated[Path, typer.Argument(help="densely judged BEIR folder (e.g. NFCorpus)")],
-    keep_positives: Annotated[int, typer.Option("--keep-positives")] = 1,
-    top_k: Annotated[int, typer.Option("--top-k")] = 30,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    directory: Annotated[Path, _folder("densely judged BEIR folder (e.g. NFCorpus)")],
+    keep_positives: Annotated[int, typer.Option("--keep-positives", min=1)] = 1,
+    top_k: TopKOption = 30,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX)] = 0,
     split: Annotated[str, typer.Option("--split", help="qrels split to sparsify")] = "test",
     json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Hide all but N positives per query, mine, and measure how well fn_risk finds the hidden ones."""
     from core.bench.fn_detection import run_fn_detection
 
+    _json_target(json_out, overwrite)
     _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed,
                            split=split), json_out)
 
 
 @bench_app.command("mining")
 def mining(
-    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("data/scifact"),
-    top_k: Annotated[int, typer.Option("--top-k")] = 30,
+    directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
+    top_k: TopKOption = 30,
     json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Our mine+score vs sentence_transformers.util.mine_hard_negatives, then our cached re-run."""
     from core.bench.mining import run_mining_bench
 
+    _json_target(json_out, overwrite)
     _dump(run_mining_bench(directory, top_k=top_k), json_out)
 
 
 @bench_app.command("ingest")
 def ingest(
-    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("data/scifact"),
-    rows: Annotated[int, typer.Option("--rows", help="lines of the generated triplet file")] = 1_000_000,
+    directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
+    rows: Annotated[int, typer.Option("--rows", min=1,
+                                      help="lines of the generated triplet file")] = 1_000_000,
     json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Ingest throughput: docs/s for a BEIR folder, rows/s for a generated triplet file."""
     from core.bench.ingest import run_ingest_bench
 
+    _json_target(json_out, overwrite)
     _dump(run_ingest_bench(directory, rows=rows), json_out)
+
+
+class Backend(str, Enum):
+    duckdb = "duckdb"
+    postgres = "postgres"
 
 
 @bench_app.command("store")
 def store(
-    backend: Annotated[str, typer.Option("--backend", help="duckdb or postgres")] = "duckdb",
-    candidates: Annotated[int, typer.Option("--candidates")] = 1_000_000,
-    judgments: Annotated[int, typer.Option("--judgments")] = 100_000,
-    db: Annotated[Optional[str], typer.Option(
+    backend: Annotated[Backend, typer.Option("--backend", help="duckdb or postgres")
+                       ] = Backend.duckdb,
+    candidates: Annotated[int, typer.Option("--candidates", min=1)] = 1_000_000,
+    judgments: Annotated[int, typer.Option("--judgments", min=0)] = 100_000,
+    db: Annotated[str | None, typer.Option(
         "--db", help="database to fill (default: a temp DuckDB file / throw-away PostgreSQL)")] = None,
-    samples: Annotated[int, typer.Option("--samples", help="cold queue queries per mode")] = 20,
+    samples: Annotated[int, typer.Option("--samples", min=1,
+                                         help="cold queue queries per mode")] = 20,
     json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """The store at 1M candidates: ingest, queue query, judgment insert, export, peak RSS."""
     from core.bench.store import run_store_bench
 
-    if backend not in ("duckdb", "postgres"):
-        raise typer.BadParameter("--backend must be duckdb or postgres")
-    _dump(run_store_bench(backend, candidates=candidates, judgments=judgments, db=db,
+    _json_target(json_out, overwrite)
+    _dump(run_store_bench(backend.value, candidates=candidates, judgments=judgments, db=db,
                           queue_samples=samples, log=typer.echo), json_out)
+
+
+def _paths(value: str) -> str:
+    from core.bench.throughput import PATHS
+
+    return choice_list(PATHS)(value)
 
 
 @bench_app.command("throughput")
 def throughput(
-    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("../shared/data/scifact"),
-    n: Annotated[int, typer.Option("--n", help="passages (the first N of the corpus)")] = 400,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
-    paths: Annotated[str, typer.Option("--paths", help="comma-separated: raw, ours, ray, ray-2x1, "
-                                       "onnx, onnx-int8")] = "raw,ours,ray",
-    repeats: Annotated[int, typer.Option("--repeats", help="2 = forward then reverse order")] = 1,
+    directory: Annotated[Path, _folder("BEIR folder")] = Path("../shared/data/scifact"),
+    n: Annotated[int, typer.Option("--n", min=1, help="passages (the first N of the corpus)")] = 400,
+    batch_size: BatchOption = 64,
+    paths: Annotated[str, typer.Option("--paths", callback=_paths,
+                                       help="comma-separated: raw, ours, ray, ray-2x1, onnx, "
+                                            "onnx-int8")] = "raw,ours,ray",
+    repeats: Annotated[int, typer.Option("--repeats", min=1,
+                                         help="2 = forward then reverse order")] = 1,
     json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Embed passages/s: raw SentenceTransformer.encode vs our encode_texts vs the Ray engine."""
     from core.bench.throughput import run_throughput_bench
 
-    _dump(run_throughput_bench(directory, n=n, batch_size=batch_size, paths=tuple(paths.split(",")),
+    _json_target(json_out, overwrite)
+    _dump(run_throughput_bench(directory, n=n, batch_size=batch_size,
+                               paths=tuple(p.strip() for p in paths.split(",") if p.strip()),
                                repeats=repeats), json_out)
+
+
+def _variants(value: str) -> str:
+    from core.bench.onnx import VARIANTS
+
+    return choice_list(VARIANTS)(value)
 
 
 @bench_app.command("onnx")
 def onnx(
-    directory: Annotated[Path, typer.Argument(help="BEIR folder")] = Path("data/scifact"),
-    variants: Annotated[str, typer.Option("--variants")] = "torch,onnx,onnx-int8",
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
-    cache: Annotated[Optional[Path], typer.Option("--cache", help="this bench's embedding cache")] = None,
+    directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
+    variants: Annotated[str, typer.Option("--variants", callback=_variants)
+                        ] = "torch,onnx,onnx-int8",
+    batch_size: BatchOption = 64,
+    cache: Annotated[Path | None, typer.Option("--cache", help="this bench's embedding cache")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="empty that cache first (time every encode)")] = False,
     json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """onnxruntime encoder (fp32, int8) vs torch: passages/s and nDCG@10 parity on SciFact test."""
     from core.bench.onnx import run_onnx_bench
 
-    _dump(run_onnx_bench(directory, batch_size=batch_size, variants=tuple(variants.split(",")),
+    if cache is not None:  # a folder that may exist (that is the point of a cache)
+        check_output(cache, "--cache", overwrite=True, folder=True)
+    _json_target(json_out, overwrite)
+    _dump(run_onnx_bench(directory, batch_size=batch_size,
+                         variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
                          cache=cache, fresh=fresh), json_out)
+
+
+class Sampling(str, Enum):
+    random = "random"
+    top = "top"
+
+
+@bench_app.command("retrain")
+def retrain(
+    beir_dir: Annotated[Path, _folder("BEIR folder with train and test qrels")
+                        ] = Path("data/scifact"),
+    seeds: Annotated[str, typer.Option("--seeds", callback=seed_list,
+                                       help="comma-separated seeds")] = "0,1,2",
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1,
+                                           help="training steps per run")] = 60,
+    batch_size: BatchOption = 16,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", callback=unit_interval,
+        help="(b) drops candidates with fn_risk >= this")] = 0.5,
+    eval_docs: Annotated[int, typer.Option(
+        "--eval-docs", min=1, help="corpus subset for evaluation (all test positives + a sample)")
+    ] = 1500,
+    top_k: TopKOption = 30,
+    sampling: Annotated[Sampling, typer.Option(
+        "--sampling", help="negative per row: seeded random from the top-k, or the hardest")
+    ] = Sampling.random,
+    json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Fine-tune MiniLM on raw vs risk-cleaned mined negatives; nDCG@10 / R@100 on test."""
+    from core.bench.retrain import main
+
+    _json_target(json_out, overwrite)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+    main(json_out=str(json_out) if json_out else None, beir_dir=str(beir_dir),
+         seeds=tuple(int(s) for s in seeds.split(",") if s.strip()), max_steps=max_steps,
+         batch_size=batch_size, threshold=threshold, eval_docs=eval_docs, top_k=top_k,
+         sampling=sampling.value)
 
 
 def register(app: typer.Typer) -> None:

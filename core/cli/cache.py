@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from core.cli.common import DbOption, open_store
+from core.cli.common import DbOption, OverwriteOption, check_output, model_folder, open_store
 
 cache_app = typer.Typer(help="Export or import embedding caches.", no_args_is_help=True)
 
@@ -17,13 +17,15 @@ def export(
     name: Annotated[str, typer.Option("--name", help="dataset whose docs and queries to export")],
     out: Annotated[Path, typer.Option("--out", help=".npz file to write")],
     db: DbOption = None,
-    model: Annotated[Optional[str], typer.Option("--model")] = None,
+    model: Annotated[str | None, typer.Option("--model", callback=model_folder)] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Embed (through the cache) every doc and query of a dataset and write them as float16."""
     from core.encoders import export_cache
     from core.pipeline import load_corpus
 
-    with open_store(db) as store:
+    check_output(out, overwrite=overwrite)
+    with open_store(db, read_only=True) as store:
         corpus = load_corpus(store, name)
     texts = corpus.doc_texts + corpus.query_texts
     ids = [f"doc:{d}" for d in corpus.doc_ids] + [f"query:{q}" for q in corpus.query_ids]
@@ -32,11 +34,20 @@ def export(
 
 
 @cache_app.command("import")
-def import_(file: Annotated[Path, typer.Argument(help=".npz written by `cache export`")]) -> None:
+def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                 help=".npz written by `cache export`")]) -> None:
     """Seed the local embedding cache from an export (only the vectors it lacks)."""
-    from core.encoders import seed_cache
+    import zipfile
 
-    n = seed_cache(file)
+    from core.encoders import seed_cache
+    from core.types import NegauditError
+
+    try:
+        n = seed_cache(file)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # what numpy raises
+        first = (str(exc).splitlines() or [""])[0]
+        raise NegauditError(f"{file} is not an embedding export written by `negaudit cache "
+                            f"export` ({type(exc).__name__}: {first})") from None
     typer.echo(f"added {n:,} embeddings to the cache")
 
 

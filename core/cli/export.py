@@ -1,4 +1,4 @@
-"""`negaudit export` and `negaudit report` — thin wrappers over `core.export` / `core.report`."""
+"""`negaudit export` and `negaudit report`: thin wrappers over `core.export` / `core.report`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.cli.common import DbOption, open_store
+from core.cli.common import SEED_MAX, DbOption, check_output, open_store, unit_interval
 
 
 class Fmt(str, Enum):
@@ -50,6 +50,25 @@ class Sampling(str, Enum):
     top = "top"
 
 
+FOLDER_FORMATS = (Fmt.hf, Fmt.beir)
+
+
+def _threshold(value: str) -> str:
+    """Callback: 'none' or a finite number in [0, 1], checked while parsing (kept as text)."""
+    from core.export import parse_threshold
+    from core.types import NegauditError
+
+    try:
+        unit_interval(parse_threshold(value))
+    except NegauditError:
+        raise typer.BadParameter(f"{value!r} is neither a number in [0, 1] nor 'none'.") from None
+    return value
+
+
+SeedOption = Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX,
+                                         help="seed of the per-query sample")]
+
+
 def export(
     name: Annotated[str, typer.Option("--name", help="dataset to export")],
     fmt: Annotated[Fmt, typer.Option("--format", help="output format")],
@@ -62,15 +81,15 @@ def export(
         "--partial", help="judged partials become positives, negatives, or are dropped")
     ] = PartialPolicy.drop,
     drop_risk_above: Annotated[str, typer.Option(
-        "--drop-risk-above", help="drop unreviewed candidates with calibrated fn_risk >= T; "
-                                  "'none' keeps all")] = "0.5",
+        "--drop-risk-above", callback=_threshold,
+        help="drop unreviewed candidates with calibrated fn_risk >= T; 'none' keeps all")] = "0.5",
     flagged: Annotated[FlaggedPolicy, typer.Option(
         "--flagged", help="disagreements and 'unsure': through the risk rule, or always dropped")
     ] = FlaggedPolicy.risk,
     num_negatives: Annotated[int | None, typer.Option(
-        "--num-negatives", help="at most N negatives per query (judged negatives first, then a "
+        "--num-negatives", min=1, help="at most N negatives per query (judged negatives first, then a "
                                 "seeded sample); default all")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="seed of the per-query sample")] = 0,
+    seed: SeedOption = 0,
     sampling: Annotated[Sampling, typer.Option(
         "--sampling", help="which negatives --num-negatives keeps inside each tier: a seeded "
                            "random sample, or the best-ranked (hardest) first")
@@ -88,6 +107,11 @@ def export(
 ) -> None:
     """Write clean training data or corrected qrels, with a manifest.json beside it."""
     from core.export import ExportPolicy, export_dataset, parse_threshold
+    from core.export.writers import TABLE_LAYOUTS, check_file_target
+
+    check_output(out, overwrite=overwrite, folder=fmt in FOLDER_FORMATS)
+    if fmt.value in TABLE_LAYOUTS:
+        check_file_target(out, overwrite)  # the suffix picks the file type
 
     policy = ExportPolicy(
         false_negatives=false_negatives.value, partial=partial.value,
@@ -123,11 +147,14 @@ def report(
     name: Annotated[str, typer.Option("--name", help="dataset")],
     out: Annotated[Path | None, typer.Option("--out", help="write the table as CSV here")
                    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out")
+                         ] = False,
     sample: Annotated[str, typer.Option(
         "--sample", help="'random' (the seeded random audit queue's judged prefix: unbiased) or "
                          "'all' (every judged item: biased toward what the risk queue showed)")
     ] = "random",
-    seed: Annotated[int, typer.Option("--seed", help="seed of the random audit queue")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX,
+                                      help="seed of the random audit queue")] = 0,
     db: DbOption = None,
 ) -> None:
     """False-negative rate among mined negatives, with a 95% Wilson interval, by rank bucket."""
@@ -135,6 +162,8 @@ def report(
 
     from core.report import fn_rate_report, write_report_csv
 
+    if out is not None:
+        check_output(out, overwrite=overwrite)
     with open_store(db, read_only=True) as store:
         table, meta = fn_rate_report(store, name, sample=sample, seed=seed)
     from rich.table import Table
@@ -158,40 +187,6 @@ def _rate(p: float, lo: float, hi: float) -> str:
     return "n/a" if math.isnan(p) else f"{p:.1%} [{lo:.1%}, {hi:.1%}]"
 
 
-def retrain(
-    beir_dir: Annotated[Path, typer.Argument(help="BEIR folder with train and test qrels")
-                        ] = Path("data/scifact"),
-    seeds: Annotated[str, typer.Option("--seeds", help="comma-separated seeds")] = "0,1,2",
-    max_steps: Annotated[int, typer.Option("--max-steps", help="training steps per run")] = 60,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
-    threshold: Annotated[float, typer.Option(
-        "--threshold", help="(b) drops candidates with fn_risk >= this")] = 0.5,
-    eval_docs: Annotated[int, typer.Option(
-        "--eval-docs", help="corpus subset for evaluation (all test positives + a sample)")
-    ] = 1500,
-    top_k: Annotated[int, typer.Option("--top-k", help="mined candidates per train query")] = 30,
-    sampling: Annotated[Sampling, typer.Option(
-        "--sampling", help="negative per row: seeded random from the top-k, or the hardest")
-    ] = Sampling.random,
-    json_out: Annotated[Path | None, typer.Option("--json", help="also write the result here")
-                        ] = None,
-) -> None:
-    """Fine-tune MiniLM on raw vs risk-cleaned mined negatives; nDCG@10 / R@100 on test."""
-    from core.bench.retrain import main
-
-    main(json_out=str(json_out) if json_out else None, beir_dir=str(beir_dir),
-         seeds=tuple(int(s) for s in seeds.split(",") if s.strip()), max_steps=max_steps,
-         batch_size=batch_size, threshold=threshold, eval_docs=eval_docs, top_k=top_k,
-         sampling=sampling.value)
-
-
 def register(app: typer.Typer) -> None:
     app.command("export")(export)
     app.command("report")(report)
-    # `negaudit bench retrain` joins the bench group (core/cli/bench.py) when that group exists.
-    try:
-        from core.cli.bench import bench_app
-    except ImportError:  # pragma: no cover - bench group not built
-        return
-    if not any(c.name == "retrain" for c in bench_app.registered_commands):
-        bench_app.command("retrain")(retrain)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from core.cli.common import DbOption, open_store
+from core.cli.common import DbOption, check_output, model_folder, open_store
 
 MinerOption = Annotated[
     list[str], typer.Option("--miner", help="dense (packaged MiniLM or --model) and/or bm25")
@@ -18,11 +18,13 @@ EngineOption = Annotated[
                       "names a cluster, else a local instance starts)")
 ]
 ModelOption = Annotated[
-    Optional[str], typer.Option("--model", help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
+    str | None, typer.Option("--model", callback=model_folder,
+                                help="local sentence-transformers folder (default: packaged all-MiniLM-L6-v2)")
 ]
+TopKOption = Annotated[int, typer.Option("--top-k", min=1, help="candidates per query and miner")]
 
 
-def _progress():  # noqa: ANN202 - a rich status line fed by core's (step, fraction) callback
+def _progress():
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -44,15 +46,18 @@ def _engine_session(engine: str) -> contextlib.AbstractContextManager[None]:
 def mine(
     name: Annotated[str, typer.Option("--name", help="dataset to mine")],
     db: DbOption = None,
-    top_k: Annotated[int, typer.Option("--top-k", help="candidates per query and miner")] = 30,
+    top_k: TopKOption = 30,
     miner: MinerOption = ["dense", "bm25"],  # noqa: B006 - typer needs a literal default
     model: ModelOption = None,
     engine: EngineOption = "local",
 ) -> None:
     """Mine candidates (every one kept, with miner, rank and score) for a stored dataset."""
+    from core.mining.registry import check_miners
     from core.pipeline import mine_dataset
 
-    with open_store(db) as store, _engine_session(engine):
+    check_miners(miner)  # before the store opens or the model loads
+    session = _engine_session(engine)
+    with open_store(db) as store, session:
         cands = mine_dataset(store, name, model=model, top_k=top_k, miners=miner,
                              progress=_progress(), engine=engine)
     counts = cands.groupby("miner").size().to_dict()
@@ -68,23 +73,30 @@ def score(
     """Score every candidate's false-negative risk and every query's pooling-bias risk."""
     from core.pipeline import score_dataset
 
-    with open_store(db) as store, _engine_session(engine):
+    session = _engine_session(engine)
+    with open_store(db) as store, session:
         res = score_dataset(store, name, model=model, progress=_progress(), engine=engine)
     typer.echo(res.summary())
 
 
 def audit(
-    directory: Annotated[Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
+                                              help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
     name: Annotated[str, typer.Option("--name")],
     out: Annotated[Path, typer.Option("--out", help="folder for candidates.parquet and queries.parquet")],
     db: DbOption = None,
-    top_k: Annotated[int, typer.Option("--top-k")] = 30,
+    top_k: TopKOption = 30,
     replace: Annotated[bool, typer.Option("--replace", help="rebuild an existing dataset")] = False,
     model: ModelOption = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="replace candidates.parquet / queries.parquet already in --out")] = False,
 ) -> None:
     """One shot: ingest a BEIR folder, mine, score, and write Parquet files."""
     from core.pipeline import audit_beir
 
+    check_output(out, folder=True, overwrite=True)  # a folder that can exist; its two files:
+    for file in ("candidates.parquet", "queries.parquet"):
+        check_output(out / file, overwrite=overwrite)
     with open_store(db) as store:
         res = audit_beir(store, directory, name, out, top_k=top_k, replace=replace, model=model,
                          progress=_progress())

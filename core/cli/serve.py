@@ -8,14 +8,14 @@ from pathlib import Path
 
 import typer
 
-from core.cli.common import DbOption
+from core.cli.common import DbOption, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(
     db: DbOption = None,
-    port: int = typer.Option(8501, "--port", help="port to listen on"),
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="port to listen on"),
     host: str = typer.Option("127.0.0.1", "--host",
                              help="address to bind (default localhost only; 0.0.0.0 = everyone)"),
     demo: bool = typer.Option(False, "--demo", help="build .negaudit/demo.duckdb from "
@@ -33,6 +33,10 @@ def serve(
         build_demo(target, log=lambda m: typer.echo(m))
         db = str(target)
         typer.echo(f"demo ready: sign in as {DEMO_USER} / {DEMO_PASSWORD} (admin)")
+    else:
+        # Open (and migrate) once here: a file that is not a database, a locked one or an
+        # unreachable server is one line now, not a stack trace in the browser later.
+        open_store(db).close()
     url = resolve_url(db)
     env = {**os.environ, "NEGAUDIT_DB": url}
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from core.cli.common import DbOption, open_store
+from core.types import Role
 
 users_app = typer.Typer(help="Accounts of the review app (admins and annotators).",
                         no_args_is_help=True)
@@ -22,7 +24,7 @@ def _read_password(stdin: bool) -> str:
 @users_app.command("add")
 def add(
     name: str,
-    role: str = typer.Option("annotator", "--role", help="admin or annotator"),
+    role: Annotated[Role, typer.Option("--role", help="admin or annotator")] = Role.ANNOTATOR,
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="read the password from stdin (first line)"),
     db: DbOption = None,
@@ -32,7 +34,7 @@ def add(
 
     password = _read_password(password_stdin)
     with open_store(db) as store:
-        user = auth.add_user(store, name, role, password)
+        user = auth.add_user(store, name, role.value, password)
     typer.echo(f"saved {user.name} ({user.role.value})")
 
 
@@ -50,13 +52,13 @@ def list_users(db: DbOption = None) -> None:
 @users_app.command("rm")
 def remove(name: str, db: DbOption = None) -> None:
     """Remove an account (its judgments stay: the log is append-only)."""
-    from core.store import review as SR
+    from core.store import accounts as SA
     from core.types import NegauditError
 
     with open_store(db) as store:
         if store.annotator(name) is None:
             raise NegauditError(f"no user named {name!r}")
-        SR.delete_annotator(store, name)
+        SA.delete_annotator(store, name)
     typer.echo(f"removed {name}")
 
 
