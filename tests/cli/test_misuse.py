@@ -57,6 +57,18 @@ def assert_misuse(res: Result, *needles: str) -> str:
     return lines[0]
 
 
+@pytest.fixture(autouse=True)
+def _no_exec(monkeypatch) -> None:
+    """`serve` ends in os.execve: if validation ever let a misuse through, fail, don't become
+    Streamlit."""
+    import os
+
+    def refuse(*_a: object) -> None:
+        raise AssertionError("negaudit serve reached exec: a misuse went unnoticed")
+
+    monkeypatch.setattr(os, "execve", refuse)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     """A real store with the SciFact fixture, a non-database file, an existing output, ..."""
