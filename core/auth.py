@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from core.store import Store
-from core.store import review as SR
+from core.store import accounts as SA
 from core.types import AuthorizationError, NegauditError, Role
 
 SESSION_TTL = timedelta(hours=12)
@@ -67,7 +67,7 @@ def add_user(store: Store, name: str, role: Role | str, password: str,
     if len(password or "") < MIN_PASSWORD:
         raise NegauditError(f"password too short (at least {MIN_PASSWORD} characters)")
     store.add_annotator(name, role.value, hash_password(password))
-    SR.drop_sessions_of(store, name)  # a new password or role signs the old sessions out
+    SA.drop_sessions_of(store, name)  # a new password or role signs the old sessions out
     return User(name, role)
 
 
@@ -75,7 +75,7 @@ def remove_user(store: Store, name: str, actor: User) -> None:
     require_role(actor, Role.ADMIN)
     if name == actor.name:
         raise NegauditError("you cannot remove your own account")
-    SR.delete_annotator(store, name)
+    SA.delete_annotator(store, name)
 
 
 def set_role(store: Store, name: str, role: Role | str, actor: User) -> None:
@@ -85,7 +85,7 @@ def set_role(store: Store, name: str, role: Role | str, actor: User) -> None:
     if row is None:
         raise NegauditError(f"no user named {name!r}")
     store.add_annotator(name, Role(role).value, row["password_hash"])
-    SR.drop_sessions_of(store, name)
+    SA.drop_sessions_of(store, name)
 
 
 def authenticate(store: Store, name: str, password: str) -> User | None:
@@ -109,7 +109,7 @@ def sign_in(store: Store, name: str, password: str, ttl: timedelta = SESSION_TTL
     if user is None:
         return None
     token = secrets.token_urlsafe(32)
-    SR.add_session(store, _token_hash(token), user.name, ttl)
+    SA.add_session(store, _token_hash(token), user.name, ttl)
     return user, token
 
 
@@ -117,7 +117,7 @@ def user_for_token(store: Store, token: str | None) -> User | None:
     """The user of a live session token (None when missing, unknown or expired)."""
     if not token or len(token) > 200:
         return None
-    name = SR.session_annotator(store, _token_hash(token))
+    name = SA.session_annotator(store, _token_hash(token))
     if name is None:
         return None
     row = store.annotator(name)
@@ -126,7 +126,7 @@ def user_for_token(store: Store, token: str | None) -> User | None:
 
 def sign_out(store: Store, token: str | None) -> None:
     if token:
-        SR.drop_session(store, _token_hash(token))
+        SA.drop_session(store, _token_hash(token))
 
 
 def require_role(user: User | None, role: Role) -> User:

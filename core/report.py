@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from core.labels import MIN_COVERAGE, consensus_from_labels, estimate_fn_rate
-from core.types import NegauditError
+from core.types import Mode, NegauditError, QueueSpec
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,17 +48,10 @@ def fn_rate_report(store: Any, name: str, sample: str = "random", seed: int = 0,
 
 def random_order(store: Any, name: str, seed: int = 0) -> pd.DataFrame:
     """Every item in the review app's random-queue order for `seed` (query_id, doc_id)."""
-    from core.review import Mode, QueueSpec, next_keys
-    from core.store import review as SR
+    from core.store import queue as SQ
 
-    n = SR.count_items(store, name)
-    if n == 0:
-        return pd.DataFrame(columns=["query_id", "doc_id"])
     spec = QueueSpec(dataset=name, mode=Mode.RANDOM, status="any", seed=int(seed))
-    # An annotator name no one can hold (auth names start with a letter or digit; PostgreSQL
-    # text cannot hold NUL): no lease or own label reorders the queue.
-    keys = next_keys(store, "(negaudit-report)", spec, limit=n, k=2**31 - 1)
-    return keys[["query_id", "doc_id"]].reset_index(drop=True)
+    return SQ.order(store, spec).reset_index(drop=True)
 
 
 def neutralise_cell(value: Any) -> Any:

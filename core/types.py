@@ -28,6 +28,35 @@ class Role(str, Enum):
     ADMIN = "admin"
 
 
+class Mode(str, Enum):
+    """The order of the review queue."""
+
+    RISK = "risk"  # highest fn_risk first: find false negatives fast
+    UNCERTAIN = "uncertain"  # |risk - 0.5| smallest: the judgments that teach the calibrator most
+    RANDOM = "random"  # seeded uniform permutation: an unbiased audit sample
+    QUERY = "query"  # one query's candidates together
+
+
+QUEUE_STATUSES = ("unreviewed", "mine", "any")  # plus "by:<annotator>"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """What the annotator asked to see: data only, so the store builds its SQL from it.
+
+    `status`: unreviewed | mine | any | by:<name>.
+    """
+
+    dataset: str
+    mode: Mode = Mode.RISK
+    miner: str | None = None
+    risk_min: float = 0.0
+    risk_max: float = 1.0
+    status: str = "unreviewed"
+    query_id: str | None = None
+    seed: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     query_id: str

@@ -8,8 +8,7 @@ import streamlit as st
 
 from core import auth
 from core.auth import User
-from core.store import Store
-from core.store.engine import resolve_url
+from core.store import Store, resolve_url
 from core.types import AuthorizationError, Role
 
 TOKEN_PARAM = "session"

@@ -7,7 +7,6 @@ import math
 import streamlit as st
 
 from core import labels, plots, report, review
-from core.store import review as SR
 from pages._ui import dataset_picker, store, user
 
 user()
@@ -40,9 +39,9 @@ st.caption(f"False-negative rate {rate} (95% Wilson interval), n={int(overall['n
            f"{labels.format_rate(overall['fn_or_partial_rate'], overall['fnp_ci_low'], overall['fnp_ci_high'])}.")
 
 left, right = st.columns(2)
-left.plotly_chart(plots.fn_rate_by_rank(SR.rank_risk_summary(db, dataset), table),
+left.plotly_chart(plots.fn_rate_by_rank(review.rank_risk_summary(db, dataset), table),
                   width="stretch")
-right.plotly_chart(plots.risk_histogram(SR.risk_histogram(db, dataset), judged),
+right.plotly_chart(plots.risk_histogram(review.risk_histogram(db, dataset), judged),
                    width="stretch")
 left, right = st.columns(2)
 left.plotly_chart(plots.reliability(judged), width="stretch")

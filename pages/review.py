@@ -6,7 +6,6 @@ import streamlit as st
 
 from core import render, review
 from core.review import Mode, QueueSpec
-from core.store import review as SR
 from pages._ui import dataset_picker, store, user
 
 LABELS = [  # (label, button text, shortcut)
@@ -32,7 +31,7 @@ if dataset is None:
 # ---- queue controls (sidebar) ----------------------------------------------------------------
 sb = st.sidebar
 mode = MODES[sb.radio("Queue", list(MODES), key="mode")]
-miners = SR.miners(db, dataset)
+miners = review.miners(db, dataset)
 miner = sb.selectbox("Miner", ["all", *miners], key="miner")
 risk_min, risk_max = sb.slider("fn_risk range", 0.0, 1.0, (0.0, 1.0), 0.05, key="risk_range")
 others = [n for n in db.annotators()["name"] if n != me.name]
@@ -41,7 +40,7 @@ status_opts = {"Unreviewed by me": "unreviewed", "Reviewed by me": "mine",
 status = status_opts[sb.selectbox("Show", list(status_opts), key="status")]
 query_id, seed = None, 0
 if mode == Mode.QUERY:
-    qids = SR.candidate_query_ids(db, dataset)
+    qids = review.candidate_query_ids(db, dataset)
     query_id = sb.selectbox("Query", qids, key="query_id") if qids else None
 if mode == Mode.RANDOM:
     seed = int(sb.number_input("Sample seed", 0, 10**6, 0, key="seed"))
@@ -84,7 +83,7 @@ def _undo() -> None:
 prog = review.progress(db, dataset)
 mine_row = prog[prog.annotator == me.name]
 done = int(mine_row.total.iloc[0]) if not mine_row.empty else 0
-total = SR.count_items(db, dataset)
+total = review.count_items(db, dataset)
 st.progress(min(done / max(total, 1), 1.0), text=f"You: {done:,} of {total:,} items labelled")
 if state.get("flash"):
     st.success(state.pop("flash"), icon=":material/check:")

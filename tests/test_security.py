@@ -19,7 +19,6 @@ from core.export import ExportPolicy, export_dataset
 from core.ingest import ingest_beir, ingest_trec_qrels, ingest_trec_run
 from core.review import Mode, QueueSpec
 from core.store import Store
-from core.store import review as SR
 from core.store import schema as S
 from core.types import AuthorizationError, NegauditError, Role
 
@@ -33,11 +32,9 @@ WHO = "o'brien\"; DROP TABLE annotators;--"  # core takes any name; auth.add_use
 
 @pytest.fixture()
 def store(tmp_path):
-    review.clear_windows()
     s = Store.open(str(tmp_path / "sec.duckdb"))
     yield s
     s.close()
-    review.clear_windows()
 
 
 def _beir(root: Path) -> Path:
@@ -89,7 +86,7 @@ def test_hostile_names_and_ids_are_data_everywhere(store, tmp_path):
     assert review.consensus(store, DS).shape[0] == 2
     review.progress(store, DS)
     review.agreement(store, DS)
-    SR.rank_risk_summary(store, DS)
+    review.rank_risk_summary(store, DS)
     review.judged_items(store, DS)
 
     # export: the ids come out exactly as they went in

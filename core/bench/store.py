@@ -201,7 +201,7 @@ def run_store_bench(backend: str = "duckdb", candidates: int = 1_000_000,
                            ("random", QueueSpec(DS, Mode.RANDOM, seed=7))]:
             cold, warm = [], []
             for _ in range(queue_samples):
-                review.clear_windows()
+                review.queue_of(store).forget()
                 t = time.perf_counter()
                 rows = review.next_keys(store, me, spec, resume=False)
                 cold.append(time.perf_counter() - t)

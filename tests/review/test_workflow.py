@@ -158,16 +158,15 @@ def test_agreement_progress_and_judged_items(store, users):
     assert isinstance(review.throughput(store, DS), pd.DataFrame)
 
 
-def test_cached_queue_head_matches_the_sql_path(store, users, monkeypatch):
+def test_cached_queue_head_matches_the_sql_path(store, users):
     ann = users["ann"]
     for c in range(3):  # some labels so the head has holes
         card = review.next_card(store, "ann", QueueSpec(DS))
         review.decide(store, ann, DS, *card.key, "negative")
-    monkeypatch.setattr(review, "WINDOW_SIZE", 4)  # force the head to run out
-    review.clear_windows()
+    queue = review.Queue(store, window_size=4)  # a small head, so it runs out
     for spec in (QueueSpec(DS), QueueSpec(DS, Mode.RANDOM, seed=3),
                  QueueSpec(DS, Mode.UNCERTAIN, miner="bm25-lite", risk_min=0.1)):
-        via_sql = review.next_keys(store, "ann", spec, limit=60, resume=False)
+        via_sql = queue.next_keys("ann", spec, limit=60, resume=False)
         for n in (1, 2, 5):
-            fast = review.next_keys(store, "ann", spec, limit=n, resume=False)
+            fast = queue.next_keys("ann", spec, limit=n, resume=False)
             assert list(fast.doc_id) == list(via_sql.doc_id[:n]), (spec, n)

@@ -1,0 +1,234 @@
+"""The review queue's SQL, built from a `QueueSpec`: orders, filters, the cached-head window and
+the next items for one annotator (labels and leases read live).
+
+Every value is bound; only the fixed fragments written here are formatted into the SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+
+from core.store.base import frame, utcnow
+from core.store.store import Store
+from core.types import QUEUE_STATUSES, Mode, NegauditError, QueueSpec
+
+
+def order_sql(spec: QueueSpec, duckdb: bool) -> str:
+    """ORDER BY of a queue mode over the items relation `i` (ties broken by the item key)."""
+    tie = "i.query_id, i.doc_id"
+    if spec.mode == Mode.UNCERTAIN:
+        return f"abs(i.fn_risk - 0.5) ASC NULLS LAST, {tie}"
+    if spec.mode == Mode.RANDOM:
+        # PostgreSQL (>= 11): hashtextextended is ~4x cheaper than md5 over 1M rows.
+        key = ("hash(i.query_id, i.doc_id, :seed)" if duckdb else
+               "hashtextextended(i.query_id || chr(31) || i.doc_id, CAST(:seed AS BIGINT))")
+        return f"{key}, {tie}"
+    if spec.mode == Mode.QUERY:
+        return f"i.query_id, i.fn_risk DESC NULLS LAST, {tie}"
+    return f"i.fn_risk DESC NULLS LAST, {tie}"
+
+
+def filters(spec: QueueSpec, exclude: list[tuple[str, str]], use_risk: bool
+            ) -> tuple[str, str, dict]:
+    """SQL fragments: `pre` (cheap, per row of the big scan) and `post` (on the top rows only)."""
+    pre: list[str] = []
+    post: list[str] = []
+    params: dict = {"seed": int(spec.seed)}
+    if use_risk and (spec.risk_min > 0.0 or spec.risk_max < 1.0):
+        pre.append("i.fn_risk BETWEEN :rmin AND :rmax")
+        params.update(rmin=float(spec.risk_min), rmax=float(spec.risk_max))
+    if spec.query_id:
+        pre.append("i.query_id = :qid")
+        params["qid"] = spec.query_id
+    if spec.miner:
+        post.append("EXISTS (SELECT 1 FROM candidates c WHERE c.dataset = :dataset "
+                    "AND c.query_id = i.query_id AND c.doc_id = i.doc_id AND c.miner = :miner)")
+        params["miner"] = spec.miner
+    if spec.status == "mine":
+        post.append("m.label IS NOT NULL")
+    elif spec.status.startswith("by:"):
+        post.append("EXISTS (SELECT 1 FROM cur o WHERE o.annotator = :other "
+                    "AND o.query_id = i.query_id AND o.doc_id = i.doc_id)")
+        params["other"] = spec.status[3:]
+    elif spec.status not in QUEUE_STATUSES:
+        raise NegauditError(f"unknown status filter {spec.status!r}")
+    for n, (q, d) in enumerate(exclude):
+        post.append(f"NOT (i.query_id = :xq{n} AND i.doc_id = :xd{n})")
+        params[f"xq{n}"], params[f"xd{n}"] = q, d
+    return "".join(f" AND {x}" for x in pre), "".join(f" AND {x}" for x in post), params
+
+
+def has_risk(store: Store, dataset: str) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM risk WHERE dataset = :d LIMIT 1"),
+                            {"d": dataset}).first() is not None
+
+
+def count_items(store: Store, dataset: str) -> int:
+    """Distinct (query, doc) items to review in a dataset."""
+    sql = ("SELECT count(*) FROM risk WHERE dataset = :d" if has_risk(store, dataset) else
+           "SELECT count(*) FROM (SELECT DISTINCT query_id, doc_id FROM candidates "
+           "WHERE dataset = :d) t")
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(sql), {"d": dataset}).scalar_one())
+
+
+# Items the annotator may not get: their own current labels, and items k others hold (a current
+# label or a live lease). Shared by the whole-dataset and the among-these-keys variants below.
+_BLOCKED = """
+    blocked AS (
+        SELECT query_id, doc_id FROM cur WHERE annotator = :me
+        UNION ALL
+        SELECT query_id, doc_id FROM (
+            SELECT query_id, doc_id, annotator FROM cur WHERE annotator <> :me
+            UNION SELECT query_id, doc_id, annotator FROM lease WHERE annotator <> :me) h
+        GROUP BY query_id, doc_id HAVING count(DISTINCT annotator) >= :k)"""
+
+_CUR = """
+    cur AS (
+        SELECT query_id, doc_id, annotator, label FROM (
+            SELECT query_id, doc_id, annotator, label,
+                   row_number() OVER (PARTITION BY query_id, doc_id, annotator
+                                      ORDER BY id DESC) AS rn
+            FROM judgments WHERE dataset = :dataset) t
+        WHERE rn = 1 AND label <> ''),
+    lease AS (
+        SELECT query_id, doc_id, annotator, leased_at FROM assignments
+        WHERE dataset = :dataset AND expires_at > :now),""" + _BLOCKED
+
+# _CUR restricted to a list of keys (bound as two arrays): the judgments and leases of those items.
+_CUR_AMONG = """
+    k AS (SELECT unnest(CAST(:kq AS VARCHAR[])) AS query_id,
+                 unnest(CAST(:kd AS VARCHAR[])) AS doc_id),
+    cur AS (
+        SELECT query_id, doc_id, annotator, label FROM (
+            SELECT j.query_id, j.doc_id, j.annotator, j.label,
+                   row_number() OVER (PARTITION BY j.query_id, j.doc_id, j.annotator
+                                      ORDER BY j.id DESC) AS rn
+            FROM judgments j JOIN k ON j.query_id = k.query_id AND j.doc_id = k.doc_id
+            WHERE j.dataset = :dataset) t
+        WHERE rn = 1 AND label <> ''),
+    lease AS (
+        SELECT a.query_id, a.doc_id, a.annotator FROM assignments a
+        JOIN k ON a.query_id = k.query_id AND a.doc_id = k.doc_id
+        WHERE a.dataset = :dataset AND a.expires_at > :now),""" + _BLOCKED
+
+
+def _items_sql(use_risk: bool) -> str:
+    if use_risk:
+        # Only the sort columns: reasons/signals are fetched for the chosen card alone.
+        return "SELECT query_id, doc_id, fn_risk FROM risk WHERE dataset = :dataset"
+    return ("SELECT query_id, doc_id, CAST(NULL AS DOUBLE PRECISION) AS fn_risk "
+            "FROM (SELECT DISTINCT query_id, doc_id FROM candidates WHERE dataset = :dataset) c")
+
+
+def count_blocked(store: Store, dataset: str, annotator: str, k: int) -> int:
+    """How many items the annotator may not get (own labels + items held by k others)."""
+    sql = f"WITH {_CUR} SELECT count(*) FROM blocked"
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(sql), {"dataset": dataset, "me": annotator, "k": int(k),
+                                            "now": utcnow()}).scalar_one())
+
+
+def blocked_keys(store: Store, dataset: str, annotator: str, k: int,
+                 among: list[tuple[str, str]] | None = None) -> set[tuple[str, str]]:
+    """Items the annotator may not get now: own current labels + items held by k others.
+
+    `among` (the cached queue head) limits the answer to those items: the per-click cost then
+    follows the head's size, not the number of judgments (100k judgments: ~0.4 s -> ~0.05 s).
+    """
+    params = {"dataset": dataset, "me": annotator, "k": int(k), "now": utcnow()}
+    if among is not None:
+        if not among:
+            return set()
+        sql = f"WITH {_CUR_AMONG} SELECT query_id, doc_id FROM blocked"
+        params.update(kq=[str(q) for q, _ in among], kd=[str(d) for _, d in among])
+    else:
+        sql = f"WITH {_CUR} SELECT query_id, doc_id FROM blocked"
+    with store.engine.connect() as conn:
+        return set(conn.execute(text(sql), params).cursor.fetchall())
+
+
+def window(store: Store, spec: QueueSpec, size: int, use_risk: bool = True,
+           with_post: bool = True) -> pd.DataFrame:
+    """The first `size` items of the spec's order, before any per-annotator filtering.
+
+    One top-N scan of the big table (annotator-independent filters only: risk band, query, and
+    with `with_post` the miner); the review queue caches it and filters per click.
+    """
+    pre, post, params = filters(replace(spec, status="any"), [], use_risk)
+    order = order_sql(spec, store.is_duckdb)
+    sql = f"""
+    WITH top AS (SELECT i.* FROM ({_items_sql(use_risk)}) i WHERE TRUE {pre}
+                 ORDER BY {order} LIMIT {int(size)})
+    SELECT i.query_id, i.doc_id, i.fn_risk FROM top i WHERE TRUE {post if with_post else ""}
+    ORDER BY {order}"""
+    return frame(store.engine, text(sql), {"dataset": spec.dataset, **params})
+
+
+def order(store: Store, spec: QueueSpec) -> pd.DataFrame:
+    """Every item of a dataset in the spec's order (query_id, doc_id): e.g. the random audit's."""
+    n = count_items(store, spec.dataset)
+    if n == 0:
+        return pd.DataFrame(columns=["query_id", "doc_id"])
+    return window(store, spec, n, has_risk(store, spec.dataset))[["query_id", "doc_id"]]
+
+
+def my_labels(store: Store, dataset: str, annotator: str, keys: list[tuple[str, str]]
+              ) -> dict[tuple[str, str], str]:
+    """The annotator's current label for a few items."""
+    if not keys:
+        return {}
+    conds = " OR ".join(f"(query_id = :q{i} AND doc_id = :d{i})" for i in range(len(keys)))
+    params: dict[str, Any] = {"dataset": dataset, "me": annotator}
+    for i, (q, d) in enumerate(keys):
+        params[f"q{i}"], params[f"d{i}"] = q, d
+    sql = f"""SELECT query_id, doc_id, label FROM (
+        SELECT query_id, doc_id, label, row_number() OVER (PARTITION BY query_id, doc_id
+                                                           ORDER BY id DESC) AS rn
+        FROM judgments WHERE dataset = :dataset AND annotator = :me AND ({conds})) t
+        WHERE rn = 1 AND label <> ''"""
+    with store.engine.connect() as conn:
+        return {(q, d): lab for q, d, lab in conn.execute(text(sql), params)}
+
+
+def next_items(store: Store, spec: QueueSpec, annotator: str, *, k: int, use_risk: bool,
+               exclude: list[tuple[str, str]] = (), limit: int = 1, top_n: int | None = None,
+               only: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Top `limit` items of `spec` for one annotator without anti-joining the whole big table.
+
+    Unreviewed/any: an ORDER BY/LIMIT top-`top_n` over risk (filters cheap per row first), then
+    the small anti-joins (my labels, items held by k others) and the costlier filters (a miner,
+    exclusions) on those rows only; the caller grows `top_n` until enough rows survive. Other
+    statuses: the (small) set of labelled items joined to risk. `only` restricts to one item.
+    """
+    pre, post, params = filters(spec, list(exclude), use_risk)
+    if only is not None:
+        pre += " AND i.query_id = :lq AND i.doc_id = :ld"
+        params.update(lq=only[0], ld=only[1])
+    order = order_sql(spec, store.is_duckdb)
+    p = {"dataset": spec.dataset, "me": annotator, "k": int(k), "now": utcnow(), **params}
+    items = _items_sql(use_risk)
+    if spec.status in ("unreviewed", "any"):
+        src = f"SELECT i.* FROM ({items}) i WHERE TRUE {pre} ORDER BY {order} LIMIT :top_n"
+        p["top_n"] = int(top_n or limit)
+    else:
+        src = (f"SELECT i.* FROM ({items}) i WHERE EXISTS (SELECT 1 FROM cur o "
+               f"WHERE o.query_id = i.query_id AND o.doc_id = i.doc_id) {pre}")
+    block = ("AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.query_id = i.query_id "
+             "AND b.doc_id = i.doc_id)" if spec.status == "unreviewed" else "")
+    sql = f"""
+    WITH {_CUR},
+    top AS ({src}),
+    mine AS (SELECT query_id, doc_id, label FROM cur WHERE annotator = :me)
+    SELECT i.query_id, i.doc_id, i.fn_risk, m.label AS my_label
+    FROM top i
+    LEFT JOIN mine m ON m.query_id = i.query_id AND m.doc_id = i.doc_id
+    WHERE TRUE {block} {post}
+    ORDER BY {order}
+    LIMIT {int(limit)}"""
+    return frame(store.engine, text(sql), p)
