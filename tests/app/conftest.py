@@ -1,4 +1,6 @@
-"""AppTest fixtures: a real temp DuckDB file (NEGAUDIT_DB) with a small real SciFact sample."""
+"""AppTest fixtures: a real temp DuckDB file (NEGAUDIT_DB) holding a SciFact subset that the
+product's own pipeline ingested, mined and scored (real fn_risk, reasons and signals; see
+tests/scored_store.py), built once per session and copied per test."""
 
 from __future__ import annotations
 
@@ -7,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from scored_store import build_scored_store
 from streamlit.testing.v1 import AppTest
 
 from core import auth
-from core.demo import seed_sample
 from core.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +23,9 @@ DS = "mini"
 
 @pytest.fixture(scope="session")
 def seeded_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("app") / "seed.duckdb"
+    work = tmp_path_factory.mktemp("app")
+    path = build_scored_store(work / "seed.duckdb", work, DS)
     with Store.open(str(path)) as s:
-        seed_sample(s, DS, n_queries=4, n_docs=150, per_query=3, hostile=True)
         auth.add_user(s, "boss", "admin", "pw-boss")
         auth.add_user(s, "ann", "annotator", "pw-ann")
     return path
