@@ -95,9 +95,14 @@ def test_users_cli_reads_password_from_stdin(tmp_path):
 
 
 def test_demo_db_has_a_demo_admin(tmp_path):
+    from synthetic import seed_sample
+
     from core.demo import DEMO_DATASET, DEMO_PASSWORD, DEMO_USER, build_demo
 
-    path = build_demo(tmp_path / "demo.duckdb", log=lambda m: None, use_pipeline=False)
+    path = tmp_path / "demo.duckdb"
+    with Store.open(str(path)) as s:  # the dataset is there: build_demo only adds the admin
+        seed_sample(s, DEMO_DATASET, n_queries=3, n_docs=50, per_query=2)
+    build_demo(path, log=lambda m: None)
     with Store.open(str(path)) as s:
         assert auth.authenticate(s, DEMO_USER, DEMO_PASSWORD).is_admin
         c = s.counts(DEMO_DATASET)[0]

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from synthetic import seed_sample
 
 from core import auth
-from core.demo import seed_sample
 from core.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
+from synthetic import seed_sample
 
 from core import auth, review
-from core.demo import seed_sample
 from core.review import Mode, QueueSpec
 from core.store import Store
 
