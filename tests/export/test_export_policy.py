@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from core.export import ExportPolicy, apply_policy, parse_threshold, summarize_counts
 from core.export.policy import CANDIDATE_BRANCHES, QREL_POSITIVE
-from core.review import consensus_from_labels
+from core.labels import consensus_from_labels
 from core.types import NegauditError
 
 
