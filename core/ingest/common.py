@@ -187,6 +187,18 @@ class SeenIds:
             self._runs.append((k[order], np.concatenate([a[1], b[1]])[order],
                                np.concatenate([a[2], b[2]])[order]))
 
+    def first_new(self, keys: np.ndarray) -> np.ndarray:
+        """Mask of keys seen neither earlier in this chunk nor in earlier chunks; records them.
+
+        Pair keys (qrels, candidates) stream in chunks: one mask keeps the first of each pair.
+        """
+        _, first_idx = np.unique(keys, return_index=True)
+        first = np.zeros(len(keys), dtype=bool)
+        first[first_idx] = True
+        keep = first & ~self.contains(keys)
+        self.add(keys[keep])
+        return keep
+
 
 def dedupe_records(seen: SeenIds, ids: list[str], texts: list[str] | None, lines: list[int],
                    path: Path, field: str) -> np.ndarray:

@@ -143,14 +143,6 @@ def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
     negs = SeenIds()
     rows: list[tuple[int, str, str, str]] = []
 
-    def first_new(keys: np.ndarray, seen: SeenIds) -> np.ndarray:
-        _, idx = np.unique(keys, return_index=True)
-        first = np.zeros(len(keys), dtype=bool)
-        first[idx] = True
-        keep = first & ~seen.contains(keys)
-        seen.add(keys[keep])
-        return keep
-
     def flush() -> Iterator[Chunk]:
         if not rows:
             return
@@ -176,14 +168,14 @@ def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
                                          for x in (lines, qids, poss, negids))
         if not lines:
             return
-        pos_new = first_new(pair_keys(qids, poss), labelled)
+        pos_new = labelled.first_new(pair_keys(qids, poss))
         n = int(pos_new.sum())
         idx = np.flatnonzero(pos_new)
         yield frame("qrels", {"query_id": [qids[j] for j in idx], "doc_id": [poss[j] for j in idx],
                               "relevance": [1] * n, "split": ["train"] * n,
                               "origin": ["triples"] * n})
         nk = pair_keys(qids, negids)
-        neg_new = ~labelled.contains(nk) & first_new(nk, negs)
+        neg_new = ~labelled.contains(nk) & negs.first_new(nk)
         cq, cd, cr = [], [], []
         for j in np.flatnonzero(neg_new):
             ranks[qids[j]] = ranks.get(qids[j], 0) + 1

@@ -279,13 +279,13 @@ class _Rows:
         yield _sub(frame("docs", {"doc_id": d_id, "title": [""] * len(d_id), "text": d_text}),
                    keep)
         if r_q:
-            keep = _first_new(self.pairs["qrels"], pair_keys(r_q, r_d))
+            keep = self.pairs["qrels"].first_new(pair_keys(r_q, r_d))
             n = len(r_q)
             yield _sub(frame("qrels", {"query_id": r_q, "doc_id": r_d, "relevance": [1] * n,
                                        "split": ["train"] * n, "origin": ["dataset"] * n}), keep)
         if c_q:
             keys = pair_keys(c_q, c_d)
-            keep = _first_new(self.pairs["candidates"], keys)
+            keep = self.pairs["candidates"].first_new(keys)
             labelled = self.pairs["qrels"].contains(keys)
             self.dropped_positive += int((keep & labelled).sum())
             keep &= ~labelled
@@ -298,18 +298,6 @@ class _Rows:
 def _sub(chunk: Chunk, keep: Any) -> Chunk:
     table, df = chunk
     return table, df if keep.all() else df[keep]
-
-
-def _first_new(seen: SeenIds, keys: Any) -> Any:
-    """Mask of keys seen neither earlier in this chunk nor in earlier chunks; records them."""
-    import numpy as np
-
-    _, first_idx = np.unique(keys, return_index=True)
-    first = np.zeros(len(keys), dtype=bool)
-    first[first_idx] = True
-    keep = first & ~seen.contains(keys)
-    seen.add(keys[keep])
-    return keep
 
 
 def read_st(
