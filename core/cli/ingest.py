@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,7 +42,15 @@ def _progress():
         yield update
 
 
+def _run(ingest: Callable[..., dict[str, Any]], db: str | None, path: Path, dataset: str,
+         **options: Any) -> dict[str, Any]:
+    """One `core.ingest` call on the --db store, with a progress bar: the body every command shares."""
+    with open_store(db) as store, _progress() as progress:
+        return ingest(store, path, dataset, progress=progress, **options)
+
+
 def _print(result: dict[str, Any], what: str) -> None:
+    """The counts imported, then what was skipped (ids from the user's files, never markup)."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -77,9 +86,8 @@ def beir(
     """Import a BEIR folder; each qrel keeps its split."""
     from core.ingest import ingest_beir
 
-    with open_store(db) as store, _progress() as progress:
-        result = ingest_beir(store, path, name, splits=split or None, replace=replace,
-                             progress=progress, strict=strict)
+    result = _run(ingest_beir, db, path, name, splits=split or None, replace=replace,
+                  strict=strict)
     _print(result, f"imported {name!r}")
 
 
@@ -97,9 +105,7 @@ def st(
     """Import a sentence-transformers dataset (triplet, n-tuple, labeled pair or list)."""
     from core.ingest import ingest_st
 
-    with open_store(db) as store, _progress() as progress:
-        result = ingest_st(store, path, name, columns=columns, replace=replace,
-                           progress=progress, strict=strict)
+    result = _run(ingest_st, db, path, name, columns=columns, replace=replace, strict=strict)
     _print(result, f"imported {name!r} (columns {result.get('columns')})")
 
 
@@ -115,9 +121,7 @@ def msmarco(
     """Import an MS MARCO style folder (optional id triples become candidates)."""
     from core.ingest import ingest_msmarco
 
-    with open_store(db) as store, _progress() as progress:
-        result = ingest_msmarco(store, path, name, replace=replace, progress=progress,
-                                strict=strict)
+    result = _run(ingest_msmarco, db, path, name, replace=replace, strict=strict)
     _print(result, f"imported {name!r}")
 
 
@@ -132,9 +136,7 @@ def trec_qrels(
     """Add a TREC qrels file's labels to an existing dataset."""
     from core.ingest import ingest_trec_qrels
 
-    with open_store(db) as store, _progress() as progress:
-        result = ingest_trec_qrels(store, path, into, split=split, strict=strict,
-                                   progress=progress)
+    result = _run(ingest_trec_qrels, db, path, into, split=split, strict=strict)
     _print(result, f"added to {into!r}")
 
 
@@ -148,8 +150,7 @@ def trec_run(
     """Add a TREC run to an existing dataset as candidates (miner = run tag)."""
     from core.ingest import ingest_trec_run
 
-    with open_store(db) as store, _progress() as progress:
-        result = ingest_trec_run(store, path, into, strict=strict, progress=progress)
+    result = _run(ingest_trec_run, db, path, into, strict=strict)
     _print(result, f"added to {into!r} (miners {', '.join(result.get('miners', []))})")
 
 
