@@ -29,7 +29,7 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "scifact"
 
 def _read(beir_dir: Path, split: str) -> tuple[list[str], list[str], list[str], list[str], list[Any]]:
     """(judged query ids, their texts, doc ids, doc texts, qrels as (query, doc, relevance))."""
-    from core.bench.data import load_beir
+    from core.ingest import load_beir
 
     data = load_beir(beir_dir, split)
     judged = data.judged_queries(positive_only=False)

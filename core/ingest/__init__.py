@@ -1,5 +1,6 @@
 """Ingest: one streaming reader per format, all yielding canonical `(table, DataFrame)` chunks,
-and one transactional `ingest_*` call per format for the CLI and the app."""
+one transactional `ingest_*` call per format for the CLI and the app, and `load_beir` (a BEIR
+folder in memory) for benches and experiments."""
 
 from core.ingest.api import (
     ingest_beir,
@@ -12,12 +13,14 @@ from core.ingest.api import (
 from core.ingest.beir import read_beir
 from core.ingest.common import CHUNK_ROWS, content_id, read_jsonl, read_lines
 from core.ingest.embeddings import ingest_embeddings, supplied_model
+from core.ingest.frames import BeirData, load_beir
 from core.ingest.msmarco import read_msmarco
 from core.ingest.st import parse_columns, read_st
 from core.ingest.trec import read_qrels_lines, read_trec_run
 
 __all__ = [
     "CHUNK_ROWS",
+    "BeirData",
     "content_id",
     "ingest_beir",
     "ingest_embeddings",
@@ -26,6 +29,7 @@ __all__ = [
     "ingest_trec_qrels",
     "ingest_trec_run",
     "ingest_upload",
+    "load_beir",
     "parse_columns",
     "read_beir",
     "read_jsonl",

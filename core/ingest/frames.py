@@ -1,8 +1,8 @@
-"""The benches' data, read through ``core.ingest`` (the readers the product uses), held in memory.
+"""A BEIR folder held in memory as aligned frames, for code that needs the data but not a store.
 
-A bench needs a BEIR folder as aligned lists, not a store: this concatenates
-:func:`core.ingest.read_beir`'s chunks. What ingest skips (empty docs, qrels naming unknown ids) the
-benches skip too, and ``report`` says so.
+Benches and offline experiments read through here, so they see exactly what `negaudit ingest beir`
+would import: :func:`core.ingest.read_beir`'s chunks concatenated. What ingest skips (empty docs,
+qrels naming unknown ids) is skipped here too, and ``report`` says so.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.encoders import doc_text
-from core.ingest import read_beir
+from core.ingest.beir import read_beir
 from core.types import Doc, Qrel, Query
 
 
@@ -33,6 +32,8 @@ class BeirData:
     @property
     def doc_texts(self) -> list[str]:
         """Docs as the bi-encoder sees them: ``title + " " + text`` (:func:`core.encoders.doc_text`)."""
+        from core.encoders import doc_text
+
         return [doc_text(t, x) for t, x in zip(self.docs["title"], self.docs["text"])]
 
     def judged_queries(self, positive_only: bool = True) -> pd.DataFrame:
@@ -54,7 +55,7 @@ class BeirData:
 
 
 def load_beir(path: str | Path, split: str | None = "test") -> BeirData:
-    """Read a BEIR folder (one qrels split, or every split with ``None``) through ``core.ingest``."""
+    """Read a BEIR folder (one qrels split, or every split with ``None``) into memory."""
     frames: dict[str, list[pd.DataFrame]] = {"docs": [], "queries": [], "qrels": []}
     report: dict = {}
     for table, df in read_beir(path, [split] if split else None, report=report):
@@ -65,14 +66,3 @@ def load_beir(path: str | Path, split: str | None = "test") -> BeirData:
     qrels = qrels.astype({"query_id": str, "doc_id": str, "split": str})[
         ["query_id", "doc_id", "relevance", "split"]]
     return BeirData(docs, queries, qrels, report)
-
-
-def first_passages(path: str | Path, n: int) -> list[str]:
-    """The first ``n`` docs of a BEIR corpus as ``title + " " + text``; stops reading once it has them."""
-    out: list[str] = []
-    for table, df in read_beir(path, chunk_rows=max(1, min(n, 20_000))):
-        if table != "docs" or len(out) >= n:
-            break
-        df = df.fillna({"title": "", "text": ""})
-        out += [doc_text(t, x) for t, x in zip(df["title"], df["text"])]
-    return out[:n]
