@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    """tests/fixtures: the real data subsets (built by fixtures/make_fixtures.py)."""
+    return FIXTURES
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Shared fixtures of the ingest tests: the fixture folder and a fresh DuckDB store per test."""
+"""The ingest tests' store: a fresh DuckDB file per test (the readers do not depend on the backend;
+tests/store runs the store itself on DuckDB and PostgreSQL). `fixtures` is in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -6,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture
-def fixtures() -> Path:
-    return FIXTURES
-
 
 @pytest.fixture
 def store(tmp_path: Path):
     from core.store import Store
 
-    s = Store.open(str(tmp_path / "t.duckdb"))
-    yield s
-    s.close()
+    with Store.open(str(tmp_path / "t.duckdb")) as s:
+        yield s

@@ -123,25 +123,26 @@ def _folder(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
+def _junk_folder(store, good: dict[str, bytes], ingest: Callable, which: str, data: bytes,
+                 keep: bool) -> None:
+    """One of the folder's files replaced by junk (or junk appended to the good content)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _folder(Path(tmp), {**good, which: (good[which] if keep else b"") + data})
+        _imports_or_says_why(store, lambda n: ingest(store, root, n))
+
+
 @FUZZ
 @given(which=st.sampled_from(sorted(GOOD_BEIR)), data=junk_file, keep=st.booleans())
 def test_beir_folder_import_is_all_or_nothing(fuzz_store, which: str, data: bytes,
                                               keep: bool) -> None:
-    """One of the three files replaced by junk (or junk appended to the good content)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {**GOOD_BEIR, which: (GOOD_BEIR[which] if keep else b"") + data}
-        root = _folder(Path(tmp), files)
-        _imports_or_says_why(fuzz_store, lambda n: ingest_beir(fuzz_store, root, n))
+    _junk_folder(fuzz_store, GOOD_BEIR, ingest_beir, which, data, keep)
 
 
 @FUZZ
 @given(which=st.sampled_from(sorted(GOOD_MARCO)), data=junk_file, keep=st.booleans())
 def test_msmarco_folder_import_is_all_or_nothing(fuzz_store, which: str, data: bytes,
                                                  keep: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {**GOOD_MARCO, which: (GOOD_MARCO[which] if keep else b"") + data}
-        root = _folder(Path(tmp), files)
-        _imports_or_says_why(fuzz_store, lambda n: ingest_msmarco(fuzz_store, root, n))
+    _junk_folder(fuzz_store, GOOD_MARCO, ingest_msmarco, which, data, keep)
 
 
 cells = st.one_of(st.none(), st.text(max_size=12), st.integers(-3, 3), st.floats(allow_nan=True),

@@ -147,26 +147,28 @@ ST_STRICT_CASES = [  # empty texts: skipped by default, errors with strict
 ]
 
 
-@pytest.mark.parametrize("strict", [False, True])
-@pytest.mark.parametrize("name,content,line,field,message", ST_CASES)
-def test_st_errors(tmp_path: Path, store, name, content, line, field, message,
-                   strict: bool) -> None:
-    path = tmp_path / name
-    path.write_text(content)
+def _st_rejects(store, path: Path, line, field, message, strict: bool) -> None:
+    """The import fails naming line and field, and leaves no dataset behind."""
     with pytest.raises(InputError, match=message) as info:
         ingest_st(store, path, "bad", strict=strict)
     assert info.value.line == line and info.value.field == field
     assert "bad" not in store.dataset_names()
 
 
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("name,content,line,field,message", ST_CASES)
+def test_st_errors(tmp_path: Path, store, name, content, line, field, message,
+                   strict: bool) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    _st_rejects(store, path, line, field, message, strict)
+
+
 @pytest.mark.parametrize("name,content,line,field,message", ST_STRICT_CASES)
 def test_st_strict_errors(tmp_path: Path, store, name, content, line, field, message) -> None:
     path = tmp_path / name
     path.write_text(content)
-    with pytest.raises(InputError, match=message) as info:
-        ingest_st(store, path, "bad", strict=True)
-    assert info.value.line == line and info.value.field == field
-    assert "bad" not in store.dataset_names()
+    _st_rejects(store, path, line, field, message, strict=True)
     assert ingest_st(store, path, "lenient")["skipped_empty"]  # the default skips instead
 
 
