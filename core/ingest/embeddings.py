@@ -111,10 +111,6 @@ def _block(path: Path, ids: list[str], vectors: np.ndarray, field_: str,
     return Block(ids, vectors, rows)
 
 
-def _empty_block(dim: int = 0) -> Block:
-    return Block([], np.zeros((0, dim), dtype=np.float32))
-
-
 def _kinds(values: Any, path: Path) -> list[str]:
     kinds = [str(k) if k is not None else "" for k in np.asarray(values).tolist()]
     for i, k in enumerate(kinds):
