@@ -11,10 +11,8 @@ to torch's, mean and minimum. Parity rule for making a variant the default: |Δ 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +65,7 @@ def _variant_main(args: argparse.Namespace) -> dict[str, Any]:
 def run_onnx_bench(beir_dir: str | Path = DEFAULT_DIR, split: str = "test", batch_size: int = 64,
                    variants: tuple[str, ...] = VARIANTS, cache: str | Path | None = None,
                    fresh: bool = False, verbose: bool = True) -> dict[str, Any]:
+    from core.bench.fresh import run_fresh
     from core.encoders import default_cache_dir, load_encoder
 
     cache = Path(cache or default_cache_dir().parent / "bench-onnx")
@@ -80,19 +79,10 @@ def run_onnx_bench(beir_dir: str | Path = DEFAULT_DIR, split: str = "test", batc
     for v in variants:
         if verbose:
             print(f"running {v} ...", file=sys.stderr, flush=True)
-        res_file = out_dir / f"{v}.json"
-        cmd = [sys.executable, "-m", "core.bench.onnx", "--variant", v, "--beir-dir", str(beir_dir),
-               "--split", split, "--batch-size", str(batch_size), "--cache", str(cache),
-               "--out-dir", str(out_dir), "--result-json", str(res_file)]
-        before = os.getloadavg()[0]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
-                              text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"variant {v} failed:\n{proc.stderr[-3000:]}")
-        res = json.loads(res_file.read_text())
-        res["load_1m_before"] = before
-        rows.append(res)
+        rows.append(run_fresh("core.bench.onnx", [
+            "--variant", v, "--beir-dir", str(beir_dir), "--split", split,
+            "--batch-size", str(batch_size), "--cache", str(cache), "--out-dir", str(out_dir)],
+            f"variant {v}"))
     ref = np.load(out_dir / "torch.npy") if "torch" in variants else None
     for r in rows:
         if ref is not None:
@@ -127,9 +117,9 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("beir_dir", nargs="?", default=str(DEFAULT_DIR))
-    p.add_argument("--beir-dir", dest="beir_dir_opt")
+    from core.bench.fresh import bench_main, bench_parser
+
+    p = bench_parser(__doc__, DEFAULT_DIR)
     p.add_argument("--variant", choices=VARIANTS)
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--split", default="test")
@@ -138,18 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fresh", action="store_true")
     p.add_argument("--out-dir")
     p.add_argument("--cosine-rows", type=int, default=1000)
-    p.add_argument("--result-json")
-    p.add_argument("--json", dest="json_out")
-    args = p.parse_args(argv)
-    args.beir_dir = args.beir_dir_opt or args.beir_dir
-    if args.variant:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        Path(args.result_json).write_text(json.dumps(_variant_main(args)))
-        return
-    result = run_onnx_bench(args.beir_dir, args.split, args.batch_size, tuple(args.variants.split(",")),
-                            args.cache, args.fresh)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2))
+    bench_main(p, argv, "variant", _variant_main, lambda a: run_onnx_bench(
+        a.beir_dir, a.split, a.batch_size, tuple(a.variants.split(",")), a.cache, a.fresh))
 
 
 if __name__ == "__main__":

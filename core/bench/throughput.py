@@ -20,9 +20,7 @@ next to every figure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -92,20 +90,12 @@ def _path_main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_path(path: str, args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-        out = fh.name
-    cmd = [sys.executable, "-m", "core.bench.throughput", "--path", path, "--beir-dir", str(args.beir_dir),
-           "--n", str(args.n), "--batch-size", str(args.batch_size), "--result-json", out]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    load_before = os.getloadavg()[0]
-    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"throughput path {path!r} failed:\n{proc.stderr[-3000:]}")
-    res = json.loads(Path(out).read_text())
-    Path(out).unlink(missing_ok=True)
+    from core.bench.fresh import run_fresh
+
+    res = run_fresh("core.bench.throughput", ["--path", path, "--beir-dir", str(args.beir_dir),
+                                              "--n", str(args.n), "--batch-size", str(args.batch_size)],
+                    f"throughput path {path!r}")
     res["passages_per_s"] = res["n"] / res["encode_s"]
-    res["load_1m_before"], res["load_1m_after"] = load_before, os.getloadavg()[0]
     return res
 
 
@@ -147,26 +137,16 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("beir_dir", nargs="?", default=str(DEFAULT_DIR))
-    p.add_argument("--beir-dir", dest="beir_dir_opt")
+    from core.bench.fresh import bench_main, bench_parser
+
+    p = bench_parser(__doc__, DEFAULT_DIR)
     p.add_argument("--path", choices=PATHS)
     p.add_argument("--paths", default=",".join(DEFAULT_PATHS))
     p.add_argument("--n", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--result-json")
-    p.add_argument("--json", dest="json_out")
-    args = p.parse_args(argv)
-    args.beir_dir = args.beir_dir_opt or args.beir_dir
-    if args.path:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        Path(args.result_json).write_text(json.dumps(_path_main(args)))
-        return
-    result = run_throughput_bench(args.beir_dir, args.n, args.batch_size, tuple(args.paths.split(",")),
-                                  args.repeats)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2))
+    bench_main(p, argv, "path", _path_main, lambda a: run_throughput_bench(
+        a.beir_dir, a.n, a.batch_size, tuple(a.paths.split(",")), a.repeats))
 
 
 if __name__ == "__main__":
