@@ -6,6 +6,7 @@ prepared once and handed to both mining and scoring.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +37,18 @@ class Corpus:
     bm25: Any = None
     timings: dict[str, float] = field(default_factory=dict)
     encoded: int = 0  # texts run through a model for this corpus (cache misses)
+    supplied: Any = None  # the dataset's supplied-embeddings model (core.ingest.embeddings), if any
+
+    @property
+    def knn_backend(self) -> str:
+        """Supplied vectors may be millions: faiss with bounded memory (exact, IVF above a size)."""
+        return "auto" if self.supplied is not None else "numpy"
 
 
 def load_corpus(store: Any, name: str) -> Corpus:
     """Read a dataset's queries, docs and qrels (positives over every split) from the store."""
     from core.encoders import doc_text
+    from core.ingest.embeddings import supplied_model
 
     if not store.has_dataset(name):
         raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
@@ -54,6 +62,7 @@ def load_corpus(store: Any, name: str) -> Corpus:
     for qid, did in zip(pos["query_id"], pos["doc_id"]):
         positives.setdefault(qid, set()).add(did)
     return Corpus(
+        supplied=supplied_model(store, name),
         name=name,
         query_ids=q["query_id"].tolist(),
         query_texts=q["text"].tolist(),
@@ -62,6 +71,35 @@ def load_corpus(store: Any, name: str) -> Corpus:
         positives=positives,
         qrels=qrels,
     )
+
+
+def embedding_model(corpus: Corpus, model: Any, cache: Any = None) -> tuple[Any, Any]:
+    """(model, cache) a run embeds with: the dataset's supplied vectors when it has some.
+
+    A dataset with supplied vectors encodes nothing: its model id serves every text from the cache
+    they were ingested into (unless ``cache`` names another). A run naming another model (a folder,
+    a name, a loaded encoder) is one clear error, since vectors of two models cannot be compared.
+    """
+    sup = corpus.supplied
+    if sup is None:
+        return model, cache
+    cache = cache if cache is not None else sup.info.get("cache_dir")
+    if model is None or model is sup:
+        return sup, cache
+    if isinstance(model, (str, os.PathLike)):
+        if str(model) == sup.info["model"]:
+            return sup, cache
+        named = repr(str(model))
+    else:
+        from core.encoders import model_id
+
+        if model_id(model) == sup.info["cache_model_id"]:
+            return sup, cache
+        named = f"{type(model).__name__} {model_id(model)!r}"
+    raise NegauditError(
+        f"dataset {corpus.name!r} has supplied embeddings from model {sup.info['model']!r} "
+        f"({sup.info['dim']}-d); this run asks for model {named}: drop --model to use the supplied "
+        f"vectors, or ingest the dataset again under another name to use another model")
 
 
 def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
@@ -77,10 +115,14 @@ def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
     eng = get_engine(engine)
     miners = check_miners(miners)
     corpus = corpus or load_corpus(store, name)
+    model, cache = embedding_model(corpus, model, cache)
     if needs_embeddings(miners) and corpus.doc_emb is None:
         eng.embed_corpus(corpus, model, cache, progress=progress)
     progress("mining", 0.8)
-    cands = eng.mine_corpus(corpus, top_k, miners)
+    if engine == "local":
+        cands = eng.mine_corpus(corpus, top_k, miners, backend=corpus.knn_backend)
+    else:
+        cands = eng.mine_corpus(corpus, top_k, miners)
     store.replace_rows("candidates", name, cands[["query_id", "doc_id", "miner", "rank", "score"]],
                        where={"miner": list(miners)})
     progress("mined", 1.0)
@@ -99,7 +141,7 @@ def _rankings(corpus: Corpus, k: int) -> tuple[dict[str, list[str]], dict[str, l
     """Dense and BM25 top-k per query *before* removing labelled docs (for Judged@k)."""
     from core.mining import bm25_topk, dense_topk
 
-    didx, _ = dense_topk(corpus.query_emb, corpus.doc_emb, k)
+    didx, _ = dense_topk(corpus.query_emb, corpus.doc_emb, k, backend=corpus.knn_backend)
     bidx, _ = bm25_topk(corpus.bm25, corpus.query_texts, k)
     ids = np.asarray(corpus.doc_ids, dtype=object)
     dense = {q: ids[i].tolist() for q, i in zip(corpus.query_ids, didx)}
@@ -136,6 +178,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
 
     eng = get_engine(engine)
     corpus = corpus or load_corpus(store, name)
+    model, cache = embedding_model(corpus, model, cache)
     cands = store.candidates(name)
     if cands.empty:
         raise NegauditError(f"dataset {name!r} has no candidates; run `negaudit mine --name {name}`")

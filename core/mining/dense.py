@@ -1,9 +1,13 @@
-"""The dense miner: cosine kNN (chunked numpy, or an exact faiss index) over L2-normalised vectors."""
+"""The dense miner: cosine kNN over L2-normalised vectors.
+
+Backends: ``numpy`` (chunked score blocks, the default), ``faiss`` (one exact flat index), or a
+bounded-memory method of :mod:`core.mining.knn` (``exact``, ``ivf``, ``auto``) for big corpora.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +23,7 @@ def dense_topk(
     doc_emb: np.ndarray,
     k: int | Sequence[int],
     chunk_size: int | None = None,
-    backend: Literal["numpy", "faiss"] = "numpy",
+    backend: str = "numpy",
     index: Any = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The dense miner's top-k (doc indices, scores) per query, positives *included*.
@@ -28,9 +32,13 @@ def dense_topk(
     ``chunk x n_docs`` score block is alive at a time (256 MB by default). ``index``: a prebuilt
     faiss index over ``doc_emb`` (see :func:`faiss_index`), reused across calls by batch engines.
     """
+    ks = np.full(len(query_emb), k, dtype=np.int64) if np.isscalar(k) else np.asarray(k, dtype=np.int64)
+    if index is None and backend not in ("numpy", "faiss"):
+        from core.mining.knn import knn_topk  # bounded memory: doc_emb may be a memory map
+
+        return knn_topk(query_emb, doc_emb, ks, method=backend)
     q = np.ascontiguousarray(query_emb, dtype=np.float32)
     d = np.ascontiguousarray(doc_emb, dtype=np.float32)
-    ks = np.full(len(q), k, dtype=np.int64) if np.isscalar(k) else np.asarray(k, dtype=np.int64)
     step = query_chunk(len(d), chunk_size)
     if index is None and backend == "faiss":
         index = faiss_index(d)
@@ -69,7 +77,7 @@ def mine_dense(
     positives: Mapping[str, Collection[str]],
     top_k: int = 30,
     chunk_size: int | None = None,
-    backend: Literal["numpy", "faiss"] = "numpy",
+    backend: str = "numpy",
     index: Any = None,
 ) -> pd.DataFrame:
     """Dense candidates: each query's ``top_k`` best unlabelled docs by cosine, miner ``dense``."""
