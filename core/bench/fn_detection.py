@@ -74,15 +74,18 @@ def embed(query_texts: list[str], doc_texts: list[str], embeddings: str | None =
     return encode_texts(model, query_texts), encode_texts(model, doc_texts)
 
 
-def _metrics(y: np.ndarray, s: np.ndarray, n_top: int = 100) -> dict[str, float]:
+def _metrics(y: np.ndarray, s: np.ndarray, heads: tuple[int, ...] = (50, 100)) -> dict[str, float]:
+    """AP and AUROC of the whole queue, and precision of its head (what annotators see first)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     s = np.nan_to_num(np.asarray(s, dtype=float))
-    top = np.argsort(-s, kind="stable")[:n_top]
+    order = np.argsort(-s, kind="stable")
     ok = 0 < y.sum() < len(y)
-    return {"AP": float(average_precision_score(y, s)) if ok else float("nan"),
-            "AUROC": float(roc_auc_score(y, s)) if ok else float("nan"),
-            "P@100": float(y[top].mean()) if len(top) else float("nan")}
+    out = {"AP": float(average_precision_score(y, s)) if ok else float("nan"),
+           "AUROC": float(roc_auc_score(y, s)) if ok else float("nan")}
+    for n in heads:
+        out[f"P@{n}"] = float(y[order[:n]].mean()) if len(order) else float("nan")
+    return out
 
 
 def _bm25_rows(doc_texts: list[str], query_texts: list[str]):
@@ -93,13 +96,64 @@ def _bm25_rows(doc_texts: list[str], query_texts: list[str]):
     return lambda rows: index.scores([toks[r] for r in rows])
 
 
+def load_qrels(path: str | Path) -> pd.DataFrame:
+    """A BEIR-style qrels TSV (header, then query id, doc id, grade) from any path (e.g. a second grading)."""
+    qrels = pd.read_csv(path, sep="\t", dtype=str)
+    qrels.columns = ["query_id", "doc_id", "relevance"]
+    return qrels.astype({"relevance": int})
+
+
+def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, doc_emb: np.ndarray,
+                   q: np.ndarray, d: np.ndarray, checkpoints: tuple[int, ...], batch: int = 50) -> list[dict]:
+    """Judgments from the head of the queue (hidden labels as the oracle), then re-rank the rest.
+
+    Per checkpoint N: (1) judge the static queue's first N and re-rank the others with
+    :func:`core.risk.learn.rerank`; AP/P@50/P@100/ECE of the re-ranked order vs the static score on the
+    *same* unjudged items. (2) A queue that learns as it goes: judge batches of ``batch`` from the head of
+    the current order, re-ranking after each; false negatives found after N, vs the static queue's first N.
+    """
+    from core.risk.combiner import sigmoid
+    from core.risk.learn import judgment_evidence, learning_features, rerank
+
+    def relearn(judged: np.ndarray) -> np.ndarray:
+        j = np.flatnonzero(judged)
+        ev = judgment_evidence(doc_emb, q, d, q[j], d[j], y[j])
+        return rerank(offset, learning_features(static_logit, offset, ev), judged, y)
+
+    order = np.argsort(-static_logit, kind="stable")
+    found_live, judged, cur = {0: 0}, np.zeros(len(y), dtype=bool), static_logit.copy()
+    for n in range(batch, max(checkpoints, default=0) + 1, batch):
+        un = np.flatnonzero(~judged)
+        judged[un[np.argsort(-cur[un], kind="stable")[:batch]]] = True
+        cur = relearn(judged)
+        found_live[int(judged.sum())] = int(y[judged].sum())
+    rows = []
+    for n in checkpoints:
+        judged = np.zeros(len(y), dtype=bool)
+        judged[order[:n]] = True
+        z = relearn(judged) if n else static_logit
+        un = ~judged
+        row = {"judgments": int(n), "found_static": int(y[judged].sum()), "found_learning": found_live.get(n),
+               "remaining": int(un.sum())}
+        for tag, s in (("static", static_logit), ("learned", z)):
+            m = _metrics(y[un], s[un])
+            row[tag] = {"AP": m["AP"], "P@50": m["P@50"], "P@100": m["P@100"],
+                        "ECE": expected_calibration_error(y[un], sigmoid(s[un]))}
+        rows.append(row)
+    return rows
+
+
 def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int = 30, seed: int = 0,
-                     split: str = "test", n_judgments: int = 200, embeddings: str | None = None,
-                     max_queries: int | None = None, verbose: bool = True) -> dict:
-    """Run the protocol; print the two tables; return them as a dict (for ``--json``)."""
+                     split: str = "test", judgments: tuple[int, ...] = (0, 50, 100, 200, 500),
+                     embeddings: str | None = None, max_queries: int | None = None, qrels_file: str | None = None,
+                     verbose: bool = True) -> dict:
+    """Run the protocol; print the tables; return them as a dict (for ``--json``)."""
     from core.mining import mine_dense
+    from core.risk.score import static_log_odds
 
     doc_ids, doc_texts, queries, qrels = load_beir(beir_dir, split)
+    if qrels_file:
+        qrels = load_qrels(qrels_file)
     kept, hidden = sparsify_qrels(qrels, keep_positives, seed)
     qids = [q for q in sorted(kept) if q in queries]
     if max_queries:
@@ -109,31 +163,33 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     sparse = {q: kept[q] for q in qids}  # the only labels the scorer ever receives
     cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
-    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=_bm25_rows(doc_texts, qtexts), seed=seed)
+    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=_bm25_rows(doc_texts, qtexts), seed=seed,
+                        top_k=top_k)
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)
 
     y = np.array([d in hidden.get(q, ()) for q, d in zip(scored.query_id, scored.doc_id)], dtype=int)
     sig = pd.DataFrame([json.loads(s) for s in scored.signals])
     sig["inverse_rank"] = 1.0 / (scored.groupby("query_id").cumcount() + 1)  # rank among the candidates
-    table = {"fn_risk": _metrics(y, scored.fn_risk.to_numpy())}
+    p = scored.fn_risk.to_numpy()
+    table = {"fn_risk": _metrics(y, p)}
     table.update({name: _metrics(y, sig[s].to_numpy()) for name, s in BASELINES.items()})
 
-    order = np.argsort(-scored.fn_risk.to_numpy(), kind="stable")
-    rev, unrev = order[:n_judgments], order[n_judgments:]
-    judg = pd.DataFrame({"query_id": scored.query_id.iloc[rev].values, "doc_id": scored.doc_id.iloc[rev].values,
-                         "label": np.where(y[rev] == 1, "false_negative", "negative")})
-    after = score_false_negatives(cands, inputs, judgments=judg, model=model)
-    cal = {}
-    for name, frame in (("before", scored), ("after", after)):
-        p = frame.fn_risk.to_numpy()[unrev]
-        m = _metrics(y[unrev], p)
-        cal[name] = {"AP": m["AP"], "P@100": m["P@100"], "ECE": expected_calibration_error(y[unrev], p)}
+    sigd = {k: sig[k].to_numpy(dtype=float) for k in sig}
+    X = np.column_stack([sigd[n] for n in model.names])
+    static, offset = static_log_odds(model, X, sigd), model.shape_logit(X)
+    qrow, drow = inputs.qrow(scored.query_id.tolist()), inputs.drow(scored.doc_id.tolist())
+    curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments))
+    view = model.view
     result = {
-        "dataset": str(beir_dir), "split": split, "seed": seed, "keep_positives": keep_positives, "top_k": top_k,
-        "n_queries": len(qids), "n_candidates": len(scored), "fn_rate": float(y.mean()),
-        "n_judgments": len(rev), "revealed_fn_rate": float(y[rev].mean()) if len(rev) else float("nan"),
-        "detection": table, "recalibration": cal, "combiner": dict(zip(model.names, model.linear.steps[-1][1].coef_[0].round(3).tolist())),
+        "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,
+        "keep_positives": keep_positives, "top_k": top_k, "n_queries": len(qids), "n_candidates": len(scored),
+        "fn_rate": float(y.mean()), "detection": table,
+        "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
+        "view": None if view is None else {"name": view.name, "c": view.c, "prior": view.prior,
+                                           "n_labelled": view.n_labelled, "heldout_AP": view.heldout},
+        "learning_curve": curve,
+        "combiner": dict(zip(model.names, model.linear.steps[-1][1].coef_[0].round(3).tolist())),
     }
     if verbose:
         print(format_tables(result))
@@ -141,19 +197,33 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
 
 
 def format_tables(r: dict) -> str:
-    lines = [(f"{r['dataset']} ({r['split']}) seed {r['seed']}: {r['n_queries']} queries, "
-             f"{r['n_candidates']} candidates, {r['fn_rate']:.1%} false negatives"),
-             f"{'scorer':24s} {'AP':>6s} {'AUROC':>6s} {'P@100':>6s}"]
+    lines = [(f"{r['dataset']} ({r['qrels']}) seed {r['seed']}, keep {r['keep_positives']}: {r['n_queries']} "
+              f"queries, {r['n_candidates']} candidates, {r['fn_rate']:.1%} false negatives"),
+             f"{'scorer':24s} {'AP':>6s} {'AUROC':>6s} {'P@50':>6s} {'P@100':>6s}"]
     for name, m in r["detection"].items():
-        lines.append(f"{name:24s} {m['AP']:6.3f} {m['AUROC']:6.3f} {m['P@100']:6.2f}")
-    lines += ["", (f"after {r['n_judgments']} simulated judgments ({r['revealed_fn_rate']:.0%} false negatives), "
-              "on the unrevealed candidates:"), f"{'':24s} {'AP':>6s} {'P@100':>6s} {'ECE':>6s}"]
-    for name, m in r["recalibration"].items():
-        lines.append(f"{name:24s} {m['AP']:6.3f} {m['P@100']:6.2f} {m['ECE']:6.3f}")
+        lines.append(f"{name:24s} {m['AP']:6.3f} {m['AUROC']:6.3f} {m['P@50']:6.2f} {m['P@100']:6.2f}")
+    lo, hi = r["fn_risk_range"]
+    v = r["view"]
+    lines.append(f"fn_risk range [{lo:.3f}, {hi:.3f}], ECE {r['ECE']:.3f}; ranking view: "
+                 + ("linear PU" if v is None else f"{v['name']} (Elkan-Noto c {v['c']:.3f}, "
+                    f"{v['n_labelled']} labelled in the top region)"))
+    if r["learning_curve"]:
+        lines += ["", "learning curve: the static queue's first N judged (hidden labels as the oracle); on the",
+                  "still-unjudged candidates, static score | re-ranked from the judgments; false negatives found",
+                  "in the first N by the static queue and by a queue re-ranking after every 50 judgments:",
+                  (f"{'judged':>6s} | {'AP':>6s} {'P@50':>5s} {'P@100':>5s} {'ECE':>6s} | "
+                   f"{'AP':>6s} {'P@50':>5s} {'P@100':>5s} {'ECE':>6s} | found static/learning")]
+        for row in r["learning_curve"]:
+            s, L = row["static"], row["learned"]
+            live = "-" if row["found_learning"] is None else str(row["found_learning"])
+            lines.append(f"{row['judgments']:6d} | {s['AP']:6.3f} {s['P@50']:5.2f} {s['P@100']:5.2f} "
+                         f"{s['ECE']:6.3f} | {L['AP']:6.3f} {L['P@50']:5.2f} {L['P@100']:5.2f} {L['ECE']:6.3f} | "
+                         f"{row['found_static']}/{live}")
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX]
+if __name__ == "__main__":  # python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX] [KEEP] [QRELS]
     a = sys.argv[1:]
     run_fn_detection(a[0], seed=int(a[1]) if len(a) > 1 else 0, split=a[2] if len(a) > 2 else "test",
-                     embeddings=a[3] if len(a) > 3 else None)
+                     embeddings=a[3] if len(a) > 3 and a[3] != "-" else None,
+                     keep_positives=int(a[4]) if len(a) > 4 else 1, qrels_file=a[5] if len(a) > 5 else None)

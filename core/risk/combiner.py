@@ -33,6 +33,7 @@ class PUModel:
     spline: Any | None  # sklearn pipeline: scaler + splines + logistic regression
     c_linear: float  # Elkan-Noto label frequency, mean P(labelled) over labelled positives
     c_spline: float
+    view: Any = None  # core.risk.views.View: the ranking chosen on held-out labelled positives (None: linear)
 
     def rank_logit(self, X: np.ndarray) -> np.ndarray:
         """Log-odds of being relevant given unlabelled (Elkan-Noto, linear model): the ranking score."""

@@ -25,6 +25,8 @@ class RiskInputs:
         bm25: full-corpus BM25 rows for a batch of query row indices; ``None`` disables lexical signals.
         pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
         graph_k: neighbours per doc in the doc-doc similarity graph.
+        top_k: how deep the candidates were mined (the depth where a view is judged, see core/risk/views.py).
+        region_depth: each query's dense top docs that local PU learning contrasts (core/risk/region.py).
     """
 
     query_ids: Sequence[str]
@@ -37,6 +39,8 @@ class RiskInputs:
     pu_sample: int = 300
     graph_k: int = 10
     chunk: int = 256
+    top_k: int = 30
+    region_depth: int = 100
     _qpos: dict[str, int] = field(default_factory=dict, repr=False)
     _dpos: dict[str, int] = field(default_factory=dict, repr=False)
 

@@ -7,14 +7,17 @@ import json
 import numpy as np
 import pandas as pd
 
+from core.mining.bm25 import TOKENIZER_ID
 from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import RiskInputs, pair_arrays
-from core.mining.bm25 import TOKENIZER_ID
+from core.risk.learn import judgment_evidence, learning_features
+from core.risk.select import choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 
-SCORER_VERSION = f"pu-graph-1+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-2+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
+FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 
 
 def pu_training_pairs(inputs: RiskInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,35 +46,33 @@ def _features(a: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
     return np.column_stack([sig[n] for n in names]) if names else np.zeros((len(a["dense"]), 0))
 
 
-def train_combiner(inputs: RiskInputs) -> PUModel:
-    """Fit the PU combiner on the sparsified labels only (the learned signals that are not constant)."""
+def train_combiner(inputs: RiskInputs, choose: bool = True) -> PUModel:
+    """Fit the PU combiner on the sparsified labels only (the learned signals that are not constant).
+
+    ``choose``: also pick the ranking view on held-out labelled positives (core/risk/select.py); without
+    it fn_risk is the global linear PU model's probability (the pre-v2 scorer).
+    """
     q, d, y = pu_training_pairs(inputs)
     a = pair_arrays(inputs, q, d)
     names = [n for n in learned_names() if inputs.bm25 is not None or "bm25" not in n]
     X = _features(a, names)
     keep = [i for i in range(X.shape[1]) if np.ptp(X[:, i]) > 0]
-    return fit_pu(X[:, keep], y, [names[i] for i in keep])
+    names = [names[i] for i in keep]
+    model = fit_pu(X[:, keep], y, names)
+    if choose and y.sum() >= FOLDS_MIN_POSITIVES:
+        model.view = choose_view(inputs, names, (X[:, keep], y, q), MAX_TRAIN_QUERIES)
+    return model
 
 
 def judged_evidence(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, jq: np.ndarray, jd: np.ndarray,
                     jy: np.ndarray) -> np.ndarray:
     """Per row: max cosine to docs judged relevant / not relevant for the same query (the row itself excluded)."""
-    out = np.zeros((len(q), 2))
-    D = inputs.doc_emb
-    by_q: dict[int, list[int]] = {}
-    for i, qq in enumerate(jq.tolist()):
-        by_q.setdefault(qq, []).append(i)
-    for r in range(len(q)):
-        idx = by_q.get(int(q[r]))
-        if not idx:
-            continue
-        idx = np.array(idx)
-        idx = idx[jd[idx] != d[r]]
-        for col, lab in ((0, 1), (1, 0)):
-            sel = jd[idx[jy[idx] == lab]]
-            if len(sel):
-                out[r, col] = float((D[sel] @ D[d[r]]).max())
-    return out
+    return judgment_evidence(inputs.doc_emb, q, d, jq, jd, jy)
+
+
+def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray]) -> np.ndarray:
+    """The judgment-free log-odds that rank the queue (the chosen view's, else the linear PU model's)."""
+    return model.rank_logit(X) if model.view is None else model.view.log_odds(model.view.score(X, sig))
 
 
 def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], a: dict[str, np.ndarray],
@@ -128,19 +129,17 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
         a["rank"] = np.where(rank.notna(), rank.to_numpy(dtype=float, na_value=0), a["dense_rank"])
     sig = compute_signals(a)
     X = np.column_stack([sig[n] for n in model.names])
-    risk = sigmoid(model.rank_logit(X))
+    risk = sigmoid(model.rank_logit(X)) if model.view is None else model.view.probability(model.view.score(X, sig))
     extra = None
     jt = judgment_targets(judgments) if judgments is not None else None
     if jt is not None and jt.y.nunique() == 2:
         jt = jt[jt.query_id.isin(inputs._qpos) & jt.doc_id.isin(inputs._dpos)]
         jq, jd, jy = inputs.qrow(jt.query_id.tolist()), inputs.drow(jt.doc_id.tolist()), jt.y.to_numpy()
         extra = judged_evidence(inputs, q, d, jq, jd, jy)
-        lin, shape = model.rank_logit(X), model.shape_logit(X)
-        Z = np.column_stack([lin - shape, extra])
-        # The spline view is the calibrated one (the linear view ranks): its log-odds are the offset and
-        # the views' disagreement a shrunk feature. Measured on NFCorpus seeds 0-2 (unrevealed ECE):
-        # shape offset 0.038/0.049/0.016 vs the views' mean 0.055/0.063/0.035, same AP gain.
-        offset = shape
+        # The static log-odds stay a fixed offset (slope 1); only an intercept and shrunk weights of the
+        # judgment evidence are learned (core/risk/learn.py: a refit on the queue's head hurts the rest).
+        offset = model.shape_logit(X)
+        Z = learning_features(static_log_odds(model, X, sig), offset, extra)
         key = pd.MultiIndex.from_frame(pairs)
         hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
         ok = hit >= 0

@@ -21,11 +21,18 @@ def test_sparsify_keeps_one_and_hides_rest() -> None:
 
 @pytest.mark.slow
 def test_bench_runs_on_small_real_subset() -> None:
-    from core.bench.fn_detection import run_fn_detection
+    from core.bench.fn_detection import format_tables, run_fn_detection
 
-    r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), n_judgments=50, verbose=False)
+    r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0, 50, 100), verbose=False)
     assert r["n_queries"] == 20 and r["n_candidates"] == 600
     for name in ("fn_risk", "1/rank", "dense score", "NV-Retriever ratio", "BM25", "RRF(dense,BM25)",
                  "sim. to kept positive"):
-        assert 0 <= r["detection"][name]["AP"] <= 1
-    assert set(r["recalibration"]) == {"before", "after"}
+        m = r["detection"][name]
+        assert 0 <= m["AP"] <= 1 and 0 <= m["P@50"] <= 1 and 0 <= m["P@100"] <= 1
+    lo, hi = r["fn_risk_range"]
+    assert 0.01 <= lo <= hi <= 0.99  # before any judgment: never 0% or 100%
+    curve = r["learning_curve"]
+    assert [row["judgments"] for row in curve] == [0, 50, 100]
+    assert curve[0]["static"] == curve[0]["learned"]  # nothing judged: the static order
+    assert curve[2]["remaining"] == 500 and curve[2]["found_static"] <= 100
+    assert "learning curve" in format_tables(r) and "P@50" in format_tables(r)

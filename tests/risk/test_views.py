@@ -1,0 +1,62 @@
+"""Local PU region, the held-out view choice and the bounded probability (before judgments: never 0 or 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.risk import score_false_negatives, train_combiner
+from core.risk.region import region_pairs
+from core.risk.select import MODEL_VIEWS
+from core.risk.views import P_MAX, P_MIN, View
+from tests.risk.conftest import make_inputs
+
+
+@pytest.fixture(scope="module")
+def medium():
+    return make_inputs(n_docs=160, n_queries=40, seed=3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(a=st.floats(0.01, 20), b=st.floats(-20, 20), c=st.floats(0.001, 0.999), prior=st.floats(0, 1),
+       n=st.integers(0, 10_000), s=st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=30))
+def test_probability_bounded_and_monotone(a, b, c, prior, n, s) -> None:
+    v = View("global_linear", lambda X, sig: X, (a, b), c, prior, n)
+    s = np.sort(np.array(s))
+    p = v.probability(s)
+    assert ((p >= P_MIN) & (p <= P_MAX)).all()
+    assert (np.diff(p) >= -1e-12).all()
+
+
+def test_region_rows_are_each_labelled_querys_top_docs(medium) -> None:
+    inputs, _ = medium
+    q, d, y = region_pairs(inputs, depth=25, max_queries=1000)
+    pos = inputs.positive_rows()
+    assert set(np.unique(q)) == {i for i, p in enumerate(pos) if len(p)}
+    for qi in np.unique(q)[:5]:
+        rows = q == qi
+        top = np.argsort(-(inputs.doc_emb @ inputs.query_emb[qi]))[:25]
+        assert set(d[rows]) == set(top)
+        np.testing.assert_array_equal(y[rows], np.isin(d[rows], pos[qi]).astype(int))
+    q2, _, _ = region_pairs(inputs, depth=25, max_queries=7)
+    assert len(np.unique(q2)) == 7
+
+
+def test_view_chosen_and_risk_never_certain(medium) -> None:
+    inputs, cands = medium
+    model = train_combiner(inputs)
+    assert model.view is not None and model.view.name in MODEL_VIEWS
+    assert set(MODEL_VIEWS) <= set(model.view.heldout)
+    out = score_false_negatives(cands, inputs, model=model)
+    assert out.fn_risk.between(P_MIN, P_MAX).all()
+    perm = score_false_negatives(cands.sample(frac=1.0, random_state=1), inputs, model=model)
+    a = out.set_index(["query_id", "doc_id"]).fn_risk.sort_index()
+    pd.testing.assert_series_equal(a, perm.set_index(["query_id", "doc_id"]).fn_risk.sort_index())
+
+
+def test_no_view_without_enough_labels(tiny) -> None:
+    inputs, _ = tiny  # 8 labelled positives: too few to hold some out
+    assert train_combiner(inputs).view is None
