@@ -46,6 +46,14 @@ def _dump(result: dict, path: Path | None) -> None:
         typer.echo(f"wrote {path}")
 
 
+def _counts(value: str) -> str:
+    """Callback for --judgments: comma-separated non-negative integers, at least one."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts or not all(p.isascii() and p.isdigit() and int(p) <= 10**7 for p in parts):
+        raise typer.BadParameter(f"{value!r} is not a comma-separated list of judgment counts (e.g. 0,50,200).")
+    return value
+
+
 @bench_app.command("fn-detection")
 def fn_detection(
     directory: Annotated[Path, _folder("densely judged BEIR folder (e.g. NFCorpus)")],
@@ -53,6 +61,10 @@ def fn_detection(
     top_k: TopKOption = 30,
     seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX)] = 0,
     split: Annotated[str, typer.Option("--split", help="qrels split to sparsify")] = "test",
+    qrels: Annotated[Path | None, typer.Option("--qrels", exists=True, dir_okay=False,
+                                               help="another qrels TSV of the folder (e.g. a finer grading)")] = None,
+    judgments: Annotated[str, typer.Option("--judgments", callback=_counts,
+                                           help="learning-curve points: judged queue items, e.g. 0,50,200")] = "0,50,100,200,500",
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -60,8 +72,9 @@ def fn_detection(
     from core.bench.fn_detection import run_fn_detection
 
     _json_target(json_out, overwrite)
-    _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed,
-                           split=split), json_out)
+    points = tuple(sorted({int(p) for p in judgments.split(",") if p.strip()}))
+    _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed, split=split,
+                           judgments=points, qrels_file=str(qrels) if qrels else None), json_out)
 
 
 @bench_app.command("mining")
