@@ -18,7 +18,9 @@ ID_ATTR = "_negaudit_model_id"  # a loaded encoder carries its id in this attrib
 # How a bi-encoder runs: sentence-transformers on torch, or an onnxruntime export of the same modules
 # (core/encoders/onnx.py). Vectors differ slightly between variants, so the cache keys on the variant.
 ENCODERS = ("torch", "onnx", "onnx-int8")
-DEFAULT_ENCODER = "torch"
+# int8 (per-channel) on onnxruntime: nDCG@10 parity with torch on SciFact and NFCorpus at ~1.7-1.9x
+# less CPU (docs/benchmarks.md); `NEGAUDIT_ENCODER=torch` goes back to sentence-transformers.
+DEFAULT_ENCODER = "onnx-int8"
 
 _CONFIG_FILES = (
     "modules.json",

@@ -3,6 +3,8 @@
 * ``registry.py``   — miners registered by name (``check_miners`` is the one place names are validated);
 * ``candidates.py`` — the candidate frame's columns and conventions, the shared top-k primitive;
 * ``dense.py``      — cosine kNN (numpy or faiss), miner ``dense``;
+* ``knn.py``        — bounded-memory faiss kNN methods (``exact`` in chunks, ``ivf``, ``auto``), the dense
+  miner's backend for supplied embeddings;
 * ``bm25.py``       — bm25s with the pinned Snowball stemmer, miner ``bm25``;
 * ``filters.py``    — ``MiningConfig`` + ``mark_filters``: why ``mine_hard_negatives`` would drop a row;
 * ``records.py``    — ``mine_candidates`` from record lists.

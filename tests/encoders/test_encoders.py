@@ -31,10 +31,11 @@ def test_doc_text_follows_beir_convention():
 
 
 def test_model_id_is_the_same_for_default_path_and_loaded_model(bi_encoder):
-    mid = M.model_id(None)
+    mid = M.model_id(None, encoder="torch")
     assert mid.startswith("all-MiniLM-L6-v2-")
-    assert M.model_id(str(M.default_model_path())) == mid
+    assert M.model_id(str(M.default_model_path()), encoder="torch") == mid
     assert M.model_id(bi_encoder) == mid
+    assert M.DEFAULT_ENCODER == "onnx-int8" and M.model_id(None) == f"{mid}-onnx-int8"  # issue 16
 
 
 def test_model_id_changes_with_the_config(tmp_path):
@@ -69,7 +70,7 @@ def test_encode_texts_dedups_caches_and_matches_the_model(bi_encoder, tmp_path):
 
     # a fresh cache object (another process) sees the same shards; only the new text is encoded
     more, stats = M.encode_texts_with_stats(None, TEXTS + ["Coffee and sleep."],
-                                            cache=M.EmbeddingCache(tmp_path))
+                                            cache=M.EmbeddingCache(tmp_path), encoder="torch")
     assert stats.encoded == 1
     assert np.allclose(more[:6], emb)
 
@@ -87,7 +88,7 @@ def test_float16_export_roundtrip_seeds_the_cache(bi_encoder, tmp_path):
         tmp_path / "emb.npz", ["a", "b", "c", "d"], texts, emb, model=bi_encoder
     )
     ef = M.load_embeddings(path)
-    assert ef.ids == ["a", "b", "c", "d"] and ef.model_id == M.model_id(None)
+    assert ef.ids == ["a", "b", "c", "d"] and ef.model_id == M.model_id(None, encoder="torch")
     assert ef.embeddings.dtype == np.float32
     assert np.abs(ef.embeddings - emb).max() < 2e-3
     assert (ef.embeddings * emb).sum(1).min() > 0.9999
@@ -109,7 +110,7 @@ ef = M.load_embeddings({str(FIXTURE)!r})
 M.seed_cache({str(FIXTURE)!r}, {str(tmp_path)!r})
 import json
 texts = [json.loads(l)["text"] for l in open({str(FIXTURE.parent / "queries.jsonl")!r})]
-emb, stats = M.encode_texts_with_stats(None, texts, cache={str(tmp_path)!r})
+emb, stats = M.encode_texts_with_stats(None, texts, cache={str(tmp_path)!r}, encoder="torch")
 assert stats.encoded == 0, stats
 assert emb.shape == (20, 384)
 assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules

@@ -29,6 +29,7 @@ def onnx_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("onnx-cache")
     mp = pytest.MonkeyPatch()
     mp.setenv("NEGAUDIT_CACHE", str(root))
+    mp.delenv("NEGAUDIT_ONNX_DIR", raising=False)
     yield root
     mp.undo()
     onnx_encoder.clear_loaded()
@@ -59,6 +60,26 @@ def test_batching_and_order_do_not_change_vectors(onnx_root, texts):
     a = enc.encode(texts, batch_size=64)
     b = enc.encode(texts[::-1], batch_size=5)[::-1]
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_token_batches_bound_padded_tokens_and_texts() -> None:
+    lengths = np.array([256, 250, 200, 40, 12, 12, 11, 9, 9, 8, 3])  # sorted longest first
+    batches = onnx_encoder.token_batches(lengths, max_texts=6, max_tokens=512)
+    assert [(b.start, b.stop) for b in batches] == [(0, 2), (2, 4), (4, 10), (10, 11)]
+    for b in batches:  # a batch pads to its first text
+        assert (b.stop - b.start) * lengths[b.start] <= 512 and b.stop - b.start <= 6
+    assert [(b.start, b.stop) for b in onnx_encoder.token_batches(np.array([300]), 4, 100)] == [(0, 1)]
+
+
+def test_default_encoder_is_int8_and_short_texts_batch_together(onnx_root, texts, torch_emb) -> None:
+    enc = models.load_encoder(None)  # the default: onnx-int8 (issue 16)
+    assert enc.path.name == "model.int8.onnx"
+    queries = texts[-8:]
+    one_by_one = np.vstack([enc.encode([q]) for q in queries])
+    # dynamic int8 scales activations per batch, so a text's vector moves slightly with its batch
+    # (measured cosine >= 0.99); the cache keeps the first one, so a dataset's vectors are stable
+    assert (enc.encode(queries, batch_size=2) * one_by_one).sum(1).min() > 0.98
+    assert (enc.encode(texts) * torch_emb).sum(1).min() > 0.97
 
 
 def test_cache_keys_on_the_encoder_variant(onnx_root, texts, monkeypatch):

@@ -34,6 +34,17 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def torch_encoder():
+    """The torch encoder in this module (the driver passes its choice to the actors): dynamic int8,
+    the default, scales activations per batch and the engines batch differently, so their int8
+    vectors differ in the third decimal and the equality checks below would not hold."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NEGAUDIT_ENCODER", "torch")
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, bi_encoder, ray_local):
     """The same dataset mined and scored in-process and on Ray, each with its own empty cache."""

@@ -202,7 +202,8 @@ def test_bm25_on_the_subset_keeps_full_ranking_ranks(subset):
     assert hit >= 14
 
 
-def test_mine_candidates_default_is_dense_plus_bm25_from_the_cache(subset, tmp_path):
+def test_mine_candidates_default_is_dense_plus_bm25_from_the_cache(subset, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEGAUDIT_ENCODER", "torch")  # the fixture's vectors are torch's
     MO.seed_cache(FX / "embeddings.npz", tmp_path)
     cached = MO.EmbeddingCache(tmp_path).count(MO.model_id(None))
     queries, docs, qrels = subset["records"]
@@ -366,21 +367,25 @@ def test_default_range_max_follows_mine_hard_negatives():
 
 @pytest.mark.slow
 def test_mining_bench_on_the_subset(tmp_path):
-    """The whole bench (three processes, real encoding) on 20 queries x 300 docs."""
+    """The whole bench (whole processes: mine_hard_negatives, `negaudit audit` cold and cached, real
+    encoding) on 20 queries x 300 docs, one order, with the nDCG@10 parity table."""
     from core.bench.mining import format_report, run_mining_bench
 
-    r = run_mining_bench(FX, top_k=30, cache_dir=tmp_path, verbose=False)
-    st, ours, cached = r["st"], r["ours"], r["cached"]
+    r = run_mining_bench(FX, top_k=30, orders="st-first", with_ap=False, verbose=False,
+                         work_dir=tmp_path)
+    row = r["passes"][0]
+    st, audit, cached = row["st"], row["audit"], row["cached"]
     assert st["n_queries"] == 20 and st["n_docs"] == 300
     assert 0 <= st["negatives_kept"] <= st["negatives_possible"] == 600
-    assert ours["candidates_by_miner"]["dense"] == 600
-    assert ours["texts_encoded"] == 320  # every doc and query, once
-    assert cached["texts_encoded"] == 0 and not cached["model_loaded"]
-    assert cached["candidates"] == ours["candidates"]
-    assert cached["work_s"] < ours["work_s"]
-    for side in (st, ours, cached):
-        assert side["peak_rss_mb"] > 0 and side["process_wall_s"] > 0
-    assert "mine_hard_negatives" in format_report(r)
+    assert audit["candidates_by_miner"]["dense"] == 600 and audit["scored"]
+    cache = MO.EmbeddingCache(tmp_path / "cache-0")
+    assert cache.count(MO.model_id(None)) == 320  # every doc and query, once, by the default encoder
+    assert cached["candidates"] == audit["candidates"] and cached["cpu_s"] < audit["cpu_s"]
+    for side in (st, audit, cached):
+        assert side["peak_rss_mb"] > 0 and side["process_wall_s"] > 0 and side["cpu_s"] > 0
+    par = r["parity"]
+    assert 0 < par["st"]["nDCG@10"] <= 1 and abs(par["delta_nDCG@10"]) < 0.05
+    assert "mine_hard_negatives" in format_report(r) and "nDCG@10" in format_report(r)
 
 
 @settings(max_examples=40, deadline=None)
