@@ -43,11 +43,11 @@ def model_score(model: Any, X: np.ndarray) -> np.ndarray:
     return np.log(g / (1 - g))
 
 
-def average_precision(y: np.ndarray, s: np.ndarray) -> float:
+def average_precision(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
     from sklearn.metrics import average_precision_score
 
     y = np.asarray(y)
-    return float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
+    return float(average_precision_score(y, s, sample_weight=w)) if 0 < y.sum() < len(y) else float("nan")
 
 
 @dataclass
