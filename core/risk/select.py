@@ -30,6 +30,7 @@ MODEL_VIEWS = ("global_linear", "region_gbm")
 # hidden false negatives 0.03 AP worse than the linear view there.
 DEFAULT_VIEW = "global_linear"  # the PU regression over the whole corpus: robust with few labelled positives
 BOOTSTRAP = 200  # query resamples for the paired test below
+MIN_REGION_POSITIVES = 200  # fewer labelled positives in the top regions: too few for boosted leaves of 40
 WIN_SHARE = 0.95  # another view replaces the default only if it wins in this share of resamples
 # Single signals are scored too (reported in View.heldout) but never chosen: with one labelled positive per
 # query, held-out AP weighs every query alike while the queue's false negatives crowd into the queries with
@@ -88,16 +89,18 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     fr = fold_of_query[q]
     Xt, yt, qt = global_train
     held: dict[str, np.ndarray] = {}
-    for kind in ("global_linear", "region_gbm"):
+    kinds = ("global_linear", "region_gbm") if y.sum() >= MIN_REGION_POSITIVES else ("global_linear",)
+    for kind in kinds:
         train = (Xt, yt, fold_of_query[qt]) if kind == "global_linear" else None
         held[kind] = crossfit(kind, X, y, fr, train)
-    norm = {k: (float(held[k].mean()), float(held[k].std()) or 1.0) for k in ("global_linear", "region_gbm")}
-    held["blend"] = sum((held[k] - m) / sd for k, (m, sd) in norm.items())
+    norm = {k: (float(held[k].mean()), float(held[k].std()) or 1.0) for k in kinds}
+    if len(kinds) == 2:
+        held["blend"] = sum((held[k] - m) / sd for k, (m, sd) in norm.items())
     for n in _signal_views():
         held[n] = np.nan_to_num(np.asarray(sig[n], dtype=float))
     ev = a["dense_rank"] <= inputs.top_k + 1
     ap = {v: average_precision(y[ev], s[ev]) for v, s in held.items()}
-    best = max(MODEL_VIEWS, key=lambda v: -np.inf if np.isnan(ap[v]) else ap[v])
+    best = max(kinds, key=lambda v: -np.inf if np.isnan(ap[v]) else ap[v])
     if best != DEFAULT_VIEW and not _wins(q[ev], y[ev], held[best][ev], held[DEFAULT_VIEW][ev], inputs.seed):
         best = DEFAULT_VIEW
     fitted = {"global_linear": make_model("global_linear").fit(Xt, yt)}

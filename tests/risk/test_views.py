@@ -45,11 +45,17 @@ def test_region_rows_are_each_labelled_querys_top_docs(medium) -> None:
     assert len(np.unique(q2)) == 7
 
 
-def test_view_chosen_and_risk_never_certain(medium) -> None:
+@pytest.mark.parametrize("min_region", [10, 10_000])
+def test_view_chosen_and_risk_never_certain(medium, monkeypatch, min_region) -> None:
+    """Both paths: the local boosted view competes (enough labelled docs in the regions) or is skipped."""
+    from core.risk import select
+
+    monkeypatch.setattr(select, "MIN_REGION_POSITIVES", min_region)
     inputs, cands = medium
     model = train_combiner(inputs)
     assert model.view is not None and model.view.name in MODEL_VIEWS
-    assert set(MODEL_VIEWS) <= set(model.view.heldout)
+    assert ("region_gbm" in model.view.heldout) == (min_region == 10)
+    assert "global_linear" in model.view.heldout
     out = score_false_negatives(cands, inputs, model=model)
     assert out.fn_risk.between(P_MIN, P_MAX).all()
     perm = score_false_negatives(cands.sample(frac=1.0, random_state=1), inputs, model=model)
