@@ -14,6 +14,7 @@ from core.risk.inputs import RiskInputs, pair_arrays
 from core.risk.learn import judgment_evidence, learning_features
 from core.risk.select import choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
+from core.risk.views import P_MAX, P_MIN
 
 SCORER_VERSION = f"pu-view-2+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
@@ -129,7 +130,10 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
         a["rank"] = np.where(rank.notna(), rank.to_numpy(dtype=float, na_value=0), a["dense_rank"])
     sig = compute_signals(a)
     X = np.column_stack([sig[n] for n in model.names])
-    risk = sigmoid(model.rank_logit(X)) if model.view is None else model.view.probability(model.view.score(X, sig))
+    if model.view is None:  # too few labels to choose a view: still never 0% or 100% before judgments
+        risk = P_MIN + (P_MAX - P_MIN) * sigmoid(model.rank_logit(X))
+    else:
+        risk = model.view.probability(model.view.score(X, sig))
     extra = None
     jt = judgment_targets(judgments) if judgments is not None else None
     if jt is not None and jt.y.nunique() == 2:

@@ -64,5 +64,7 @@ def test_view_chosen_and_risk_never_certain(medium, monkeypatch, min_region) -> 
 
 
 def test_no_view_without_enough_labels(tiny) -> None:
-    inputs, _ = tiny  # 8 labelled positives: too few to hold some out
-    assert train_combiner(inputs).view is None
+    inputs, cands = tiny  # 8 labelled positives: too few to hold some out
+    model = train_combiner(inputs)
+    assert model.view is None
+    assert score_false_negatives(cands, inputs, model=model).fn_risk.between(P_MIN, P_MAX).all()
