@@ -1,20 +1,23 @@
-"""`negaudit bench mining`: our default mine (+score) vs ``mine_hard_negatives``, then our cached re-run.
+"""`negaudit bench mining`: default cold ``negaudit audit`` vs ``mine_hard_negatives``, whole processes.
 
-Each side runs in its own subprocess, so its peak RSS (``getrusage`` ``ru_maxrss``, monotonic per
-process) is its own and no side inherits another's warm caches in memory. Sides, in order:
+Both sides read one BEIR folder made for the bench (the corpus, the split's queries that have a
+positive, that split's qrels), so they see the same queries, corpus texts (``title + " " + text``),
+model, batch size and top-k. Each side is a fresh process; the bench waits on it with ``wait4``,
+so wall time, CPU seconds and peak RSS are that process's alone (imports and model load included):
 
-1. ``st``     — ``sentence_transformers.util.mine_hard_negatives`` with the NV-Retriever recipe
-   (TopK-PercPos 95%: ``relative_margin=0.05``, ``sampling_strategy="top"``), ``range_max`` =
-   ``num_negatives`` = top_k, ``output_format="labeled-pair"`` (its smallest output: one row per
-   positive and kept negative, no per-positive explosion), same model, same batch size;
-2. ``ours``   — :func:`core.mining.mine_candidates` (dense + BM25, every candidate kept) through an
-   empty embedding cache, the same knobs as a :func:`core.mining.mark_filters` view, and
-   ``core.risk.score_false_negatives``;
-3. ``cached`` — ``ours`` again on the now-filled cache.
+* ``st``     — ``sentence_transformers.util.mine_hard_negatives`` with the NV-Retriever recipe
+  (TopK-PercPos 95%: ``relative_margin=0.05``, ``sampling_strategy="top"``), ``range_max`` =
+  ``num_negatives`` = top_k, ``output_format="labeled-pair"``, the packaged MiniLM on torch;
+* ``audit``  — ``negaudit audit FOLDER`` exactly as a user runs it (ingest into a new DuckDB file,
+  dense + BM25 top-k, ``fn_risk`` for every candidate, two Parquet files) with an *empty*
+  embedding cache and the default encoder; the ONNX export (a model file, made once per machine)
+  lives in ``$NEGAUDIT_ONNX_DIR`` and is made before the timed runs;
+* ``cached`` — the same command again on the filled cache (a new database).
 
-Both sides see the same queries (those with a positive in the split) and the same corpus texts
-(``title + " " + text``). Wall times are whole-process (imports and model load included) and
-work-only (after imports, before exit).
+Passes: ``st, audit, cached`` then ``audit, st`` (both orders: load drifts on shared cores).
+Afterwards the parity table: nDCG@10 (full-corpus cosine ranking, ``ir_measures``) of the vectors
+each side used — the ST side's are captured from its own ``encode`` calls, ours read back from the
+run's cache — and fn-detection AP (``core.bench.fn_detection``'s protocol) on each side's vectors.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 _T_START = time.perf_counter()
 DEFAULT_DIR = Path("/work/shared/data/nfcorpus")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -44,21 +50,41 @@ def read_beir(beir_dir: str | Path, split: str = "test", max_queries: int | None
     return load_beir(beir_dir, split).records(max_queries)
 
 
+def bench_folder(beir_dir: str | Path, split: str, out: Path, max_queries: int | None = None) -> Path:
+    """A BEIR folder both sides read: the corpus, the split's queries with a positive, its qrels."""
+    queries, _, qrels = read_beir(beir_dir, split, max_queries)
+    keep = {q.query_id for q in queries}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "qrels").mkdir(exist_ok=True)
+    corpus = out / "corpus.jsonl"
+    if not corpus.exists():
+        corpus.symlink_to(Path(beir_dir).resolve() / "corpus.jsonl")
+    with (out / "queries.jsonl").open("w") as fh:
+        for q in queries:
+            fh.write(json.dumps({"_id": q.query_id, "text": q.text}) + "\n")
+    from core.ingest import load_beir
+
+    graded = load_beir(beir_dir, split).qrels
+    graded = graded[graded.query_id.isin(keep)]
+    with (out / "qrels" / f"{split}.tsv").open("w") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        for q, d, r in zip(graded.query_id, graded.doc_id, graded.relevance):
+            fh.write(f"{q}\t{d}\t{int(r)}\n")
+    assert len(keep) == len({r.query_id for r in qrels})
+    return out
+
+
 def _cpu_s() -> float:
     """CPU seconds of this process (all threads): unlike wall time, not inflated by other load."""
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-# --- sides (each runs in its own process) --------------------------------------------------------
+# --- the ST side (runs in its own process) -------------------------------------------------------
 
 
 def _st_side(args: argparse.Namespace) -> dict[str, Any]:
-    t_work = time.perf_counter()  # imports count as work on both sides (ours imports torch lazily)
+    t_work = time.perf_counter()  # imports count as work on both sides
     import contextlib
     import io
 
@@ -67,16 +93,20 @@ def _st_side(args: argparse.Namespace) -> dict[str, Any]:
 
     from core.encoders import doc_text, load_bi_encoder
 
-    queries, docs, qrels = read_beir(args.beir_dir, args.split, args.max_queries)
+    queries, docs, qrels = read_beir(args.beir_dir, args.split)
     model = load_bi_encoder(args.model)
-    spent = {"encode_s": 0.0, "encode_cpu_s": 0.0}
+    spent: dict[str, Any] = {"encode_s": 0.0, "encode_cpu_s": 0.0}
+    captured: list[tuple[list[str], np.ndarray]] = []
     encode = model.encode
 
-    def timed_encode(*a: Any, **k: Any) -> Any:  # encode_document/encode_query call encode
+    def timed_encode(*a: Any, **k: Any) -> Any:  # encode_document/_query call encode
         t, c = time.perf_counter(), _cpu_s()
         out = encode(*a, **k)
+        sentences = a[0] if a else k.get("inputs", k.get("sentences"))
         spent["encode_s"] += time.perf_counter() - t
         spent["encode_cpu_s"] += _cpu_s() - c
+        if args.vectors_out and isinstance(sentences, list):
+            captured.append((sentences, np.asarray(out)))  # for the parity table, after the clock
         return out
 
     model.encode = timed_encode
@@ -87,239 +117,243 @@ def _st_side(args: argparse.Namespace) -> dict[str, Any]:
     log = io.StringIO()
     with contextlib.redirect_stdout(log):
         out = mine_hard_negatives(
-            ds,
-            model,
-            corpus=list(dtext.values()),
-            range_max=args.top_k,
-            num_negatives=args.top_k,
-            relative_margin=args.relative_margin,
-            sampling_strategy="top",
-            batch_size=args.batch_size,
-            output_format="labeled-pair",
-            output_scores=True,
-            verbose=True,
-        )
+            ds, model, corpus=list(dtext.values()), range_max=args.top_k, num_negatives=args.top_k,
+            relative_margin=args.relative_margin, sampling_strategy="top", batch_size=args.batch_size,
+            output_format="labeled-pair", output_scores=True, verbose=True,
+        )  # fmt: skip
     n_queries = len({a for a, _ in pairs})
-    n_pos_rows = len(pairs)  # labeled-pair: one row per (query, positive) pair, then negatives
     kept = len(out) - len(set(pairs))
     possible = n_queries * args.top_k
-    skipped = [ln for ln in log.getvalue().splitlines() if ln.startswith(("Skipped", "Could not"))]
-    model.encode = encode
+    work_s = time.perf_counter() - t_work
+    if args.vectors_out:
+        texts = [t for batch, _ in captured for t in batch]
+        vecs = np.vstack([v for _, v in captured]).astype(np.float32)
+        np.savez(args.vectors_out, texts=np.array(texts), vectors=vecs)
     return {
-        "work_s": time.perf_counter() - t_work,
-        **spent,
-        "n_queries": n_queries,
-        "n_docs": len(dtext),
-        "positive_pairs": n_pos_rows,
-        "negatives_kept": kept,
-        "negatives_possible": possible,
+        "work_s": work_s, **spent, "n_queries": n_queries, "n_docs": len(dtext),
+        "positive_pairs": len(pairs), "negatives_kept": kept, "negatives_possible": possible,
         "dropped_share": 1 - kept / possible if possible else 0.0,
-        "st_log": skipped,
-    }
+        "st_log": [ln for ln in log.getvalue().splitlines() if ln.startswith(("Skipped", "Could not"))],
+    }  # fmt: skip
 
 
-def _ours_side(args: argparse.Namespace) -> dict[str, Any]:
-    """The default pipeline: embed through the cache, dense + BM25 top-k, then fn_risk."""
-    t_work = time.perf_counter()
-    from core.encoders import doc_text, encode_texts_with_stats, load_bi_encoder
-    from core.mining import (
-        Bm25Index,
-        MiningConfig,
-        drop_summary,
-        mark_filters,
-        mine_bm25,
-        mine_dense,
-        positives_by_query,
-    )
+# --- processes -----------------------------------------------------------------------------------
 
-    queries, docs, qrels = read_beir(args.beir_dir, args.split, args.max_queries)
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Run one side to the end: its own wall, CPU seconds and peak RSS (``wait4``'s rusage)."""
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    if args.side != "cached":  # the cached side must not load a model at all
-        load_bi_encoder(args.model)  # memoised: encode_texts below reuses it
-    t_load = time.perf_counter() - t0
-    t0, c0 = time.perf_counter(), _cpu_s()
-    qids, qtexts = [q.query_id for q in queries], [q.text for q in queries]
-    dids = [d.doc_id for d in docs]
-    dtexts = [doc_text(d.title, d.text) for d in docs]
-    kw = {"cache": args.cache, "batch_size": args.batch_size}
-    d_emb, d_stats = encode_texts_with_stats(args.model, dtexts, **kw)
-    q_emb, q_stats = encode_texts_with_stats(args.model, qtexts, **kw)
-    t_embed = time.perf_counter() - t0
-    cpu_embed = _cpu_s() - c0
-    positives = positives_by_query(qrels)
-    bm25 = Bm25Index.build(dtexts)
-    cands = _concat(
-        mine_dense(qids, q_emb, dids, d_emb, positives, args.top_k),
-        mine_bm25(qids, qtexts, dids, positives=positives, top_k=args.top_k, index=bm25),
-    )
-    t_mine = time.perf_counter() - t0 - t_embed
-    t0 = time.perf_counter()
-    scored, score_note = _try_score(cands, qids, q_emb, dids, d_emb, positives, qtexts, bm25)
-    t_score = time.perf_counter() - t0
-    cfg = MiningConfig(
-        range_max=args.top_k, num_negatives=args.top_k, relative_margin=args.relative_margin
-    )
-    marked = mark_filters(cands[cands["miner"] == "dense"], cfg)
-    summary = drop_summary(marked)
-    return {
-        "work_s": time.perf_counter() - t_work,
-        "load_s": t_load,  # imports + model load (before this was part of embed_s)
-        "embed_s": t_embed,
-        "embed_cpu_s": cpu_embed,
-        "mine_s": t_mine,
-        "score_s": t_score,
-        "scored": scored,
-        "score_note": score_note,
-        "candidates": len(cands),
-        "candidates_by_miner": cands.groupby("miner").size().to_dict(),
-        "texts_encoded": d_stats.encoded + q_stats.encoded,
-        "model_loaded": "sentence_transformers" in sys.modules,
-        "view_dropped_share": float(1 - marked["passes_filters"].mean()) if len(marked) else 0.0,
-        "view_reasons": dict(zip(summary["filter_reason"], summary["n"].astype(int).tolist())),
-    }
+    with log.open("w") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench side failed ({' '.join(cmd[:6])} ...):\n{log.read_text()[-3000:]}")
+    return {"process_wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime,
+            "peak_rss_mb": ru.ru_maxrss / 1024, "load_1m_before": load,
+            "load_1m_after": os.getloadavg()[0]}
 
 
-def _concat(*frames: Any) -> Any:
+def _env(cache: Path | None = None) -> dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_COLOR": "1"}
+    if cache is not None:
+        env["NEGAUDIT_CACHE"] = str(cache)
+    return env
+
+
+def _run_st(a: argparse.Namespace, folder: Path, work: Path, tag: str) -> dict[str, Any]:
+    result_json = work / f"{tag}.json"
+    cmd = [sys.executable, "-m", "core.bench.mining", "--side", "st", "--beir-dir", str(folder),
+           "--split", a.split, "--top-k", str(a.top_k), "--batch-size", str(a.batch_size),
+           "--relative-margin", str(a.relative_margin), "--result-json", str(result_json),
+           "--vectors-out", str(work / f"{tag}.vectors.npz")]
+    if a.model:
+        cmd += ["--model", a.model]
+    figures = _spawn(cmd, _env(), work / f"{tag}.log")
+    return {**json.loads(result_json.read_text()), **figures}
+
+
+def _run_audit(a: argparse.Namespace, folder: Path, work: Path, tag: str, cache: Path) -> dict[str, Any]:
+    db, out = work / f"{tag}.duckdb", work / f"{tag}-out"
+    cmd = [sys.executable, "-m", "core.cli", "audit", str(folder), "--name", "bench", "--out", str(out),
+           "--db", str(db), "--top-k", str(a.top_k)]
+    if a.model:
+        cmd += ["--model", a.model]
+    figures = _spawn(cmd, _env(cache), work / f"{tag}.log")
     import pandas as pd
 
-    return pd.concat(frames, ignore_index=True)
+    cands = pd.read_parquet(out / "candidates.parquet", columns=["miner", "fn_risk"])
+    return {**figures, "candidates": len(cands),
+            "candidates_by_miner": cands.groupby("miner").size().to_dict(),
+            "scored": bool(cands.fn_risk.notna().all()),
+            "summary": (work / f"{tag}.log").read_text().strip().splitlines()[-2:]}
 
 
-def _try_score(cands, qids, q_emb, dids, d_emb, positives, qtexts, bm25) -> tuple[bool, str]:
-    """fn_risk via core.risk.score_false_negatives, built as core.pipeline builds it."""
-    from core.mining import bm25_rows
-    from core.risk import RiskInputs, score_false_negatives
+def prepare_encoder(a: argparse.Namespace) -> dict[str, Any]:
+    """Make the default encoder's model file once (ONNX export + int8), outside the timed runs."""
+    from core.encoders import default_encoder, load_encoder
 
-    inputs = RiskInputs(qids, q_emb, dids, d_emb, positives, bm25=bm25_rows(bm25, qtexts))
-    try:
-        out = score_false_negatives(cands, inputs)
-    except Exception as exc:  # noqa: BLE001 — report, do not hide: the mine figures stay valid
-        return False, f"score_false_negatives failed: {type(exc).__name__}: {exc}"
-    return True, f"scored {len(out):,} candidates with core.risk.score_false_negatives"
+    t0 = time.perf_counter()
+    load_encoder(a.model, default_encoder())
+    return {"encoder": default_encoder(), "prepare_s": time.perf_counter() - t0,
+            "onnx_dir": os.environ.get("NEGAUDIT_ONNX_DIR")}
+
+
+# --- parity --------------------------------------------------------------------------------------
+
+
+def ndcg_at_10(folder: Path, split: str, qids: list[str], q_emb: np.ndarray, dids: list[str],
+               d_emb: np.ndarray) -> float:
+    """nDCG@10 of a full-corpus cosine ranking (top 100 per query) with the split's graded qrels."""
+    import ir_measures
+    from ir_measures import nDCG
+
+    from core.ingest import load_beir
+    from core.mining import dense_topk
+
+    qrels = load_beir(folder, split).qrels
+    idx, sc = dense_topk(q_emb, d_emb, 100)
+    run = [ir_measures.ScoredDoc(q, dids[i], float(s))
+           for q, ii, ss in zip(qids, idx, sc) for i, s in zip(ii, ss)]
+    rel = [ir_measures.Qrel(q, d, int(r)) for q, d, r in zip(qrels.query_id, qrels.doc_id, qrels.relevance)]
+    return float(ir_measures.calc_aggregate([nDCG @ 10], rel, run)[nDCG @ 10])
+
+
+def fn_ap(folder: Path, split: str, prefix: Path, qids: list[str], q_emb: np.ndarray,
+          dids: list[str], d_emb: np.ndarray, seed: int = 0) -> float:
+    """fn-detection AP of ``fn_risk`` (core.bench.fn_detection's protocol) on these vectors."""
+    from core.bench.fn_detection import run_fn_detection
+
+    for part, ids, emb in (("queries", qids, q_emb), ("corpus", dids, d_emb)):
+        np.save(f"{prefix}_{part}.npy", emb)
+        Path(f"{prefix}_{part}_ids.json").write_text(json.dumps(ids))
+    r = run_fn_detection(folder, split=split, seed=seed, embeddings=str(prefix), judgments=(0,),
+                         verbose=False)
+    return float(r["detection"]["fn_risk"]["AP"])
+
+
+def _texts(folder: Path, split: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    from core.encoders import doc_text
+
+    queries, docs, _ = read_beir(folder, split)
+    return ([q.query_id for q in queries], [q.text for q in queries], [d.doc_id for d in docs],
+            [doc_text(d.title, d.text) for d in docs])
+
+
+def parity(folder: Path, split: str, work: Path, st_vectors: Path, cache: Path,
+           with_ap: bool = True) -> dict[str, Any]:
+    """nDCG@10 and fn-detection AP of the ST side's vectors (torch) and ours (default encoder)."""
+    from core.encoders import default_encoder, encode_texts_with_stats
+
+    qids, qtexts, dids, dtexts = _texts(folder, split)
+    z = np.load(st_vectors)
+    by_text = dict(zip(z["texts"].tolist(), z["vectors"]))
+    st_q = np.stack([by_text[t] for t in qtexts])
+    st_d = np.stack([by_text[t] for t in dtexts])
+    ours_d, sd = encode_texts_with_stats(None, dtexts, cache=cache)
+    ours_q, sq = encode_texts_with_stats(None, qtexts, cache=cache)
+    if sd.encoded or sq.encoded:
+        raise RuntimeError("the audit run's cache lacks some texts: not the vectors it used")
+    out: dict[str, Any] = {"encoder": default_encoder()}
+    cos = np.sum(st_d * ours_d, axis=1) / np.linalg.norm(st_d, axis=1) / np.linalg.norm(ours_d, axis=1)
+    out["doc_cosine_min_mean"] = [float(cos.min()), float(cos.mean())]
+    for side, q, d in (("st", st_q, st_d), ("ours", ours_q, ours_d)):
+        out[side] = {"nDCG@10": ndcg_at_10(folder, split, qids, q, dids, d)}
+        if with_ap:
+            out[side]["fn_AP"] = fn_ap(folder, split, work / f"emb-{side}", qids, q, dids, d)
+    out["delta_nDCG@10"] = out["ours"]["nDCG@10"] - out["st"]["nDCG@10"]
+    if with_ap:
+        out["delta_fn_AP"] = out["ours"]["fn_AP"] - out["st"]["fn_AP"]
+    return out
 
 
 # --- orchestration -------------------------------------------------------------------------------
 
 
-def _run_side(side: str, args: argparse.Namespace, cache: str) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-        out = fh.name
-    cmd = [
-        sys.executable, "-m", "core.bench.mining", "--side", side,
-        "--beir-dir", str(args.beir_dir), "--split", args.split, "--top-k", str(args.top_k),
-        "--batch-size", str(args.batch_size), "--relative-margin", str(args.relative_margin),
-        "--cache", cache, "--result-json", out,
-    ]  # fmt: skip
-    if args.model:
-        cmd += ["--model", args.model]
-    if args.max_queries:
-        cmd += ["--max-queries", str(args.max_queries)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    root = Path(__file__).resolve().parents[2]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"bench side {side!r} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(Path(out).read_text())
-    Path(out).unlink(missing_ok=True)
-    result["process_wall_s"] = wall
-    return result
-
-
 def run_mining_bench(
-    beir_dir: str | Path = DEFAULT_DIR,
-    top_k: int = 30,
-    split: str = "test",
-    batch_size: int = 64,
-    relative_margin: float = 0.05,
-    model: str | None = None,
-    max_queries: int | None = None,
-    cache_dir: str | Path | None = None,
-    verbose: bool = True,
-    ours_first: bool = False,
+    beir_dir: str | Path = DEFAULT_DIR, top_k: int = 30, split: str = "test", batch_size: int = 64,
+    relative_margin: float = 0.05, model: str | None = None, max_queries: int | None = None,
+    orders: str = "both", with_parity: bool = True, with_ap: bool = True, verbose: bool = True,
+    work_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run the three sides and return their figures (and print a side-by-side table).
-
-    ``ours_first`` swaps the order of the two cold runs: on a shared machine load drifts, so run
-    both orders before trusting a ratio.
-    """
-    args = argparse.Namespace(
-        beir_dir=str(beir_dir), top_k=top_k, split=split, batch_size=batch_size,
-        relative_margin=relative_margin, model=model, max_queries=max_queries,
-    )  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="negaudit-bench-cache-") as tmp:
-        cache = str(cache_dir or tmp)
+    """Run the passes (see the module docstring) and return their figures (and print the tables)."""
+    a = argparse.Namespace(top_k=top_k, split=split, batch_size=batch_size,
+                           relative_margin=relative_margin, model=model)
+    with tempfile.TemporaryDirectory(prefix="negaudit-bench-mining-") as tmp:
+        work = Path(work_dir or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        folder = bench_folder(beir_dir, split, work / "beir", max_queries)
         result: dict[str, Any] = {
-            "beir_dir": str(beir_dir), "top_k": top_k, "batch_size": batch_size,
-            "relative_margin": relative_margin, "max_queries": max_queries,
-            "cpu_count": os.cpu_count(),
-            "load_avg_1m_before": os.getloadavg()[0],
+            "beir_dir": str(beir_dir), "split": split, "top_k": top_k, "batch_size": batch_size,
+            "relative_margin": relative_margin, "cpu_count": os.cpu_count(),
+            "prepare": prepare_encoder(a), "passes": [],
         }  # fmt: skip
-        result["order"] = ["ours", "st", "cached"] if ours_first else ["st", "ours", "cached"]
-        for side in result["order"]:
+        plan = {"both": [["st", "audit", "cached"], ["audit", "st"]],
+                "st-first": [["st", "audit", "cached"]], "ours-first": [["audit", "st", "cached"]]}[orders]
+        first_cache, first_st = None, None
+        for p, order in enumerate(plan):
+            cache = work / f"cache-{p}"  # empty for this pass's cold audit
+            row: dict[str, Any] = {"order": order}
+            for side in order:
+                if verbose:
+                    print(f"pass {p + 1}: {side} ... (load {os.getloadavg()[0]:.1f})", file=sys.stderr,
+                          flush=True)
+                if side == "st":
+                    row["st"] = _run_st(a, folder, work, f"st-{p}")
+                    first_st = first_st or work / f"st-{p}.vectors.npz"
+                else:
+                    row[side] = _run_audit(a, folder, work, f"{side}-{p}", cache)
+                # figures so far, in case a long run is cut short
+                (work / "partial.json").write_text(json.dumps({**result, "current": row}, default=str))
+            first_cache = first_cache or cache
+            row["ratio_wall"] = row["audit"]["process_wall_s"] / row["st"]["process_wall_s"]
+            row["ratio_cpu"] = row["audit"]["cpu_s"] / row["st"]["cpu_s"]
+            result["passes"].append(row)
+        if with_parity and first_st is not None and first_cache is not None:
             if verbose:
-                print(f"running {side} ...", file=sys.stderr, flush=True)
-            result[side] = _run_side(side, args, cache)
-            result[side]["load_avg_1m_after"] = os.getloadavg()[0]
-    st, ours, cached = result["st"], result["ours"], result["cached"]
-    result["ratio_ours_over_st_process"] = ours["process_wall_s"] / st["process_wall_s"]
-    result["ratio_ours_over_st_work"] = ours["work_s"] / st["work_s"]
-    result["speedup_cached_process"] = ours["process_wall_s"] / cached["process_wall_s"]
-    result["speedup_cached_work"] = ours["work_s"] / cached["work_s"]
+                print("parity ...", file=sys.stderr, flush=True)
+            result["parity"] = parity(folder, split, work, first_st, first_cache, with_ap)
     if verbose:
         print(format_report(result))
     return result
 
 
 def format_report(r: dict[str, Any]) -> str:
-    st, ours, cached = r["st"], r["ours"], r["cached"]
-    what = "mine+score" if ours["scored"] else "mine only"
-    rows = [
-        ("", "mine_hard_negatives", f"ours ({what})", "ours, cached"),
-        *[
-            (label, *(f"{s[key]:.1f}" for s in (st, ours, cached)))
-            for label, key in [
-                ("process wall (s)", "process_wall_s"),
-                ("work wall (s)", "work_s"),
-                ("peak RSS (MB)", "peak_rss_mb"),
-            ]
-        ],
-        ("rows out", f"{st['negatives_kept']:,}", f"{ours['candidates']:,}", f"{cached['candidates']:,}"),
-    ]  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                       enumerate(zip(row, widths))) for row in rows]  # fmt: skip
-    lines += [
-        (
-            f"ours / mine_hard_negatives: {r['ratio_ours_over_st_process']:.2f}x process wall, "
-            f"{r['ratio_ours_over_st_work']:.2f}x work (target <= 1.1x)"
-        ),
-        (
-            f"cached re-run: {r['speedup_cached_process']:.1f}x faster process wall, "
-            f"{r['speedup_cached_work']:.1f}x work (target >= 10x); model loaded: {cached['model_loaded']}"
-        ),
-        (
-            f"mine_hard_negatives kept {st['negatives_kept']:,} of {st['negatives_possible']:,} "
-            f"candidate slots (dropped {st['dropped_share']:.1%}); our view of the same knobs drops "
-            f"{ours['view_dropped_share']:.1%} of the dense rows and keeps them all, with reasons "
-            f"{ours['view_reasons']}"
-        ),
-        *[f"  ST: {ln}" for ln in st["st_log"]],
-        "1-min load average before / after each side (2 shared cores): "
-        f"{r['load_avg_1m_before']:.1f} / "
-        + ", ".join(f"{s['load_avg_1m_after']:.1f}" for s in (st, ours, cached)),
-        f"scoring: {ours['score_note']}",
-    ]
+    lines = [f"{r['beir_dir']} ({r['split']}), top-k {r['top_k']}, batch {r['batch_size']}, "
+             f"{r['cpu_count']} cores; our encoder {r['prepare']['encoder']} (model file ready in "
+             f"{r['prepare']['prepare_s']:.1f} s before the runs)",
+             f"{'pass':4s} {'side':20s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>7s} {'load':>9s}  rows"]
+    names = {"st": "mine_hard_negatives", "audit": "negaudit audit", "cached": "audit, cached"}
+    for p, row in enumerate(r["passes"], 1):
+        for side in row["order"]:
+            s = row[side]
+            rows = (f"{s['negatives_kept']:,} kept of {s['negatives_possible']:,}" if side == "st"
+                    else f"{s['candidates']:,} candidates {s['candidates_by_miner']}, scored {s['scored']}")
+            lines.append(f"{p:<4d} {names[side]:20s} {s['process_wall_s']:8.1f} {s['cpu_s']:8.1f} "
+                         f"{s['peak_rss_mb']:7.0f} {s['load_1m_before']:4.1f}>{s['load_1m_after']:<4.1f}  {rows}")
+        lines.append(f"     audit / mine_hard_negatives: {row['ratio_wall']:.2f}x wall, "
+                     f"{row['ratio_cpu']:.2f}x CPU s (target <= 0.6x wall)")
+    par = r.get("parity")
+    if par:
+        lines += ["", f"parity (torch vectors of mine_hard_negatives vs ours, {par['encoder']}; doc cosine "
+                      f"min {par['doc_cosine_min_mean'][0]:.4f} mean {par['doc_cosine_min_mean'][1]:.4f}):",
+                  f"{'':22s} {'nDCG@10':>8s} {'fn AP':>7s}"]
+        for side in ("st", "ours"):
+            ap = par[side].get("fn_AP")
+            lines.append(f"{names['st' if side == 'st' else 'audit']:22s} {par[side]['nDCG@10']:8.4f} "
+                         + (f"{ap:7.3f}" if ap is not None else "      -"))
+        lines.append(f"{'delta (ours - torch)':22s} {par['delta_nDCG@10']:+8.4f} "
+                     + (f"{par['delta_fn_AP']:+7.3f}" if "delta_fn_AP" in par else "")
+                     + "  (parity: |nDCG| <= 0.005, |AP| <= 0.01)")
     return "\n".join(lines)
 
 
 def _side_main(args: argparse.Namespace) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    result = _st_side(args) if args.side == "st" else _ours_side(args)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    result["cpu_s"] = _cpu_s()
+    result = _st_side(args)
     result["inner_wall_s"] = time.perf_counter() - _T_START
     Path(args.result_json).write_text(json.dumps(result, default=str))
 
@@ -328,25 +362,28 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("beir_dir", nargs="?", default=str(DEFAULT_DIR))
     p.add_argument("--beir-dir", dest="beir_dir_opt")
-    p.add_argument("--side", choices=["st", "ours", "cached"])
+    p.add_argument("--side", choices=["st"])
     p.add_argument("--split", default="test")
     p.add_argument("--top-k", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--relative-margin", type=float, default=0.05)
     p.add_argument("--model")
     p.add_argument("--max-queries", type=int)
-    p.add_argument("--cache")
+    p.add_argument("--orders", choices=["both", "st-first", "ours-first"], default="both")
+    p.add_argument("--no-parity", action="store_true")
+    p.add_argument("--no-ap", action="store_true", help="parity table without fn-detection AP")
+    p.add_argument("--work-dir", help="keep the runs' folders, logs and caches here")
     p.add_argument("--result-json")
+    p.add_argument("--vectors-out")
     p.add_argument("--json", dest="json_out", help="write the figures here too")
-    p.add_argument("--ours-first", action="store_true", help="run our cold side before ST's")
     args = p.parse_args(argv)
     args.beir_dir = args.beir_dir_opt or args.beir_dir
     if args.side:
         _side_main(args)
         return
     result = run_mining_bench(
-        args.beir_dir, args.top_k, args.split, args.batch_size, args.relative_margin,
-        args.model, args.max_queries, args.cache, ours_first=args.ours_first,
+        args.beir_dir, args.top_k, args.split, args.batch_size, args.relative_margin, args.model,
+        args.max_queries, args.orders, not args.no_parity, not args.no_ap, work_dir=args.work_dir,
     )  # fmt: skip
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2, default=str))
