@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -80,6 +81,8 @@ risk = Table(
     Column("fn_risk", Float, nullable=False),
     Column("signals", Text, nullable=False, default="{}"),
     Column("reasons", Text, nullable=False, default=""),
+    # The scorer's fn_risk, kept when the learning queue replaces fn_risk (NULL: fn_risk is it).
+    Column("base_fn_risk", Float),
 )
 
 query_bias = Table(
@@ -110,6 +113,11 @@ judgments = Table(
     Column("note", Text, nullable=False, default=""),
     Column("action", String, nullable=False, default="label"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Measured by the app (NULL for CLI/API writes): card shown -> decision, in seconds; whether
+    # the card hid fn_risk (blind audit); the fn_risk the card carried, shown or hidden.
+    Column("seconds", Float),
+    Column("blind", Boolean),
+    Column("shown_risk", Float),
 )
 
 annotators = Table(

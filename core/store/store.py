@@ -275,13 +275,21 @@ class Store:
 
     # ---- judgments (append-only) ------------------------------------------------------------
     def add_judgment(self, dataset: str, query_id: str, doc_id: str, annotator: str,
-                     label: Label | str, note: str = "", action: str = "label") -> int:
-        """Append one judgment; retried on write conflicts. Returns its id once it is durable."""
+                     label: Label | str, note: str = "", action: str = "label",
+                     seconds: float | None = None, blind: bool | None = None,
+                     shown_risk: float | None = None) -> int:
+        """Append one judgment; retried on write conflicts. Returns its id once it is durable.
+
+        `seconds` (card shown -> decision), `blind` and `shown_risk` are what the app measured.
+        """
         label_value = label.value if isinstance(label, Label) else str(label)
         if action != "undo":
             Label.parse(label_value)
         row = dict(dataset=dataset, query_id=query_id, doc_id=doc_id, annotator=annotator,
-                   label=label_value, note=note or "", action=action, created_at=utcnow())
+                   label=label_value, note=note or "", action=action, created_at=utcnow(),
+                   seconds=None if seconds is None else float(seconds),
+                   blind=None if blind is None else bool(blind),
+                   shown_risk=None if shown_risk is None else float(shown_risk))
         return self._retry(lambda conn: conn.execute(
             insert(S.judgments).values(**row).returning(S.judgments.c.id)
         ).scalar_one())
