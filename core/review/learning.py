@@ -1,0 +1,219 @@
+"""The queue learns: after every N new judgments fn_risk is refitted from them, off the click path.
+
+The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on
+`core.risk.calibration.fit_offset`): the scorer's own log-odds stay a fixed offset, and only an
+intercept plus L2-shrunk weights of the stored numeric signals are learned from the consensus
+labels — no re-mining, no model, a fraction of a second for thousands of items. (The scorer's
+embedding evidence needs the corpus vectors; a re-score with judgments adds it.) Signals re-weighted by real labels re-order the queue; the
+intercept alone re-scales it. Writing risk bumps the store epoch, so the
+queue's cached heads re-order at the next click. It runs in a daemon thread started after a decision, so the
+annotator never waits; the next card is drawn from the re-ordered queue once it lands.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from core.auth import User, require_role
+from core.labels import consensus_from_labels
+from core.risk.calibration import expected_calibration_error, judgment_targets
+from core.risk.combiner import logit, sigmoid
+from core.risk.learn import rerank
+from core.store import Store
+from core.store import learning as SL
+from core.types import NegauditError, Role
+
+EVERY_KEY = "learn_every"
+DEFAULT_EVERY = 25
+MIN_PER_CLASS = 2  # both classes at least twice, or there is nothing to learn from
+MAX_HISTORY = 50
+HEAD = 50  # "re-ordered": how many places of the unjudged top-HEAD hold another item now
+_EPS = 1e-4
+
+
+def learn_every(store: Store) -> int:
+    """N: refit after every N new judgments (0 = never)."""
+    try:
+        return max(0, int(store.get_setting(EVERY_KEY, str(DEFAULT_EVERY)) or DEFAULT_EVERY))
+    except ValueError:
+        return DEFAULT_EVERY
+
+
+def set_learn_every(store: Store, n: int, actor: User) -> None:
+    require_role(actor, Role.ADMIN)
+    if not 0 <= int(n) <= 10_000:
+        raise NegauditError("refit interval must be between 0 (off) and 10000 judgments")
+    store.set_setting(EVERY_KEY, str(int(n)))
+
+
+def _history_key(dataset: str) -> str:
+    return f"learn_history::{dataset}"
+
+
+def history(store: Store, dataset: str) -> list[dict]:
+    """The refits of a dataset, oldest first (judgments seen, ECE before/after, items moved)."""
+    try:
+        out = json.loads(store.get_setting(_history_key(dataset), "[]") or "[]")
+    except ValueError:
+        return []
+    return out if isinstance(out, list) else []
+
+
+def _signal_matrix(signals: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Numeric signals present in most rows, missing values at the column mean, constants out."""
+    parsed = []
+    for s in signals:
+        try:
+            d = json.loads(s or "{}")
+        except (TypeError, ValueError):
+            d = {}
+        parsed.append({k: float(v) for k, v in d.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                      if isinstance(d, dict) else {})
+    frame = pd.DataFrame(parsed, index=signals.index, dtype=float)
+    if frame.empty:
+        return np.zeros((len(signals), 0)), []
+    frame = frame.loc[:, frame.notna().mean() >= 0.5]
+    frame = frame.fillna(frame.mean())
+    frame = frame.loc[:, frame.std() > 0]
+    return frame.to_numpy(dtype=float), list(frame.columns)
+
+
+def targets(store: Store, dataset: str) -> pd.DataFrame:
+    """query_id, doc_id, y from the consensus labels (FN/partial 1, negative 0; the rest out)."""
+    cons = consensus_from_labels(store.current_labels(dataset))
+    cons = cons[cons.label.notna()] if len(cons) else cons
+    return judgment_targets(cons[["query_id", "doc_id", "label"]] if len(cons) else None)
+
+
+def _logloss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def refit(items: pd.DataFrame, y_frame: pd.DataFrame, l2: float = 10.0
+          ) -> tuple[np.ndarray, dict] | None:
+    """New fn_risk for every row of `items` (query_id, doc_id, fn_risk, base, signals), or None.
+
+    None when the judged items do not hold both classes at least MIN_PER_CLASS times.
+    """
+    key = pd.MultiIndex.from_frame(items[["query_id", "doc_id"]].astype(str))
+    hit = key.get_indexer(pd.MultiIndex.from_frame(y_frame[["query_id", "doc_id"]].astype(str)))
+    ok = hit >= 0
+    idx, y = hit[ok], y_frame.y.to_numpy()[ok].astype(float)
+    if min(int((y == 1).sum()), int((y == 0).sum())) < MIN_PER_CLASS:
+        return None
+    base = np.clip(items.base.to_numpy(dtype=float), _EPS, 1 - _EPS)
+    Z, names = _signal_matrix(items.signals.reset_index(drop=True))
+    judged = np.zeros(len(items), bool)
+    judged[idx] = True
+    labels = np.zeros(len(items))
+    labels[idx] = y
+    new = np.clip(sigmoid(rerank(logit(base), Z if names else None, judged, labels, l2=l2)),
+                  0.0, 1.0)
+    old = items.fn_risk.to_numpy(dtype=float)
+    unjudged = np.ones(len(items), bool)
+    unjudged[idx] = False
+    rest = np.flatnonzero(unjudged)
+    head_old = rest[np.argsort(-old[rest], kind="stable")][:HEAD]
+    head_new = rest[np.argsort(-new[rest], kind="stable")][:HEAD]
+    info = {
+        "judged": len(y), "positives": int(y.sum()), "items": len(items),
+        "features": names,
+        "ece_scorer": round(expected_calibration_error(y, base[idx]), 4),
+        "ece_before": round(expected_calibration_error(y, old[idx]), 4),
+        "ece_after": round(expected_calibration_error(y, new[idx]), 4),
+        "logloss_scorer": round(_logloss(y, base[idx]), 4),
+        "logloss_before": round(_logloss(y, old[idx]), 4),
+        "logloss_after": round(_logloss(y, new[idx]), 4),
+        "head_moved": int((head_old != head_new).sum()),
+    }
+    return new, info
+
+
+def relearn(store: Store, dataset: str) -> dict | None:
+    """Refit now and write the new fn_risk; the refit's record (also kept in the history)."""
+    n_judgments = store.count_judgments(dataset)
+    items = SL.risk_rows(store, dataset)
+    y = targets(store, dataset)
+    out = refit(items, y) if len(items) and len(y) else None
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "judgments": n_judgments}
+    if out is None:
+        record["skipped"] = "both labels (false negative / negative) needed at least twice"
+    else:
+        new, info = out
+        t0 = time.perf_counter()
+        SL.write_risk(store, dataset, items.assign(fn_risk=new))
+        record.update(info, write_s=round(time.perf_counter() - t0, 3))
+    hist = [*history(store, dataset), record][-MAX_HISTORY:]
+    store.set_setting(_history_key(dataset), json.dumps(hist))
+    return record
+
+
+def due(store: Store, dataset: str) -> bool:
+    every = learn_every(store)
+    if every <= 0:
+        return False
+    hist = history(store, dataset)
+    last = int(hist[-1]["judgments"]) if hist else 0
+    return store.count_judgments(dataset) - last >= every
+
+
+_LOCK = threading.Lock()
+_running: dict[tuple[str, str], threading.Thread] = {}
+_errors: list[str] = []
+
+
+def maybe_relearn(store: Store, dataset: str) -> bool:
+    """Start a background refit when N new judgments have come in; True if one was started."""
+    key = (store.url, dataset)
+    with _LOCK:
+        t = _running.get(key)
+        if (t is not None and t.is_alive()) or not due(store, dataset):
+            return False
+        t = threading.Thread(target=_run, args=(store, dataset), name=f"relearn-{dataset}",
+                             daemon=True)
+        _running[key] = t
+        t.start()
+    return True
+
+
+def _run(store: Store, dataset: str) -> None:
+    try:
+        relearn(store, dataset)
+    except Exception as exc:  # noqa: BLE001 - a failed refit must never reach the annotator
+        _errors.append(f"{dataset}: {type(exc).__name__}: {exc}")
+
+
+def running(store: Store, dataset: str) -> bool:
+    t = _running.get((store.url, dataset))
+    return t is not None and t.is_alive()
+
+
+def wait(timeout: float = 30.0) -> None:
+    """Join every refit thread (tests, shutdown)."""
+    for t in list(_running.values()):
+        t.join(timeout)
+
+
+def last_errors() -> list[str]:
+    return list(_errors)
+
+
+def calibration_frames(store: Store, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Judged items with the scorer's risk and with the current (refitted) risk, for plots."""
+    items = SL.risk_rows(store, dataset)
+    cons = consensus_from_labels(store.current_labels(dataset))
+    if not len(items) or not len(cons):
+        empty = pd.DataFrame(columns=["query_id", "doc_id", "label", "fn_risk"])
+        return empty, empty
+    j = cons[["query_id", "doc_id", "label"]].merge(items, on=["query_id", "doc_id"])
+    before = j[["query_id", "doc_id", "label"]].assign(fn_risk=j.base)
+    after = j[["query_id", "doc_id", "label", "fn_risk"]]
+    return before, after

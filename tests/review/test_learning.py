@@ -1,0 +1,96 @@
+"""The learning queue on a real DuckDB file: refit from judgments, written back, re-ordered."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import seed_sample
+
+from core.auth import User
+from core.review import learning as L
+from core.store import Store
+from core.store import learning as SL
+from core.types import NegauditError, Role
+
+DS = "mini"
+BOSS = User("boss", Role.ADMIN)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = Store.open(str(tmp_path / "learn.duckdb"))
+    seed_sample(s, DS, n_queries=8, n_docs=300, per_query=10)
+    yield s
+    s.close()
+
+
+def _with_signal(store: Store, fn_docs: set[str]) -> pd.DataFrame:
+    """Give every item a numeric signal that separates the docs the annotator will call FN."""
+    r = store.risk(DS)
+    r["signals"] = [json.dumps({"hint": 1.0 if d in fn_docs else 0.0, "noise": i % 3})
+                    for i, d in enumerate(r.doc_id)]
+    store.replace_rows("risk", DS, r[["query_id", "doc_id", "scorer_version", "pos_score",
+                                      "fn_risk", "signals", "reasons"]])
+    return r
+
+
+def test_refit_writes_risk_keeps_base_and_reorders(store):
+    items = SL.risk_rows(store, DS)
+    # a seeded random third are (we say) false negatives, and a stored signal knows which
+    rng = np.random.default_rng(0)
+    low = set(rng.choice(sorted(set(items.doc_id)), size=len(items) // 3, replace=False))
+    _with_signal(store, low)
+    before = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])
+    judged = items.iloc[::2]  # half the items judged
+    for r in judged.itertuples():
+        store.add_judgment(DS, r.query_id, r.doc_id, "ann",
+                           "false_negative" if r.doc_id in low else "negative")
+    rec = L.relearn(store, DS)
+    assert "skipped" not in rec and rec["judged"] == len(judged)
+    assert "hint" in rec["features"]
+    # the fit starts at the scorer (weights 0) and minimises a penalised log loss: never worse
+    assert rec["logloss_after"] < rec["logloss_scorer"]
+    after = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])
+    # the scorer's value is kept as base; fn_risk moved
+    assert np.allclose(after.base.loc[before.index], before.fn_risk)
+    assert not np.allclose(after.fn_risk.loc[before.index], before.fn_risk)
+    # unjudged low-scored "hint" items rose above the unjudged rest: the queue re-ordered
+    un = after.drop(index=list(zip(judged.query_id, judged.doc_id)))
+    hint = un.index.get_level_values("doc_id").isin(low)
+    assert un.fn_risk[hint].mean() > un.fn_risk[~hint].mean()
+    assert rec["head_moved"] > 0
+    # a second refit starts from the scorer's score again (no compounding)
+    rec2 = L.relearn(store, DS)
+    again = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])
+    assert np.allclose(again.fn_risk, after.fn_risk, atol=1e-6)
+    assert [h["judgments"] for h in L.history(store, DS)] == [rec["judgments"], rec2["judgments"]]
+
+
+def test_skips_without_both_classes(store):
+    items = SL.risk_rows(store, DS)
+    for r in items.head(5).itertuples():
+        store.add_judgment(DS, r.query_id, r.doc_id, "ann", "negative")
+    rec = L.relearn(store, DS)
+    assert "skipped" in rec
+    assert SL.risk_rows(store, DS).fn_risk.tolist() == items.fn_risk.tolist()
+
+
+def test_trigger_every_n_in_background(store):
+    L.set_learn_every(store, 4, BOSS)
+    with pytest.raises(NegauditError):
+        L.set_learn_every(store, -1, BOSS)
+    items = SL.risk_rows(store, DS).sort_values("fn_risk")
+    labels = ["negative", "false_negative"] * 2
+    for i, (r, lab) in enumerate(zip(items.itertuples(), labels)):
+        assert not L.due(store, DS) or i == 4
+        store.add_judgment(DS, r.query_id, r.doc_id, "ann", lab)
+    assert L.due(store, DS)
+    assert L.maybe_relearn(store, DS)
+    L.wait(30)
+    assert not L.last_errors()
+    assert len(L.history(store, DS)) == 1 and not L.due(store, DS)
+    assert not L.maybe_relearn(store, DS)  # nothing new since
+    assert SL.risk_rows(store, DS).fn_risk.tolist() != items.sort_index().fn_risk.tolist()
