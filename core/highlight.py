@@ -32,6 +32,9 @@ DEFAULT_MAX_DF = 0.1  # a term in more than 10% of the dataset's documents is "v
 MIN_DOCS_FOR_DF = 20  # below this, a document frequency says nothing about commonness
 
 STRONG, LIGHT = "strong", "light"
+# When the candidate shares more than this share of its content terms with a positive, marking
+# them says nothing (everything lights up): the card says "near copy" instead.
+MAX_LIGHT_SHARE = 0.5
 
 
 def term_key(token: str) -> str | None:
@@ -77,10 +80,14 @@ def common_terms(texts: Iterable[str], max_df: float = DEFAULT_MAX_DF,
 
 @dataclass(frozen=True, slots=True)
 class Highlight:
-    """Term keys to mark: `strong` (candidate ∩ query), `light` (candidate ∩ positives only)."""
+    """Term keys to mark: `strong` (candidate ∩ query), `light` (candidate ∩ positives only).
+
+    `pos_share`: the share of the candidate's content terms a positive also has (0..1).
+    """
 
     strong: frozenset[str] = frozenset()
     light: frozenset[str] = frozenset()
+    pos_share: float = 0.0
 
     def strength(self, token: str) -> str | None:
         """STRONG, LIGHT or None for one shown word."""
@@ -100,13 +107,16 @@ class Highlight:
 
 def highlight_terms(query: str, positives: Iterable[str], candidate: str,
                     common: frozenset[str] = frozenset()) -> Highlight:
-    """What to mark on one card: only terms the candidate contains, never `common` ones."""
+    """What to mark on one card: only terms the candidate contains, never `common` ones; no
+    light marks when the candidate shares most of its terms with a positive (a near copy)."""
     cand = terms(candidate) - common
     strong = cand & terms(query)
     pos: set[str] = set()
     for p in positives:
         pos |= terms(p)
-    return Highlight(frozenset(strong), frozenset((cand & pos) - strong))
+    share = len(cand & pos) / len(cand) if cand else 0.0
+    light = frozenset() if share > MAX_LIGHT_SHARE else frozenset((cand & pos) - strong)
+    return Highlight(frozenset(strong), light, share)
 
 
 def segments(text: str | None, hl: Highlight) -> list[tuple[str, str | None]]:

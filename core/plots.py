@@ -83,20 +83,37 @@ def risk_histogram(all_bins: pd.DataFrame, judged: pd.DataFrame, bins: int = 20)
     return fig
 
 
-def reliability(judged: pd.DataFrame, bins: int = 10) -> go.Figure:
-    """Calibration: judged FN rate per fn_risk bin against the diagonal (unsure excluded)."""
-    title = "Reliability diagram (calibration of fn_risk)"
+def _reliability_points(judged: pd.DataFrame, bins: int) -> pd.DataFrame | None:
     j = judged.dropna(subset=["fn_risk", "label"]) if not judged.empty else judged
     j = j[j.label != "unsure"] if not j.empty else j
     if j.empty:
-        return _empty(title, "no judged, scored items yet")
-    b = np.minimum((j.fn_risk.to_numpy() * bins).astype(int), bins - 1)
-    g = j.assign(bin=b, fn=j.label.isin(FN_LABELS)).groupby("bin").agg(
+        return None
+    b = np.minimum((j.fn_risk.to_numpy(dtype=float) * bins).astype(int), bins - 1)
+    return j.assign(bin=b, fn=j.label.isin(FN_LABELS)).groupby("bin").agg(
         risk=("fn_risk", "mean"), rate=("fn", "mean"), n=("fn", "size"))
+
+
+def reliability(judged: pd.DataFrame, bins: int = 10, before: pd.DataFrame | None = None
+                ) -> go.Figure:
+    """Calibration: judged FN rate per fn_risk bin against the diagonal (unsure excluded).
+
+    `before`: the same judged items with the scorer's own fn_risk, drawn as a second line when
+    the learning queue has refitted risk from judgments.
+    """
+    title = "Reliability diagram (calibration of fn_risk)"
+    g = _reliability_points(judged, bins)
+    if g is None:
+        return _empty(title, "no judged, scored items yet")
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line_dash="dash",
                     line_color="#9ca3af")
-    fig.add_scatter(x=g.risk, y=g.rate, mode="lines+markers", name="judged",
+    g0 = _reliability_points(before, bins) if before is not None else None
+    if g0 is not None:
+        fig.add_scatter(x=g0.risk, y=g0.rate, mode="lines+markers", name="scorer (before)",
+                        text=[f"n={n}" for n in g0.n], line_color="#9ca3af",
+                        marker_size=np.clip(np.sqrt(g0.n) * 4, 6, 24))
+    fig.add_scatter(x=g.risk, y=g.rate, mode="lines+markers",
+                    name="judged" if g0 is None else "refitted (after)",
                     text=[f"n={n}" for n in g.n], marker_size=np.clip(np.sqrt(g.n) * 4, 6, 24))
     fig.update_layout(title=title, xaxis_title="mean fn_risk in bin",
                       yaxis_title="judged false-negative rate", xaxis_range=[0, 1],

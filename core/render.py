@@ -8,28 +8,27 @@ a text becomes a numeric entity; the only tags in the output are the ones built 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_TOKEN = re.compile(r"\w+|\W+", re.UNICODE)
-_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
-
-# Short function words would light up every passage; highlight only content terms.
-STOPWORDS = frozenset(
-    """
-a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had
-has have having he her here hers herself him himself his how i if in into is it its itself just
-me more most my myself no nor not now of off on once only or other our ours ourselves out over
-own same she should so some such than that the their theirs them themselves then there these
-they this those through to too under until up very was we were what when where which while who
-whom why will with would you your yours yourself yourselves also may might must shall within
-without using used via
-""".split()  # noqa: SIM905 - a word list reads best as text
+from core.highlight import (
+    LIGHT,
+    MAX_LIGHT_SHARE,
+    STRONG,
+    Highlight,
+    highlight_terms,
+    segments,
 )
 
-HIGHLIGHT_STYLE = "background:#fde68a;color:inherit;padding:0 1px;border-radius:2px"
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
+_WORD_RUN = re.compile(r"\w+", re.UNICODE)
+
+# Strong: a term the candidate shares with the query; light: one it shares only with a positive.
+MARK_STYLE = {
+    STRONG: "background:#fde68a;color:inherit;padding:0 1px;border-radius:2px",
+    LIGHT: "background:rgba(253,230,138,0.30);color:inherit;border-bottom:1px dotted #d97706",
+}
+SHOW_WORDS = 120  # a longer passage shows this many words, the rest behind "show more"
 
 
 def escape_text(text: str) -> str:
@@ -68,33 +67,6 @@ def plain(text: str) -> str:
     return "".join(out)
 
 
-def terms(text: str) -> set[str]:
-    """Content terms of a text, lower-cased: the unit of the shared-term highlight."""
-    return {w.lower() for w in _WORD.findall(text or "")
-            if len(w) >= 3 and w.lower() not in STOPWORDS and not w.isdigit()}
-
-
-def shared_terms(query: str, positives: Iterable[str], candidate: str) -> set[str]:
-    """Terms the candidate shares with the query or with a labelled positive."""
-    context = terms(query)
-    for p in positives:
-        context |= terms(p)
-    return context & terms(candidate)
-
-
-def highlight(text: str, marked: set[str]) -> str:
-    """Escape `text` and wrap the words in `marked` in our own <mark> tag."""
-    out: list[str] = []
-    for tok in _TOKEN.findall(text or ""):
-        if tok[0].isalnum() or tok[0] == "_":
-            esc = escape_text(tok)
-            out.append(f'<mark style="{HIGHLIGHT_STYLE}">{esc}</mark>'
-                       if tok.lower() in marked else esc)
-        else:
-            out.append(escape_text(tok))
-    return "".join(out)
-
-
 @dataclass(frozen=True, slots=True)
 class CardText:
     """One passage shown on the card."""
@@ -104,55 +76,154 @@ class CardText:
     text: str
 
 
-def _passage(label: str, p: CardText, marked: set[str], border: str) -> str:
-    title = f"<b>{highlight(p.title, marked)}</b><br>" if p.title else ""
-    return (
-        f'<div class="na-passage" style="border-left:4px solid {border};padding:6px 10px;'
-        f'margin:6px 0;background:rgba(127,127,127,0.06)">'
-        f'<div style="font-size:0.8em;opacity:0.7">{escape_text(label)} '
-        f'&#183; {escape_text(p.doc_id)}</div>{title}{highlight(p.text, marked)}</div>'
-    )
+def marked(text: str | None, hl: Highlight) -> str:
+    """`text` escaped piece by piece; shared terms wrapped in our <mark> (strong or light)."""
+    out: list[str] = []
+    for piece, strength in segments(text, hl):
+        esc = escape_text(piece)
+        out.append(f'<mark class="na-hl-{strength}" style="{MARK_STYLE[strength]}">{esc}</mark>'
+                   if strength else esc)
+    return "".join(out)
+
+
+def card_highlight(query: str, positives: Sequence[CardText], candidate: CardText,
+                   common: frozenset[str] = frozenset()) -> Highlight:
+    """The terms to mark on one card (`core.highlight`): titles count as part of the passage."""
+    return highlight_terms(query, [f"{p.title} {p.text}" for p in positives],
+                           f"{candidate.title} {candidate.text}", common)
+
+
+def candidate_label(hl: Highlight) -> str:
+    """The candidate's caption; says so when it is a near copy of a labelled positive."""
+    if hl.pos_share > MAX_LIGHT_SHARE:
+        return (f"candidate (mined negative) - near copy: {100 * hl.pos_share:.0f}% of its "
+                "terms are in the labelled positive")
+    return "candidate (mined negative)"
+
+
+def split_words(text: str | None, n: int) -> tuple[str, str]:
+    """`text` cut right after its n-th word: (head, tail); tail is empty with <= n words."""
+    for i, m in enumerate(_WORD_RUN.finditer(text or "")):
+        if i == n - 1:
+            return (text or "")[:m.end()], (text or "")[m.end():]
+    return text or "", ""
+
+
+def _body(p: CardText, hl: Highlight, show_words: int = SHOW_WORDS) -> str:
+    """Title and text; words past `show_words` behind our own "show more" toggle."""
+    title = f"<b>{marked(p.title, hl)}</b><br>" if p.title else ""
+    head, tail = split_words(p.text, show_words)
+    more = ""
+    if tail.strip():
+        n_more = len(_WORD_RUN.findall(tail))
+        more = (f'<details class="na-more" style="display:inline"><summary style="cursor:'
+                f'pointer;color:#2563eb;display:inline">&#8230; show more &#40;{n_more} '
+                f"words&#41;</summary>{marked(tail, hl)}</details>")
+    return f"{title}{marked(head, hl)}{more}"
+
+
+def _passage(label: str, p: CardText, hl: Highlight) -> str:
+    return (f'<div class="na-passage" style="margin-bottom:8px"><div style="font-size:0.8em;'
+            f'opacity:0.7">{escape_text(label)} &#183; {escape_text(p.doc_id)}</div>'
+            f"{_body(p, hl)}</div>")
+
+
+def box_html(kind: str, label: str, passages: Sequence[CardText], hl: Highlight, height: str,
+             border: str, more: int = 0) -> str:
+    """A fixed-height box that scrolls inside itself (`na-box na-<kind>`), one per column.
+
+    `height` is our own CSS length (never user text); `more` counts passages not shown.
+    """
+    inner = "".join(_passage(label, p, hl) for p in passages) or "<i>no labelled positive</i>"
+    if more:
+        inner += f"<div>&#43; {int(more)} more</div>"
+    return (f'<div class="na-box na-{kind}" style="height:{height};overflow-y:auto;'
+            f"border-left:4px solid {border};padding:6px 10px;background:rgba(127,127,127,0.06);"
+            f'border-radius:4px;margin-bottom:1rem">{inner}</div>').replace("\n", " ")
+
+
+def query_html(query: str, hl: Highlight) -> str:
+    return (f'<div class="na-query" style="font-size:1.1em;line-height:1.35;margin-bottom:1rem">'
+            f"<b>Query</b>&#58; {marked(query, hl)}</div>").replace("\n", " ")
 
 
 def card_html(query: str, positives: Sequence[CardText], candidate: CardText,
-              max_positives: int = 3) -> str:
-    """The card body: query, labelled positive(s) and the candidate, shared terms highlighted.
+              max_positives: int = 3, common: frozenset[str] = frozenset()) -> str:
+    """Query, labelled positive(s) and candidate in one block (adjudication), terms marked.
 
-    The result is one line (no blank line can end an HTML block and let markdown back in).
+    One line: no blank line can end an HTML block and let markdown back in.
     """
-    pos_texts = [f"{p.title} {p.text}" for p in positives]
-    marked = shared_terms(query, pos_texts, f"{candidate.title} {candidate.text}")
-    parts = [
-        '<div class="na-card">',
-        (f'<div class="na-query" style="font-size:1.15em;margin-bottom:6px"><b>Query</b>&#58; '
-         f"{highlight(query, marked)}</div>"),
-    ]
-    if positives:
-        for p in positives[:max_positives]:
-            parts.append(_passage("labelled positive", p, marked, "#16a34a"))
-        if len(positives) > max_positives:
-            parts.append(f"<div>&#43; {len(positives) - max_positives} more positives</div>")
-    else:
+    hl = card_highlight(query, positives, candidate, common)
+    parts = ['<div class="na-card">', query_html(query, hl)]
+    parts += [_passage("labelled positive", p, hl) for p in positives[:max_positives]]
+    if len(positives) > max_positives:
+        parts.append(f"<div>&#43; {len(positives) - max_positives} more positives</div>")
+    if not positives:
         parts.append("<div><i>no labelled positive</i></div>")
-    parts.append(_passage("candidate (mined negative)", candidate, marked, "#d97706"))
-    if marked:
-        shown = ", ".join(escape_text(t) for t in sorted(marked)[:20])
-        parts.append(f'<div style="font-size:0.8em;opacity:0.7">shared terms&#58; {shown}</div>')
-    parts.append("</div>")
+    parts += [_passage(candidate_label(hl), candidate, hl), "</div>"]
     return "".join(parts).replace("\n", " ")
 
 
-def risk_html(fn_risk: float | None, reasons: str) -> str:
-    """fn_risk as a percentage plus its reasons, escaped like everything else."""
+def risk_html(fn_risk: float | None, reasons: str, max_reasons: int = 3) -> str:
+    """fn_risk and its first reasons on one compact line (the card must fit one screen)."""
     if fn_risk is None:
         head = "false-negative risk&#58; <b>not scored</b>"
     else:
         pct = 100.0 * float(fn_risk)
         color = "#dc2626" if pct >= 50 else "#d97706" if pct >= 20 else "#16a34a"
-        head = (f'false-negative risk&#58; <b style="color:{color}">{pct:.0f}&#37;</b>')
-    items = [r.strip() for r in re.split(r"[;\n]", reasons or "") if r.strip()]
-    body = "".join(f"<li>{escape_text(r)}</li>" for r in items[:8])
-    return f'<div class="na-risk">{head}' + (f"<ul>{body}</ul>" if body else "") + "</div>"
+        head = f'false-negative risk&#58; <b style="color:{color}">{pct:.0f}&#37;</b>'
+    items = [r.strip() for r in re.split(r"[;\n]", reasons or "") if r.strip()][:max_reasons]
+    why = " &#183; ".join(escape_text(r) for r in items)
+    return (f'<div class="na-risk" style="max-height:3.2em;overflow-y:auto;font-size:0.9em;'
+            f'margin-bottom:1rem">{head}{" &#8212; " + why if why else ""}</div>')
+
+
+def blind_html() -> str:
+    """What a blind-audit card shows where its risk would be."""
+    return ('<div class="na-blind" style="font-size:0.9em;opacity:0.8;margin-bottom:1rem">'
+            "Blind audit card&#58; no score shown &#8212; judge from the text alone.</div>")
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One candidate of the per-query list; `risk` None = not shown (blind card or unscored)."""
+
+    candidate: CardText
+    risk: float | None
+    label: str | None
+    blind: bool = False
+
+
+def list_html(rows: Sequence[ListRow], focus: int, hls: Sequence[Highlight], height: str,
+              window: int = 5, preview_words: int = 20, focus_words: int = 80) -> str:
+    """A window of rows from just above the focused one, which shows its text in full (long
+    texts behind "show more"); the others show a short preview. The focused row is always
+    the first or second, so it is in view without scrolling the list."""
+    lo = max(0, focus - 1)
+    parts = []
+    for i in range(lo, min(len(rows), lo + window)):
+        r, hl, on = rows[i], hls[i], i == focus
+        risk = ("blind" if r.blind else "not scored" if r.risk is None
+                else f"risk {100 * r.risk:.0f}&#37;")
+        lab = (f'<b class="na-row-label">{escape_text(r.label)}</b>' if r.label
+               else '<span style="opacity:0.6">unlabelled</span>')
+        if on:
+            body = _body(r.candidate, hl, focus_words)
+        else:
+            head, tail = split_words(f"{r.candidate.title} {r.candidate.text}".strip(),
+                                     preview_words)
+            body = marked(head, hl) + ("&#8230;" if tail.strip() else "")
+        style = ("border:2px solid #2563eb;background:rgba(37,99,235,0.06)" if on else
+                 "border:1px solid rgba(127,127,127,0.3)")
+        parts.append(
+            f'<div class="na-row{" na-focus" if on else ""}" style="{style};border-radius:4px;'
+            f'padding:4px 8px;margin-bottom:4px"><div style="font-size:0.8em;opacity:0.85">'
+            f"&#35;{i + 1} &#183; {escape_text(r.candidate.doc_id)} &#183; {risk} &#183; {lab}"
+            f"</div>{body}</div>")
+    shown = f"{lo + 1}&#8211;{min(len(rows), lo + window)} of {len(rows)}"
+    return (f'<div class="na-list" style="height:{height};overflow-y:auto;margin-bottom:1rem">'
+            f'<div style="font-size:0.8em;opacity:0.7">candidates {shown} &#183; J&#47;K move'
+            f'</div>{"".join(parts)}</div>').replace("\n", " ")
 
 
 def miners_html(miners: Sequence[dict], signals: dict | None = None, max_signals: int = 8) -> str:

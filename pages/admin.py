@@ -1,10 +1,13 @@
-"""Admin: accounts and roles, guidelines, overlap k, adjudication of disagreements."""
+"""Admin: accounts and roles, guidelines, overlap k, review settings (blind audits, the learning
+queue), adjudication of disagreements and of near-identical candidates labelled differently."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core import auth, render, review
+from core.review import checks, learning
+from core.review.blind import blind_share, set_blind_share
 from core.types import Label, NegauditError, Role
 from pages._ui import dataset_picker, require_admin, store
 
@@ -12,7 +15,8 @@ me = require_admin()
 db = store()
 st.title("Admin")
 
-tab_users, tab_settings, tab_adj = st.tabs(["Annotators", "Guidelines & overlap", "Adjudicate"])
+tab_users, tab_settings, tab_review, tab_adj, tab_cons = st.tabs(
+    ["Annotators", "Guidelines & overlap", "Review settings", "Adjudicate", "Consistency"])
 
 with tab_users:
     st.dataframe(db.annotators(), hide_index=True, width="stretch")
@@ -55,6 +59,24 @@ with tab_settings:
         review.set_guidelines(db, text, me)
         st.success("Guidelines saved.")
 
+with tab_review:
+    share = st.number_input("Blind audit share (%)", 0, 100, round(100 * blind_share(db)),
+                            key="blind_share",
+                            help="Cards shown without fn_risk and reasons, a fixed random share "
+                                 "per annotator: Insights compares labels on both.")
+    every = st.number_input("Refit risk after every N new judgments (0 = off)", 0, 10_000,
+                            learning.learn_every(db), key="learn_every",
+                            help="The learning queue: fn_risk is recalibrated from the "
+                                 "judgments in the background and the risk queue re-orders.")
+    if st.button("Save review settings", key="save_review_settings"):
+        try:
+            set_blind_share(db, share / 100.0, me)
+            learning.set_learn_every(db, int(every), me)
+            st.success(f"Blind audits: {share}% of cards; refit every {int(every)} judgments"
+                       + (" (off)." if int(every) == 0 else "."))
+        except NegauditError as exc:
+            st.error(render.plain(str(exc)))
+
 with tab_adj:
     dataset = dataset_picker(key="adj_dataset", where=st)
     dis = review.disagreements(db, dataset) if dataset else None
@@ -72,4 +94,31 @@ with tab_adj:
         for col, lab in zip(cols, Label):
             if col.button(lab.value, key=f"adj_{lab.value}"):
                 review.adjudicate(db, me, dataset, row.query_id, row.doc_id, lab, note)
+                st.rerun()
+
+with tab_cons:
+    dataset = dataset_picker(key="cons_dataset", where=st)
+    pairs = checks.inconsistent(db, dataset) if dataset else None
+    if pairs is None or pairs.empty:
+        st.info("No near-identical candidates with different labels.")
+    else:
+        st.caption(f"{len(pairs)} pairs of near-identical candidates (same text, or ≥ 90% of "
+                   "words shared) got different labels for one query. `same_annotator` names "
+                   "who labelled both copies differently. Your label here is final for both.")
+        st.dataframe(pairs, hide_index=True, width="stretch")
+        row = pairs.iloc[0]
+        a = review.load_card(db, dataset, row.query_id, row.doc_a)
+        b = review.load_card(db, dataset, row.query_id, row.doc_b)
+        hl = render.card_highlight(a.query, [b.candidate], a.candidate)
+        st.markdown(render.query_html(a.query, hl), unsafe_allow_html=True)
+        left, right = st.columns(2)
+        for col, card, votes in ((left, a, row.labels_a), (right, b, row.labels_b)):
+            col.markdown(render.box_html("candidate", f"labels: {votes}", [card.candidate], hl,
+                                         "320px", "#d97706"), unsafe_allow_html=True)
+        cols = st.columns(4)
+        for col, lab in zip(cols, Label):
+            if col.button(f"Both {lab.value}", key=f"cons_{lab.value}"):
+                for did in (row.doc_a, row.doc_b):
+                    review.adjudicate(db, me, dataset, row.query_id, did, lab,
+                                      "consistency: near-identical texts")
                 st.rerun()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import export, review
+from core import archive, export, render, review
 from core.report import spreadsheet_csv
 from core.types import NegauditError
 from pages._ui import dataset_picker, require_admin, store
@@ -59,7 +59,15 @@ if st.button("Export", type="primary"):
     try:
         manifest = export.export_dataset(db, dataset, fmt, out, policy=policy, actor=me,
                                          overwrite=overwrite)
-        st.success(f"Exported to {out}")
-        st.json(manifest, expanded=False)
+        st.session_state["exported"] = (out, manifest)
     except NegauditError as exc:
-        st.error(str(exc))
+        st.error(render.plain(str(exc)))
+done = st.session_state.get("exported")
+if done and Path(done[0]).exists():
+    # The file itself (a folder format as one zip) beside the server path it was written to.
+    data, name, mime = archive.download(done[0])
+    c1, c2 = st.columns([1, 2])
+    c1.download_button(f"Download {name}", data, file_name=name, mime=mime, type="primary",
+                       key="download_export", on_click="ignore")
+    c2.success(f"Exported to {render.plain(done[0])} on the server ({len(data):,} bytes).")
+    st.json(done[1], expanded=False)

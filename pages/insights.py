@@ -1,12 +1,15 @@
-"""Insights: FN rate by rank, risk by label, calibration, pooling bias, annotators (plots in core)."""
+"""Insights: FN rate by rank, risk by label, calibration (and the learning queue's refits),
+pooling bias, annotators: time per decision, anchoring on blind cards, consistency."""
 
 from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from core import labels, plots, report, review
+from core.review import checks, learning
 from pages._ui import dataset_picker, store, user
 
 user()
@@ -44,7 +47,10 @@ left.plotly_chart(plots.fn_rate_by_rank(review.rank_risk_summary(db, dataset), t
 right.plotly_chart(plots.risk_histogram(review.risk_histogram(db, dataset), judged),
                    width="stretch")
 left, right = st.columns(2)
-left.plotly_chart(plots.reliability(judged), width="stretch")
+before, after = learning.calibration_frames(db, dataset)
+refitted = any("skipped" not in h for h in learning.history(db, dataset))
+left.plotly_chart(plots.reliability(judged, before=before if refitted else None),
+                  width="stretch")
 right.plotly_chart(plots.judged_at_k(db.query_bias(dataset)), width="stretch")
 left, right = st.columns(2)
 left.plotly_chart(plots.throughput(review.throughput(db, dataset)), width="stretch")
@@ -52,3 +58,37 @@ right.plotly_chart(plots.agreement(ag["pairs"]), width="stretch")
 
 st.subheader("Progress per annotator")
 st.dataframe(review.progress(db, dataset), hide_index=True, width="stretch")
+
+st.subheader("The learning queue: calibration before and after")
+hist = learning.history(db, dataset)
+if hist:
+    st.caption("The reliability diagram above draws the scorer's risk (before) beside the "
+               "refitted one. Each refit: ECE / log loss of the scorer's risk, of the risk in use before the "
+               "refit and after it, on the judged items (after = in-sample); `head_moved`: places "
+               f"of the unjudged top {learning.HEAD} that hold another item now.")
+    st.dataframe(pd.DataFrame(hist).drop(columns=["features"], errors="ignore"),
+                 hide_index=True, width="stretch")
+else:
+    st.caption(f"No refit yet: one runs after every {learning.learn_every(db)} judgments "
+               "(Admin → Review settings).")
+
+st.subheader("Time per decision")
+st.caption("Card shown → decision. The reading floor is a fast skim (600 words a minute) of the "
+           "candidate plus one second; decisions under it are listed for a second look.")
+st.dataframe(checks.time_per_annotator(db, dataset), hide_index=True, width="stretch")
+fast = checks.too_fast(db, dataset)
+if len(fast):
+    with st.expander(f"{len(fast)} decisions under the reading floor"):
+        st.dataframe(fast, hide_index=True, width="stretch")
+
+st.subheader("Blind audits: do labels follow the shown risk?")
+follow = checks.suggestion_follow(db, dataset)
+st.dataframe(follow, hide_index=True, width="stretch")
+st.caption("A label follows the suggestion when (fn_risk ≥ 50%) matches (false negative or "
+           "partial). Much more following on shown cards than on blind ones means the number "
+           "anchors the annotators.")
+
+pairs = checks.inconsistent(db, dataset)
+st.subheader("Consistency")
+st.write(f"{len(pairs)} pairs of near-identical candidates labelled differently for one query"
+         + (" — adjudicate them on Admin → Consistency." if len(pairs) else "."))

@@ -1,38 +1,47 @@
-"""Review: one card at a time, a label per keypress, every decision written immediately."""
+"""Review: one screen per card (query; positive | candidate; risk; label keys), or one query's
+candidates as a list judged by keys. Every decision is written at once, with its time."""
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
 from core import render, review
-from core.review import Mode, QueueSpec
+from core.quality import pace
+from core.review import Mode, QueueSpec, learning
+from core.review.blind import card_is_blind
+from pages._review_common import BOX_HEIGHT, CSS, LABELS, common_terms, flash_line, learned_line
+from pages._review_list import list_view
 from pages._ui import dataset_picker, store, user
 
-LABELS = [  # (label, button text, shortcut)
-    ("negative", "Negative", "N"),
-    ("false_negative", "False negative", "F"),
-    ("partial", "Partial", "P"),
-    ("unsure", "Unsure", "U"),
-]
 MODES = {
     "Highest risk first": Mode.RISK,
     "Most uncertain": Mode.UNCERTAIN,
     "Random audit sample": Mode.RANDOM,
     "By query": Mode.QUERY,
 }
+VIEWS = ["One card", "List by query"]
 
 me = user()
 db = store()
+st.markdown(CSS, unsafe_allow_html=True)
 st.title("Review")
 dataset = dataset_picker()
 if dataset is None:
     st.stop()
+state = st.session_state
+sb = st.sidebar
+view = sb.radio("View", VIEWS, key="view", horizontal=True)
+with sb.expander("Guidelines"):
+    st.markdown(review.guidelines(db))
+if view == VIEWS[1]:
+    list_view(db, me, dataset)
+    st.stop()
 
 # ---- queue controls (sidebar) ----------------------------------------------------------------
-sb = st.sidebar
 mode = MODES[sb.radio("Queue", list(MODES), key="mode")]
-miners = review.miners(db, dataset)
-miner = sb.selectbox("Miner", ["all", *miners], key="miner")
+miner = sb.selectbox("Miner", ["all", *review.miners(db, dataset)], key="miner")
 risk_min, risk_max = sb.slider("fn_risk range", 0.0, 1.0, (0.0, 1.0), 0.05, key="risk_range")
 others = [n for n in db.annotators()["name"] if n != me.name]
 status_opts = {"Unreviewed by me": "unreviewed", "Reviewed by me": "mine",
@@ -46,25 +55,34 @@ if mode == Mode.RANDOM:
     seed = int(sb.number_input("Sample seed", 0, 10**6, 0, key="seed"))
 spec = QueueSpec(dataset, mode, None if miner == "all" else miner, risk_min, risk_max, status,
                  query_id, seed)
+sb.caption(learned_line(db, dataset))
 
 # Skipped (and, outside "unreviewed", already re-labelled) items stay out of this session's queue.
-state = st.session_state
 if state.get("spec") != spec:
     if state.get("card_key") and state.get("spec"):
         review.skip(db, me, state["spec"].dataset, *state["card_key"])
     state["spec"], state["exclude"], state["card_key"] = spec, [], None
+shown: dict = state.setdefault("shown_at", {})  # card key -> when it was first shown
 
 
-def _decide(label: str, qid: str, did: str) -> None:
+def _decide(label: str, card: review.Card, blind: bool) -> None:
+    qid, did = card.key
+    secs = time.time() - shown.pop(card.key, time.time())
     note = state.get(f"note::{qid}::{did}", "")
-    review.decide(db, me, dataset, qid, did, label, note)
+    review.decide(db, me, dataset, qid, did, label, note, seconds=secs, blind=blind,
+                  shown_risk=card.fn_risk)
     if spec.status != "unreviewed":
         state["exclude"].append((qid, did))
-    state["flash"] = f"Saved **{label}** for {did}."
+    floor = pace.reading_floor_s(f"{card.candidate.title} {card.candidate.text}")
+    fast = (f" Under the {floor:.0f} s reading floor ({secs:.1f} s): flagged for a second look."
+            if secs < floor else "")
+    state["flash"] = f"Saved {label} for {did}.{fast}"
+    learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
 
 def _skip(qid: str, did: str) -> None:
     review.skip(db, me, dataset, qid, did)
+    shown.pop((qid, did), None)
     state["exclude"].append((qid, did))
     state["flash"] = f"Skipped {did} (nothing written)."
 
@@ -79,41 +97,40 @@ def _undo() -> None:
     state["flash"] = f"Undid your last decision on {out['doc_id']}: now {restored}."
 
 
-# ---- progress --------------------------------------------------------------------------------
-prog = review.progress(db, dataset)
-mine_row = prog[prog.annotator == me.name]
-done = int(mine_row.total.iloc[0]) if not mine_row.empty else 0
-total = review.count_items(db, dataset)
-st.progress(min(done / max(total, 1), 1.0), text=f"You: {done:,} of {total:,} items labelled")
-if state.get("flash"):
-    st.success(state.pop("flash"), icon=":material/check:")
-with st.expander("Guidelines"):
-    st.markdown(review.guidelines(db))
-
 card = review.next_card(db, me.name, spec, state["exclude"])
 state["card_key"] = card.key if card else None
+st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
 if card is None:
     st.info("Queue empty for these filters. Change the queue or filters in the sidebar.")
     st.button("Undo last (Z)", on_click=_undo, shortcut="Z", key="undo")
     st.stop()
+shown.setdefault(card.key, time.time())
 
-left, right = st.columns([3, 1])
-with left:
-    st.markdown(render.card_html(card.query, card.positives, card.candidate),
-                unsafe_allow_html=True)
-with right:
-    st.markdown(render.risk_html(card.fn_risk, card.reasons), unsafe_allow_html=True)
-    st.markdown(render.miners_html(card.miners, card.signals), unsafe_allow_html=True)
-    if card.my_label:
-        st.caption(f"Your current label: {card.my_label}")
+hl = render.card_highlight(card.query, card.positives, card.candidate,
+                           common_terms(db, dataset))
+st.markdown(render.query_html(card.query, hl), unsafe_allow_html=True)
+left, right = st.columns(2)
+left.markdown(render.box_html("positive", "labelled positive", card.positives[:3], hl,
+                              BOX_HEIGHT, "#16a34a", more=max(0, len(card.positives) - 3)),
+              unsafe_allow_html=True)
+right.markdown(render.box_html("candidate", render.candidate_label(hl), [card.candidate], hl,
+                               BOX_HEIGHT, "#d97706"), unsafe_allow_html=True)
+blind = card_is_blind(db, dataset, *card.key, me.name)
+st.markdown(render.blind_html() if blind else render.risk_html(card.fn_risk, card.reasons),
+            unsafe_allow_html=True)
 
 qid, did = card.key
-st.text_input("Note (optional)", key=f"note::{qid}::{did}", placeholder="why?")
+mine = f" (yours now: {card.my_label})" if card.my_label else ""
+st.text_input("Note", key=f"note::{qid}::{did}", placeholder=f"note (optional): why?{mine}",
+              label_visibility="collapsed")
 cols = st.columns(6)
 for col, (label, text, key) in zip(cols, LABELS):
-    col.button(f"{text} ({key})", key=f"lab_{label}", shortcut=key, on_click=_decide,
-               args=(label, qid, did), type="primary" if label == "false_negative" else "secondary",
+    col.button(text, key=f"lab_{label}", shortcut=key, on_click=_decide,
+               args=(label, card, blind), width="stretch",
+               type="primary" if label == "false_negative" else "secondary")
+cols[4].button("Skip", key="skip", shortcut="S", on_click=_skip, args=(qid, did),
                width="stretch")
-cols[4].button("Skip (S)", key="skip", shortcut="S", on_click=_skip, args=(qid, did),
-               width="stretch")
-cols[5].button("Undo (Z)", key="undo", shortcut="Z", on_click=_undo, width="stretch")
+cols[5].button("Undo", key="undo", shortcut="Z", on_click=_undo, width="stretch")
+if not blind:  # miner ranks and signals would give the score away on a blind card
+    with st.expander("Miners and signals"):
+        st.markdown(render.miners_html(card.miners, card.signals), unsafe_allow_html=True)

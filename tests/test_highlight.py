@@ -61,6 +61,16 @@ def test_on_real_cards_far_fewer_words_are_marked_than_before():
     assert marked < 0.1 * words, (marked, words)
 
 
+def test_near_copy_of_the_positive_gets_no_light_marks():
+    docs = _docs()
+    pos = docs[3]
+    copy = "Image " + pos  # a mirrored passage
+    hl = H.highlight_terms("unrelated words here", [pos], copy)
+    assert hl.pos_share > 0.95 and hl.light == frozenset()
+    other = H.highlight_terms("unrelated words here", [pos], docs[4])
+    assert other.pos_share < H.MAX_LIGHT_SHARE and other.light
+
+
 def test_segments_round_trip_and_mark_whole_words():
     hl = H.highlight_terms("cell growth", [], "cells grow; cell growth")
     segs = H.segments("Cells, cell-growth!", hl)

@@ -8,9 +8,24 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.render import CardText, card_html, escape_text, highlight, risk_html, shared_terms
+from core.highlight import Highlight
+from core.render import (
+    CardText,
+    ListRow,
+    blind_html,
+    box_html,
+    card_highlight,
+    card_html,
+    escape_text,
+    list_html,
+    marked,
+    query_html,
+    risk_html,
+    split_words,
+)
 
-OUR_TAG = re.compile(r'</?(?:div|b|i|br|mark|ul|li)(?: (?:class|style)="[^"<>]*")*>')
+OUR_TAG = re.compile(
+    r'</?(?:div|b|i|br|mark|ul|li|span|details|summary)(?: (?:class|style)="[^"<>]*")*>')
 HOSTILE = [
     "<script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
@@ -43,17 +58,37 @@ def test_card_has_only_our_tags_and_round_trips_the_text():
     assert "\n" not in out
     assert "onerror" in html.unescape(rest)  # shown as text, not as an attribute
     assert "<img" not in out.lower() and "<script" not in out.lower()
-    assert '<mark style=' in out  # "vitamin" is shared and highlighted
+    assert '<mark class="na-hl-strong"' in out  # "vitamin" is shared with the query
 
 
-def test_shared_terms_ignore_stopwords_and_case():
-    assert shared_terms("The Vitamin and cells", ["CELLS grow"], "vitamin of cells the") == {
-        "vitamin", "cells"}
+def test_highlight_marks_shared_content_words_only():
+    cand = CardText("c", "", "The vitamin of cells, and more cells")
+    hl = card_highlight("The Vitamin and cells", [CardText("p", "", "CELLS grow")], cand)
+    assert hl.strong == {"vitamin", "cell"}
+    out = marked(cand.text, hl)
+    assert out.count("<mark") == 3 and "na-hl-strong" in out
+    assert ">The<" not in out and ">of<" not in out  # stop words stay plain
 
 
-def test_highlight_marks_whole_words_only():
-    out = highlight("cell cells", {"cell"})
-    assert out.count("<mark") == 1
+def test_long_passages_collapse_behind_show_more():
+    text = " ".join(f"w{i}" for i in range(300))
+    head, tail = split_words(text, 120)
+    assert head.endswith("w119") and head + tail == text
+    out = box_html("candidate", "candidate", [CardText("c", "t", text)], Highlight(), "300px",
+                   "#d97706")
+    assert "show more &#40;180 words&#41;" in out and "<details" in out
+    assert 'class="na-box na-candidate"' in out and "height:300px" in out
+
+
+def test_list_rows_focus_and_blind():
+    rows = [ListRow(CardText(f"d{i}", "", f"text {i} <b>x</b>"), 0.5 if i != 2 else None,
+                    "negative" if i == 3 else None, blind=i == 2) for i in range(10)]
+    out = list_html(rows, 2, [Highlight()] * 10, "400px", window=6)
+    assert out.count('<div class="na-row') == 6 and out.count("na-focus") == 1
+    assert "&#35;2 &#183; d1" in out and "&#35;8" not in out  # rows 2-7: the focus second
+    assert "d2 &#183; blind" in out and "negative" in out
+    assert "<b>x</b>" not in out
+    assert blind_html().count("risk") == 0
 
 
 def test_risk_html_percentage_and_escaped_reasons():
@@ -66,7 +101,11 @@ def test_risk_html_percentage_and_escaped_reasons():
 @given(q=st.text(max_size=60), p=st.text(max_size=120), c=st.text(max_size=120),
        t=st.text(max_size=30))
 def test_no_foreign_markup_ever(q, p, c, t):
-    out = card_html(q, [CardText("p", t, p)], CardText("c<>", t, c)) + risk_html(0.5, c)
+    cand = CardText("c<>", t, c)
+    hl = card_highlight(q, [CardText("p", t, p)], cand)
+    out = (card_html(q, [CardText("p", t, p)], cand) + risk_html(0.5, c) + query_html(q, hl)
+           + box_html("positive", p, [CardText(t, t, p)], hl, "10px", "#000")
+           + list_html([ListRow(cand, 0.5, t)], 0, [hl], "10px"))
     rest = strip_ours(out)
     assert "<" not in rest and ">" not in rest
     # every markdown/HTML-significant ASCII char outside our tags is an entity

@@ -48,11 +48,14 @@ def flag_fast(decisions: pd.DataFrame, wpm: float = FAST_WPM, base_s: float = BA
 
 def per_annotator(decisions: pd.DataFrame, wpm: float = FAST_WPM, base_s: float = BASE_S
                   ) -> pd.DataFrame:
-    """annotator, decisions, timed, median_s, too_fast (count), too_fast_share: one row each."""
+    """annotator, decisions, timed, median_s, too_fast (count), too_fast_share: one row each.
+
+    `decisions` needs `seconds` and either `text` or an existing `too_fast` column.
+    """
     cols = ["annotator", "decisions", "timed", "median_s", "too_fast", "too_fast_share"]
     if decisions is None or len(decisions) == 0:
         return pd.DataFrame(columns=cols)
-    f = flag_fast(decisions, wpm, base_s)
+    f = decisions.copy() if "too_fast" in decisions else flag_fast(decisions, wpm, base_s)
     f["seconds"] = pd.to_numeric(f["seconds"], errors="coerce")
     g = f.groupby("annotator", sort=True)
     out = pd.DataFrame({

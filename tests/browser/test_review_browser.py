@@ -73,7 +73,7 @@ def server(tmp_path):
 
 
 def _card(page) -> str:
-    return page.locator(".na-card").inner_text(timeout=30_000)
+    return page.locator(".na-candidate").inner_text(timeout=30_000)
 
 
 def _wait_card_change(page, old: str) -> str:
@@ -87,9 +87,10 @@ def _wait_card_change(page, old: str) -> str:
 
 
 def _assert_inert(page) -> None:
-    card = page.locator(".na-card")
-    for tag in ("script", "img", "a", "strong", "em", "code", "h1", "span.katex"):
-        assert card.locator(tag).count() == 0, f"<{tag}> rendered from passage text"
+    for part in (".na-query", ".na-positive", ".na-candidate", ".na-risk"):
+        card = page.locator(part)
+        for tag in ("script", "img", "a", "strong", "em", "code", "h1", "span.katex"):
+            assert card.locator(tag).count() == 0, f"<{tag}> rendered from text in {part}"
 
 
 def _by_query_order(db: Path) -> list[str]:
@@ -116,14 +117,14 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         page.get_by_role("textbox", name="User name").fill("ann")
         page.get_by_role("textbox", name="Password").fill("pw-ann")
         page.get_by_role("button", name="Sign in").click()
-        expect(page.locator(".na-card")).to_be_visible(timeout=30_000)
+        expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
         text = _card(page)
         page.get_by_text("By query", exact=True).click()  # the hostile query's cards
         _wait_card_change(page, text)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "review_page.png"), full_page=True)
-        page.locator(".na-card").screenshot(path=str(ARTIFACTS / "review_card.png"))
+        page.locator(".na-candidate").screenshot(path=str(ARTIFACTS / "review_card.png"))
 
         seen, text = [], _card(page)
         for key in ("n", "f", "p"):
@@ -137,7 +138,7 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         text = _wait_card_change(page, text)
         assert text == seen[2]
         page.reload()
-        expect(page.locator(".na-card")).to_be_visible(timeout=30_000)
+        expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
         assert _card(page) == seen[2]  # still signed in, resumed on the same card
         _assert_inert(page)
         # the fourth hostile passage, reached after skipping, shows as text too
@@ -149,8 +150,8 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         page.locator("h1").first.click()
         page.keyboard.press("s")  # an ordinary card: shared terms highlighted
         _wait_card_change(page, text)
-        assert page.locator(".na-card mark").count() > 0
-        page.locator(".na-card").screenshot(path=str(ARTIFACTS / "review_card_highlight.png"))
+        assert page.locator(".na-candidate mark").count() > 0
+        page.locator(".na-candidate").screenshot(path=str(ARTIFACTS / "review_card_highlight.png"))
         browser.close()
     assert dialogs == []
     proc.terminate()

@@ -42,3 +42,10 @@ def test_per_annotator_counts_and_medians():
     assert per.loc["ann", "median_s"] == pytest.approx(15.25)
     assert per.loc["bob", "too_fast"] == 0
     assert pace.per_annotator(d.iloc[:0]).empty
+
+
+def test_per_annotator_takes_already_flagged_rows():
+    d = pd.DataFrame({"annotator": ["ann", "ann"], "seconds": [1.0, 9.0],
+                      "too_fast": [True, False]})
+    per = pace.per_annotator(d).set_index("annotator")
+    assert per.loc["ann", "too_fast"] == 1 and per.loc["ann", "median_s"] == 5.0

@@ -1,0 +1,62 @@
+"""What both review views share: the label keys, the one-screen layout, cached common terms."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import render, review
+from core.auth import User
+from core.highlight import common_terms as _common_terms
+from core.review import learning
+from core.store import Store, samples
+
+LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the button)
+    ("negative", "Negative", "N"),
+    ("false_negative", "False negative", "F"),
+    ("partial", "Partial", "P"),
+    ("unsure", "Unsure", "U"),
+]
+# Both passage boxes (and the list) take what the viewport leaves after the fixed rows:
+# at 1280x800 about 390 px, never under 160 px; each scrolls inside itself.
+BOX_HEIGHT = "max(160px, calc(100vh - 410px))"
+# Our own static CSS: a tighter page so query, passages, risk and keys fit one screen.
+CSS = """<style>
+[data-testid="stMainBlockContainer"]{padding-top:3rem;padding-bottom:1rem;
+  padding-left:2rem;padding-right:2rem}
+h1{font-size:1.5rem !important;padding:0 0 0.1rem 0 !important}
+[data-testid="stMain"] [data-testid="stVerticalBlock"]{gap:0.5rem}
+</style>"""
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _common(url: str, dataset: str, _store: Store) -> frozenset[str]:
+    return _common_terms(samples.doc_texts(_store, dataset))
+
+
+def common_terms(store: Store, dataset: str) -> frozenset[str]:
+    """Terms in more than 10% of (a sample of) the dataset's docs: never highlighted."""
+    return _common(store.url, dataset, store)
+
+
+def flash_line(store: Store, me: User, dataset: str, flash: str | None) -> str:
+    """Progress and the last action's message on one line (no banner pushing the card down)."""
+    prog = review.progress(store, dataset)
+    mine = prog[prog.annotator == me.name]
+    done = int(mine.total.iloc[0]) if not mine.empty else 0
+    total = review.count_items(store, dataset)
+    msg = f" &#183; {render.plain(flash)}" if flash else ""
+    return (f'<div class="na-progress" style="font-size:0.9em;opacity:0.85">You&#58; {done:,} of '
+            f"{total:,} items labelled{msg}</div>")
+
+
+def learned_line(store: Store, dataset: str) -> str:
+    """Sidebar note on the learning queue: when risk was last refitted from judgments."""
+    every = learning.learn_every(store)
+    if every <= 0:
+        return "Learning queue: off (Admin sets it)."
+    hist = [h for h in learning.history(store, dataset) if "skipped" not in h]
+    if not hist:
+        return f"Learning queue: risk is refitted after every {every} judgments."
+    last = hist[-1]
+    return (f"Learning queue: refitted at {last['judgments']} judgments "
+            f"({last['head_moved']} of the top {learning.HEAD} moved); every {every}.")
