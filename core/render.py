@@ -29,6 +29,7 @@ MARK_STYLE = {
     LIGHT: "background:rgba(253,230,138,0.30);color:inherit;border-bottom:1px dotted #d97706",
 }
 SHOW_WORDS = 120  # a longer passage shows this many words, the rest behind "show more"
+MIN_HIDDEN = 40  # ...unless the rest is this short: a toggle for a sentence only gets in the way
 
 
 def escape_text(text: str) -> str:
@@ -113,9 +114,11 @@ def _body(p: CardText, hl: Highlight, show_words: int = SHOW_WORDS) -> str:
     """Title and text; words past `show_words` behind our own "show more" toggle."""
     title = f"<b>{marked(p.title, hl)}</b><br>" if p.title else ""
     head, tail = split_words(p.text, show_words)
+    n_more = len(_WORD_RUN.findall(tail))
+    if n_more <= MIN_HIDDEN:
+        head, tail = p.text, ""
     more = ""
     if tail.strip():
-        n_more = len(_WORD_RUN.findall(tail))
         more = (f'<details class="na-more" style="display:inline"><summary style="cursor:'
                 f'pointer;color:#2563eb;display:inline">&#8230; show more &#40;{n_more} '
                 f"words&#41;</summary>{marked(tail, hl)}</details>")

@@ -78,6 +78,9 @@ def test_long_passages_collapse_behind_show_more():
                    "#d97706")
     assert "show more &#40;180 words&#41;" in out and "<details" in out
     assert 'class="na-box na-candidate"' in out and "height:300px" in out
+    short = box_html("candidate", "c", [CardText("c", "", " ".join(["w"] * 150))], Highlight(),
+                     "1px", "#000")
+    assert "show more" not in short  # 30 more words are shown, not hidden
 
 
 def test_list_rows_focus_and_blind():
