@@ -28,6 +28,7 @@ from core.encoders.ids import ID_ATTR, check_encoder, model_id, resolve_model_pa
 from core.encoders.torch import load_bi_encoder
 
 VARIANTS = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+INT8_MAX_BATCH = 16  # texts per int8 batch (see OnnxEncoder.encode)
 _LOADED: dict[tuple[str, str], OnnxEncoder] = {}  # (variant, model folder) -> encoder
 
 
@@ -134,17 +135,19 @@ class OnnxEncoder:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.path = onnx_path
+        self.int8 = onnx_path.name == VARIANTS["onnx-int8"]
         setattr(self, ID_ATTR, mid)
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64, show_progress_bar: bool = False,
                convert_to_numpy: bool = True, normalize_embeddings: bool = True, **_: Any) -> np.ndarray:
         """Float32 (n, dim), L2-normalised, in input order.
 
-        Token-budget batching: every text is tokenised once (truncated at ``max_seq_length``),
-        texts are sorted by token count, longest first, and a batch holds at most
-        ``batch_size x max_seq_length`` padded tokens (and 8 x ``batch_size`` texts): long passages
-        go ``batch_size`` at a time as before, short texts (queries) in fewer, larger batches, and
-        padding is only what neighbours of nearly equal length leave.
+        Every text is tokenised once (truncated at ``max_seq_length``) and texts are sorted by token
+        count, longest first, so a batch pads only to its neighbours' length; a batch holds at most
+        ``batch_size x max_seq_length`` padded tokens. int8 batches hold at most
+        :data:`INT8_MAX_BATCH` texts: dynamic quantisation scales activations per batch, and bigger
+        batches (a wider range) cost precision — SciFact test nDCG@10 with int8 queries encoded 1,
+        16, 64, 512 at a time: 0.6480, 0.6457, 0.6391, 0.6400 (torch: 0.6451).
         """
         texts = [t.lower() for t in sentences] if self.do_lower_case else list(sentences)
         if not texts:
@@ -153,7 +156,8 @@ class OnnxEncoder:
         lengths = np.fromiter((len(e.ids) for e in enc), dtype=np.int64, count=len(enc))
         order = np.argsort(-lengths, kind="stable")
         out: np.ndarray | None = None
-        for rows in token_batches(lengths[order], 8 * batch_size, batch_size * self.max_seq_length):
+        max_texts = min(batch_size, INT8_MAX_BATCH) if self.int8 else batch_size
+        for rows in token_batches(lengths[order], max_texts, batch_size * self.max_seq_length):
             rows = order[rows]
             width = int(lengths[rows[0]])
             feed = {name: np.zeros((len(rows), width), dtype=np.int64)
