@@ -102,8 +102,8 @@ with tab_cons:
     if pairs is None or pairs.empty:
         st.info("No near-identical candidates with different labels.")
     else:
-        st.caption(f"{len(pairs)} pairs of near-identical candidates (same text, or ≥ 90% of "
-                   "words shared) got different labels for one query. `same_annotator` names "
+        st.caption(f"{len(pairs)} pair(s) of near-identical candidates (same text, or ≥ 90% "
+                   "of words shared) got different labels for one query. `same_annotator` names "
                    "who labelled both copies differently. Your label here is final for both.")
         st.dataframe(pairs, hide_index=True, width="stretch")
         row = pairs.iloc[0]

@@ -90,5 +90,5 @@ st.caption("A label follows the suggestion when (fn_risk ≥ 50%) matches (false
 
 pairs = checks.inconsistent(db, dataset)
 st.subheader("Consistency")
-st.write(f"{len(pairs)} pairs of near-identical candidates labelled differently for one query"
+st.write(f"{len(pairs)} pair(s) of near-identical candidates labelled differently for one query"
          + (" — adjudicate them on Admin → Consistency." if len(pairs) else "."))
