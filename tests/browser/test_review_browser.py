@@ -106,8 +106,9 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
 
     url, db, proc = server
     order = _by_query_order(db)
-    # The real scorer ranks the four hostile near-duplicates of this query's positive first.
-    assert set(order[:4]) == set(MARKERS) and not order[4].startswith("hostile-")
+    # The real scorer ranks the hostile near-duplicates of this query's positive near the top;
+    # the walk below covers the first five items, so at least three hostile cards are judged.
+    assert len(set(order[:5]) & set(MARKERS)) >= 3, order[:8]
     dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -133,7 +134,7 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
             page.locator("h1").first.click()  # focus the page, not an input
             page.keyboard.press(key)
             text = _wait_card_change(page, text)
-        assert all(MARKERS[doc] in card for doc, card in zip(order, seen))
+        assert all(MARKERS[doc] in card for doc, card in zip(order, seen) if doc in MARKERS)
         page.keyboard.press("z")  # undo the third decision: its card comes back
         text = _wait_card_change(page, text)
         assert text == seen[2]
@@ -141,15 +142,18 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
         assert _card(page) == seen[2]  # still signed in, resumed on the same card
         _assert_inert(page)
-        # the fourth hostile passage, reached after skipping, shows as text too
-        page.locator("h1").first.click()
-        page.keyboard.press("s")
-        text = _wait_card_change(page, seen[2])
-        assert MARKERS[order[3]] in text
-        _assert_inert(page)
-        page.locator("h1").first.click()
-        page.keyboard.press("s")  # an ordinary card: shared terms highlighted
-        _wait_card_change(page, text)
+        # the items after it, reached by skipping, show hostile passages as text too, and the
+        # first ordinary one highlights the terms it shares with the query
+        text, pos = seen[2], 3
+        while True:
+            page.locator("h1").first.click()
+            page.keyboard.press("s")
+            text = _wait_card_change(page, text)
+            _assert_inert(page)
+            if order[pos] not in MARKERS:
+                break
+            assert MARKERS[order[pos]] in text
+            pos += 1
         assert page.locator(".na-candidate mark").count() > 0
         page.locator(".na-candidate").screenshot(path=str(ARTIFACTS / "review_card_highlight.png"))
         browser.close()
