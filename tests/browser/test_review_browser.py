@@ -6,10 +6,6 @@ Needs Debian's /usr/bin/chromium (never `playwright install`); skips without it 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,29 +14,21 @@ from scored_store import build_scored_store
 
 from core import auth
 from core.store import Store
+from tests.browser.conftest import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    require_chromium,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DS = "mini"
 MARKERS = {"hostile-bold": "**bold**", "hostile-img": "onerror", "hostile-link": "javascript:",
            "hostile-script": "<script>"}  # what each hostile passage must show as plain text
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} missing under CI=true (run scripts/install_browser.sh as root)",
-                    pytrace=False)
-    pytest.skip(f"{CHROMIUM} not installed (Debian: apt-get install chromium, or "
-                "`make browser` as root); the real-browser test needs it", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+require_chromium()
 
 
 @pytest.fixture()
@@ -48,28 +36,9 @@ def server(tmp_path):
     db = build_scored_store(tmp_path / "browser.duckdb", tmp_path, DS)
     with Store.open(str(db)) as s:
         auth.add_user(s, "ann", "annotator", "pw-ann")
-    port = _free_port()
-    env = {**os.environ, "NEGAUDIT_DB": str(db)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
-    yield f"http://127.0.0.1:{port}", db, proc
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
+    url, proc = start_server(db)
+    yield url, db, proc
+    stop_server(proc)
 
 
 def _card(page) -> str:
