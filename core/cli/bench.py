@@ -227,5 +227,41 @@ def retrain(
          sampling=sampling.value)
 
 
+class ScaleData(str, Enum):
+    random = "random"
+    clustered = "clustered"
+
+
+class KnnMethod(str, Enum):
+    auto = "auto"
+    exact = "exact"
+    ivf = "ivf"
+
+
+@bench_app.command("scale")
+def scale(
+    docs: Annotated[int, typer.Option("--docs", min=1, help="supplied doc vectors")] = 1_000_000,
+    queries: Annotated[int, typer.Option("--queries", min=1)] = 10_000,
+    dim: Annotated[int, typer.Option("--dim", min=1, help="vector dimension")] = 384,
+    top_k: TopKOption = 30,
+    sample: Annotated[int, typer.Option("--sample", min=1,
+                                        help="queries searched exactly for recall")] = 1_000,
+    data: Annotated[ScaleData, typer.Option("--data", help="vector distribution")
+                    ] = ScaleData.random,
+    method: Annotated[KnnMethod, typer.Option("--method", help="auto: exact up to a size, IVF above")
+                      ] = KnnMethod.auto,
+    nprobe: Annotated[int | None, typer.Option("--nprobe", min=1, help="IVF lists searched")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX)] = 0,
+    json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Dense mining from supplied embeddings at scale: wall, peak RSS, recall@k vs exact."""
+    from core.bench.scale import run_scale_bench
+
+    _json_target(json_out, overwrite)
+    _dump(run_scale_bench(docs, queries, dim, top_k, sample, data.value, method.value, seed=seed,
+                          nprobe=nprobe), json_out)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -345,6 +345,13 @@ NUMERIC = [
     Num(("bench", "retrain", str(BEIR)), "--eval-docs", 1, **JSON_STOP),
     Num(("bench", "retrain", str(BEIR)), "--top-k", 1, **JSON_STOP),
     Num(("bench", "retrain", str(BEIR)), "--threshold", 0, 1, real=True, **JSON_STOP),
+    Num(("bench", "scale"), "--docs", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--queries", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--dim", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--top-k", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--sample", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--nprobe", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--seed", 0, SEED_MAX, **JSON_STOP),
 ]
 IDS = [f"{' '.join(n.argv[:2])} {n.option}" for n in NUMERIC]
 WORDS = st.from_regex(r"[a-z][a-z0-9_.]{0,8}", fullmatch=True).filter(
