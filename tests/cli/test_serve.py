@@ -9,6 +9,7 @@ the annotator sees. No browser is needed.
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import re
 import signal
@@ -26,8 +27,8 @@ from core.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 DS = "mini"
-LABELS = {"negative": "Negative (N)", "false_negative": "False negative (F)",
-          "partial": "Partial (P)", "unsure": "Unsure (U)"}
+LABELS = {"negative": "Negative", "false_negative": "False negative",
+          "partial": "Partial", "unsure": "Unsure"}  # button labels (the key is shown apart)
 
 
 # ---- bind address ---------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Session:
         self.ws.send(msg.SerializeToString())
 
     def finish(self) -> list[str]:
-        """Read until the rerun ends; returns the alert texts (the button ids are kept)."""
+        """Read until the rerun ends; returns the alert and acknowledgement texts (button ids kept)."""
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         alerts: list[str] = []
@@ -122,6 +123,9 @@ class Session:
                     buttons[el.button.label] = el.button.id
                 elif el.WhichOneof("type") == "alert":
                     alerts.append(el.alert.body)
+                elif (el.WhichOneof("type") == "markdown"
+                      and "na-progress" in el.markdown.body):  # the acknowledgement line
+                    alerts.append(html.unescape(re.sub(r"<[^>]+>", "", el.markdown.body)))
                 elif el.WhichOneof("type") == "exception":
                     raise AssertionError(f"the app raised: {el.exception.message}")
             elif kind == "script_finished":
@@ -133,7 +137,7 @@ class Session:
             self._conn.__exit__(None, None, None)
 
 
-SAVED = re.compile(r"Saved \*\*(\w+)\*\* for (.+)\.$")
+SAVED = re.compile(r"Saved (\w+) for (\S+?)\.(?:\s|$)")
 
 
 def test_sigkill_mid_burst_loses_no_acknowledged_relabel(tmp_path):
