@@ -6,9 +6,8 @@ import streamlit as st
 
 from core import render, review
 from core.auth import User
-from core.highlight import common_terms as _common_terms
 from core.review import learning
-from core.store import Store, samples
+from core.store import Store
 
 LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the button)
     ("negative", "Negative", "N"),
@@ -30,7 +29,7 @@ h1{font-size:1.5rem !important;padding:0 0 0.1rem 0 !important}
 
 @st.cache_data(ttl=600, show_spinner=False)
 def _common(url: str, dataset: str, _store: Store) -> frozenset[str]:
-    return _common_terms(samples.doc_texts(_store, dataset))
+    return review.common_terms(_store, dataset)
 
 
 def common_terms(store: Store, dataset: str) -> frozenset[str]:

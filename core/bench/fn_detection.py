@@ -29,21 +29,14 @@ BASELINES = {  # table name -> registered signal
 
 
 def load_beir(beir_dir: str | Path, split: str = "test") -> tuple[list[str], list[str], dict[str, str], pd.DataFrame]:
-    """(doc ids, doc texts as title + " " + text, query id -> text, qrels[query_id, doc_id, relevance])."""
-    root = Path(beir_dir)
-    ids, texts = [], []
-    with open(root / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                o = json.loads(line)
-                ids.append(str(o["_id"]))
-                title = (o.get("title") or "").strip()
-                texts.append(f"{title} {o.get('text') or ''}" if title else o.get("text") or "")
-    with open(root / "queries.jsonl", encoding="utf-8") as fh:
-        queries = {str(o["_id"]): o["text"] for o in map(json.loads, filter(str.strip, fh))}
-    qrels = pd.read_csv(root / "qrels" / f"{split}.tsv", sep="\t", dtype=str)
-    qrels.columns = ["query_id", "doc_id", "relevance"]
-    return ids, texts, queries, qrels.astype({"relevance": int})
+    """(doc ids, doc texts as title + " " + text, query id -> text, qrels[query_id, doc_id, relevance]),
+    read by the product's own BEIR reader (`core.ingest.load_beir`)."""
+    from core.ingest import load_beir as read_folder
+
+    data = read_folder(beir_dir, split)
+    queries = dict(zip(data.queries["query_id"], data.queries["text"]))
+    qrels = data.qrels[["query_id", "doc_id", "relevance"]].astype({"relevance": int})
+    return data.doc_ids, data.doc_texts, queries, qrels.reset_index(drop=True)
 
 
 def sparsify_qrels(qrels: pd.DataFrame, keep: int, seed: int) -> tuple[dict[str, set[str]], dict[str, set[str]]]:

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from core.highlight import common_terms as _common_terms
 from core.render import CardText
 from core.store import Store
 from core.store import items as SI
+from core.store import samples as SS
 
 
 @dataclass
@@ -62,3 +64,8 @@ def load_card(store: Store, dataset: str, query_id: str, doc_id: str, row: dict 
         miners=SI.item_candidates(store, dataset, query_id, doc_id).to_dict("records"),
         my_label=None if pd.isna(row.get("my_label")) else row.get("my_label"),
     )
+
+
+def common_terms(store: Store, dataset: str) -> frozenset[str]:
+    """Terms too common in the dataset to mean anything when highlighted (from a doc sample)."""
+    return _common_terms(SS.doc_texts(store, dataset))
