@@ -44,7 +44,8 @@ def flash_line(store: Store, me: User, dataset: str, flash: str | None) -> str:
     done = int(mine.total.iloc[0]) if not mine.empty else 0
     total = review.count_items(store, dataset)
     msg = f" &#183; {render.plain(flash)}" if flash else ""
-    return (f'<div class="na-progress" style="font-size:0.9em;opacity:0.85">You&#58; {done:,} of '
+    style = "font-size:0.9em;opacity:0.85;line-height:1.5;padding-bottom:0.35rem"
+    return (f'<div class="na-progress" style="{style}">You&#58; {done:,} of '
             f"{total:,} items labelled{msg}</div>")
 
 
