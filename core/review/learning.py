@@ -22,6 +22,7 @@ import pandas as pd
 
 from core.auth import User, require_role
 from core.labels import consensus_from_labels
+from core.review.settings import int_setting
 from core.risk.calibration import expected_calibration_error, judgment_targets
 from core.risk.combiner import logit, sigmoid
 from core.risk.learn import rerank
@@ -39,10 +40,7 @@ _EPS = 1e-4
 
 def learn_every(store: Store) -> int:
     """N: refit after every N new judgments (0 = never)."""
-    try:
-        return max(0, int(store.get_setting(EVERY_KEY, str(DEFAULT_EVERY)) or DEFAULT_EVERY))
-    except ValueError:
-        return DEFAULT_EVERY
+    return int_setting(store, EVERY_KEY, DEFAULT_EVERY, minimum=0)
 
 
 def set_learn_every(store: Store, n: int, actor: User) -> None:

@@ -19,12 +19,17 @@ DEFAULT_GUIDELINES = """\
 """
 
 
+def int_setting(store: Store, key: str, default: int, minimum: int) -> int:
+    """A whole-number team setting: `default` when unset or unreadable, never under `minimum`."""
+    try:
+        return max(minimum, int(store.get_setting(key, str(default)) or default))
+    except ValueError:
+        return default
+
+
 def overlap_k(store: Store) -> int:
     """How many annotators an item goes to (and at most holds at once); 1 = no overlap."""
-    try:
-        return max(1, int(store.get_setting(OVERLAP_KEY, "1") or 1))
-    except ValueError:
-        return 1
+    return int_setting(store, OVERLAP_KEY, 1, minimum=1)
 
 
 def set_overlap_k(store: Store, k: int, actor: User) -> None:
