@@ -4,7 +4,9 @@ A `Queue` belongs to one `Store` and owns the cache of its queue heads (the firs
 items of each order, annotator-independent). The cache is valid for one *store epoch*
 (`core.store.base`): the store bumps the epoch in the same transaction as every write of risk,
 candidates or a dataset's rows, so a re-score — in this process or another one — is seen at the
-next call. Labels and leases are never cached: they are read per call, for the head's items only.
+next call. Leases are read per call; the head's labels are kept per head and brought up to date
+on every call from the judgments' count and top id (`core.review.held`), so a judgment from any
+process is seen at the next call without joining every judgment per click.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import weakref
 import pandas as pd
 
 from core.review.cards import Card, load_card
+from core.review.held import HeldItems
 from core.review.settings import LEASE_TTL, overlap_k
 from core.store import Store, leases
 from core.store import queue as SQ
@@ -31,14 +34,17 @@ class Queue:
     def __init__(self, store: Store, window_size: int = WINDOW_SIZE):
         self.store, self.window_size = store, int(window_size)
         self._lock = threading.Lock()
-        self._heads: dict[tuple, tuple[int, pd.DataFrame, bool]] = {}
+        # key -> (epoch, head, complete, the head's keys in order, the same as a set)
+        self._heads: dict[tuple, tuple[int, pd.DataFrame, bool, list, set]] = {}
         self._scored: dict[str, tuple[int, bool]] = {}
+        self.held = HeldItems(MAX_HEADS)
 
     def forget(self) -> None:
         """Drop every cached head (a benchmark's cold start; never needed for correctness)."""
         with self._lock:
             self._heads.clear()
             self._scored.clear()
+        self.held.forget()
 
     def _has_risk(self, dataset: str, epoch: int) -> bool:
         hit = self._scored.get(dataset)
@@ -54,20 +60,29 @@ class Queue:
         entry is used only for the epoch it was read at; the epoch is read before the rows, so
         a head is never older than its epoch.
         """
-        key = (spec.dataset, spec.mode, spec.miner, spec.risk_min, spec.risk_max, spec.query_id,
-               spec.seed, use_risk)
+        return self._head(spec, use_risk, epoch)[1:3]
+
+    @staticmethod
+    def _key(spec: QueueSpec, use_risk: bool) -> tuple:
+        return (spec.dataset, spec.mode, spec.miner, spec.risk_min, spec.risk_max, spec.query_id,
+                spec.seed, use_risk)
+
+    def _head(self, spec: QueueSpec, use_risk: bool, epoch: int
+              ) -> tuple[int, pd.DataFrame, bool, list, set]:
+        key = self._key(spec, use_risk)
         hit = self._heads.get(key)
         if hit is None or hit[0] != epoch:
             # Take the head before the miner filter too, so `complete` is exact.
             raw = SQ.window(self.store, spec, self.window_size, use_risk, with_post=False)
             win = (SQ.window(self.store, spec, self.window_size, use_risk)
                    if spec.miner else raw)
-            hit = (epoch, win, len(raw) < self.window_size)
+            keys = list(zip(win.query_id.tolist(), win.doc_id.tolist()))
+            hit = (epoch, win, len(raw) < self.window_size, keys, set(keys))
             with self._lock:
                 self._heads[key] = hit
                 if len(self._heads) > MAX_HEADS:
                     self._heads.pop(next(iter(self._heads)))
-        return hit[1], hit[2]
+        return hit
 
     def next_keys(self, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]] = (),
                   limit: int = 1, k: int | None = None, resume: bool = True) -> pd.DataFrame:
@@ -111,9 +126,9 @@ class Queue:
     def _from_head(self, annotator: str, spec: QueueSpec, exclude: list[tuple[str, str]],
                    limit: int, k: int, use_risk: bool, epoch: int) -> pd.DataFrame | None:
         """Serve the next items from the cached head; None when the head is used up."""
-        win, complete = self.head(spec, use_risk, epoch)
-        keys = list(zip(win.query_id, win.doc_id))
-        blocked = (SQ.blocked_keys(self.store, spec.dataset, annotator, k, among=keys)
+        _, win, complete, keys, keyset = self._head(spec, use_risk, epoch)
+        blocked = (self.held.blocked(self.store, (*self._key(spec, use_risk), epoch),
+                                     spec.dataset, keys, keyset, annotator, k)
                    if spec.status == "unreviewed" else set())
         skip_keys = blocked | set(exclude)
         take = [i for i, key in enumerate(keys) if key not in skip_keys][:limit]

@@ -78,7 +78,7 @@ def count_items(store: Store, dataset: str) -> int:
 
 
 # Items the annotator may not get: their own current labels, and items k others hold (a current
-# label or a live lease). Shared by the whole-dataset and the among-these-keys variants below.
+# label or a live lease). core.review.held computes the same for the cached head in Python.
 _BLOCKED = """
     blocked AS (
         SELECT query_id, doc_id FROM cur WHERE annotator = :me
@@ -100,24 +100,6 @@ _CUR = """
         SELECT query_id, doc_id, annotator, leased_at FROM assignments
         WHERE dataset = :dataset AND expires_at > :now),""" + _BLOCKED
 
-# _CUR restricted to a list of keys (bound as two arrays): the judgments and leases of those items.
-_CUR_AMONG = """
-    k AS (SELECT unnest(CAST(:kq AS VARCHAR[])) AS query_id,
-                 unnest(CAST(:kd AS VARCHAR[])) AS doc_id),
-    cur AS (
-        SELECT query_id, doc_id, annotator, label FROM (
-            SELECT j.query_id, j.doc_id, j.annotator, j.label,
-                   row_number() OVER (PARTITION BY j.query_id, j.doc_id, j.annotator
-                                      ORDER BY j.id DESC) AS rn
-            FROM judgments j JOIN k ON j.query_id = k.query_id AND j.doc_id = k.doc_id
-            WHERE j.dataset = :dataset) t
-        WHERE rn = 1 AND label <> ''),
-    lease AS (
-        SELECT a.query_id, a.doc_id, a.annotator FROM assignments a
-        JOIN k ON a.query_id = k.query_id AND a.doc_id = k.doc_id
-        WHERE a.dataset = :dataset AND a.expires_at > :now),""" + _BLOCKED
-
-
 def _items_sql(use_risk: bool) -> str:
     if use_risk:
         # Only the sort columns: reasons/signals are fetched for the chosen card alone.
@@ -134,23 +116,50 @@ def count_blocked(store: Store, dataset: str, annotator: str, k: int) -> int:
                                             "now": utcnow()}).scalar_one())
 
 
-def blocked_keys(store: Store, dataset: str, annotator: str, k: int,
-                 among: list[tuple[str, str]] | None = None) -> set[tuple[str, str]]:
-    """Items the annotator may not get now: own current labels + items held by k others.
+def judgment_mark(store: Store, dataset: str, after: int
+                  ) -> tuple[int, int, list[tuple[str, str, str, str, int]]]:
+    """(count, top id, rows with id > `after`) of a dataset's judgments, in one statement.
 
-    `among` (the cached queue head) limits the answer to those items: the per-click cost then
-    follows the head's size, not the number of judgments (100k judgments: ~0.4 s -> ~0.05 s).
+    One snapshot, so the count and the rows agree; `after` = the top id seen before makes it
+    cheap (ids grow with inserts: DuckDB skips the older row groups, PostgreSQL uses the key).
     """
-    params = {"dataset": dataset, "me": annotator, "k": int(k), "now": utcnow()}
-    if among is not None:
-        if not among:
-            return set()
-        sql = f"WITH {_CUR_AMONG} SELECT query_id, doc_id FROM blocked"
-        params.update(kq=[str(q) for q, _ in among], kd=[str(d) for _, d in among])
-    else:
-        sql = f"WITH {_CUR} SELECT query_id, doc_id FROM blocked"
+    sql = text("""
+        SELECT CAST(NULL AS VARCHAR) AS query_id, CAST(NULL AS VARCHAR) AS doc_id,
+               CAST(NULL AS VARCHAR) AS annotator, CAST(NULL AS VARCHAR) AS label,
+               count(*) AS id, coalesce(max(id), 0) AS top
+        FROM judgments WHERE dataset = :dataset
+        UNION ALL
+        SELECT query_id, doc_id, annotator, label, id, NULL FROM judgments
+        WHERE dataset = :dataset AND id > :after""")
     with store.engine.connect() as conn:
-        return set(conn.execute(text(sql), params).cursor.fetchall())
+        res = conn.execute(sql, {"dataset": dataset, "after": int(after)}).cursor.fetchall()
+    head = next(r for r in res if r[0] is None)
+    return int(head[4]), int(head[5]), [r[:5] for r in res if r[0] is not None]
+
+
+def labels_among(store: Store, dataset: str, keys: list[tuple[str, str]]
+                 ) -> list[tuple[str, str, str, str, int]]:
+    """Every judgment (query, doc, annotator, label, id) of these items (bound as two arrays)."""
+    if not keys:
+        return []
+    sql = text("""
+        WITH k AS (SELECT unnest(CAST(:kq AS VARCHAR[])) AS query_id,
+                          unnest(CAST(:kd AS VARCHAR[])) AS doc_id)
+        SELECT j.query_id, j.doc_id, j.annotator, j.label, j.id
+        FROM judgments j JOIN k ON j.query_id = k.query_id AND j.doc_id = k.doc_id
+        WHERE j.dataset = :dataset""")
+    params = {"dataset": dataset, "kq": [str(q) for q, _ in keys],
+              "kd": [str(d) for _, d in keys]}
+    with store.engine.connect() as conn:
+        return conn.execute(sql, params).cursor.fetchall()
+
+
+def live_leases(store: Store, dataset: str) -> list[tuple[str, str, str]]:
+    """(query, doc, annotator) of every live lease of a dataset (few: expired ones are swept)."""
+    sql = text("SELECT query_id, doc_id, annotator FROM assignments "
+               "WHERE dataset = :dataset AND expires_at > :now")
+    with store.engine.connect() as conn:
+        return conn.execute(sql, {"dataset": dataset, "now": utcnow()}).cursor.fetchall()
 
 
 def window(store: Store, spec: QueueSpec, size: int, use_risk: bool = True,

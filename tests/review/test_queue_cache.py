@@ -9,10 +9,12 @@ import sys
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from core import review
 from core.review import QueueSpec
 from core.store import Store
+from core.store.base import utcnow
 
 DS = "cache"
 
@@ -100,3 +102,40 @@ def test_rescore_in_another_process_reorders_the_next_head(databases, tmp_path):
         after = queue.next_keys("bob", spec, limit=3, resume=False)
         assert list(after.doc_id) == now  # at once: no waiting for a time-to-live
         assert queue.next_card("cat", spec).doc_id == now[0]
+
+
+def test_head_labels_follow_every_judgment(store):
+    """The head's labels are kept per head and updated from the judgments' count and top id:
+    judgments written past the queue (straight into the store) count at the next call, and an
+    undo frees the item again; only the first call reads the head's labels in full."""
+    queue = review.Queue(store)
+    spec = QueueSpec(DS)
+    top = _expected(store, 3)
+    assert list(queue.next_keys("ann", spec, limit=3, k=1, resume=False).doc_id) == top
+    q0 = store.risk(DS).set_index("doc_id").loc[top[0], "query_id"]
+    store.add_judgment(DS, q0, top[0], "bob", "negative")  # k=1: bob's label holds it
+    assert list(queue.next_keys("ann", spec, limit=2, k=1, resume=False).doc_id) == top[1:]
+    assert list(queue.next_keys("ann", spec, limit=3, k=2, resume=False).doc_id) == top
+    store.add_judgment(DS, q0, top[0], "bob", "", action="undo")
+    assert list(queue.next_keys("ann", spec, limit=3, k=1, resume=False).doc_id) == top
+    store.add_judgment(DS, q0, top[0], "ann", "negative")  # my own label: never again for me
+    assert list(queue.next_keys("ann", spec, limit=2, k=5, resume=False).doc_id) == top[1:]
+    assert queue.held.full_reads == 1
+
+
+def test_a_judgment_that_commits_below_the_top_id_forces_a_full_read(store):
+    """A row that appears with an id below the top id already seen (a transaction that took its
+    id first and committed last) is not missed: the count gives it away."""
+    queue = review.Queue(store)
+    spec = QueueSpec(DS)
+    top = _expected(store, 2)
+    store.add_judgment(DS, "q0", "d00", "cat", "negative")
+    assert list(queue.next_keys("ann", spec, limit=2, k=1, resume=False).doc_id) == top
+    q0 = store.risk(DS).set_index("doc_id").loc[top[0], "query_id"]
+    with store.engine.begin() as conn:  # id -1: below every id the sequence gave
+        conn.execute(text("INSERT INTO judgments (id, dataset, query_id, doc_id, annotator, "
+                          "label, note, action, created_at) VALUES (-1, :ds, :q, :d, 'bob', "
+                          "'negative', '', 'label', :now)"),
+                     {"ds": DS, "q": q0, "d": top[0], "now": utcnow()})
+    assert list(queue.next_keys("ann", spec, limit=1, k=1, resume=False).doc_id) == top[1:]
+    assert queue.held.full_reads == 2
