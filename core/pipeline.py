@@ -38,6 +38,7 @@ class Corpus:
     timings: dict[str, float] = field(default_factory=dict)
     encoded: int = 0  # texts run through a model for this corpus (cache misses)
     supplied: Any = None  # the dataset's supplied-embeddings model (core.ingest.embeddings), if any
+    knn_stats: dict[str, Any] = field(default_factory=dict)  # last dense kNN: method, nprobe, recall
 
     @property
     def knn_backend(self) -> str:
@@ -119,10 +120,13 @@ def mine_dataset(store: Any, name: str, model: Any = None, top_k: int = 30,
     if needs_embeddings(miners) and corpus.doc_emb is None:
         eng.embed_corpus(corpus, model, cache, progress=progress)
     progress("mining", 0.8)
+    corpus.knn_stats.clear()
     if engine == "local":
         cands = eng.mine_corpus(corpus, top_k, miners, backend=corpus.knn_backend)
     else:
         cands = eng.mine_corpus(corpus, top_k, miners)
+    _report_knn(corpus.knn_stats, progress, 0.9)
+    cands.attrs["knn"] = dict(corpus.knn_stats)
     store.replace_rows("candidates", name, cands[["query_id", "doc_id", "miner", "rank", "score"]],
                        where={"miner": list(miners)})
     progress("mined", 1.0)
@@ -137,11 +141,30 @@ def bm25_rows(corpus: Corpus) -> Callable[[Sequence[int]], np.ndarray]:
     return rows_of(ensure_index(corpus), corpus.query_texts)
 
 
-def _rankings(corpus: Corpus, k: int) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+def bm25_feedback(corpus: Corpus) -> Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]:
+    """BM25 of each query expanded with given feedback docs (RM3): what `RiskInputs.bm25_feedback` expects."""
+    from core.mining import ensure_index
+    from core.mining.feedback import bm25_feedback_rows
+
+    return bm25_feedback_rows(ensure_index(corpus), corpus.query_texts)
+
+
+def _report_knn(stats: dict[str, Any], progress: Progress, frac: float) -> None:
+    """The approximate index's measured recall and chosen method, where the user sees progress."""
+    if stats:
+        from core.mining.knn import knn_summary
+
+        progress(knn_summary(stats), frac)
+
+
+def _rankings(corpus: Corpus, k: int,
+              progress: Progress = _noop) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Dense and BM25 top-k per query *before* removing labelled docs (for Judged@k)."""
     from core.mining import bm25_topk, dense_topk
 
-    didx, _ = dense_topk(corpus.query_emb, corpus.doc_emb, k, backend=corpus.knn_backend)
+    stats: dict[str, Any] = {}
+    didx, _ = dense_topk(corpus.query_emb, corpus.doc_emb, k, backend=corpus.knn_backend, stats=stats)
+    _report_knn(stats, progress, 0.95)
     bidx, _ = bm25_topk(corpus.bm25, corpus.query_texts, k)
     ids = np.asarray(corpus.doc_ids, dtype=object)
     dense = {q: ids[i].tolist() for q, i in zip(corpus.query_ids, didx)}
@@ -187,13 +210,13 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     progress("scoring candidates", 0.85)
     t0 = time.perf_counter()
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
-                        corpus.positives, bm25=bm25_rows(corpus))
+                        corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus))
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
     scored["scorer_version"] = SCORER_VERSION
     progress("scoring queries", 0.95)
-    dense_rank, lexical_rank = _rankings(corpus, judged_k)
+    dense_rank, lexical_rank = _rankings(corpus, judged_k, progress)
     labelled: dict[str, set[str]] = {}
     for qid, did in zip(corpus.qrels["query_id"], corpus.qrels["doc_id"]):
         labelled.setdefault(qid, set()).add(did)

@@ -62,6 +62,10 @@ def mine(
                              progress=_progress(), engine=engine)
     counts = cands.groupby("miner").size().to_dict()
     typer.echo(f"mined {len(cands):,} candidates for {cands.query_id.nunique():,} queries: {counts}")
+    if cands.attrs.get("knn"):
+        from core.mining.knn import knn_summary
+
+        typer.echo(knn_summary(cands.attrs["knn"]))
 
 
 def score(

@@ -25,18 +25,20 @@ def dense_topk(
     chunk_size: int | None = None,
     backend: str = "numpy",
     index: Any = None,
+    stats: dict[str, Any] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The dense miner's top-k (doc indices, scores) per query, positives *included*.
 
     ``k`` may be one int or one per query. Queries are processed in chunks so only a
     ``chunk x n_docs`` score block is alive at a time (256 MB by default). ``index``: a prebuilt
     faiss index over ``doc_emb`` (see :func:`faiss_index`), reused across calls by batch engines.
+    ``stats``: a dict the :mod:`core.mining.knn` backends fill (method chosen, nprobe, measured recall).
     """
     ks = np.full(len(query_emb), k, dtype=np.int64) if np.isscalar(k) else np.asarray(k, dtype=np.int64)
     if index is None and backend not in ("numpy", "faiss"):
         from core.mining.knn import knn_topk  # bounded memory: doc_emb may be a memory map
 
-        return knn_topk(query_emb, doc_emb, ks, method=backend)
+        return knn_topk(query_emb, doc_emb, ks, method=backend, stats=stats)
     q = np.ascontiguousarray(query_emb, dtype=np.float32)
     d = np.ascontiguousarray(doc_emb, dtype=np.float32)
     step = query_chunk(len(d), chunk_size)
@@ -79,12 +81,14 @@ def mine_dense(
     chunk_size: int | None = None,
     backend: str = "numpy",
     index: Any = None,
+    knn_stats: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Dense candidates: each query's ``top_k`` best unlabelled docs by cosine, miner ``dense``."""
     doc_pos = {d: i for i, d in enumerate(doc_ids)}
     pos_rows = positive_rows(query_ids, doc_pos, positives)
     ks = [top_k + len(p) for p in pos_rows]
-    idx, sc = dense_topk(query_emb, doc_emb, ks, chunk_size=chunk_size, backend=backend, index=index)
+    idx, sc = dense_topk(query_emb, doc_emb, ks, chunk_size=chunk_size, backend=backend, index=index,
+                         stats=knn_stats)
     pos_scores = [
         np.asarray(doc_emb[p] @ query_emb[i], dtype=np.float32) for i, p in enumerate(pos_rows)
     ]
@@ -97,4 +101,5 @@ def dense_miner(inputs: Any, top_k: int, backend: str = "numpy") -> pd.DataFrame
     if inputs.doc_emb is None or inputs.query_emb is None:
         raise ValueError("embed_corpus first")
     return mine_dense(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb,
-                      inputs.positives, top_k, backend=backend)
+                      inputs.positives, top_k, backend=backend,
+                      knn_stats=getattr(inputs, "knn_stats", None))

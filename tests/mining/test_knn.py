@@ -74,7 +74,7 @@ def test_auto_is_exact_up_to_the_threshold_and_ivf_above(vectors) -> None:
     exact, _ = KNN_METHODS["exact"](q[:100], d, 20, cfg)
     ivf, _ = KNN_METHODS["ivf"](q[:100], d, 20, cfg)
     above, _ = KNN_METHODS["auto"](q[:100], d, 20, KnnConfig(exact_max_docs=len(d) - 1, nlist=64,
-                                                             nprobe=2))
+                                                             nprobe=2, recall_target=0))  # unchecked
     below, _ = KNN_METHODS["auto"](q[:100], d, 20, KnnConfig(exact_max_docs=len(d), nlist=64,
                                                              nprobe=2))
     assert (above == ivf).all() and (below == exact).all() and not (ivf == exact).all()
@@ -91,10 +91,11 @@ def test_dense_miner_backend_and_env_threshold(vectors, monkeypatch) -> None:
     assert not set(got[got.query_id == "q0"].doc_id) & {"d5", "d9"}  # positives never candidates
     monkeypatch.setenv("NEGAUDIT_KNN_EXACT_MAX", "100")  # the approximate path on small data
     monkeypatch.setenv("NEGAUDIT_KNN_NPROBE", "1")
+    monkeypatch.setenv("NEGAUDIT_KNN_RECALL", "0")  # unchecked (test_knn_recall.py checks it)
     approx = mine_dense(qids, q[:60], dids, d, positives, top_k=10, backend="auto")
     assert len(approx) == 600 and (approx.score.to_numpy() != ref.score.to_numpy()).any()
     monkeypatch.setenv("NEGAUDIT_KNN_NPROBE", "many")
-    with pytest.raises(NegauditError, match="must be integers"):
+    with pytest.raises(NegauditError, match="NEGAUDIT_KNN_NPROBE must be an integer, got 'many'"):
         mine_dense(qids, q[:60], dids, d, positives, top_k=10, backend="auto")
 
 
