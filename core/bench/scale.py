@@ -9,7 +9,9 @@ chunks and memory-mapped, as the embedding cache's shards are.
 Each step runs in its own process (its wall and peak RSS are its own, ``wait4``):
 
 1. ``mine``  — :func:`core.mining.mine_dense` over every query, top-k, with the pipeline's
-   ``auto`` method (exact up to ``exact_max_docs``, IVF above) or the one named;
+   ``auto`` method (exact up to ``exact_max_docs``; above, IVF with its recall measured on a query
+   sample and nprobe raised to the target, or exact search where IVF cannot win) or the one named;
+   what it chose (method, nprobe, sampled recall, estimates) is reported;
 2. ``exact`` — the exact method (``faiss.IndexFlatIP`` over doc chunks) on a sample of queries:
    the reference for recall@k of step 1.
 """
@@ -62,13 +64,14 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
         if args.method != "auto":
             os.environ["NEGAUDIT_KNN_EXACT_MAX"] = str(len(docs) if args.method == "exact" else 0)
         t_ids = time.perf_counter() - t0
-        cands = mine_dense(qids, queries, dids, docs, {}, top_k=args.top_k, backend="auto")
+        knn: dict[str, Any] = {}
+        cands = mine_dense(qids, queries, dids, docs, {}, top_k=args.top_k, backend="auto", knn_stats=knn)
         wall = time.perf_counter() - t0
         pos = {d: i for i, d in enumerate(dids)}
         found = np.full((len(queries), args.top_k), -1, dtype=np.int64)
         for qi, (_, g) in enumerate(cands.groupby("query_id", sort=False)):
             found[int(g.query_id.iloc[0][1:]), : len(g)] = [pos[d] for d in g.doc_id]
-        extra = {"rows": len(cands), "ids_s": t_ids}
+        extra = {"rows": len(cands), "ids_s": t_ids, "knn": knn}
     else:
         sample = np.load(args.sample)
         idx, _ = knn_topk(queries[sample], docs, [args.top_k] * len(sample), "exact", KnnConfig())
@@ -77,9 +80,8 @@ def _step(args: argparse.Namespace) -> dict[str, Any]:
         extra = {"queries": len(sample)}
     np.save(args.found, found)
     cfg = KnnConfig.from_env()
-    nlist = cfg.ivf_lists(len(docs))
-    return {"step": args.step, "work_s": wall, "nlist": nlist, "nprobe": cfg.ivf_probes(nlist),
-            "exact_max_docs": cfg.exact_max_docs,
+    return {"step": args.step, "work_s": wall, "exact_max_docs": cfg.exact_max_docs,
+            "recall_target": cfg.recall_target, "recall_sample": cfg.recall_sample,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}
 
 
@@ -102,13 +104,16 @@ def _child(step: str, a: argparse.Namespace, work: Path, env: dict[str, str]) ->
 def run_scale_bench(docs: int = 1_000_000, queries: int = 10_000, dim: int = 384, top_k: int = 30,
                     sample: int = 1_000, data: str = "random", method: str = "auto",
                     n_clusters: int = 2_000, seed: int = 0, nprobe: int | None = None,
-                    work_dir: str | Path | None = None, verbose: bool = True) -> dict[str, Any]:
+                    work_dir: str | Path | None = None, verbose: bool = True,
+                    recall_target: float | None = None) -> dict[str, Any]:
     from core.mining.knn import recall_at_k
 
     a = argparse.Namespace(top_k=top_k, method=method)
     env = {**os.environ}
     if nprobe:
         env["NEGAUDIT_KNN_NPROBE"] = str(nprobe)
+    if recall_target is not None:
+        env["NEGAUDIT_KNN_RECALL"] = str(recall_target)
     with tempfile.TemporaryDirectory(prefix="negaudit-bench-scale-") as tmp:
         work = Path(work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -140,19 +145,25 @@ def run_scale_bench(docs: int = 1_000_000, queries: int = 10_000, dim: int = 384
 
 
 def format_report(r: dict[str, Any]) -> str:
+    from core.mining.knn import knn_summary
+
     m, e = r["mine"], r["exact"]
     k = r["top_k"]
-    auto_exact = r["method"] == "auto" and r["docs"] <= m["exact_max_docs"]
-    how = "exact" if r["method"] == "exact" or auto_exact else "ivf"
+    knn = m.get("knn") or {}
+    timings = ", ".join(f"{name} {knn[key]:.1f} s" for name, key in (
+        ("IVF build", "build_s"), ("exact sample", "exact_sample_s"), ("final search", "search_s"))
+        if knn.get(key) is not None)
     return "\n".join([
-        f"{r['docs']:,} docs x {r['dim']}-d ({r['data']}, {r['docs_file_mb']:,.0f} MB float32 on disk), "
-        f"{r['queries']:,} queries, top-{k}; {r['cpu_count']} cores",
-        f"mine_dense ({how}; IVF lists {m['nlist']}, nprobe {m['nprobe']}): {m['process_wall_s']:.1f} s process "
-        f"({m['work_s']:.1f} s mining), peak RSS {m['process_peak_rss_mb']:,.0f} MB, {m['rows']:,} rows, "
-        f"load {m['load_1m_before']:.1f}>{m['load_1m_after']:.1f}",
-        f"exact reference on {e['queries']:,} sampled queries: {e['work_s']:.1f} s "
+        (f"{r['docs']:,} docs x {r['dim']}-d ({r['data']}, {r['docs_file_mb']:,.0f} MB float32 on disk), "
+        f"{r['queries']:,} queries, top-{k}; {r['cpu_count']} cores"),
+        (f"mine_dense (method {r['method']}): {m['process_wall_s']:.1f} s process "
+        f"({m['work_s']:.1f} s mining; {timings or 'no stage timings'}), "
+        f"peak RSS {m['process_peak_rss_mb']:,.0f} MB, {m['rows']:,} rows, "
+        f"load {m['load_1m_before']:.1f}>{m['load_1m_after']:.1f}"),
+        f"  {knn_summary(knn)}",
+        (f"exact reference on {e['queries']:,} sampled queries: {e['work_s']:.1f} s "
         f"({e['work_s'] / e['queries'] * r['queries']:.0f} s extrapolated to all), peak RSS "
-        f"{e['process_peak_rss_mb']:,.0f} MB, load {e['load_1m_before']:.1f}>{e['load_1m_after']:.1f}",
+        f"{e['process_peak_rss_mb']:,.0f} MB, load {e['load_1m_before']:.1f}>{e['load_1m_after']:.1f}"),
         f"recall@{k} of mine_dense vs exact on the sample: {r[f'recall@{k}']:.3f}",
     ])
 
@@ -166,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sample", default="1000")
     p.add_argument("--data", choices=["random", "clustered"], default="random")
     p.add_argument("--method", choices=["auto", "exact", "ivf"], default="auto")
-    p.add_argument("--nprobe", type=int)
+    p.add_argument("--nprobe", type=int, help="IVF probes (auto: the first count tried)")
+    p.add_argument("--recall-target", type=float,
+                   help="auto: sampled recall@k the IVF must reach (default 0.95; 0: unchecked)")
     p.add_argument("--work-dir")
     p.add_argument("--step", choices=["mine", "exact"])
     p.add_argument("--found")
@@ -177,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(a.result_json).write_text(json.dumps(_step(a)))
         return
     r = run_scale_bench(int(a.docs), int(a.queries), a.dim, a.top_k, int(a.sample), a.data, a.method,
-                        nprobe=a.nprobe, work_dir=a.work_dir)
+                        nprobe=a.nprobe, work_dir=a.work_dir, recall_target=a.recall_target)
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(r, indent=2, default=str))
 

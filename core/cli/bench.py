@@ -248,9 +248,14 @@ def scale(
                                         help="queries searched exactly for recall")] = 1_000,
     data: Annotated[ScaleData, typer.Option("--data", help="vector distribution")
                     ] = ScaleData.random,
-    method: Annotated[KnnMethod, typer.Option("--method", help="auto: exact up to a size, IVF above")
+    method: Annotated[KnnMethod, typer.Option(
+        "--method", help="auto: exact up to a size; above, IVF with its recall checked (or exact)")
                       ] = KnnMethod.auto,
-    nprobe: Annotated[int | None, typer.Option("--nprobe", min=1, help="IVF lists searched")] = None,
+    nprobe: Annotated[int | None, typer.Option(
+        "--nprobe", min=1, help="IVF lists searched (auto: the first count tried)")] = None,
+    recall_target: Annotated[float | None, typer.Option(
+        "--recall-target", min=0.0, max=1.0,
+        help="auto: sampled recall@k the IVF must reach (default 0.95; 0: unchecked)")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX)] = 0,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
@@ -260,7 +265,7 @@ def scale(
 
     _json_target(json_out, overwrite)
     _dump(run_scale_bench(docs, queries, dim, top_k, sample, data.value, method.value, seed=seed,
-                          nprobe=nprobe), json_out)
+                          nprobe=nprobe, recall_target=recall_target), json_out)
 
 
 def register(app: typer.Typer) -> None:
