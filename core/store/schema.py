@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    text,
 )
 
 metadata = MetaData()
@@ -164,6 +166,19 @@ for _table in (risk, candidates, judgments, assignments):
     Index(f"ix_{_table.name}_item", _table.c.dataset, _table.c.query_id, _table.c.doc_id
           ).ddl_if(dialect="postgresql")
 Index("ix_qrels_query", qrels.c.dataset, qrels.c.query_id).ddl_if(dialect="postgresql")
+
+# The review queue's orders as index scans on PostgreSQL (a cold queue top-N over 1M risk rows was
+# a sequential scan, 0.5-0.7 s): fn_risk descending, |fn_risk - 0.5|, and the random order's
+# seed-free item hash (core.store.queue.order_sql: the expressions must match its text). DuckDB
+# needs none: its top-N scan of a column meets the bound, and ART indexes slow bulk loads.
+# Written as PostgreSQL prints it back, so Alembic's autogenerate sees no drift.
+ITEM_HASH = "hashtextextended((query_id::text || chr(31)) || doc_id::text, 0::bigint)"
+Index("ix_risk_order_risk", risk.c.dataset, risk.c.fn_risk.desc().nulls_last(), risk.c.query_id,
+      risk.c.doc_id).ddl_if(dialect="postgresql")
+Index("ix_risk_order_uncertain", risk.c.dataset, func.abs(risk.c.fn_risk - 0.5), risk.c.query_id,
+      risk.c.doc_id, postgresql_include=["fn_risk"]).ddl_if(dialect="postgresql")
+Index("ix_risk_order_random", risk.c.dataset, text(ITEM_HASH), risk.c.query_id, risk.c.doc_id,
+      postgresql_include=["fn_risk"]).ddl_if(dialect="postgresql")
 
 # Columns each bulk table takes from a DataFrame, in order (the dataset column is added by the store).
 BULK_COLUMNS: dict[str, list[str]] = {

@@ -105,9 +105,9 @@ def test_rescore_in_another_process_reorders_the_next_head(databases, tmp_path):
 
 
 def test_head_labels_follow_every_judgment(store):
-    """The head's labels are kept per head and updated from the judgments' count and top id:
-    judgments written past the queue (straight into the store) count at the next call, and an
-    undo frees the item again; only the first call reads the head's labels in full."""
+    """Judgments written past the queue (straight into the store) count at the next call, and an
+    undo frees the item again. On DuckDB the head's labels are kept per head and updated from
+    the judgments' count and top id: only the first call reads them in full."""
     queue = review.Queue(store)
     spec = QueueSpec(DS)
     top = _expected(store, 3)
@@ -120,7 +120,8 @@ def test_head_labels_follow_every_judgment(store):
     assert list(queue.next_keys("ann", spec, limit=3, k=1, resume=False).doc_id) == top
     store.add_judgment(DS, q0, top[0], "ann", "negative")  # my own label: never again for me
     assert list(queue.next_keys("ann", spec, limit=2, k=5, resume=False).doc_id) == top[1:]
-    assert queue.held.full_reads == 1
+    if store.is_duckdb:  # PostgreSQL reads the head's labels live (index look-ups) every call
+        assert queue.held.full_reads == 1
 
 
 def test_a_judgment_that_commits_below_the_top_id_forces_a_full_read(store):
@@ -138,4 +139,5 @@ def test_a_judgment_that_commits_below_the_top_id_forces_a_full_read(store):
                           "'negative', '', 'label', :now)"),
                      {"ds": DS, "q": q0, "d": top[0], "now": utcnow()})
     assert list(queue.next_keys("ann", spec, limit=1, k=1, resume=False).doc_id) == top[1:]
-    assert queue.held.full_reads == 2
+    if store.is_duckdb:
+        assert queue.held.full_reads == 2
