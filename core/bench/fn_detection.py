@@ -97,7 +97,8 @@ def load_qrels(path: str | Path) -> pd.DataFrame:
 
 
 def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, doc_emb: np.ndarray,
-                   q: np.ndarray, d: np.ndarray, checkpoints: tuple[int, ...], batch: int = 50) -> list[dict]:
+                   q: np.ndarray, d: np.ndarray, checkpoints: tuple[int, ...], batch: int = 25,
+                   query_emb: np.ndarray | None = None, pos_similarity: np.ndarray | None = None) -> list[dict]:
     """Judgments from the head of the queue (hidden labels as the oracle), then re-rank the rest.
 
     Per checkpoint N: (1) judge the static queue's first N and re-rank the others with
@@ -106,12 +107,24 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     the current order, re-ranking after each; false negatives found after N, vs the static queue's first N.
     """
     from core.risk.combiner import sigmoid
-    from core.risk.learn import judgment_evidence, learning_features, rerank
+    from core.risk.learn import (
+        doc_evidence,
+        judgment_evidence,
+        learning_features,
+        query_mass,
+        rerank,
+        signal_features,
+    )
+
+    mass = query_mass(q, static_logit)
+    extra = None if pos_similarity is None else signal_features(q, pos_similarity)
 
     def relearn(judged: np.ndarray) -> np.ndarray:
-        j = np.flatnonzero(judged)
+        j = np.flatnonzero(judged)  # only the judged rows' labels are read
         ev = judgment_evidence(doc_emb, q, d, q[j], d[j], y[j])
-        return rerank(offset, learning_features(static_logit, offset, ev), judged, y)
+        dev = None if query_emb is None else doc_evidence(query_emb, q, d, q[j], d[j], y[j])
+        return rerank(static_logit, learning_features(static_logit, offset, ev, dev, mass, extra), judged, y,
+                      groups=q)
 
     order = np.argsort(-static_logit, kind="stable")
     found_live, judged, cur = {0: 0}, np.zeros(len(y), dtype=bool), static_logit.copy()
@@ -172,7 +185,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     X = np.column_stack([sigd[n] for n in model.names])
     static, offset = static_log_odds(model, X, sigd), model.shape_logit(X)
     qrow, drow = inputs.qrow(scored.query_id.tolist()), inputs.drow(scored.doc_id.tolist())
-    curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments))
+    curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
+                           pos_similarity=sigd["pos_similarity"])
     view = model.view
     result = {
         "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,
@@ -203,7 +217,7 @@ def format_tables(r: dict) -> str:
     if r["learning_curve"]:
         lines += ["", "learning curve: the static queue's first N judged (hidden labels as the oracle); on the",
                   "still-unjudged candidates, static score | re-ranked from the judgments; false negatives found",
-                  "in the first N by the static queue and by a queue re-ranking after every 50 judgments:",
+                  "in the first N by the static queue and by a queue re-ranking after every 25 (as the app does):",
                   (f"{'judged':>6s} | {'AP':>6s} {'P@50':>5s} {'P@100':>5s} {'ECE':>6s} | "
                    f"{'AP':>6s} {'P@50':>5s} {'P@100':>5s} {'ECE':>6s} | found static/learning")]
         for row in r["learning_curve"]:

@@ -2,12 +2,16 @@
 
 The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on
 `core.risk.calibration.fit_offset`): the scorer's own log-odds stay a fixed offset, and only an
-intercept plus L2-shrunk weights of the stored numeric signals are learned from the consensus
-labels — no re-mining, no model, a fraction of a second for thousands of items. (The scorer's
-embedding evidence needs the corpus vectors; a re-score with judgments adds it.) Signals re-weighted by real labels re-order the queue; the
-intercept alone re-scales it. Writing risk bumps the store epoch, so the
-queue's cached heads re-order at the next click. It runs in a daemon thread started after a decision, so the
-annotator never waits; the next card is drawn from the re-ordered queue once it lands.
+intercept plus L2-shrunk weights of judgment-weighed features are learned from the consensus labels —
+the query's mean risk (`query_mass`) and the stored similarity to the kept positive
+(`signal_features`) — with the model and its shrinkage chosen by query-grouped cross-validation on the
+judged items, so a few judgments only re-scale the queue unless they clearly re-order it. No re-mining,
+no model, a fraction of a second for thousands of items. (The bench's learner also uses the cosine to
+docs judged relevant for the same query and to queries that judged the same doc: they need the corpus and
+query vectors, which the app does not load; a re-score with judgments adds the first.) Writing risk bumps
+the store epoch, so the queue's cached heads re-order at the next click. It runs in a daemon thread
+started after a decision, so the annotator never waits; the next card is drawn from the re-ordered queue
+once it lands.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from core.labels import consensus_from_labels
 from core.review.settings import int_setting
 from core.risk.calibration import expected_calibration_error, judgment_targets
 from core.risk.combiner import logit, sigmoid
-from core.risk.learn import rerank
+from core.risk.learn import learning_features, query_mass, rerank, signal_features
 from core.store import Store
 from core.store import learning as SL
 from core.types import NegauditError, Role
@@ -63,24 +67,31 @@ def history(store: Store, dataset: str) -> list[dict]:
     return out if isinstance(out, list) else []
 
 
-def _signal_matrix(signals: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Numeric signals present in most rows, missing values at the column mean, constants out."""
-    parsed = []
+def _signal(signals: pd.Series, name: str) -> np.ndarray | None:
+    """One stored numeric signal per row (missing values at its mean); None when most rows lack it."""
+    vals = []
     for s in signals:
         try:
             d = json.loads(s or "{}")
         except (TypeError, ValueError):
             d = {}
-        parsed.append({k: float(v) for k, v in d.items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
-                      if isinstance(d, dict) else {})
-    frame = pd.DataFrame(parsed, index=signals.index, dtype=float)
-    if frame.empty:
-        return np.zeros((len(signals), 0)), []
-    frame = frame.loc[:, frame.notna().mean() >= 0.5]
-    frame = frame.fillna(frame.mean())
-    frame = frame.loc[:, frame.std() > 0]
-    return frame.to_numpy(dtype=float), list(frame.columns)
+        v = d.get(name) if isinstance(d, dict) else None
+        vals.append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan)
+    a = np.asarray(vals, dtype=float)
+    ok = np.isfinite(a)
+    if ok.mean() < 0.5 or np.ptp(a[ok]) == 0:
+        return None
+    return np.where(ok, a, a[ok].mean())
+
+
+def _features(items: pd.DataFrame, base_logit: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(query codes, features, names): the query mass, and the kept-positive similarity when stored."""
+    q = pd.factorize(items.query_id.astype(str))[0]
+    pos = _signal(items.signals.reset_index(drop=True), "pos_similarity")
+    extra = None if pos is None else signal_features(q, pos)
+    Z = learning_features(base_logit, None, None, None, query_mass(q, base_logit), extra)
+    names = ["query_mass"] + ([] if pos is None else ["pos_similarity_pct", "pos_similarity_query_z"])
+    return q, Z, names
 
 
 def targets(store: Store, dataset: str) -> pd.DataFrame:
@@ -95,8 +106,7 @@ def _logloss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def refit(items: pd.DataFrame, y_frame: pd.DataFrame, l2: float = 10.0
-          ) -> tuple[np.ndarray, dict] | None:
+def refit(items: pd.DataFrame, y_frame: pd.DataFrame) -> tuple[np.ndarray, dict] | None:
     """New fn_risk for every row of `items` (query_id, doc_id, fn_risk, base, signals), or None.
 
     None when the judged items do not hold both classes at least MIN_PER_CLASS times.
@@ -108,13 +118,12 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame, l2: float = 10.0
     if min(int((y == 1).sum()), int((y == 0).sum())) < MIN_PER_CLASS:
         return None
     base = np.clip(items.base.to_numpy(dtype=float), _EPS, 1 - _EPS)
-    Z, names = _signal_matrix(items.signals.reset_index(drop=True))
+    q, Z, names = _features(items, logit(base))
     judged = np.zeros(len(items), bool)
     judged[idx] = True
     labels = np.zeros(len(items))
     labels[idx] = y
-    new = np.clip(sigmoid(rerank(logit(base), Z if names else None, judged, labels, l2=l2)),
-                  0.0, 1.0)
+    new = np.clip(sigmoid(rerank(logit(base), Z, judged, labels, groups=q)), 0.0, 1.0)
     old = items.fn_risk.to_numpy(dtype=float)
     unjudged = np.ones(len(items), bool)
     unjudged[idx] = False

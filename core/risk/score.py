@@ -11,7 +11,7 @@ from core.mining.bm25 import TOKENIZER_ID
 from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import RiskInputs, pair_arrays
-from core.risk.learn import judgment_evidence, learning_features
+from core.risk.learn import judgment_evidence
 from core.risk.select import choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
@@ -143,7 +143,9 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
         # The static log-odds stay a fixed offset (slope 1); only an intercept and shrunk weights of the
         # judgment evidence are learned (core/risk/learn.py: a refit on the queue's head hurts the rest).
         offset = model.shape_logit(X)
-        Z = learning_features(static_log_odds(model, X, sig), offset, extra)
+        # row-local features only (departure + raw evidence), so query partitions score alike; the learning
+        # queue's richer set (core.risk.learn.learning_features) needs every row of the dataset at once
+        Z = np.column_stack([static_log_odds(model, X, sig) - offset, extra])
         key = pd.MultiIndex.from_frame(pairs)
         hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
         ok = hit >= 0

@@ -28,9 +28,9 @@ def store(tmp_path):
 
 
 def _with_signal(store: Store, fn_docs: set[str]) -> pd.DataFrame:
-    """Give every item a numeric signal that separates the docs the annotator will call FN."""
+    """Give every item a kept-positive similarity that separates the docs the annotator will call FN."""
     r = store.risk(DS)
-    r["signals"] = [json.dumps({"hint": 1.0 if d in fn_docs else 0.0, "noise": i % 3})
+    r["signals"] = [json.dumps({"pos_similarity": 0.9 if d in fn_docs else 0.2, "noise": i % 3})
                     for i, d in enumerate(r.doc_id)]
     store.replace_rows("risk", DS, r[["query_id", "doc_id", "scorer_version", "pos_score",
                                       "fn_risk", "signals", "reasons"]])
@@ -50,14 +50,14 @@ def test_refit_writes_risk_keeps_base_and_reorders(store):
                            "false_negative" if r.doc_id in low else "negative")
     rec = L.relearn(store, DS)
     assert "skipped" not in rec and rec["judged"] == len(judged)
-    assert "hint" in rec["features"]
+    assert "pos_similarity_pct" in rec["features"] and "noise" not in rec["features"]
     # the fit starts at the scorer (weights 0) and minimises a penalised log loss: never worse
     assert rec["logloss_after"] < rec["logloss_scorer"]
     after = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])
     # the scorer's value is kept as base; fn_risk moved
     assert np.allclose(after.base.loc[before.index], before.fn_risk)
     assert not np.allclose(after.fn_risk.loc[before.index], before.fn_risk)
-    # unjudged low-scored "hint" items rose above the unjudged rest: the queue re-ordered
+    # unjudged items similar to the kept positive rose above the unjudged rest: the queue re-ordered
     un = after.drop(index=list(zip(judged.query_id, judged.doc_id)))
     hint = un.index.get_level_values("doc_id").isin(low)
     assert un.fn_risk[hint].mean() > un.fn_risk[~hint].mean()

@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
-from core.risk.learn import judgment_evidence, learning_features, rerank
+from core.risk.learn import (
+    choose_fit,
+    doc_evidence,
+    judgment_evidence,
+    learning_features,
+    query_mass,
+    rerank,
+    signal_features,
+)
 
 
 def _world(seed: int, n_q: int = 12, per_q: int = 40):
@@ -71,3 +79,81 @@ def test_rerank_is_row_order_free(seed: int, perm_seed: int) -> None:
     b = rerank(static[p], Z[p], judged[p], y[p])
     np.testing.assert_allclose(a[p], b, rtol=1e-5, atol=1e-6)
     assert np.isfinite(a).all()
+
+
+def _full_features(q, d, y, emb, static, judged):
+    """The bench's feature set: departure, same-query and other-query evidence, query mass, kept-positive sim."""
+    j = np.flatnonzero(judged)
+    qemb = emb[: q.max() + 1]  # any unit vectors serve as query vectors here
+    return learning_features(static, 0.8 * static, judgment_evidence(emb, q, d, q[j], d[j], y[j]),
+                             doc_evidence(qemb, q, d, q[j], d[j], y[j]), query_mass(q, static),
+                             signal_features(q, static + y))
+
+
+def test_doc_evidence_counts_other_queries_only() -> None:
+    q, d, y, emb, _ = _world(3)
+    d = d % 60  # docs shared between queries
+    j = np.arange(0, len(y), 4)
+    ev = doc_evidence(emb, q, d, q[j], d[j], y[j])
+    assert ev.shape == (len(y), 2) and (ev >= 0).all() and (ev <= 1 + 1e-6).all()
+    own = j[0]
+    flipped = y.copy()
+    flipped[own] = 1 - flipped[own]
+    same_query = (q == q[own]) & (d == d[own])
+    ev2 = doc_evidence(emb, q, d, q[j], d[j], flipped[j])
+    np.testing.assert_allclose(ev[same_query], ev2[same_query])  # a query's own judgment is not evidence
+    alone = doc_evidence(emb, q, d, q[j][:1], d[j][:1], y[j][:1])  # one judgment, (q[own], d[own])
+    assert not alone[(q == q[own]) | (d != d[own])].any()  # only other queries' rows of that doc see it
+    assert alone[(q != q[own]) & (d == d[own]), int(y[own])].sum() == 0  # and only in its label's column
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_query_mass_and_signal_features(seed: int) -> None:
+    q, _, _, _, static = _world(seed % 5)
+    p = np.random.default_rng(seed).permutation(len(q))
+    m = query_mass(q, static)
+    assert np.isfinite(m).all()
+    for qq in np.unique(q):
+        assert np.ptp(m[q == qq]) < 1e-12  # one value per query
+    np.testing.assert_allclose(query_mass(q[p], static[p]), m[p])
+    f = signal_features(q, static)
+    assert f.shape == (len(q), 2) and np.isfinite(f).all()
+    np.testing.assert_allclose(signal_features(q[p], static[p]), f[p])
+    assert (np.diff(f[np.argsort(static), 0]) >= 0).all()  # the percentile keeps the signal's order
+
+
+def test_few_noisy_judgments_keep_the_static_order() -> None:
+    rng = np.random.default_rng(5)
+    static = rng.normal(size=400)
+    noise = rng.normal(size=(400, 3))
+    y = (rng.random(400) < 0.3).astype(int)
+    cal = choose_fit(static[:30], y[:30].astype(float), noise[:30], groups=np.arange(30) % 6)
+    assert not cal.weights.any()  # features that do not help held-out judged items stay out
+    z = rerank(static, noise, np.arange(400) < 30, y, groups=np.arange(400) % 40)
+    np.testing.assert_array_equal(np.argsort(z), np.argsort(static))  # only re-scaled
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), perm_seed=st.integers(0, 1000))
+def test_full_learner_row_order_free_and_blind_to_unjudged_labels(seed: int, perm_seed: int) -> None:
+    q, d, y, emb, static = _world(seed % 7)
+    rng = np.random.default_rng(seed)
+    judged = rng.random(len(y)) < 0.3
+    Z = _full_features(q, d, y, emb, static, judged)
+    a = rerank(static, Z, judged, y, groups=q)
+    assert a.shape == static.shape and np.isfinite(a).all()
+    p = np.random.default_rng(perm_seed).permutation(len(y))
+    Zp = _full_features(q[p], d[p], y[p], emb, static[p], judged[p])
+    np.testing.assert_allclose(rerank(static[p], Zp, judged[p], y[p], groups=q[p]), a[p], rtol=1e-5, atol=1e-6)
+    hidden = np.where(judged, y, rng.integers(0, 2, len(y)))  # other labels on the unjudged rows
+    np.testing.assert_allclose(rerank(static, Z, judged, hidden, groups=q), a)
+
+
+def test_full_learner_improves_the_rest() -> None:
+    q, d, y, emb, static = _world(4)
+    judged = np.zeros(len(y), bool)
+    judged[np.argsort(-static)[:120]] = True
+    z = rerank(static, _full_features(q, d, y, emb, static, judged), judged, y, groups=q)
+    un = ~judged
+    assert average_precision_score(y[un], z[un]) > average_precision_score(y[un], static[un]) + 0.1
