@@ -82,11 +82,12 @@ def _metrics(y: np.ndarray, s: np.ndarray, heads: tuple[int, ...] = (50, 100)) -
 
 
 def _bm25_rows(doc_texts: list[str], query_texts: list[str]):
-    from core.mining import Bm25Index, bm25_tokenize
+    """(BM25 rows, RM3 feedback rows) over one index: what ``RiskInputs.bm25`` / ``bm25_feedback`` expect."""
+    from core.mining import Bm25Index, bm25_rows
+    from core.mining.feedback import bm25_feedback_rows
 
     index = Bm25Index.build(doc_texts)
-    toks = bm25_tokenize(query_texts)
-    return lambda rows: index.scores([toks[r] for r in rows])
+    return bm25_rows(index, query_texts), bm25_feedback_rows(index, query_texts)
 
 
 def load_qrels(path: str | Path) -> pd.DataFrame:
@@ -169,7 +170,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     sparse = {q: kept[q] for q in qids}  # the only labels the scorer ever receives
     cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
-    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=_bm25_rows(doc_texts, qtexts), seed=seed,
+    bm25, feedback = _bm25_rows(doc_texts, qtexts)
+    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=feedback, seed=seed,
                         top_k=top_k)
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_docs) BM25 scores
+# (query row indices, feedback doc rows per query) -> (n, n_docs) BM25 of the expanded queries (RM3)
+FeedbackRows = Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]
 
 
 @dataclass
@@ -23,6 +25,8 @@ class RiskInputs:
         doc_ids / doc_emb: the whole corpus and its L2-normalised embeddings.
         positives: labelled positive doc ids per query (relevance > 0) — the labels the scorer may see.
         bm25: full-corpus BM25 rows for a batch of query row indices; ``None`` disables lexical signals.
+        bm25_feedback: the same for queries expanded with given feedback docs (core/mining/feedback.py);
+            ``None``: candidates are scored with the plain query's lexical signals.
         pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
         graph_k: neighbours per doc in the doc-doc similarity graph.
         top_k: how deep the candidates were mined (the depth where a view is judged, see core/risk/views.py).
@@ -35,6 +39,7 @@ class RiskInputs:
     doc_emb: np.ndarray
     positives: Mapping[str, Collection[str]]
     bm25: Bm25Rows | None = None
+    bm25_feedback: FeedbackRows | None = None
     seed: int = 0
     pu_sample: int = 300
     graph_k: int = 10
@@ -100,8 +105,53 @@ def _label_index(inputs: RiskInputs, pos_rows: list[np.ndarray]) -> dict[int, np
     return {d: np.array(v, np.int64) for d, v in inv.items()}
 
 
-def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = False) -> dict[str, np.ndarray]:
+FEEDBACK_KEYS = {"bm25": "fb_bm25", "bm25_max": "fb_bm25_max", "bm25_mean": "fb_bm25_mean",
+                 "bm25_std": "fb_bm25_std", "graph_bm25": "fb_graph_bm25"}
+
+
+def _feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray,
+              nbr: np.ndarray, pos_rows: list[np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """The lexical arrays again, for each query expanded with its labelled positives' terms (RM3).
+
+    Leave-one-out: a labelled positive's own terms never expand its own row's query (with no other
+    positive the query stays as it is), so no doc is scored by its own words.
+    """
+    keys: list[tuple[int, tuple[int, ...]]] = []
+    of_row: list[int] = []
+    index: dict[tuple[int, tuple[int, ...]], int] = {}
+    for r in rows.tolist():
+        p = pos_rows[int(q[r])]
+        key = (int(q[r]), tuple(int(x) for x in p[p != d[r]]))
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+        of_row.append(index[key])
+    R = np.asarray(inputs.bm25_feedback([k[0] for k in keys], [np.array(k[1], np.int64) for k in keys]), np.float64)
+    mu, sd = R.mean(1), _safe(R.std(1))
+    k = np.array(of_row, np.int64)
+    out["fb_bm25"][rows], out["fb_bm25_max"][rows] = R[k, d[rows]], R.max(1)[k]
+    out["fb_bm25_mean"][rows], out["fb_bm25_std"][rows] = mu[k], sd[k]
+    if nbr.shape[1]:
+        out["fb_graph_bm25"][rows] = ((R[k[:, None], nbr[rows]] - mu[k, None]) / sd[k, None]).mean(1)
+
+
+def with_feedback(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays with the lexical ones of the feedback-expanded queries in place of the plain query's.
+
+    What the scorer feeds its *trained* model when scoring (core/risk/score.py): the model learns on the
+    plain query (a labelled positive cannot expand its own query), and ranks the candidates with the
+    query their labelled positives expand. Unchanged when no feedback arrays were computed.
+    """
+    if "fb_bm25" not in a:
+        return a
+    return {**a, **{k: a[v] for k, v in FEEDBACK_KEYS.items()}}
+
+
+def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = False,
+                feedback: bool = False) -> dict[str, np.ndarray]:
     """Raw per-pair numbers (dense, BM25, corpus statistics, graph and label neighbours) for rows (q[i], d[i]).
+
+    ``feedback`` (with ``inputs.bm25_feedback``): also the ``fb_*`` lexical arrays of the RM3-expanded queries.
 
     Per-query statistics are over the whole corpus, so the same feature means the same thing for a mined
     candidate and for a uniformly sampled doc (what positive-unlabelled learning needs).
@@ -109,6 +159,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     n = len(q)
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
             "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank"]
+    feedback = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
+    keys += list(FEEDBACK_KEYS.values()) if feedback else []
     out = {k: np.zeros(n, np.float64) for k in keys}
     Q, D = inputs.query_emb, inputs.doc_emb
     pos_rows = inputs.positive_rows()
@@ -141,6 +193,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
             if ranks:
                 br = _ranks(B, local, d[rows])
                 out["bm25_rank"][rows] = np.where(B[local, d[rows]] > 0, br, 0.0)  # 0 = not ranked
+            if feedback:
+                _feedback(inputs, rows, q, d, nbr, pos_rows, out)
         for r, qi in zip(rows.tolist(), q[rows].tolist()):
             p = pos_rows[qi]
             if len(p):

@@ -10,13 +10,13 @@ import pandas as pd
 from core.mining.bm25 import TOKENIZER_ID
 from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
-from core.risk.inputs import RiskInputs, pair_arrays
+from core.risk.inputs import RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
 from core.risk.select import choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
-SCORER_VERSION = f"pu-view-2+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-3+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 
@@ -122,13 +122,15 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
     pairs = df[["query_id", "doc_id"]].astype(str).drop_duplicates().reset_index(drop=True)
     q, d = inputs.qrow(pairs.query_id.tolist()), inputs.drow(pairs.doc_id.tolist())
     model = model or train_combiner(inputs)
-    a = pair_arrays(inputs, q, d, ranks=True)
+    a = pair_arrays(inputs, q, d, ranks=True, feedback=True)
     a["rank"] = a["dense_rank"]
     if "rank" in df and "miner" in df:
         dense = df[df.miner == "dense"].astype({"query_id": str, "doc_id": str})
         rank = pairs.merge(dense[["query_id", "doc_id", "rank"]], how="left", on=["query_id", "doc_id"])["rank"]
         a["rank"] = np.where(rank.notna(), rank.to_numpy(dtype=float, na_value=0), a["dense_rank"])
     sig = compute_signals(a)
+    # the model's features as it ranks: lexical ones of the query its labelled positives expand (RM3)
+    sig.update(compute_signals(with_feedback(a), model.names))
     X = np.column_stack([sig[n] for n in model.names])
     if model.view is None:  # too few labels to choose a view: still never 0% or 100% before judgments
         risk = P_MIN + (P_MAX - P_MIN) * sigmoid(model.rank_logit(X))

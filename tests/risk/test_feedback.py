@@ -1,0 +1,101 @@
+"""Lexical feedback (RM3): the expansion itself, and its place in the scorer (range, row order, labels seen)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.mining import Bm25Index
+from core.mining.feedback import bm25_feedback_rows
+from core.risk import RiskInputs, pair_arrays, score_false_negatives, train_combiner
+from core.risk.inputs import with_feedback
+from core.risk.signals import SIGNALS
+from tests.risk.conftest import make_inputs
+
+DOCS = ["statin cholesterol heart disease trial", "statin breast cancer survival cohort",
+        "vitamin d bone density", "breast cancer survival tamoxifen cohort", "red meat colon cancer diet"]
+
+
+def test_feedback_ranks_docs_sharing_the_positives_terms_first() -> None:
+    rows = bm25_feedback_rows(Bm25Index.build(DOCS), ["statin"])
+    plain, fed = rows([0, 0], [np.array([], np.int64), np.array([1], np.int64)])
+    # the plain query never reaches doc 3 (no 'statin'); its feedback doc's terms (breast, cancer,
+    # survival, cohort) lift doc 3 above the docs that share none of them
+    assert plain[3] == 0 and fed[3] > fed[2] and fed[3] > fed[0] * 0.5
+    assert 0 <= fed.min() and fed.max() <= 1 and plain.max() == 1
+
+
+def test_without_feedback_docs_the_query_is_unchanged() -> None:
+    index = Bm25Index.build(DOCS)
+    rows = bm25_feedback_rows(index, ["cancer cohort"])
+    base = index.scores([["cancer", "cohort"]])[0]
+    np.testing.assert_allclose(rows([0], [np.array([], np.int64)])[0], base / base.max())
+
+
+def _with_texts(seed: int) -> tuple[RiskInputs, pd.DataFrame]:
+    """The tiny synthetic collection with real BM25 over word-per-topic texts."""
+    inputs, cands = make_inputs(seed=seed)
+    rng = np.random.default_rng(seed)
+    topic = np.argmax(inputs.doc_emb[:, :4], axis=1)
+    words = [[f"w{t}x{i}" for i in range(6)] for t in range(4)]
+    vocab = [w for ws in words for w in ws]
+    texts = [" ".join(rng.choice(words[t], 4).tolist() + rng.choice(vocab, 3).tolist()) for t in topic]
+    queries = [" ".join(rng.choice(vocab, 2).tolist()) for _ in inputs.query_ids]
+    index = Bm25Index.build(texts)
+    from core.mining import bm25_rows
+
+    inputs.bm25, inputs.bm25_feedback = bm25_rows(index, queries), bm25_feedback_rows(index, queries)
+    return inputs, cands
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 4), perm_seed=st.integers(0, 10_000))
+def test_feedback_arrays_finite_and_row_order_free(seed: int, perm_seed: int) -> None:
+    inputs, cands = _with_texts(seed)
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    a = pair_arrays(inputs, q, d, feedback=True)
+    z = SIGNALS["bm25_rm3_z"].fn(a)
+    assert np.isfinite(z).all() and (a["fb_bm25"] >= 0).all() and (a["fb_bm25"] <= 1).all()
+    perm = np.random.default_rng(perm_seed).permutation(len(q))
+    b = pair_arrays(inputs, q[perm], d[perm], feedback=True)
+    for k in ("fb_bm25", "fb_bm25_std", "fb_graph_bm25"):
+        np.testing.assert_allclose(a[k][perm], b[k])
+    out = score_false_negatives(cands, inputs, model=train_combiner(inputs))
+    assert out.fn_risk.between(0.01, 0.99).all()
+
+
+def test_feedback_sees_only_the_given_labels_and_never_a_positive_its_own_words() -> None:
+    inputs, _ = _with_texts(0)
+    qi, pos = 0, inputs.positive_rows()[0]
+    others = np.setdiff1d(np.arange(len(inputs.doc_ids)), pos)
+    rows = np.concatenate([pos, others])
+    a = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=True)
+    # leave-one-out: a lone labelled positive is scored by the plain query, exactly as without feedback
+    plain = pair_arrays(inputs, np.full(len(rows), qi), rows)
+    b = plain["bm25"][: len(pos)] / plain["bm25"].max() if plain["bm25"].max() > 0 else plain["bm25"][: len(pos)]
+    assert len(pos) == 1 and np.allclose(a["fb_bm25"][: len(pos)], b)
+    # another query's labels never reach this query's feedback arrays
+    hidden = dict(inputs.positives)
+    hidden[inputs.query_ids[1]] = set(hidden[inputs.query_ids[1]]) | {inputs.doc_ids[int(others[0])]}
+    hidden_inputs = RiskInputs(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb, hidden,
+                               bm25=inputs.bm25, bm25_feedback=inputs.bm25_feedback)
+    c = pair_arrays(hidden_inputs, np.full(len(rows), qi), rows, feedback=True)
+    np.testing.assert_allclose(a["fb_bm25"], c["fb_bm25"])
+    extra = dict(inputs.positives)
+    extra[inputs.query_ids[qi]] = set(extra[inputs.query_ids[qi]]) | {inputs.doc_ids[int(others[0])]}
+    changed = RiskInputs(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb, extra,
+                         bm25=inputs.bm25, bm25_feedback=inputs.bm25_feedback)
+    e = pair_arrays(changed, np.full(len(rows), qi), rows, feedback=True)
+    assert not np.allclose(a["fb_bm25"][len(pos) + 1:], e["fb_bm25"][len(pos) + 1:])
+
+
+def test_with_feedback_swaps_only_the_lexical_arrays() -> None:
+    a = {"dense": np.ones(2), "bm25": np.zeros(2), "fb_bm25": np.full(2, 3.0), "fb_bm25_max": np.ones(2),
+         "fb_bm25_mean": np.ones(2), "fb_bm25_std": np.ones(2), "fb_graph_bm25": np.ones(2),
+         "bm25_max": np.zeros(2), "bm25_mean": np.zeros(2), "bm25_std": np.zeros(2), "graph_bm25": np.zeros(2)}
+    b = with_feedback(a)
+    assert b["bm25"][0] == 3.0 and b["dense"] is a["dense"] and a["bm25"][0] == 0.0
+    plain = {k: v for k, v in a.items() if not k.startswith("fb_")}
+    assert with_feedback(plain) is plain
