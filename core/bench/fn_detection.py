@@ -25,6 +25,7 @@ BASELINES = {  # table name -> registered signal
     "BM25": "bm25_score",
     "RRF(dense,BM25)": "rrf",
     "sim. to kept positive": "pos_similarity",
+    "BM25 + RM3 feedback": "bm25_rm3_z",  # the query expanded with its kept positives' terms (session 3)
 }
 
 

@@ -26,7 +26,7 @@ def test_bench_runs_on_small_real_subset() -> None:
     r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0, 50, 100), verbose=False)
     assert r["n_queries"] == 20 and r["n_candidates"] == 600
     for name in ("fn_risk", "1/rank", "dense score", "NV-Retriever ratio", "BM25", "RRF(dense,BM25)",
-                 "sim. to kept positive"):
+                 "sim. to kept positive", "BM25 + RM3 feedback"):
         m = r["detection"][name]
         assert 0 <= m["AP"] <= 1 and 0 <= m["P@50"] <= 1 and 0 <= m["P@100"] <= 1
     lo, hi = r["fn_risk_range"]
