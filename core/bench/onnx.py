@@ -1,11 +1,12 @@
 """`negaudit bench onnx`: speed and retrieval parity of the onnxruntime encoder against torch.
 
-For each encoder variant (``torch``, ``onnx`` fp32, ``onnx-int8``), in its own process: encode the
-corpus and the test queries of a BEIR folder (default SciFact) through ``core.encoders.encode_texts``
-with a cache folder of this bench (a re-run reuses the vectors; ``--fresh`` empties it first), rank
-the whole corpus by cosine and score nDCG@10 and R@100 with ``ir_measures``. Passages/s is the corpus
-encode (export of the ONNX files happens before, untimed). Also: cosine of each variant's vectors
-to torch's, mean and minimum. Parity rule for making a variant the default: |Δ nDCG@10| ≤ 0.005.
+For each encoder variant (``torch``, ``onnx`` fp32, ``onnx-int8-mixed``, ``onnx-int8``), in its own
+process: encode the corpus and the test queries of a BEIR folder (default SciFact) through
+``core.encoders.encode_texts`` with a cache folder of this bench (a re-run reuses the vectors;
+``--fresh`` empties it first), rank the whole corpus by cosine and score nDCG@10 and R@100 with
+``ir_measures``. Passages/s is the corpus encode (export of the ONNX files happens before, untimed).
+Also: cosine of each variant's vectors to torch's, mean and minimum. Parity rule for making a
+variant the default: |Δ nDCG@10| ≤ 0.005.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-VARIANTS = ("torch", "onnx", "onnx-int8")
+VARIANTS = ("torch", "onnx", "onnx-int8-mixed", "onnx-int8")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "scifact"
 
 
@@ -105,13 +106,13 @@ def run_onnx_bench(beir_dir: str | Path = DEFAULT_DIR, split: str = "test", batc
 
 def format_report(r: dict[str, Any]) -> str:
     lines = [f"{r['beir_dir']} ({r['split']}), batch {r['batch_size']}, {r['cpu_count']} CPUs",
-             (f"{'variant':<10} {'nDCG@10':>8} {'Δ':>7} {'R@100':>6} {'passages/s':>10} "
+             (f"{'variant':<15} {'nDCG@10':>8} {'Δ':>7} {'R@100':>6} {'passages/s':>10} "
               f"{'cos min/mean':>14} {'load 1m':>8}")]
     for x in r["variants"]:
         pps = f"{x['passages_per_s']:.1f}" if x["passages_per_s"] else "cached"
         cos = (f"{x.get('cosine_to_torch_min', float('nan')):.4f}/"
                f"{x.get('cosine_to_torch_mean', float('nan')):.4f}")
-        lines.append(f"{x['variant']:<10} {x['ndcg@10']:>8.4f} {x.get('delta_ndcg@10', 0):>+7.4f} "
+        lines.append(f"{x['variant']:<15} {x['ndcg@10']:>8.4f} {x.get('delta_ndcg@10', 0):>+7.4f} "
                      f"{x['r@100']:>6.3f} {pps:>10} {cos:>14} {x['load_1m_before']:>8.1f}")
     return "\n".join(lines)
 

@@ -8,8 +8,8 @@ own fresh process (no warm caches, its own thread pools), with an empty embeddin
 * ``ray``        — ``core.engines.ray_engine.fill_cache`` on a local Ray instance: one actor with all
   CPUs' threads (model load in the actor and Ray's job overhead included, Ray start-up apart);
 * ``ray-2x1``    — the same with one actor per CPU, one torch thread each;
-* ``onnx``, ``onnx-int8`` — ``encode_texts`` with the onnxruntime encoder (export done beforehand,
-  not timed).
+* ``onnx``, ``onnx-int8-mixed``, ``onnx-int8`` — ``encode_texts`` with the onnxruntime encoder
+  (export done beforehand, not timed).
 
 ``encode_s`` times the encode call only (after a short warm-up batch), ``load_s`` the model load.
 Paths run in the given order, then (with ``--repeats 2``) in reverse, so load drift on shared
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact"
-PATHS = ("raw", "ours", "ray", "ray-2x1", "onnx", "onnx-int8")
+PATHS = ("raw", "ours", "ray", "ray-2x1", "onnx", "onnx-int8-mixed", "onnx-int8")
 DEFAULT_PATHS = ("raw", "ours", "ray")
 
 

@@ -170,7 +170,7 @@ def _variants(value: str) -> str:
 def onnx(
     directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
     variants: Annotated[str, typer.Option("--variants", callback=_variants)
-                        ] = "torch,onnx,onnx-int8",
+                        ] = "torch,onnx,onnx-int8-mixed,onnx-int8",
     batch_size: BatchOption = 64,
     cache: Annotated[Path | None, typer.Option("--cache", help="this bench's embedding cache")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="empty that cache first (time every encode)")] = False,

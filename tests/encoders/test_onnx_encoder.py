@@ -53,6 +53,21 @@ def test_onnx_int8_stays_close_to_torch(onnx_root, texts, torch_emb):
     emb = models.encode_texts(None, texts, cache=False, encoder="onnx-int8")
     cos = (emb * torch_emb).sum(1)
     assert cos.mean() > 0.99 and cos.min() > 0.97  # per-channel int8 (per-tensor gave 0.94 mean)
+    mixed = models.encode_texts(None, texts, cache=False, encoder="onnx-int8-mixed")
+    cos_mixed = (mixed * torch_emb).sum(1)
+    # the feed-forward output projections in fp32 halve the distance to torch (issue 16)
+    assert cos_mixed.mean() > 0.995 and 1 - cos_mixed.mean() < 0.75 * (1 - cos.mean())
+
+
+def test_mixed_int8_keeps_only_the_down_projections_fp32(onnx_root) -> None:
+    import onnx
+
+    enc = models.load_encoder(None, encoder="onnx-int8-mixed")
+    fp32 = enc.path.with_name(onnx_encoder.VARIANTS["onnx"])
+    kept = onnx_encoder.down_projections(fp32)
+    assert len(kept) == 6 and all("/output/dense/" in n and "/attention/" not in n for n in kept)
+    ops = [n.op_type for n in onnx.load(str(enc.path)).graph.node]
+    assert ops.count("MatMulInteger") == 30  # 6 layers x (Q, K, V, attention output, FFN input)
 
 
 def test_batching_and_order_do_not_change_vectors(onnx_root, texts):
@@ -72,8 +87,8 @@ def test_token_batches_bound_padded_tokens_and_texts() -> None:
 
 
 def test_default_encoder_is_int8_and_short_texts_batch_together(onnx_root, texts, torch_emb) -> None:
-    enc = models.load_encoder(None)  # the default: onnx-int8 (issue 16)
-    assert enc.path.name == "model.int8.onnx"
+    enc = models.load_encoder(None)  # the default: onnx-int8-mixed (issue 16)
+    assert enc.path.name == "model.int8-mixed.onnx" and enc.int8
     queries = texts[-8:]
     one_by_one = np.vstack([enc.encode([q]) for q in queries])
     # dynamic int8 scales activations per batch, so a text's vector moves slightly with its batch
@@ -85,6 +100,7 @@ def test_default_encoder_is_int8_and_short_texts_batch_together(onnx_root, texts
 def test_cache_keys_on_the_encoder_variant(onnx_root, texts, monkeypatch):
     base = models.model_id(None, encoder="torch")
     assert models.model_id(None, encoder="onnx-int8") == f"{base}-onnx-int8"
+    assert models.model_id(None) == f"{base}-onnx-int8-mixed"  # the default: never all-int8's vectors
     monkeypatch.setenv("NEGAUDIT_ENCODER", "onnx-int8")
     assert models.model_id(None) == f"{base}-onnx-int8"
     cache = models.EmbeddingCache(onnx_root / "emb")
