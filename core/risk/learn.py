@@ -9,7 +9,8 @@ the spline PU view, how close a candidate is to docs judged relevant / not relev
 query's mean static probability (:func:`query_mass`: on NFCorpus a query holds from 0 to dozens of hidden
 relevant docs, and only judgments say how much that mean is worth). Which model, and how much shrinkage, is
 chosen by query-grouped cross-validated log-loss on the judged rows against the static score (intercept
-only); with few judgments the static order stands unless the gain is clear (:func:`choose_fit`).
+only): the features only if the gain is two standard errors clear, the L2 by the one-standard-error rule
+(:func:`choose_fit`), so with few judgments the static order stands.
 Pure functions over arrays: the app's recalibration and the bench's learning curve call the same code.
 """
 
@@ -23,7 +24,7 @@ from core.risk.combiner import logit, sigmoid
 MIN_JUDGED = 2  # and both classes among them; fewer: the static order stands
 L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 5
-Z_GAIN = 1.0  # switch only if the held-out log-loss gain exceeds this many standard errors
+Z_GAIN = 2.0  # switch only if the held-out log-loss gain exceeds this many standard errors
 _EPS = 1e-4
 
 
@@ -158,12 +159,14 @@ def _folds(groups: np.ndarray) -> np.ndarray:
 
 
 def choose_fit(offset: np.ndarray, y: np.ndarray, Z: np.ndarray | None, groups: np.ndarray | None = None,
-               l2_grid: tuple[float, ...] = L2_GRID, z_gain: float = Z_GAIN) -> OffsetCalibration:
-    """Fit on judged rows only: the features with the L2 whose grouped held-out log-loss beats the offset's
-    (intercept only) by more than ``z_gain`` standard errors of the paired per-row gain, else the intercept.
+               l2_grid: tuple[float, ...] = L2_GRID, z_gain: float | None = None) -> OffsetCalibration:
+    """Fit on judged rows only: the features, if their grouped held-out log-loss beats the offset's (intercept
+    only) by more than ``z_gain`` standard errors of the paired per-row gain, else the intercept; the L2 by the
+    one-standard-error rule.
 
     ``groups`` (e.g. query rows) keeps a query's judged rows in one fold, as unjudged queries are unseen.
     """
+    z_gain = Z_GAIN if z_gain is None else z_gain
     offset, y = np.asarray(offset, dtype=float), np.asarray(y, dtype=float)
     n_feat = 0 if Z is None else np.asarray(Z).shape[1]
     plain = fit_offset(offset, y)
@@ -176,15 +179,24 @@ def choose_fit(offset: np.ndarray, y: np.ndarray, Z: np.ndarray | None, groups: 
     if len(np.unique(fold)) < 2:
         return plain
     ref = _heldout_loss(offset, y, None, 0.0, fold)
-    best, best_l2 = 0.0, None
+    if ref is None:
+        return plain
+    stats = {}  # l2 -> (mean gain, its standard error), for the L2s whose gain is clear
     for l2 in l2_grid:
         loss = _heldout_loss(offset, y, Z, l2, fold)
-        if ref is None or loss is None:
+        if loss is None:
             continue
         gain = ref - loss
-        if gain.mean() > max(best, z_gain * gain.std() / np.sqrt(len(gain))):
-            best, best_l2 = gain.mean(), l2
-    return plain if best_l2 is None else fit_offset(offset, y, Z, l2=best_l2)
+        mean, se = float(gain.mean()), float(gain.std() / np.sqrt(len(gain)))
+        if mean > z_gain * se:
+            stats[l2] = (mean, se)
+    if not stats:
+        return plain
+    # one-standard-error rule: the most shrunk L2 within one SE of the best gain (the head rewards fitting
+    # the head; the rest of the queue, measured, prefers more shrinkage)
+    top_mean, top_se = max(stats.values())
+    best_l2 = max(l2 for l2, (mean, _) in stats.items() if mean >= top_mean - top_se)
+    return fit_offset(offset, y, Z, l2=best_l2)
 
 
 def rerank(static_logit: np.ndarray, features: np.ndarray | None, judged: np.ndarray, labels: np.ndarray,
