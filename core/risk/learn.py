@@ -122,8 +122,8 @@ def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidenc
     (e.g. :func:`signal_features` of the similarity to the kept positive).
 
     Measured (judge the static top 200, re-rank the rest; AP of the unjudged vs the static score): departure +
-    raw evidence gave +0.028 to +0.080 on NFCorpus, +0.012 to +0.020 on SciFact train; this set, chosen by
-    :func:`choose_fit`, +0.045 to +0.069 and +0.040 to +0.042 (docs/benchmarks.md, fn-detection).
+    raw evidence gave +0.028 to +0.080 on NFCorpus, +0.012 to +0.020 on SciFact train (pu-view-2); this set,
+    chosen by :func:`choose_fit`, +0.033 to +0.070 and +0.010 / +0.063 (pu-view-3; docs/benchmarks.md).
     """
     rank_logit = np.asarray(rank_logit, dtype=float)
     cols = [] if offset is None else [(rank_logit - np.asarray(offset, dtype=float))[:, None]]
