@@ -188,6 +188,17 @@ class ScoreResult:
                 f"median Judged@k {q['judged_at_k'].median():.2f}")
 
 
+def _record_embedding(store: Any, name: str, model: Any, cache: Any) -> None:
+    """Record which model's vectors (in which cache) scored the dataset: the review path's refit reads
+    them from that cache for its cosine evidence and never loads a model (core.review.vectors)."""
+    from core.encoders import as_cache, model_id
+
+    c = as_cache(cache)
+    with store.dataset_appender(name) as w:
+        w.merge_meta({"embedding": {"model_id": model_id(model),
+                                    "cache_dir": None if c is None else str(c.root)}})
+
+
 def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
                   judged_k: int = 10, progress: Progress = _noop,
                   corpus: Corpus | None = None, engine: str = "local") -> ScoreResult:
@@ -207,6 +218,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
         raise NegauditError(f"dataset {name!r} has no candidates; run `negaudit mine --name {name}`")
     if corpus.doc_emb is None:
         eng.embed_corpus(corpus, model, cache, progress=progress)
+    _record_embedding(store, name, model, cache)
     progress("scoring candidates", 0.85)
     t0 = time.perf_counter()
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,

@@ -4,14 +4,16 @@ The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on
 `core.risk.calibration.fit_offset`): the scorer's own log-odds stay a fixed offset, and only an
 intercept plus L2-shrunk weights of judgment-weighed features are learned from the consensus labels —
 the query's mean risk (`query_mass`) and the stored similarity to the kept positive
-(`signal_features`) — with the model and its shrinkage chosen by query-grouped cross-validation on the
-judged items, so a few judgments only re-scale the queue unless they clearly re-order it. No re-mining,
-no model, a fraction of a second for thousands of items. (The bench's learner also uses the cosine to
-docs judged relevant for the same query and to queries that judged the same doc: they need the corpus and
-query vectors, which the app does not load; a re-score with judgments adds the first.) Writing risk bumps
-the store epoch, so the queue's cached heads re-order at the next click. It runs in a daemon thread
-started after a decision, so the annotator never waits; the next card is drawn from the re-ordered queue
-once it lands.
+(`signal_features`) — and, when the embedding cache already holds the vectors of the queries and docs in
+play, the bench learner's cosine evidence (to docs judged FN / negative for the same query, and of the query
+to other queries that judged the same doc; `core.review.vectors` looks them up and never encodes). Any
+vector missing: the vector-free features, and the refit's record says which path ran and why. The model and
+its shrinkage are chosen by query-grouped cross-validation on the judged items, so a few judgments only
+re-scale the queue unless they clearly re-order it. No re-mining, no model load, a fraction of a second for
+thousands of items (the bench's learner also has the spline view's departure, which the store lacks).
+Writing risk bumps the store epoch, so the queue's cached heads re-order at the next click. It runs in a
+daemon thread started after a decision, so the annotator never waits; the next card is drawn from the
+re-ordered queue once it lands.
 """
 
 from __future__ import annotations
@@ -25,11 +27,20 @@ import numpy as np
 import pandas as pd
 
 from core.auth import User, require_role
+from core.encoders.cache import EmbeddingCache
 from core.labels import consensus_from_labels
 from core.review.settings import int_setting
+from core.review.vectors import CachedVectors, cached_vectors
 from core.risk.calibration import expected_calibration_error, judgment_targets
 from core.risk.combiner import logit, sigmoid
-from core.risk.learn import learning_features, query_mass, rerank, signal_features
+from core.risk.learn import (
+    doc_evidence,
+    judgment_evidence,
+    learning_features,
+    query_mass,
+    rerank,
+    signal_features,
+)
 from core.store import Store
 from core.store import learning as SL
 from core.types import NegauditError, Role
@@ -84,13 +95,33 @@ def _signal(signals: pd.Series, name: str) -> np.ndarray | None:
     return np.where(ok, a, a[ok].mean())
 
 
-def _features(items: pd.DataFrame, base_logit: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(query codes, features, names): the query mass, and the kept-positive similarity when stored."""
-    q = pd.factorize(items.query_id.astype(str))[0]
+EVIDENCE_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos",
+                  "other_query_fn_cos", "other_query_neg_cos"]
+
+
+def item_keys(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(query codes, query ids, doc codes, doc ids) of the items: vectors are looked up in the ids' order."""
+    q, qids = pd.factorize(items.query_id.astype(str))
+    d, dids = pd.factorize(items.doc_id.astype(str))
+    return q, np.asarray(qids), d, np.asarray(dids)
+
+
+def _features(items: pd.DataFrame, base_logit: np.ndarray, judged: np.ndarray, labels: np.ndarray,
+              vectors: CachedVectors | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(query codes, features, names): the bench learner's cosine evidence when the vectors are given
+    (docs judged FN / negative for the same query, other queries that judged the same doc), the query
+    mass, and the kept-positive similarity when stored."""
+    q, _, d, _ = item_keys(items)
     pos = _signal(items.signals.reset_index(drop=True), "pos_similarity")
     extra = None if pos is None else signal_features(q, pos)
-    Z = learning_features(base_logit, None, None, None, query_mass(q, base_logit), extra)
-    names = ["query_mass"] + ([] if pos is None else ["pos_similarity_pct", "pos_similarity_query_z"])
+    ev = dev = None
+    if vectors is not None:
+        j = np.flatnonzero(judged)  # only the judged rows' labels are read
+        ev = judgment_evidence(vectors.doc, q, d, q[j], d[j], labels[j])
+        dev = doc_evidence(vectors.query, q, d, q[j], d[j], labels[j])
+    Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra)
+    names = (([] if vectors is None else EVIDENCE_NAMES) + ["query_mass"]
+             + ([] if pos is None else ["pos_similarity_pct", "pos_similarity_query_z"]))
     return q, Z, names
 
 
@@ -106,10 +137,12 @@ def _logloss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def refit(items: pd.DataFrame, y_frame: pd.DataFrame) -> tuple[np.ndarray, dict] | None:
+def refit(items: pd.DataFrame, y_frame: pd.DataFrame,
+          vectors: CachedVectors | None = None) -> tuple[np.ndarray, dict] | None:
     """New fn_risk for every row of `items` (query_id, doc_id, fn_risk, base, signals), or None.
 
-    None when the judged items do not hold both classes at least MIN_PER_CLASS times.
+    ``vectors``: the items' query / doc vectors in :func:`item_keys` order (cosine evidence), or None
+    (vector-free features). None when the judged items do not hold both classes at least MIN_PER_CLASS times.
     """
     key = pd.MultiIndex.from_frame(items[["query_id", "doc_id"]].astype(str))
     hit = key.get_indexer(pd.MultiIndex.from_frame(y_frame[["query_id", "doc_id"]].astype(str)))
@@ -118,11 +151,11 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame) -> tuple[np.ndarray, dict]
     if min(int((y == 1).sum()), int((y == 0).sum())) < MIN_PER_CLASS:
         return None
     base = np.clip(items.base.to_numpy(dtype=float), _EPS, 1 - _EPS)
-    q, Z, names = _features(items, logit(base))
     judged = np.zeros(len(items), bool)
     judged[idx] = True
     labels = np.zeros(len(items))
     labels[idx] = y
+    q, Z, names = _features(items, logit(base), judged, labels, vectors)
     new = np.clip(sigmoid(rerank(logit(base), Z, judged, labels, groups=q)), 0.0, 1.0)
     old = items.fn_risk.to_numpy(dtype=float)
     unjudged = np.ones(len(items), bool)
@@ -133,6 +166,7 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame) -> tuple[np.ndarray, dict]
     info = {
         "judged": len(y), "positives": int(y.sum()), "items": len(items),
         "features": names,
+        "evidence": "cosine" if vectors is not None else "vector-free",
         "ece_scorer": round(expected_calibration_error(y, base[idx]), 4),
         "ece_before": round(expected_calibration_error(y, old[idx]), 4),
         "ece_after": round(expected_calibration_error(y, new[idx]), 4),
@@ -144,17 +178,29 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame) -> tuple[np.ndarray, dict]
     return new, info
 
 
-def relearn(store: Store, dataset: str) -> dict | None:
-    """Refit now and write the new fn_risk; the refit's record (also kept in the history)."""
+def relearn(store: Store, dataset: str, cache: EmbeddingCache | str | None = None) -> dict | None:
+    """Refit now and write the new fn_risk; the refit's record (also kept in the history).
+
+    The cosine evidence is used when the embedding cache holds every vector of the items in play
+    (``cache`` overrides the folder scoring recorded); else the vector-free features, and the record says why.
+    """
     n_judgments = store.count_judgments(dataset)
     items = SL.risk_rows(store, dataset)
     y = targets(store, dataset)
-    out = refit(items, y) if len(items) and len(y) else None
     record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "judgments": n_judgments}
+    vectors, why = None, ""
+    if len(items) and len(y):
+        _, qids, _, dids = item_keys(items)
+        t0 = time.perf_counter()
+        vectors, why = cached_vectors(store, dataset, qids, dids, cache)
+        record["vectors_s"] = round(time.perf_counter() - t0, 3)
+    out = refit(items, y, vectors) if len(items) and len(y) else None
     if out is None:
         record["skipped"] = "both labels (false negative / negative) needed at least twice"
     else:
         new, info = out
+        if why:
+            info["evidence"] = f"vector-free: {why}"
         t0 = time.perf_counter()
         SL.write_risk(store, dataset, items.assign(fn_risk=new))
         record.update(info, write_s=round(time.perf_counter() - t0, 3))

@@ -51,6 +51,8 @@ def test_refit_writes_risk_keeps_base_and_reorders(store):
     rec = L.relearn(store, DS)
     assert "skipped" not in rec and rec["judged"] == len(judged)
     assert "pos_similarity_pct" in rec["features"] and "noise" not in rec["features"]
+    # the seeded store records no embedding model: the vector-free path, and the record says so
+    assert rec["evidence"].startswith("vector-free: no embedding model recorded")
     # the fit starts at the scorer (weights 0) and minimises a penalised log loss: never worse
     assert rec["logloss_after"] < rec["logloss_scorer"]
     after = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])
