@@ -65,7 +65,9 @@ if hist:
     st.caption("The reliability diagram above draws the scorer's risk (before) beside the "
                "refitted one. Each refit: ECE / log loss of the scorer's risk, of the risk in use before the "
                "refit and after it, on the judged items (after = in-sample); `head_moved`: places "
-               f"of the unjudged top {learning.HEAD} that hold another item now.")
+               f"of the unjudged top {learning.HEAD} that hold another item now; `evidence`: `cosine` when "
+               "the embedding cache held every query / doc vector in play (similarity to judged items), "
+               "else `vector-free` and why.")
     st.dataframe(pd.DataFrame(hist).drop(columns=["features"], errors="ignore"),
                  hide_index=True, width="stretch")
 else:

@@ -38,3 +38,21 @@ def test_app_and_cli_show_the_same_fn_rate_and_interval(db, app, capsys, monkeyp
     assert "n=9 " in caption
     metric = next(m for m in at.metric if m.label.startswith("FN rate"))
     assert metric.value == "44.4%"
+
+
+def test_refit_table_says_which_evidence_path_ran(db, app):
+    from core.review import learning
+    from core.store import learning as SL
+
+    with Store.open(str(db)) as s:
+        items = SL.risk_rows(s, DS)
+        for i, r in enumerate(items.itertuples()):
+            if i % 2:
+                s.add_judgment(DS, r.query_id, r.doc_id, "ann", "false_negative" if i % 4 == 1 else "negative")
+        rec = learning.relearn(s, DS)  # the cache folder scoring recorded holds every vector
+    assert rec["evidence"] == "cosine", rec
+    at = app("boss", page="pages/insights.py")
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "ece_after" in d.value.columns)
+    assert table["evidence"].tolist() == ["cosine"]
+    assert any("`evidence`" in c.value for c in at.caption)
