@@ -74,7 +74,7 @@ def test_refit_falls_back_when_the_cache_lacks_a_vector(store, seed, tmp_path):
     full = EmbeddingCache(str(seed[1]))
     _judge(store, str(seed[1]))
     items = SL.risk_rows(store, DS)
-    _, qids, _, dids = L.item_keys(items)
+    _, _, _, dids = L.item_keys(items)
     mid = store.dataset_info(DS)["meta"]["embedding"]["model_id"]
     docs = store.docs(DS, list(dids))
     texts = [doc_text(t, x) for t, x in zip(docs.title, docs.text)]
