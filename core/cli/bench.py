@@ -145,7 +145,7 @@ def throughput(
     batch_size: BatchOption = 64,
     paths: Annotated[str, typer.Option("--paths", callback=_paths,
                                        help="comma-separated: raw, ours, ray, ray-2x1, onnx, "
-                                            "onnx-int8")] = "raw,ours,ray",
+                                            "onnx-int8-mixed, onnx-int8")] = "raw,ours,ray",
     repeats: Annotated[int, typer.Option("--repeats", min=1,
                                          help="2 = forward then reverse order")] = 1,
     json_out: JsonOption = None,

@@ -33,7 +33,8 @@ def doc_text(title: str | None, text: str | None) -> str:
 
 def load_encoder(path: str | os.PathLike | None = None, encoder: str | None = None,
                  device: str = "cpu") -> Any:
-    """A bi-encoder with SentenceTransformer's ``encode``: onnxruntime int8 (default), fp32, or torch."""
+    """A bi-encoder with SentenceTransformer's ``encode``: onnxruntime int8 (default: FFN output fp32),
+    fp32, or torch."""
     encoder = check_encoder(encoder or default_encoder())
     if encoder == "torch":
         return load_bi_encoder(path, device)
@@ -126,8 +127,8 @@ def encode_texts(
     Identical texts are encoded once. ``model`` may be a loaded SentenceTransformer, or a local path /
     ``None`` (packaged MiniLM) that is loaded only if something actually needs encoding, so a fully
     cached run never imports torch. ``cache=None`` uses the default cache folder; pass ``False`` to
-    disable caching. ``encoder`` (torch, onnx, onnx-int8; default ``$NEGAUDIT_ENCODER`` or onnx-int8)
-    applies when ``model`` is a path or ``None``.
+    disable caching. ``encoder`` (torch, onnx, onnx-int8-mixed, onnx-int8; default
+    ``$NEGAUDIT_ENCODER`` or onnx-int8-mixed) applies when ``model`` is a path or ``None``.
     """
     return encode_texts_with_stats(model, texts, cache, batch_size, show_progress, device, encoder)[0]
 
