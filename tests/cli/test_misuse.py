@@ -351,6 +351,7 @@ NUMERIC = [
     Num(("bench", "scale"), "--top-k", 1, **JSON_STOP),
     Num(("bench", "scale"), "--sample", 1, **JSON_STOP),
     Num(("bench", "scale"), "--nprobe", 1, **JSON_STOP),
+    Num(("bench", "scale"), "--recall-target", 0, 1, real=True, **JSON_STOP),
     Num(("bench", "scale"), "--seed", 0, SEED_MAX, **JSON_STOP),
 ]
 IDS = [f"{' '.join(n.argv[:2])} {n.option}" for n in NUMERIC]
