@@ -37,9 +37,24 @@ def seed_demo_cache(log: Callable[[str], None] = print) -> int:
     return added
 
 
+def demo_encoder() -> str | None:
+    """The encoder the committed exports were made with (their model id names it): the demo runs it,
+    so its vectors come from the cache on every machine, whatever that machine's default encoder."""
+    from core.encoders import encoder_of, load_embeddings
+
+    for path in demo_embedding_exports():
+        try:
+            mid = load_embeddings(path).model_id
+        except Exception:  # noqa: BLE001, S112 - seed_demo_cache reports a bad export
+            continue
+        return encoder_of(mid)
+    return None
+
+
 def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print) -> Path:
     """Build the demo DB once (SciFact ingested, mined, scored) and ensure the demo admin."""
     from core import auth
+    from core.encoders.encode import LazyEncoder
     from core.ingest import ingest_beir
     from core.pipeline import run
 
@@ -52,7 +67,7 @@ def build_demo(db: Path = DEMO_DB, log: Callable[[str], None] = print) -> Path:
             log(f"building the demo: ingest, mine and score SciFact "
                 f"({n:,} cached embeddings loaded)...")
             ingest_beir(store, SCIFACT, DEMO_DATASET, replace=True)
-            run(store, DEMO_DATASET)
+            run(store, DEMO_DATASET, model=LazyEncoder(None, demo_encoder()))
             log(f"demo built in {time.perf_counter() - t0:.0f}s")
         if store.annotator(DEMO_USER) is None:
             auth.add_user(store, DEMO_USER, "admin", DEMO_PASSWORD)

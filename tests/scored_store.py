@@ -58,7 +58,9 @@ def write_subset(dst: Path, n_queries: int = 4, n_docs: int = 150) -> Path:
 def build_scored_store(db: Path, work: Path, name: str, n_queries: int = 4, n_docs: int = 150,
                        top_k: int = 5) -> Path:
     """Ingest, mine and score the subset into the DuckDB file `db` (cache under `work`)."""
+    from core.demo import demo_encoder
     from core.encoders import seed_cache
+    from core.encoders.encode import LazyEncoder
     from core.ingest import ingest_beir
     from core.pipeline import run
     from core.store import Store
@@ -68,5 +70,5 @@ def build_scored_store(db: Path, work: Path, name: str, n_queries: int = 4, n_do
     folder = write_subset(work / "beir", n_queries, n_docs)
     with Store.open(str(db)) as store:
         ingest_beir(store, folder, name)
-        run(store, name, top_k=top_k, cache=str(cache))
+        run(store, name, top_k=top_k, cache=str(cache), model=LazyEncoder(None, demo_encoder()))
     return db

@@ -4,7 +4,7 @@ Layout (arrows point down only; the cache never imports an encoder):
 
 * ``cache.py``  — keys (sha256 of a text) and arrays on disk, float16 exports; no models.
 * ``ids.py``    — the packaged model's path, machine-independent model ids, the encoder choice.
-* ``torch.py``  — sentence-transformers on torch (local folders only).
+* ``torch.py``  — sentence-transformers on torch (local folders only; fp32, or bf16 autocast).
 * ``onnx.py``   — the same modules exported to onnxruntime (fp32, int8).
 * ``encode.py`` — ``load_encoder`` (torch or onnx), ``encode_texts`` through the cache, exports.
 """
@@ -20,6 +20,7 @@ from core.encoders.cache import (
 )
 from core.encoders.encode import (
     EncodeStats,
+    LazyEncoder,
     doc_text,
     encode_texts,
     encode_texts_with_stats,
@@ -33,7 +34,9 @@ from core.encoders.ids import (
     ENCODERS,
     default_encoder,
     default_model_path,
+    encoder_of,
     model_id,
+    native_bf16,
 )
 from core.encoders.torch import load_bi_encoder
 
@@ -44,6 +47,7 @@ __all__ = [
     "EmbeddingCache",
     "EmbeddingFile",
     "EncodeStats",
+    "LazyEncoder",
     "as_cache",
     "default_cache_dir",
     "default_encoder",
@@ -51,11 +55,13 @@ __all__ = [
     "doc_text",
     "encode_texts",
     "encode_texts_with_stats",
+    "encoder_of",
     "export_cache",
     "load_bi_encoder",
     "load_embeddings",
     "load_encoder",
     "model_id",
+    "native_bf16",
     "save_embeddings",
     "seed_cache",
     "text_key",

@@ -21,7 +21,7 @@ from core.encoders.cache import (
     text_key,
     write_embeddings,
 )
-from core.encoders.ids import check_encoder, default_encoder, model_id
+from core.encoders.ids import ID_ATTR, check_encoder, default_encoder, model_id
 from core.encoders.torch import load_bi_encoder
 
 
@@ -33,14 +33,34 @@ def doc_text(title: str | None, text: str | None) -> str:
 
 def load_encoder(path: str | os.PathLike | None = None, encoder: str | None = None,
                  device: str = "cpu") -> Any:
-    """A bi-encoder with SentenceTransformer's ``encode``: onnxruntime int8 (default: FFN output fp32),
-    fp32, or torch."""
+    """A bi-encoder with SentenceTransformer's ``encode``: the machine's default (``auto``: torch in bf16
+    autocast on AMX CPUs, else onnxruntime int8 with the FFN output fp32), or the one named."""
     encoder = check_encoder(encoder or default_encoder())
     if encoder == "torch":
         return load_bi_encoder(path, device)
+    if encoder == "torch-bf16":
+        from core.encoders.torch import load_bf16_encoder
+
+        return load_bf16_encoder(path)
     from core.encoders.onnx import load_onnx  # onnxruntime only when asked for
 
     return load_onnx(path, encoder)
+
+
+class LazyEncoder:
+    """An encoder named, not loaded: its model id serves cache look-ups, the model loads on the first
+    miss. A run whose texts are all cached (the demo on its committed vectors) never loads a runtime."""
+
+    def __init__(self, path: str | os.PathLike | None = None, encoder: str | None = None):
+        self.path = path
+        self.encoder = check_encoder(encoder or default_encoder())
+        self._model: Any = None
+        setattr(self, ID_ATTR, model_id(path, encoder=self.encoder))
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        if self._model is None:
+            self._model = load_encoder(self.path, self.encoder)
+        return self._model.encode(*args, **kwargs)
 
 
 @dataclass
@@ -127,8 +147,9 @@ def encode_texts(
     Identical texts are encoded once. ``model`` may be a loaded SentenceTransformer, or a local path /
     ``None`` (packaged MiniLM) that is loaded only if something actually needs encoding, so a fully
     cached run never imports torch. ``cache=None`` uses the default cache folder; pass ``False`` to
-    disable caching. ``encoder`` (torch, onnx, onnx-int8-mixed, onnx-int8; default
-    ``$NEGAUDIT_ENCODER`` or onnx-int8-mixed) applies when ``model`` is a path or ``None``.
+    disable caching. ``encoder`` (auto, torch, torch-bf16, onnx, onnx-int8-mixed, onnx-int8; default
+    ``$NEGAUDIT_ENCODER`` or auto: torch-bf16 on AMX CPUs, else onnx-int8-mixed) applies when
+    ``model`` is a path or ``None``.
     """
     return encode_texts_with_stats(model, texts, cache, batch_size, show_progress, device, encoder)[0]
 

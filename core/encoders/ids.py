@@ -6,6 +6,7 @@ files and a fingerprint of its weights, never the absolute path.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -15,13 +16,18 @@ from core.encoders.cache import safe_name
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 ID_ATTR = "_negaudit_model_id"  # a loaded encoder carries its id in this attribute
-# How a bi-encoder runs: sentence-transformers on torch, or an onnxruntime export of the same modules
-# (core/encoders/onnx.py). Vectors differ slightly between variants, so the cache keys on the variant.
-ENCODERS = ("torch", "onnx", "onnx-int8-mixed", "onnx-int8")
-# int8 (per-channel) on onnxruntime with the feed-forward output projections fp32: nDCG@10 within
-# 0.005 of torch on SciFact and NFCorpus (all-int8 was +0.0074 on NFCorpus), faster than torch
-# (docs/benchmarks.md); `NEGAUDIT_ENCODER=torch` goes back to sentence-transformers.
-DEFAULT_ENCODER = "onnx-int8-mixed"
+# How a bi-encoder runs: sentence-transformers on torch (fp32, or bf16 autocast), or an onnxruntime
+# export of the same modules (core/encoders/onnx.py). Vectors differ slightly between variants, so the
+# cache keys on the variant.
+ENCODERS = ("torch", "torch-bf16", "onnx", "onnx-int8-mixed", "onnx-int8")
+# The default is chosen per machine (`auto`): torch in bf16 autocast where the CPU has AMX bf16 units
+# (cosine to fp32 torch 0.99998, ~2.7x faster than fp32 on this project's CPU); elsewhere int8 on
+# onnxruntime with the feed-forward output projections fp32 (nDCG@10 within 0.005 of torch on
+# SciFact and NFCorpus, ~1.6x faster than torch). docs/benchmarks.md has the figures;
+# `NEGAUDIT_ENCODER=<name>` pins one.
+DEFAULT_ENCODER = "auto"
+PORTABLE_ENCODER = "onnx-int8-mixed"  # `auto` without native bf16
+BF16_ENCODER = "torch-bf16"  # `auto` with AMX bf16
 
 _CONFIG_FILES = (
     "modules.json",
@@ -33,16 +39,46 @@ _CONFIG_FILES = (
 )
 
 
+def native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has AMX bf16 tile units (``amx_bf16`` in ``/proc/cpuinfo``'s flags).
+
+    Only there is bf16 autocast measured faster than fp32; without native bf16 torch emulates it
+    and runs slower. Non-Linux machines (no ``/proc/cpuinfo``) answer False.
+    """
+    if cpuinfo is None:
+        return _cpu_has_amx_bf16()
+    return any("amx_bf16" in line.split(":", 1)[1].split()
+               for line in cpuinfo.splitlines() if line.startswith("flags") and ":" in line)
+
+
+@functools.cache
+def _cpu_has_amx_bf16() -> bool:
+    try:
+        return native_bf16(Path("/proc/cpuinfo").read_text(errors="replace"))
+    except OSError:
+        return False
+
+
 def check_encoder(encoder: str) -> str:
-    """The encoder name, or a clear error naming the choices."""
+    """The encoder name (``auto`` resolved for this machine), or a clear error naming the choices."""
+    if encoder == "auto":
+        return BF16_ENCODER if native_bf16() else PORTABLE_ENCODER
     if encoder not in ENCODERS:
-        raise ValueError(f"unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
+        raise ValueError(f"unknown encoder {encoder!r}; choose from auto, {', '.join(ENCODERS)}")
     return encoder
 
 
 def default_encoder() -> str:
-    """``$NEGAUDIT_ENCODER`` if set, else :data:`DEFAULT_ENCODER`."""
+    """``$NEGAUDIT_ENCODER`` if set, else :data:`DEFAULT_ENCODER`, resolved for this machine."""
     return check_encoder(os.environ.get("NEGAUDIT_ENCODER") or DEFAULT_ENCODER)
+
+
+def encoder_of(mid: str) -> str | None:
+    """The encoder a model id names (its suffix; none: ``torch``); None when it names none we know."""
+    for enc in sorted(ENCODERS, key=len, reverse=True):
+        if enc != "torch" and mid.endswith(f"-{enc}"):
+            return enc
+    return "torch" if "-" in mid else None
 
 
 def default_model_path() -> Path:
@@ -87,7 +123,7 @@ def model_id(model_or_path: Any = None, encoder: str | None = None) -> str:
     cached apart from torch ones. A loaded model carries its own id.
     """
     if model_or_path is None or isinstance(model_or_path, (str, os.PathLike)):
-        encoder = encoder or default_encoder()
+        encoder = check_encoder(encoder) if encoder else default_encoder()
         base = _path_model_id(model_or_path)
         return base if encoder == "torch" else f"{base}-{encoder}"
     found = getattr(model_or_path, ID_ATTR, None)

@@ -35,7 +35,7 @@ def test_model_id_is_the_same_for_default_path_and_loaded_model(bi_encoder):
     assert mid.startswith("all-MiniLM-L6-v2-")
     assert M.model_id(str(M.default_model_path()), encoder="torch") == mid
     assert M.model_id(bi_encoder) == mid
-    assert M.DEFAULT_ENCODER == "onnx-int8-mixed" and M.model_id(None) == f"{mid}-onnx-int8-mixed"  # issue 16
+    assert M.DEFAULT_ENCODER == "auto" and M.model_id(None) == f"{mid}-{M.default_encoder()}"  # issue 16
 
 
 def test_model_id_changes_with_the_config(tmp_path):
