@@ -1,6 +1,6 @@
 """`negaudit bench onnx`: speed and retrieval parity of the onnxruntime encoder against torch.
 
-For each encoder variant (``torch``, ``onnx`` fp32, ``onnx-int8-mixed``, ``onnx-int8``), in its own
+For each encoder variant (``torch``, ``torch-bf16``, ``onnx`` fp32, ``onnx-int8-mixed``, ``onnx-int8``), in its own
 process: encode the corpus and the test queries of a BEIR folder (default SciFact) through
 ``core.encoders.encode_texts`` with a cache folder of this bench (a re-run reuses the vectors;
 ``--fresh`` empties it first), rank the whole corpus by cosine and score nDCG@10 and R@100 with
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-VARIANTS = ("torch", "onnx", "onnx-int8-mixed", "onnx-int8")
+VARIANTS = ("torch", "torch-bf16", "onnx", "onnx-int8-mixed", "onnx-int8")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "scifact"
 
 
