@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +75,13 @@ def default_encoder() -> str:
 
 
 def encoder_of(mid: str) -> str | None:
-    """The encoder a model id names (its suffix; none: ``torch``); None when it names none we know."""
-    for enc in sorted(ENCODERS, key=len, reverse=True):
-        if enc != "torch" and mid.endswith(f"-{enc}"):
-            return enc
-    return "torch" if "-" in mid else None
+    """The encoder a model id of :func:`model_id` names (``<name>-<12 hex>[-<encoder>]``; no suffix:
+    ``torch``); None for any other id (supplied vectors, a model loaded elsewhere)."""
+    m = re.search(r"-[0-9a-f]{12}(?:-(?P<enc>[a-z0-9-]+))?$", mid)
+    if m is None:
+        return None
+    enc = m.group("enc") or "torch"
+    return enc if enc in ENCODERS else None
 
 
 def default_model_path() -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.encoders import encode_texts_with_stats
+from core.encoders import encode_texts_with_stats, encoder_of, model_id
 from core.engines.progress import Progress, no_progress
 from core.mining import check_miners, mine_with, needs_embeddings
 
@@ -17,7 +17,8 @@ def embed_corpus(corpus: Any, model: Any = None, cache: Any = None, batch_size: 
                  progress: Progress = no_progress) -> Any:
     """Embed docs and queries through the on-disk cache (a second run encodes nothing)."""
     t0 = time.perf_counter()
-    progress("embedding documents", 0.0)
+    mid = model_id(model)
+    progress(f"embedding documents ({encoder_of(mid) or mid})", 0.0)
     corpus.doc_emb, docs = encode_texts_with_stats(model, corpus.doc_texts, cache=cache,
                                                    batch_size=batch_size,
                                                    show_progress=progress is no_progress)

@@ -64,6 +64,7 @@ def test_encoder_of_reads_the_id_suffix() -> None:
     for enc in models.ENCODERS:
         assert models.encoder_of(models.model_id(None, encoder=enc)) == enc
     assert models.encoder_of(base) == "torch"
+    assert models.encoder_of("supplied-e5-large") is None and models.encoder_of(f"{base}-tensorrt") is None
 
 
 def test_lazy_encoder_loads_nothing_when_all_is_cached(tmp_path, texts) -> None:
