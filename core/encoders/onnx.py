@@ -18,6 +18,7 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,11 @@ class OnnxEncoder:
         self._pad = {"pad_id": pad.get("pad_id", 0), "pad_token": pad.get("pad_token", "[PAD]")}
         self.tokenizer.no_padding()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        # batches run side by side, one thread each: int8 batches are small (<= 16 texts) and two
+        # intra-op threads on one batch kept ~1.5 of 2 cores busy; one batch per thread encodes the
+        # same vectors in 16% less wall (800 NFCorpus docs, quiet: 18.3-19.6 vs 21.9-22.8 ms/passage)
+        self.workers = max(1, threads or (os.cpu_count() or 1))
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         # idle worker threads sleep instead of spinning: on shared cores a spinning pool steals the
         # CPU other processes (and its own busy threads) need; measured 1.9-3x faster wall at load 7
@@ -174,10 +179,11 @@ class OnnxEncoder:
         enc = self.tokenizer.encode_batch(texts)  # unpadded: batches pad themselves below
         lengths = np.fromiter((len(e.ids) for e in enc), dtype=np.int64, count=len(enc))
         order = np.argsort(-lengths, kind="stable")
-        out: np.ndarray | None = None
         max_texts = min(batch_size, INT8_MAX_BATCH) if self.int8 else batch_size
-        for rows in token_batches(lengths[order], max_texts, batch_size * self.max_seq_length):
-            rows = order[rows]
+        batches = token_batches(lengths[order], max_texts, batch_size * self.max_seq_length)
+
+        def run(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+            rows = order[sl]
             width = int(lengths[rows[0]])
             feed = {name: np.zeros((len(rows), width), dtype=np.int64)
                     for name in ("input_ids", "attention_mask", "token_type_ids")}
@@ -188,11 +194,17 @@ class OnnxEncoder:
                 feed["input_ids"][r, :n] = e.ids
                 feed["attention_mask"][r, :n] = 1
                 feed["token_type_ids"][r, :n] = e.type_ids
-            emb = self.session.run(["sentence_embedding"], feed)[0]
-            if out is None:
-                out = np.empty((len(texts), emb.shape[1]), dtype=np.float32)
+            return rows, self.session.run(["sentence_embedding"], feed)[0]  # releases the GIL
+
+        workers = min(self.workers, len(batches))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                done = list(pool.map(run, batches))
+        else:
+            done = [run(b) for b in batches]
+        out = np.empty((len(texts), done[0][1].shape[1]), dtype=np.float32)
+        for rows, emb in done:
             out[rows] = emb
-        assert out is not None
         return out
 
 

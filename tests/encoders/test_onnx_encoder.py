@@ -119,3 +119,13 @@ def test_unknown_encoder_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("NEGAUDIT_ENCODER", "fp8")
     with pytest.raises(ValueError, match="unknown encoder"):
         models.default_encoder()
+
+
+def test_batches_side_by_side_encode_the_same_vectors(onnx_root, texts) -> None:
+    enc = models.load_encoder(None, "onnx-int8-mixed")
+    one = onnx_encoder.OnnxEncoder(enc.path, models.default_model_path(), "one-thread", threads=1)
+    two = onnx_encoder.OnnxEncoder(enc.path, models.default_model_path(), "two-threads", threads=2)
+    assert one.workers == 1 and two.workers == 2
+    a, b = one.encode(texts, batch_size=4), two.encode(texts, batch_size=4)  # 8 batches, in input order
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[3:4], one.encode(texts, batch_size=4)[3:4])
