@@ -40,11 +40,12 @@ def seed_demo_cache(log: Callable[[str], None] = print) -> int:
 def demo_encoder() -> str | None:
     """The encoder the committed exports were made with (their model id names it): the demo runs it,
     so its vectors come from the cache on every machine, whatever that machine's default encoder."""
-    from core.encoders import encoder_of, load_embeddings
+    from core.encoders import encoder_of
+    from core.encoders.cache import export_model_id
 
     for path in demo_embedding_exports():
         try:
-            mid = load_embeddings(path).model_id
+            mid = export_model_id(path)
         except Exception:  # noqa: BLE001, S112 - seed_demo_cache reports a bad export
             continue
         return encoder_of(mid)

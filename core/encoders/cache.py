@@ -197,10 +197,20 @@ def write_embeddings(path: str | os.PathLike, mid: str, ids: Sequence[str], keys
     return path
 
 
+def _meta(z: np.lib.npyio.NpzFile) -> dict:
+    return json.loads(str(z["meta"]))
+
+
+def export_model_id(path: str | os.PathLike) -> str:
+    """The model id of an export, read without decoding its vectors (an npz member loads on access)."""
+    with np.load(Path(path), allow_pickle=False) as z:
+        return _meta(z)["model_id"]
+
+
 def load_embeddings(path: str | os.PathLike) -> EmbeddingFile:
     """Read an export written by :func:`write_embeddings`; vectors come back float32, re-normalised."""
     with np.load(Path(path), allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
+        meta = _meta(z)
         return EmbeddingFile(
             model_id=meta["model_id"],
             ids=[str(i) for i in z["ids"]],

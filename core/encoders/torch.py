@@ -44,7 +44,7 @@ def load_bi_encoder(path: str | os.PathLike | None = None, device: str = "cpu") 
 class Bf16Encoder:
     """A loaded SentenceTransformer whose ``encode`` runs under CPU bfloat16 autocast.
 
-    On CPUs with native bf16 matrix units (AMX / AVX512-BF16) the linear layers run in bf16 with
+    On CPUs with AMX bf16 tile units the linear layers run in bf16 with
     fp32 accumulation: NFCorpus docs' cosine to fp32 torch 0.99998 on average (int8 ONNX: 0.994-0.998)
     at about half fp32's CPU time. Without native bf16 the same code is emulated and slower than fp32,
     hence :func:`native_bf16` guards the default (core.encoders.ids).
@@ -78,5 +78,5 @@ def load_bf16_encoder(path: str | os.PathLike | None = None) -> Bf16Encoder:
     resolved = resolve_model_path(path)
     key = (str(resolved), "cpu-bf16")
     if key not in _LOADED:
-        _LOADED[key] = Bf16Encoder(load_bi_encoder(resolved), f"{model_id(resolved, encoder='torch')}-torch-bf16")
+        _LOADED[key] = Bf16Encoder(load_bi_encoder(resolved), model_id(resolved, encoder="torch-bf16"))
     return _LOADED[key]
