@@ -199,19 +199,41 @@ def _record_embedding(store: Any, name: str, model: Any, cache: Any) -> None:
                                     "cache_dir": None if c is None else str(c.root)}})
 
 
+def late_interaction(corpus: Corpus, model: Any = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The token-MaxSim pair function (core/encoders/late.py) over the corpus' texts.
+
+    It runs a torch SentenceTransformer: the named model folder, a loaded one, else the packaged MiniLM
+    (also for datasets with supplied vectors: MaxSim compares texts, not the supplied vectors).
+    """
+    from core.encoders import load_bi_encoder
+    from core.encoders.late import late_interaction_pairs
+
+    if isinstance(model, (str, os.PathLike)):
+        st = load_bi_encoder(model)
+    elif type(model).__name__ == "SentenceTransformer":
+        st = model
+    else:
+        st = load_bi_encoder()
+    return late_interaction_pairs(corpus.query_texts, corpus.doc_texts, model=st)
+
+
 def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
                   judged_k: int = 10, progress: Progress = _noop,
-                  corpus: Corpus | None = None, engine: str = "local") -> ScoreResult:
+                  corpus: Corpus | None = None, engine: str = "local", late: bool = False) -> ScoreResult:
     """Score every stored candidate (fn_risk with reasons) and every query (pooling-bias risk).
 
     Human judgments (the consensus of current labels) recalibrate the probability once both
     classes are present; the dataset's own qrels are the only other labels the scorer sees.
+    ``late``: add the late-interaction signal (a second model pass over the docs it touches; opt-in).
     """
     from core.labels import consensus_from_labels
     from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias
 
+    if late and engine != "local":
+        raise NegauditError("late interaction (--late-interaction) runs on the local engine only")
     eng = get_engine(engine)
     corpus = corpus or load_corpus(store, name)
+    late_fn = late_interaction(corpus, model) if late else None
     model, cache = embedding_model(corpus, model, cache)
     cands = store.candidates(name)
     if cands.empty:
@@ -219,10 +241,11 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     if corpus.doc_emb is None:
         eng.embed_corpus(corpus, model, cache, progress=progress)
     _record_embedding(store, name, model, cache)
-    progress("scoring candidates", 0.85)
+    progress("scoring candidates" + (" (with late interaction: token MaxSim)" if late else ""), 0.85)
     t0 = time.perf_counter()
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
-                        corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus))
+                        corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
+                        late=late_fn)
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
@@ -245,13 +268,13 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
 
 def run(store: Any, name: str, top_k: int = 30, model: Any = None, cache: Any = None,
         miners: Sequence[str] = ("dense", "bm25"), progress: Progress = _noop,
-        engine: str = "local") -> ScoreResult:
+        engine: str = "local", late: bool = False) -> ScoreResult:
     """Mine and score a stored dataset, encoding it once (the app's and the demo's entry point)."""
     corpus = load_corpus(store, name)
     mine_dataset(store, name, model=model, top_k=top_k, miners=miners, cache=cache,
                  progress=progress, corpus=corpus, engine=engine)
     return score_dataset(store, name, model=model, cache=cache, progress=progress, corpus=corpus,
-                         engine=engine)
+                         engine=engine, late=late)
 
 
 CANDIDATE_OUT = ["query_id", "doc_id", "miner", "rank", "score", "pos_score", "fn_risk", "reasons"]
@@ -261,7 +284,7 @@ QUERY_OUT = ["query_id", "n_positives", "judged_at_k", "lexical_overlap", "posit
 
 def audit_beir(store: Any, directory: Any, name: str, out: Any, top_k: int = 30,
                replace: bool = False, model: Any = None, cache: Any = None,
-               progress: Progress = _noop) -> ScoreResult:
+               progress: Progress = _noop, late: bool = False) -> ScoreResult:
     """One shot for ML engineers: ingest a BEIR folder, mine, score, write two Parquet files."""
     from pathlib import Path
 
@@ -269,7 +292,7 @@ def audit_beir(store: Any, directory: Any, name: str, out: Any, top_k: int = 30,
 
     progress("ingesting", 0.0)
     ingest_beir(store, directory, name, replace=replace)
-    res = run(store, name, top_k=top_k, model=model, cache=cache, progress=progress)
+    res = run(store, name, top_k=top_k, model=model, cache=cache, progress=progress, late=late)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     res.candidates[CANDIDATE_OUT].to_parquet(out / "candidates.parquet", index=False)

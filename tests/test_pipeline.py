@@ -75,3 +75,26 @@ def test_score_without_candidates_is_a_clear_cli_error(tmp_path):
     assert out.returncode == 2
     assert "no candidates" in out.stderr and "negaudit mine" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_late_interaction_adds_its_signal_to_the_scores(audited, bi_encoder):
+    import json
+
+    from core.pipeline import score_dataset
+
+    store, _, tmp = audited
+    res = score_dataset(store, "sf", model=bi_encoder, cache=tmp / "cache", late=True)
+    signals = res.candidates.signals.map(json.loads)
+    late = signals.map(lambda s: s["late_maxsim"])
+    assert late.between(-1, 1).all() and late.nunique() > 100  # a real per-pair value, not a constant
+    assert res.candidates.fn_risk.between(0, 1).all()
+    assert store.risk("sf").signals.str.contains("late_maxsim").all()
+
+
+def test_late_interaction_on_another_engine_is_a_clear_error(audited, bi_encoder):
+    from core.pipeline import score_dataset
+    from core.types import NegauditError
+
+    store, _, tmp = audited
+    with pytest.raises(NegauditError, match="local engine only"):
+        score_dataset(store, "sf", model=bi_encoder, cache=tmp / "cache", late=True, engine="ray")

@@ -151,11 +151,31 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     return rows
 
 
+class _timed:
+    """A pair function that adds up the wall seconds spent in it (the late-interaction cost, reported apart)."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, q, d):
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return self.fn(q, d)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
 def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int = 30, seed: int = 0,
                      split: str = "test", judgments: tuple[int, ...] = (0, 50, 100, 200, 500),
                      embeddings: str | None = None, max_queries: int | None = None, qrels_file: str | None = None,
-                     verbose: bool = True) -> dict:
-    """Run the protocol; print the tables; return them as a dict (for ``--json``)."""
+                     verbose: bool = True, late_interaction: bool = False) -> dict:
+    """Run the protocol; print the tables; return them as a dict (for ``--json``).
+
+    ``late_interaction``: add the token-level MaxSim signal (core/encoders/late.py; a second model pass,
+    timed apart as ``late_interaction_s``).
+    """
     from core.mining import mine_dense
     from core.risk.score import static_log_odds
 
@@ -172,10 +192,18 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
     bm25, feedback = _bm25_rows(doc_texts, qtexts)
+    late, late_s = None, 0.0
+    if late_interaction:
+        from core.encoders.late import late_interaction_pairs
+
+        late_pairs = late_interaction_pairs(qtexts, doc_texts)
+        late = _timed(late_pairs)
     inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=feedback, seed=seed,
-                        top_k=top_k)
+                        top_k=top_k, late=late)
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)
+    if late is not None:
+        late_s = late.seconds
 
     y = np.array([d in hidden.get(q, ()) for q, d in zip(scored.query_id, scored.doc_id)], dtype=int)
     sig = pd.DataFrame([json.loads(s) for s in scored.signals])
@@ -194,7 +222,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     result = {
         "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,
         "keep_positives": keep_positives, "top_k": top_k, "n_queries": len(qids), "n_candidates": len(scored),
-        "fn_rate": float(y.mean()), "detection": table,
+        "fn_rate": float(y.mean()), "detection": table, "late_interaction_s": late_s if late_interaction else None,
         "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
         "view": None if view is None else {"name": view.name, "c": view.c, "prior": view.prior,
                                            "n_labelled": view.n_labelled, "heldout_AP": view.heldout},
@@ -217,6 +245,8 @@ def format_tables(r: dict) -> str:
     lines.append(f"fn_risk range [{lo:.3f}, {hi:.3f}], ECE {r['ECE']:.3f}; ranking view: "
                  + ("linear PU" if v is None else f"{v['name']} (Elkan-Noto c {v['c']:.3f}, "
                     f"{v['n_labelled']} labelled in the top region)"))
+    if r.get("late_interaction_s") is not None:
+        lines.append(f"late interaction (token MaxSim) on: {r['late_interaction_s']:.1f} s wall in its model pass")
     if r["learning_curve"]:
         lines += ["", "learning curve: the static queue's first N judged (hidden labels as the oracle); on the",
                   "still-unjudged candidates, static score | re-ranked from the judgments; false negatives found",
@@ -236,4 +266,6 @@ if __name__ == "__main__":  # python -m core.bench.fn_detection DIR [SEED] [SPLI
     a = sys.argv[1:]
     run_fn_detection(a[0], seed=int(a[1]) if len(a) > 1 else 0, split=a[2] if len(a) > 2 else "test",
                      embeddings=a[3] if len(a) > 3 and a[3] != "-" else None,
-                     keep_positives=int(a[4]) if len(a) > 4 else 1, qrels_file=a[5] if len(a) > 5 else None)
+                     keep_positives=int(a[4]) if len(a) > 4 and a[4] != "-" else 1,
+                     qrels_file=a[5] if len(a) > 5 and a[5] != "-" else None,
+                     late_interaction="--late-interaction" in a)

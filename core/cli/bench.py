@@ -65,6 +65,8 @@ def fn_detection(
                                                help="another qrels TSV of the folder (e.g. a finer grading)")] = None,
     judgments: Annotated[str, typer.Option("--judgments", callback=_counts,
                                            help="learning-curve points: judged queue items, e.g. 0,50,200")] = "0,50,100,200,500",
+    late_interaction: Annotated[bool, typer.Option(
+        "--late-interaction", help="add the token-level MaxSim signal (a second model pass, timed apart)")] = False,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -74,7 +76,8 @@ def fn_detection(
     _json_target(json_out, overwrite)
     points = tuple(sorted({int(p) for p in judgments.split(",") if p.strip()}))
     _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed, split=split,
-                           judgments=points, qrels_file=str(qrels) if qrels else None), json_out)
+                           judgments=points, qrels_file=str(qrels) if qrels else None,
+                           late_interaction=late_interaction), json_out)
 
 
 @bench_app.command("mining")

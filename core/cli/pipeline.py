@@ -68,18 +68,26 @@ def mine(
         typer.echo(knn_summary(cands.attrs["knn"]))
 
 
+LateOption = Annotated[bool, typer.Option(
+    "--late-interaction",
+    help="add token-level MaxSim evidence to fn_risk (NFCorpus +0.013 to +0.030 AP; one more model pass "
+         "over the docs, about the cost of embedding them again)")]
+
+
 def score(
     name: Annotated[str, typer.Option("--name", help="dataset to score")],
     db: DbOption = None,
     model: ModelOption = None,
     engine: EngineOption = "local",
+    late_interaction: LateOption = False,
 ) -> None:
     """Score every candidate's false-negative risk and every query's pooling-bias risk."""
     from core.pipeline import score_dataset
 
     session = _engine_session(engine)
     with open_store(db) as store, session:
-        res = score_dataset(store, name, model=model, progress=_progress(), engine=engine)
+        res = score_dataset(store, name, model=model, progress=_progress(), engine=engine,
+                            late=late_interaction)
     typer.echo(res.summary())
 
 
@@ -94,6 +102,7 @@ def audit(
     model: ModelOption = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="replace candidates.parquet / queries.parquet already in --out")] = False,
+    late_interaction: LateOption = False,
 ) -> None:
     """One shot: ingest a BEIR folder, mine, score, and write Parquet files."""
     from core.pipeline import audit_beir
@@ -103,7 +112,7 @@ def audit(
         check_output(out / file, overwrite=overwrite)
     with open_store(db) as store:
         res = audit_beir(store, directory, name, out, top_k=top_k, replace=replace, model=model,
-                         progress=_progress())
+                         progress=_progress(), late=late_interaction)
     typer.echo(res.summary())
     typer.echo(f"wrote {out / 'candidates.parquet'} and {out / 'queries.parquet'}")
 

@@ -14,6 +14,8 @@ import numpy as np
 Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_docs) BM25 scores
 # (query row indices, feedback doc rows per query) -> (n, n_docs) BM25 of the expanded queries (RM3)
 FeedbackRows = Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]
+# (query rows, doc rows) -> late-interaction MaxSim of each pair (core/encoders/late.py)
+LatePairs = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -27,6 +29,8 @@ class RiskInputs:
         bm25: full-corpus BM25 rows for a batch of query row indices; ``None`` disables lexical signals.
         bm25_feedback: the same for queries expanded with given feedback docs (core/mining/feedback.py);
             ``None``: candidates are scored with the plain query's lexical signals.
+        late: token-level MaxSim of query and doc (core/encoders/late.py, opt-in: a second model pass);
+            ``None``: the ``late_maxsim`` signal is 0, so the combiner leaves it out.
         pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
         graph_k: neighbours per doc in the doc-doc similarity graph.
         top_k: how deep the candidates were mined (the depth where a view is judged, see core/risk/views.py).
@@ -40,6 +44,7 @@ class RiskInputs:
     positives: Mapping[str, Collection[str]]
     bm25: Bm25Rows | None = None
     bm25_feedback: FeedbackRows | None = None
+    late: LatePairs | None = None
     seed: int = 0
     pu_sample: int = 300
     graph_k: int = 10
@@ -158,11 +163,14 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     """
     n = len(q)
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
-            "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank"]
+            "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank",
+            "late_maxsim"]
     feedback = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
     keys += list(FEEDBACK_KEYS.values()) if feedback else []
     out = {k: np.zeros(n, np.float64) for k in keys}
     Q, D = inputs.query_emb, inputs.doc_emb
+    if n and inputs.late is not None:
+        out["late_maxsim"] = np.asarray(inputs.late(q, d), np.float64)
     pos_rows = inputs.positive_rows()
     inv = _label_index(inputs, pos_rows)
     udocs, dinv = np.unique(d, return_inverse=True)

@@ -36,3 +36,15 @@ def test_bench_runs_on_small_real_subset() -> None:
     assert curve[0]["static"] == curve[0]["learned"]  # nothing judged: the static order
     assert curve[2]["remaining"] == 500 and curve[2]["found_static"] <= 100
     assert "learning curve" in format_tables(r) and "P@50" in format_tables(r)
+
+
+@pytest.mark.slow
+def test_bench_with_late_interaction_adds_the_signal_and_times_it() -> None:
+    from core.bench.fn_detection import format_tables, run_fn_detection
+
+    r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0,), verbose=False, late_interaction=True)
+    off = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0,), verbose=False)
+    assert "late_maxsim" in r["combiner"] and "late_maxsim" not in off["combiner"]
+    assert r["late_interaction_s"] > 0 and off["late_interaction_s"] is None
+    assert 0 <= r["detection"]["fn_risk"]["AP"] <= 1 and r["n_candidates"] == off["n_candidates"]
+    assert "late interaction (token MaxSim) on" in format_tables(r)

@@ -14,12 +14,14 @@ A = {
     "neighbour_label": np.array([0.9, 0.0]), "pos_score": np.array([0.8, 0.0]), "pos_sim": np.array([0.7, 0.0]),
     "dense_rank": np.array([2.0, 40.0]), "bm25_rank": np.array([3.0, 0.0]), "rank": np.array([1.0, 0.0]),
     "fb_bm25": np.array([0.9, 0.1]), "fb_bm25_mean": np.array([0.1, 0.1]), "fb_bm25_std": np.array([0.2, 0.0]),
+    "late_maxsim": np.array([0.74, 0.31]),
 }
 EXPECTED = {
     "dense_score": [0.8, 0.4], "inverse_rank": [1.0, 0.0], "pos_ratio": [1.0, 0.0], "dense_z": [6.0, 0.0],
     "bm25_score": [10.0, 0.0], "bm25_norm": [0.5, 0.0], "bm25_z": [3.0, 0.0],
     "rrf": [1 / 62 + 1 / 63, 1 / 100], "graph_bm25": [1.5, -0.2], "graph_dense": [2.0, 0.1],
     "neighbour_label": [0.9, 0.0], "pos_similarity": [0.7, 0.0], "bm25_rm3_z": [4.0, 0.0],
+    "late_maxsim": [0.74, 0.31],
 }
 
 
@@ -40,3 +42,33 @@ def test_every_signal_is_tested_and_learned_ones_are_leak_free() -> None:
 
 def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
     assert SIGNALS["pos_ratio"].reason(0.96, {"dense": 0.71}) == "dense score 0.71 is 96% of the positive's"
+
+
+def test_late_maxsim_is_zero_where_not_computed() -> None:
+    a = {k: v for k, v in A.items() if k != "late_maxsim"}
+    assert not SIGNALS["late_maxsim"].fn(a).any()
+
+
+def _late_matrix(inputs) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.uniform(0.2, 0.9, (len(inputs.query_ids), len(inputs.doc_ids)))
+
+
+def test_late_maxsim_is_learned_only_when_given_and_never_sees_labels() -> None:
+    """The late-interaction signal enters the combiner only with ``inputs.late``; labels never reach it."""
+    from dataclasses import replace
+
+    from core.risk import pair_arrays, train_combiner
+    from tests.risk.conftest import make_inputs
+
+    inputs, cands = make_inputs(seed=3)
+    M = _late_matrix(inputs)
+    late = replace(inputs, late=lambda q, d: M[q, d])
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    np.testing.assert_array_equal(SIGNALS["late_maxsim"].fn(pair_arrays(late, q, d)), M[q, d])
+    assert not SIGNALS["late_maxsim"].fn(pair_arrays(inputs, q, d)).any()
+    assert "late_maxsim" in train_combiner(late, choose=False).names
+    assert "late_maxsim" not in train_combiner(inputs, choose=False).names
+    other = {k: set(list(inputs.doc_ids)[:2]) for k in inputs.query_ids}  # other labels: same values
+    relabelled = replace(late, positives=other)
+    np.testing.assert_array_equal(SIGNALS["late_maxsim"].fn(pair_arrays(relabelled, q, d)), M[q, d])

@@ -1,0 +1,62 @@
+"""Late interaction (token MaxSim) with the packaged MiniLM on real SciFact texts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.encoders.late import late_interaction_pairs
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def texts() -> tuple[list[str], list[str]]:
+    root = FIXTURES / "beir_scifact"
+    docs = [json.loads(line) for line in (root / "corpus.jsonl").read_text().splitlines()][:12]
+    queries = [json.loads(line)["text"] for line in (root / "queries.jsonl").read_text().splitlines()][:4]
+    return queries, [(d.get("title", "") + " " + d["text"]).strip() for d in docs]
+
+
+@pytest.fixture(scope="module")
+def late(bi_encoder, texts):
+    queries, docs = texts
+    return late_interaction_pairs(queries, docs + queries, model=bi_encoder, bf16=False)
+
+
+def _reference(model, query: str, doc: str) -> float:
+    """MaxSim from the model's token vectors, computed independently of the module."""
+    q, d = (model.encode([t], output_value="token_embeddings")[0].float().numpy()[1:-1] for t in (query, doc))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    return float((q @ d.T).max(1).mean())
+
+
+def test_matches_an_independent_maxsim(late, bi_encoder, texts) -> None:
+    queries, docs = texts
+    got = late(np.array([0, 1, 2]), np.array([0, 5, 11]))
+    want = [_reference(bi_encoder, queries[0], docs[0]), _reference(bi_encoder, queries[1], docs[5]),
+            _reference(bi_encoder, queries[2], docs[11])]
+    np.testing.assert_allclose(got, want, atol=2e-3)  # float16 storage of the per-token maxima
+
+
+def test_a_doc_that_is_the_query_scores_one_and_beats_the_others(late, texts) -> None:
+    queries, docs = texts
+    n = len(docs)
+    for qi in range(len(queries)):
+        self_score = late(np.array([qi]), np.array([n + qi]))[0]
+        others = late(np.full(n, qi), np.arange(n))
+        assert self_score == pytest.approx(1.0, abs=2e-3) and self_score > others.max()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 15)), min_size=1, max_size=30), st.randoms())
+def test_in_range_and_row_order_irrelevant(late, pairs, rnd) -> None:
+    q, d = (np.array(x, np.int64) for x in zip(*pairs))
+    base = late(q, d)
+    assert np.all(base >= -1 - 1e-3) and np.all(base <= 1 + 1e-3)
+    perm = np.array(rnd.sample(range(len(q)), len(q)), np.int64)
+    np.testing.assert_array_equal(late(q[perm], d[perm]), base[perm])
