@@ -1,9 +1,11 @@
 """Late interaction (ColBERT's MaxSim) with the packaged MiniLM's *contextual* token vectors.
 
 For each query token, the best cosine to any token of the doc (the model's 256-piece window; [CLS] and
-[SEP] left out), averaged over the query's tokens. A pooled cosine blurs a doc into one point; MaxSim asks
+[SEP] left out), averaged over the query's tokens weighted by their idf in the corpus
+(``log(N / (1 + df)) + 1`` over word pieces): a rare query word met in the doc counts more than "the". A pooled cosine blurs a doc into one point; MaxSim asks
 whether every part of the query is met somewhere in it. Issue 18, NFCorpus keep 1: alone AP 0.49 (the
-pooled dense score 0.27); inside fn_risk's PU combiner +0.013 to +0.030 AP on five runs.
+pooled dense score 0.27); inside fn_risk's PU combiner +0.013 to +0.030 AP on five runs
+with a plain mean, +0.026 to +0.038 on three with the idf weights (SciFact train +0.003 / +0.002 more).
 
 Cost: one more forward pass over every doc it touches (the PU sample makes that the whole corpus on
 small collections) — about what embedding the corpus costs again. Hence opt-in (``--late-interaction``),
@@ -43,6 +45,24 @@ def _token_vectors(model: Any, texts: Sequence[str], bf16: bool) -> list[Any]:
     return vecs
 
 
+def _piece_ids(model: Any, texts: Sequence[str]) -> list[np.ndarray]:
+    """Word-piece ids of each text as the model sees it (its window), special tokens dropped."""
+    tok, n = model.tokenizer, model.max_seq_length
+    out: list[np.ndarray] = []
+    for s in range(0, len(texts), 4096):
+        enc = tok(list(texts[s : s + 4096]), truncation=True, max_length=n)["input_ids"]
+        out += [np.asarray(ids[1:-1] if len(ids) > 2 else ids, np.int64) for ids in enc]
+    return out
+
+
+def piece_idf(model: Any, doc_texts: Sequence[str]) -> np.ndarray:
+    """``log(N / (1 + df)) + 1`` per vocabulary word piece, df over the docs' model windows."""
+    df = np.zeros(len(model.tokenizer), np.float64)
+    for ids in _piece_ids(model, doc_texts):
+        df[np.unique(ids)] += 1
+    return np.log(max(len(doc_texts), 1) / (1.0 + df)) + 1.0
+
+
 def late_interaction_pairs(query_texts: Sequence[str], doc_texts: Sequence[str],
                            model: Any = None, bf16: bool | None = None) -> LatePairs:
     """MaxSim of each (query row, doc row) pair; docs are run through the model once, on first use.
@@ -59,6 +79,11 @@ def late_interaction_pairs(query_texts: Sequence[str], doc_texts: Sequence[str],
     bf16 = native_bf16() if bf16 is None else bf16
     qvec = _token_vectors(model, query_texts, bf16)
     lengths = np.array([len(t) for t in qvec], np.int64)
+    idf = piece_idf(model, doc_texts)
+    weights = []
+    for ids, n in zip(_piece_ids(model, query_texts), lengths.tolist()):
+        w = idf[ids] if len(ids) == n else np.ones(n)  # ids align with the token vectors
+        weights.append((w / w.sum()).astype(np.float32) if n else w)
     all_q = torch.cat(qvec) if len(qvec) else torch.zeros((0, 1))
     rows: dict[int, np.ndarray] = {}  # doc row -> best cosine for every query token (float16)
 
@@ -78,7 +103,7 @@ def late_interaction_pairs(query_texts: Sequence[str], doc_texts: Sequence[str],
         for j, (qi, di) in enumerate(zip(q.tolist(), d.tolist())):
             n = lengths[qi]
             if n:
-                out[j] = float(rows[di][starts[qi] : starts[qi] + n].astype(np.float32).mean())
+                out[j] = float(rows[di][starts[qi] : starts[qi] + n].astype(np.float32) @ weights[qi])
         return out
 
     return pairs

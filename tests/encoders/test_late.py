@@ -27,20 +27,32 @@ def late(bi_encoder, texts):
     return late_interaction_pairs(queries, docs + queries, model=bi_encoder, bf16=False)
 
 
-def _reference(model, query: str, doc: str) -> float:
-    """MaxSim from the model's token vectors, computed independently of the module."""
+def _reference(model, query: str, doc: str, corpus: list[str]) -> float:
+    """idf-weighted MaxSim from the model's token vectors, computed independently of the module."""
     q, d = (model.encode([t], output_value="token_embeddings")[0].float().numpy()[1:-1] for t in (query, doc))
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     d /= np.linalg.norm(d, axis=1, keepdims=True)
-    return float((q @ d.T).max(1).mean())
+    pieces = model.tokenizer.tokenize(query)
+    df = np.array([sum(p in model.tokenizer.tokenize(c) for c in corpus) for p in pieces])
+    w = np.log(len(corpus) / (1 + df)) + 1
+    return float((q @ d.T).max(1) @ w / w.sum())
 
 
-def test_matches_an_independent_maxsim(late, bi_encoder, texts) -> None:
+def test_matches_an_independent_idf_weighted_maxsim(late, bi_encoder, texts) -> None:
     queries, docs = texts
+    corpus = docs + queries
     got = late(np.array([0, 1, 2]), np.array([0, 5, 11]))
-    want = [_reference(bi_encoder, queries[0], docs[0]), _reference(bi_encoder, queries[1], docs[5]),
-            _reference(bi_encoder, queries[2], docs[11])]
+    want = [_reference(bi_encoder, queries[0], docs[0], corpus), _reference(bi_encoder, queries[1], docs[5], corpus),
+            _reference(bi_encoder, queries[2], docs[11], corpus)]
     np.testing.assert_allclose(got, want, atol=2e-3)  # float16 storage of the per-token maxima
+
+
+def test_rare_query_pieces_weigh_more(bi_encoder) -> None:
+    from core.encoders.late import piece_idf
+
+    idf = piece_idf(bi_encoder, ["the statin trial", "the diet", "the cohort"])
+    the, trial = bi_encoder.tokenizer.convert_tokens_to_ids(["the", "trial"])  # one piece each
+    assert idf[trial] > idf[the] > 0 and idf[trial] < idf.max()  # in one doc of three; unseen pieces rank first
 
 
 def test_a_doc_that_is_the_query_scores_one_and_beats_the_others(late, texts) -> None:
