@@ -21,6 +21,14 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
+
+def wait_idle(page, timeout_ms: int = 30_000) -> None:
+    """Wait until the app's script run has finished: a shortcut key pressed while the run is still
+    drawing the page (the card is up, its buttons not yet) reaches no button and is lost."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           state="attached", timeout=timeout_ms)
+
+
 def require_chromium() -> None:
     """Skip the calling test module without Chromium (fail under CI=true)."""
     if Path(CHROMIUM).exists():

@@ -14,7 +14,14 @@ from synthetic import seed_sample
 
 from core import auth
 from core.store import Store
-from tests.browser.conftest import ARTIFACTS, require_chromium, sign_in, start_server, stop_server
+from tests.browser.conftest import (
+    ARTIFACTS,
+    require_chromium,
+    sign_in,
+    start_server,
+    stop_server,
+    wait_idle,
+)
 
 require_chromium()
 pytestmark = pytest.mark.browser
@@ -50,6 +57,7 @@ def _inside(box: dict | None, what: str) -> None:
 
 
 def _focus_page(page) -> None:
+    wait_idle(page)  # the buttons the key reaches are drawn
     page.locator("h1").first.click()  # keys go to the page, not an input
 
 

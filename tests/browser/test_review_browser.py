@@ -21,6 +21,7 @@ from tests.browser.conftest import (
     require_chromium,
     start_server,
     stop_server,
+    wait_idle,
 )
 
 pytestmark = pytest.mark.browser
@@ -100,10 +101,12 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         for key in ("n", "f", "p"):
             seen.append(text)
             _assert_inert(page)
+            wait_idle(page)
             page.locator("h1").first.click()  # focus the page, not an input
             page.keyboard.press(key)
             text = _wait_card_change(page, text)
         assert all(MARKERS[doc] in card for doc, card in zip(order, seen) if doc in MARKERS)
+        wait_idle(page)
         page.keyboard.press("z")  # undo the third decision: its card comes back
         text = _wait_card_change(page, text)
         assert text == seen[2]
@@ -115,6 +118,7 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         # first ordinary one highlights the terms it shares with the query
         text, pos = seen[2], 3
         while True:
+            wait_idle(page)
             page.locator("h1").first.click()
             page.keyboard.press("s")
             text = _wait_card_change(page, text)
