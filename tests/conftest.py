@@ -43,7 +43,7 @@ class Databases:
         self._server = None
         self._error: str | None = None
 
-    def server(self):  # noqa: ANN201 - core.store.pgserver.TempPostgres
+    def server(self):
         from core.store.pgserver import PostgresUnavailable, TempPostgres
 
         if self._server is None and self._error is None:
@@ -57,7 +57,7 @@ class Databases:
             pytest.skip(f"PostgreSQL unavailable: {self._error}")
         return self._server
 
-    def new(self, backend: str, directory, template: str | None = None) -> str:  # noqa: ANN001
+    def new(self, backend: str, directory, template: str | None = None) -> str:
         """A fresh database's --db value; `template` copies an earlier one (file or URL)."""
         if backend == "duckdb":
             path = directory / f"db-{os.urandom(4).hex()}.duckdb"

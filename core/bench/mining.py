@@ -321,9 +321,9 @@ def run_mining_bench(
 
 
 def format_report(r: dict[str, Any]) -> str:
-    lines = [f"{r['beir_dir']} ({r['split']}), top-k {r['top_k']}, batch {r['batch_size']}, "
-             f"{r['cpu_count']} cores; our encoder {r['prepare']['encoder']} (model file ready in "
-             f"{r['prepare']['prepare_s']:.1f} s before the runs)",
+    lines = [(f"{r['beir_dir']} ({r['split']}), top-k {r['top_k']}, batch {r['batch_size']}, "
+              f"{r['cpu_count']} cores; our encoder {r['prepare']['encoder']} (model file ready in "
+              f"{r['prepare']['prepare_s']:.1f} s before the runs)"),
              f"{'pass':4s} {'side':20s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>7s} {'load':>9s}  rows"]
     names = {"st": "mine_hard_negatives", "audit": "negaudit audit", "cached": "audit, cached"}
     for p, row in enumerate(r["passes"], 1):
@@ -337,8 +337,8 @@ def format_report(r: dict[str, Any]) -> str:
                      f"{row['ratio_cpu']:.2f}x CPU s (target <= 0.6x wall)")
     par = r.get("parity")
     if par:
-        lines += ["", f"parity (torch vectors of mine_hard_negatives vs ours, {par['encoder']}; doc cosine "
-                      f"min {par['doc_cosine_min_mean'][0]:.4f} mean {par['doc_cosine_min_mean'][1]:.4f}):",
+        lines += ["", (f"parity (torch vectors of mine_hard_negatives vs ours, {par['encoder']}; doc cosine "
+                       f"min {par['doc_cosine_min_mean'][0]:.4f} mean {par['doc_cosine_min_mean'][1]:.4f}):"),
                   f"{'':22s} {'nDCG@10':>8s} {'fn AP':>7s}"]
         for side in ("st", "ours"):
             ap = par[side].get("fn_AP")

@@ -142,10 +142,10 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     """Run the whole protocol; returns the config, per-seed scores, the summary and timings."""
     import tempfile
 
-    from core.ingest import load_beir
     from core.encoders import encode_texts, load_bi_encoder
     from core.export import ExportPolicy, apply_policy
     from core.export.writers import shape_rows
+    from core.ingest import load_beir
     from core.mining import Bm25Index, bm25_rows, mine_dense
     from core.risk import RiskInputs, score_false_negatives
 

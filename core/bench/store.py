@@ -151,7 +151,7 @@ def _server_rss_mb(data_dir: Path | None) -> float | None:
 
 def run_store_bench(backend: str = "duckdb", candidates: int = 1_000_000,
                     judgments: int = 100_000, db: str | None = None, queue_samples: int = 20,
-                    insert_samples: int = 300, seed: int = 0, log=print) -> dict[str, Any]:  # noqa: ANN001
+                    insert_samples: int = 300, seed: int = 0, log=print) -> dict[str, Any]:
     from core import review
     from core.export import export_dataset
     from core.review import Mode, QueueSpec
@@ -262,7 +262,7 @@ def run_store_bench(backend: str = "duckdb", candidates: int = 1_000_000,
     return result
 
 
-def print_table(r: dict[str, Any], log=print) -> None:  # noqa: ANN001
+def print_table(r: dict[str, Any], log=print) -> None:
     rows = [("ingest total (s)", r["ingest"]["total_s"])]
     rows += [(f"  {k.removesuffix('_s')} (s)", v) for k, v in r["ingest"].items()
              if k != "total_s"]

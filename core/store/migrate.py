@@ -34,7 +34,7 @@ def register_duckdb() -> None:
         transactional_ddl = True
 
 
-def alembic_config(connection: Connection | None = None):  # noqa: ANN201 - alembic.config.Config
+def alembic_config(connection: Connection | None = None):
     from alembic.config import Config
 
     cfg = Config()
@@ -67,7 +67,7 @@ def migrate(engine: Engine) -> str:
             done = "stamped"
         try:
             command.upgrade(cfg, "head")
-        except Exception as exc:  # noqa: BLE001 - e.g. a revision written by a newer negaudit
+        except Exception as exc:
             if "Can't locate revision" in str(exc):
                 raise NegauditError(
                     f"the database is at schema revision {rev!r}, which this negaudit does not "

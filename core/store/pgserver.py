@@ -19,6 +19,10 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Python 3.10 has no typing.Self
+    from typing_extensions import Self
 
 SUPERUSER = "negaudit"
 # Speed over durability: a test server's data is thrown away anyway.
@@ -168,7 +172,7 @@ class TempPostgres:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self) -> TempPostgres:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,6 @@ from core.store.base import frame, utcnow
 from core.store.store import Store
 from core.types import QUEUE_STATUSES, Mode, NegauditError, QueueSpec
 
-
 # PostgreSQL's random order is bucket-major, so its head is an index scan (ix_risk_order_random):
 # the seed-free item hash K splits the items into 4096 buckets by its top 12 bits; a seed orders
 # the buckets by a seeded hash, and the items of a bucket by a seeded item hash. A prefix is thus

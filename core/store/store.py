@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -31,6 +31,9 @@ from core.store.base import bump_epoch, read_epoch, utcnow
 from core.store.engine import make_engine, resolve_url
 from core.store.migrate import migrate
 from core.types import DatasetCounts, Label, NegauditError
+
+if TYPE_CHECKING:  # Python 3.10 has no typing.Self
+    from typing_extensions import Self
 
 _DATA_TABLES = ("queries", "docs", "qrels", "candidates", "risk", "query_bias")
 
@@ -81,7 +84,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,7 +208,7 @@ class Store:
         out = []
         with self.engine.connect() as conn:
             for n in names:
-                def count(tbl, *where, col=None):  # noqa: ANN001, ANN202
+                def count(tbl, *where, col=None, n=n):
                     c = func.count(func.distinct(col)) if col is not None else func.count()
                     return conn.execute(
                         select(c).select_from(tbl).where(tbl.c.dataset == n, *where)
@@ -285,22 +288,22 @@ class Store:
         label_value = label.value if isinstance(label, Label) else str(label)
         if action != "undo":
             Label.parse(label_value)
-        row = dict(dataset=dataset, query_id=query_id, doc_id=doc_id, annotator=annotator,
-                   label=label_value, note=note or "", action=action, created_at=utcnow(),
-                   seconds=None if seconds is None else float(seconds),
-                   blind=None if blind is None else bool(blind),
-                   shown_risk=None if shown_risk is None else float(shown_risk))
+        row = {"dataset": dataset, "query_id": query_id, "doc_id": doc_id, "annotator": annotator,
+               "label": label_value, "note": note or "", "action": action, "created_at": utcnow(),
+               "seconds": None if seconds is None else float(seconds),
+               "blind": None if blind is None else bool(blind),
+               "shown_risk": None if shown_risk is None else float(shown_risk)}
         return self._retry(lambda conn: conn.execute(
             insert(S.judgments).values(**row).returning(S.judgments.c.id)
         ).scalar_one())
 
-    def _retry(self, fn, attempts: int = 20):  # noqa: ANN001, ANN202
+    def _retry(self, fn, attempts: int = 20):
         delay = 0.005
         for i in range(attempts):
             try:
                 with self.engine.begin() as conn:
                     return fn(conn)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if i == attempts - 1 or not _is_conflict(exc):
                     raise
                 time.sleep(delay)

@@ -13,7 +13,7 @@ from core.store import migrate, schema
 config = context.config
 
 
-def _run(connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=schema.metadata, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
