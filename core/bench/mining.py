@@ -12,7 +12,10 @@ so wall time, CPU seconds and peak RSS are that process's alone (imports and mod
   dense + BM25 top-k, ``fn_risk`` for every candidate, two Parquet files) with an *empty*
   embedding cache and the default encoder; the ONNX export (a model file, made once per machine)
   lives in ``$NEGAUDIT_ONNX_DIR`` and is made before the timed runs;
-* ``cached`` — the same command again on the filled cache (a new database).
+* ``cached`` — the same command again on the filled cache (a new database);
+* ``late``   — with ``--late-interaction`` only: ``negaudit audit --late-interaction``, cold (its own
+  empty cache), right after ``audit``: the opt-in token-MaxSim signal's cost, reported apart as the
+  difference to ``audit`` in the same pass.
 
 Passes: ``st, audit, cached`` then ``audit, st`` (both orders: load drifts on shared cores).
 Afterwards the parity table: nDCG@10 (full-corpus cosine ranking, ``ir_measures``) of the vectors
@@ -175,20 +178,24 @@ def _run_st(a: argparse.Namespace, folder: Path, work: Path, tag: str) -> dict[s
     return {**json.loads(result_json.read_text()), **figures}
 
 
-def _run_audit(a: argparse.Namespace, folder: Path, work: Path, tag: str, cache: Path) -> dict[str, Any]:
+def _run_audit(a: argparse.Namespace, folder: Path, work: Path, tag: str, cache: Path,
+               late: bool = False) -> dict[str, Any]:
     db, out = work / f"{tag}.duckdb", work / f"{tag}-out"
     cmd = [sys.executable, "-m", "core.cli", "audit", str(folder), "--name", "bench", "--out", str(out),
            "--db", str(db), "--top-k", str(a.top_k)]
     if a.model:
         cmd += ["--model", a.model]
+    if late:
+        cmd += ["--late-interaction"]
     figures = _spawn(cmd, _env(cache), work / f"{tag}.log")
     import pandas as pd
 
     cands = pd.read_parquet(out / "candidates.parquet", columns=["miner", "fn_risk"])
-    return {**figures, "candidates": len(cands),
+    log = (work / f"{tag}.log").read_text()
+    return {**figures, "candidates": len(cands), "late_interaction": "with late interaction" in log,
             "candidates_by_miner": cands.groupby("miner").size().to_dict(),
             "scored": bool(cands.fn_risk.notna().all()),
-            "summary": (work / f"{tag}.log").read_text().strip().splitlines()[-2:]}
+            "summary": log.strip().splitlines()[-2:]}
 
 
 def prepare_encoder(a: argparse.Namespace) -> dict[str, Any]:
@@ -276,9 +283,13 @@ def run_mining_bench(
     beir_dir: str | Path = DEFAULT_DIR, top_k: int = 30, split: str = "test", batch_size: int = 64,
     relative_margin: float = 0.05, model: str | None = None, max_queries: int | None = None,
     orders: str = "both", with_parity: bool = True, with_ap: bool = True, verbose: bool = True,
-    work_dir: str | Path | None = None,
+    work_dir: str | Path | None = None, late_interaction: bool = False,
 ) -> dict[str, Any]:
-    """Run the passes (see the module docstring) and return their figures (and print the tables)."""
+    """Run the passes (see the module docstring) and return their figures (and print the tables).
+
+    ``late_interaction``: also time a cold audit with the opt-in late-interaction signal after each
+    pass's ``audit`` (side ``late``), so its cost is reported apart from the default's.
+    """
     a = argparse.Namespace(top_k=top_k, split=split, batch_size=batch_size,
                            relative_margin=relative_margin, model=model)
     with tempfile.TemporaryDirectory(prefix="negaudit-bench-mining-") as tmp:
@@ -292,6 +303,9 @@ def run_mining_bench(
         }  # fmt: skip
         plan = {"both": [["st", "audit", "cached"], ["audit", "st"]],
                 "st-first": [["st", "audit", "cached"]], "ours-first": [["audit", "st", "cached"]]}[orders]
+        if late_interaction:
+            plan = [[s for side in order for s in ((side, "late") if side == "audit" else (side,))]
+                    for order in plan]
         first_cache, first_st = None, None
         for p, order in enumerate(plan):
             cache = work / f"cache-{p}"  # empty for this pass's cold audit
@@ -303,6 +317,8 @@ def run_mining_bench(
                 if side == "st":
                     row["st"] = _run_st(a, folder, work, f"st-{p}")
                     first_st = first_st or work / f"st-{p}.vectors.npz"
+                elif side == "late":  # cold too: its own empty cache
+                    row[side] = _run_audit(a, folder, work, f"{side}-{p}", work / f"cache-late-{p}", late=True)
                 else:
                     row[side] = _run_audit(a, folder, work, f"{side}-{p}", cache)
                 # figures so far, in case a long run is cut short
@@ -310,6 +326,9 @@ def run_mining_bench(
             first_cache = first_cache or cache
             row["ratio_wall"] = row["audit"]["process_wall_s"] / row["st"]["process_wall_s"]
             row["ratio_cpu"] = row["audit"]["cpu_s"] / row["st"]["cpu_s"]
+            if "late" in row:
+                row["late_extra_wall_s"] = row["late"]["process_wall_s"] - row["audit"]["process_wall_s"]
+                row["ratio_wall_late"] = row["late"]["process_wall_s"] / row["st"]["process_wall_s"]
             result["passes"].append(row)
         if with_parity and first_st is not None and first_cache is not None:
             if verbose:
@@ -325,7 +344,8 @@ def format_report(r: dict[str, Any]) -> str:
               f"{r['cpu_count']} cores; our encoder {r['prepare']['encoder']} (model file ready in "
               f"{r['prepare']['prepare_s']:.1f} s before the runs)"),
              f"{'pass':4s} {'side':20s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>7s} {'load':>9s}  rows"]
-    names = {"st": "mine_hard_negatives", "audit": "negaudit audit", "cached": "audit, cached"}
+    names = {"st": "mine_hard_negatives", "audit": "negaudit audit", "cached": "audit, cached",
+             "late": "audit --late-inter."}
     for p, row in enumerate(r["passes"], 1):
         for side in row["order"]:
             s = row[side]
@@ -335,6 +355,9 @@ def format_report(r: dict[str, Any]) -> str:
                          f"{s['peak_rss_mb']:7.0f} {s['load_1m_before']:4.1f}>{s['load_1m_after']:<4.1f}  {rows}")
         lines.append(f"     audit / mine_hard_negatives: {row['ratio_wall']:.2f}x wall, "
                      f"{row['ratio_cpu']:.2f}x CPU s (target <= 0.6x wall)")
+        if "late" in row:
+            lines.append(f"     with --late-interaction (opt-in): {row['ratio_wall_late']:.2f}x wall; the signal "
+                         f"adds {row['late_extra_wall_s']:+.1f} s wall to the cold audit")
     par = r.get("parity")
     if par:
         lines += ["", (f"parity (torch vectors of mine_hard_negatives vs ours, {par['encoder']}; doc cosine "
@@ -373,6 +396,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-parity", action="store_true")
     p.add_argument("--no-ap", action="store_true", help="parity table without fn-detection AP")
     p.add_argument("--work-dir", help="keep the runs' folders, logs and caches here")
+    p.add_argument("--late-interaction", action="store_true",
+                   help="also time a cold audit with the opt-in late-interaction signal, reported apart")
     p.add_argument("--result-json")
     p.add_argument("--vectors-out")
     p.add_argument("--json", dest="json_out", help="write the figures here too")
@@ -384,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run_mining_bench(
         args.beir_dir, args.top_k, args.split, args.batch_size, args.relative_margin, args.model,
         args.max_queries, args.orders, not args.no_parity, not args.no_ap, work_dir=args.work_dir,
+        late_interaction=args.late_interaction,
     )  # fmt: skip
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2, default=str))

@@ -84,6 +84,8 @@ def fn_detection(
 def mining(
     directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
     top_k: TopKOption = 30,
+    late_interaction: Annotated[bool, typer.Option(
+        "--late-interaction", help="also time a cold audit with the opt-in token-MaxSim signal, apart")] = False,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -91,7 +93,7 @@ def mining(
     from core.bench.mining import run_mining_bench
 
     _json_target(json_out, overwrite)
-    _dump(run_mining_bench(directory, top_k=top_k), json_out)
+    _dump(run_mining_bench(directory, top_k=top_k, late_interaction=late_interaction), json_out)
 
 
 @bench_app.command("ingest")

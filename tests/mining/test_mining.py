@@ -388,6 +388,24 @@ def test_mining_bench_on_the_subset(tmp_path):
     assert "mine_hard_negatives" in format_report(r) and "nDCG@10" in format_report(r)
 
 
+@pytest.mark.slow
+def test_mining_bench_times_late_interaction_apart(tmp_path):
+    """`--late-interaction`: a cold audit with the opt-in signal right after the default one, its extra
+    wall reported apart; the default audit stays without it."""
+    from core.bench.mining import format_report, run_mining_bench
+
+    r = run_mining_bench(FX, top_k=30, orders="ours-first", with_parity=False, verbose=False,
+                         work_dir=tmp_path, late_interaction=True)
+    row = r["passes"][0]
+    assert row["order"] == ["audit", "late", "st", "cached"]
+    audit, late = row["audit"], row["late"]
+    assert late["late_interaction"] and not audit["late_interaction"] and not row["cached"]["late_interaction"]
+    assert late["candidates"] == audit["candidates"] and late["scored"]
+    assert row["late_extra_wall_s"] == late["process_wall_s"] - audit["process_wall_s"]
+    assert row["ratio_wall_late"] == late["process_wall_s"] / row["st"]["process_wall_s"]
+    assert "with --late-interaction (opt-in)" in format_report(r)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
