@@ -229,8 +229,12 @@ def list_html(rows: Sequence[ListRow], focus: int, hls: Sequence[Highlight], hei
             f'</div>{"".join(parts)}</div>').replace("\n", " ")
 
 
-def miners_html(miners: Sequence[dict], signals: dict | None = None, max_signals: int = 8) -> str:
-    """Which miners proposed the candidate (rank, score) and the numeric risk signals, escaped."""
+def miners_html(miners: Sequence[dict], signals: dict | None = None) -> str:
+    """Which miners proposed the candidate (rank, score) and every numeric risk signal, escaped.
+
+    All of them, in two columns: the learned ones (graph, neighbour labels, late interaction) come last in
+    the registry, and a cut at the first few hid exactly the signals the combiner leans on.
+    """
     rows = "".join(
         f"<li>{escape_text(str(m.get('miner', '')))} &#183; rank {int(m.get('rank') or 0)}"
         + (f" &#183; score {float(m['score']):.3f}" if m.get("score") is not None else "")
@@ -239,9 +243,8 @@ def miners_html(miners: Sequence[dict], signals: dict | None = None, max_signals
     sig = ""
     nums = [(k, v) for k, v in (signals or {}).items() if isinstance(v, (int, float))]
     if nums:
-        sig = "<div style=\"font-size:0.85em;opacity:0.8\">signals&#58;<ul>" + "".join(
-            f"<li>{escape_text(str(k))} = {float(v):.3f}</li>" for k, v in nums[:max_signals]
-        ) + "</ul></div>"
+        sig = ("<div style=\"font-size:0.85em;opacity:0.8\">signals&#58;<ul style=\"columns:2\">" + "".join(
+            f"<li>{escape_text(str(k))} = {float(v):.3f}</li>" for k, v in nums) + "</ul></div>")
     return f'<div class="na-miners">mined by&#58;<ul>{rows}</ul>{sig}</div>'
 
 

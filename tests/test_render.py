@@ -19,6 +19,7 @@ from core.render import (
     escape_text,
     list_html,
     marked,
+    miners_html,
     query_html,
     risk_html,
     split_words,
@@ -98,6 +99,19 @@ def test_risk_html_percentage_and_escaped_reasons():
     out = risk_html(0.734, "dense rank 1; <b>bold</b> reason")
     assert "73&#37;" in out
     assert "&#60;b&#62;bold" in out
+
+
+def test_miners_html_lists_every_signal_escaped():
+    from core.risk.signals import SIGNALS
+
+    sig = {name: 0.5 for name in SIGNALS} | {"<b>x</b>": 1.0, "note": "text is not a signal"}
+    out = miners_html([{"miner": "dense<script>", "rank": 3, "score": 0.25}], sig)
+    for name in SIGNALS:  # the learned ones last in the registry too (late_maxsim, neighbour_label, ...)
+        assert f"<li>{escape_text(name)} = 0.500</li>" in out
+    assert "note" not in out and f"{escape_text('<b>x</b>')} = 1.000" in out
+    assert "dense&#60;script&#62; &#183; rank 3 &#183; score 0.250" in out
+    rest = strip_ours(out)
+    assert "<" not in rest and ">" not in rest
 
 
 @settings(max_examples=300, deadline=None)
