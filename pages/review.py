@@ -65,7 +65,22 @@ if state.get("spec") != spec:
 shown: dict = state.setdefault("shown_at", {})  # card key -> when it was first shown
 
 
+STALE_KEY = "That key arrived while the next card was loading: nothing saved. Press it again."
+
+
+def _stale(key: tuple[str, str]) -> bool:
+    """A button's callback carries the card of the run that drew it. A key pressed after the next card
+    was drawn but before its buttons were (a run interrupted between them) would reach the previous
+    card's callback: write nothing rather than label a card the annotator is no longer looking at."""
+    if key == state.get("card_key"):
+        return False
+    state["flash"] = STALE_KEY
+    return True
+
+
 def _decide(label: str, card: review.Card, blind: bool) -> None:
+    if _stale(card.key):
+        return
     qid, did = card.key
     secs = time.time() - shown.pop(card.key, time.time())
     note = state.get(f"note::{qid}::{did}", "")
@@ -81,6 +96,8 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
 
 
 def _skip(qid: str, did: str) -> None:
+    if _stale((qid, did)):
+        return
     review.skip(db, me, dataset, qid, did)
     shown.pop((qid, did), None)
     state["exclude"].append((qid, did))

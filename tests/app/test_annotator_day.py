@@ -50,6 +50,26 @@ def test_decisions_store_their_time(app, store_of):
     assert "flagged for a second look" in _md(at)
 
 
+def test_a_key_from_a_half_drawn_card_labels_nothing(app, store_of):
+    """A run drew the next card, then was interrupted before its buttons: a key pressed then reaches the
+    previous card's callback. It must write nothing (not label a card no longer on screen)."""
+    store_of.set_setting("blind_share", "0")
+    at = app("ann")
+    shown = at.session_state["card_key"]
+    at.session_state["card_key"] = ("q-next", "d-next")  # what the interrupted run had set
+    at.button(key="lab_false_negative").click().run()
+    assert not at.exception, at.exception
+    assert store_of.judgments(DS).empty
+    assert "nothing saved" in _md(at)
+    at.button(key="skip").click()  # a stale skip is refused the same way
+    at.session_state["card_key"] = ("q-next", "d-next")
+    at.run()
+    assert at.session_state["card_key"] == shown  # not skipped: the same card again
+    at.button(key="lab_false_negative").click().run()  # the run completed: this key is for `shown`
+    j = store_of.judgments(DS)
+    assert [(q, d, lab) for q, d, lab in zip(j.query_id, j.doc_id, j.label)] == [(*shown, "false_negative")]
+
+
 def test_learning_queue_refits_after_n_judgments(app, store_of):
     learning.set_learn_every(store_of, 4, BOSS)
     store_of.set_setting("blind_share", "0")
