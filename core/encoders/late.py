@@ -2,8 +2,9 @@
 
 For each query token, the best cosine to any token of the doc (the model's 256-piece window; [CLS] and
 [SEP] left out), averaged over the query's tokens weighted by their idf in the corpus
-(``log(N / (1 + df)) + 1`` over word pieces): a rare query word met in the doc counts more than "the". A pooled cosine blurs a doc into one point; MaxSim asks
-whether every part of the query is met somewhere in it. Issue 18, NFCorpus keep 1: alone AP 0.49 (the
+(``log(N / (1 + df)) + 1`` over word pieces): a rare query word met in the doc counts more than "the".
+A pooled cosine blurs a doc into one point; MaxSim asks whether every part of the query is met somewhere
+in it. Issue 18, NFCorpus keep 1: alone AP 0.49 (the
 pooled dense score 0.27); inside fn_risk's PU combiner +0.013 to +0.030 AP on five runs
 with a plain mean, +0.026 to +0.038 on three with the idf weights (SciFact train +0.003 / +0.002 more).
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
 from core.types import NegauditError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 HEAD = "0004"  # the newest revision; a test checks it against the scripts
@@ -34,7 +38,7 @@ def register_duckdb() -> None:
         transactional_ddl = True
 
 
-def alembic_config(connection: Connection | None = None):
+def alembic_config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
@@ -67,7 +71,7 @@ def migrate(engine: Engine) -> str:
             done = "stamped"
         try:
             command.upgrade(cfg, "head")
-        except Exception as exc:
+        except Exception as exc:  # e.g. a revision written by a newer negaudit
             if "Can't locate revision" in str(exc):
                 raise NegauditError(
                     f"the database is at schema revision {rev!r}, which this negaudit does not "

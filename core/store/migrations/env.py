@@ -7,13 +7,14 @@ repository root) the database is `-x db=URL`, else `$NEGAUDIT_DB`, else ./negaud
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from core.store import migrate, schema
 
 config = context.config
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=schema.metadata, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
