@@ -29,6 +29,12 @@ def wait_idle(page, timeout_ms: int = 30_000) -> None:
                            state="attached", timeout=timeout_ms)
 
 
+def focus_page(page) -> None:
+    """Ready for a shortcut key: the run has drawn the buttons, and keys go to the page, not an input."""
+    wait_idle(page)
+    page.locator("h1").first.click()
+
+
 def require_chromium() -> None:
     """Skip the calling test module without Chromium (fail under CI=true)."""
     if Path(CHROMIUM).exists():

@@ -16,11 +16,11 @@ from core import auth
 from core.store import Store
 from tests.browser.conftest import (
     ARTIFACTS,
+    focus_page,
     require_chromium,
     sign_in,
     start_server,
     stop_server,
-    wait_idle,
 )
 
 require_chromium()
@@ -54,11 +54,6 @@ def _inside(box: dict | None, what: str) -> None:
     assert box is not None, f"{what} not rendered"
     assert box["y"] >= 0 and box["y"] + box["height"] <= H, f"{what} outside the viewport: {box}"
     assert box["x"] >= 0 and box["x"] + box["width"] <= W, f"{what} outside the viewport: {box}"
-
-
-def _focus_page(page) -> None:
-    wait_idle(page)  # the buttons the key reaches are drawn
-    page.locator("h1").first.click()  # keys go to the page, not an input
 
 
 def _wait_text_change(page, selector: str, old: str, timeout: float = 30) -> str:
@@ -98,7 +93,7 @@ def test_card_fits_one_screen_at_1280x800(server, browser_page):
     # labels by key still move on quickly (issue 15 measured 0.37 s median before)
     took, old = [], page.locator(".na-candidate").inner_text()
     for key in ("n", "f", "n", "p", "n"):
-        _focus_page(page)
+        focus_page(page)
         t0 = time.perf_counter()
         page.keyboard.press(key)
         old = _wait_text_change(page, ".na-candidate", old)
@@ -128,7 +123,7 @@ def test_list_mode_labels_five_by_keys(server, browser_page):
     for key, _ in plan:
         if key in names:
             expected[focus.split("·")[1].strip()] = names[key]
-        _focus_page(page)
+        focus_page(page)
         page.keyboard.press(key)
         focus = _wait_text_change(page, head, focus)
     assert focus.startswith("#6 ·")  # labelled rows 1-5, the focus moved on to row 6

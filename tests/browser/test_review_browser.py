@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     ARGS,
     ARTIFACTS,
     CHROMIUM,
+    focus_page,
     require_chromium,
     start_server,
     stop_server,
@@ -101,8 +102,7 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         for key in ("n", "f", "p"):
             seen.append(text)
             _assert_inert(page)
-            wait_idle(page)
-            page.locator("h1").first.click()  # focus the page, not an input
+            focus_page(page)
             page.keyboard.press(key)
             text = _wait_card_change(page, text)
         assert all(MARKERS[doc] in card for doc, card in zip(order, seen) if doc in MARKERS)
@@ -118,8 +118,7 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
         # first ordinary one highlights the terms it shares with the query
         text, pos = seen[2], 3
         while True:
-            wait_idle(page)
-            page.locator("h1").first.click()
+            focus_page(page)
             page.keyboard.press("s")
             text = _wait_card_change(page, text)
             _assert_inert(page)
