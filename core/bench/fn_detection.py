@@ -100,13 +100,15 @@ def load_qrels(path: str | Path) -> pd.DataFrame:
 
 def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, doc_emb: np.ndarray,
                    q: np.ndarray, d: np.ndarray, checkpoints: tuple[int, ...], batch: int = 25,
-                   query_emb: np.ndarray | None = None, pos_similarity: np.ndarray | None = None) -> list[dict]:
+                   query_emb: np.ndarray | None = None, pos_similarity: np.ndarray | None = None,
+                   late: np.ndarray | None = None) -> list[dict]:
     """Judgments from the head of the queue (hidden labels as the oracle), then re-rank the rest.
 
     Per checkpoint N: (1) judge the static queue's first N and re-rank the others with
     :func:`core.risk.learn.rerank`; AP/P@50/P@100/ECE of the re-ranked order vs the static score on the
     *same* unjudged items. (2) A queue that learns as it goes: judge batches of ``batch`` from the head of
     the current order, re-ranking after each; false negatives found after N, vs the static queue's first N.
+    ``late``: the late-interaction MaxSim per row (its query mean becomes a learner feature), or None.
     """
     from core.risk.combiner import sigmoid
     from core.risk.learn import (
@@ -114,12 +116,16 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         judgment_evidence,
         learning_features,
         query_mass,
+        query_mean,
         rerank,
         signal_features,
     )
 
     mass = query_mass(q, static_logit)
-    extra = None if pos_similarity is None else signal_features(q, pos_similarity)
+    cols = [] if pos_similarity is None else [signal_features(q, pos_similarity)]
+    if late is not None:
+        cols.append(query_mean(q, late)[:, None])
+    extra = np.column_stack(cols) if cols else None
 
     def relearn(judged: np.ndarray) -> np.ndarray:
         j = np.flatnonzero(judged)  # only the judged rows' labels are read
@@ -216,8 +222,9 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     X = np.column_stack([sigd[n] for n in model.names])
     static, offset = static_log_odds(model, X, sigd), model.shape_logit(X)
     qrow, drow = inputs.qrow(scored.query_id.tolist()), inputs.drow(scored.doc_id.tolist())
+    late_row = sigd.get("late_maxsim") if late_interaction else None
     curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
-                           pos_similarity=sigd["pos_similarity"])
+                           pos_similarity=sigd["pos_similarity"], late=late_row)
     view = model.view
     result = {
         "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,

@@ -86,6 +86,19 @@ def query_mass(q: np.ndarray, static_logit: np.ndarray) -> np.ndarray:
     return logit(np.clip(mean[inv], _EPS, 1 - _EPS))
 
 
+def query_mean(q: np.ndarray, signal: np.ndarray) -> np.ndarray:
+    """Per row: the mean of a label-free signal over its query's rows — query-level evidence only judgments weigh.
+
+    Used for the late-interaction MaxSim: how well a query's candidates cover its tokens says how many of them
+    are relevant (NFCorpus test: Spearman 0.56 between a query's mean MaxSim over its 30 candidates and its
+    count of hidden relevant ones, 0.15 with its length). One labelled positive per query cannot say that
+    (the static score does not use it); the head's judgments can (docs/benchmarks.md, learner v3).
+    """
+    q, v = np.asarray(q), np.asarray(signal, dtype=float)
+    _, inv = np.unique(q, return_inverse=True)
+    return (np.bincount(inv, weights=v) / np.bincount(inv))[inv] if len(v) else np.zeros(0)
+
+
 def signal_features(q: np.ndarray, signal: np.ndarray) -> np.ndarray:
     """A static signal as two learnable columns: log-odds of its percentile over all rows, and its z-score
     within the query. Used for the similarity to the kept positive: after the head is judged, the static score

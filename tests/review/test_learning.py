@@ -51,6 +51,7 @@ def test_refit_writes_risk_keeps_base_and_reorders(store):
     rec = L.relearn(store, DS)
     assert "skipped" not in rec and rec["judged"] == len(judged)
     assert "pos_similarity_pct" in rec["features"] and "noise" not in rec["features"]
+    assert "late_maxsim_query_mean" not in rec["features"]  # the store holds no late interaction
     # the seeded store records no embedding model: the vector-free path, and the record says so
     assert rec["evidence"].startswith("vector-free: no embedding model recorded")
     # the fit starts at the scorer (weights 0) and minimises a penalised log loss: never worse
@@ -69,6 +70,31 @@ def test_refit_writes_risk_keeps_base_and_reorders(store):
     again = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])
     assert np.allclose(again.fn_risk, after.fn_risk, atol=1e-6)
     assert [h["judgments"] for h in L.history(store, DS)] == [rec["judgments"], rec2["judgments"]]
+
+
+def test_a_store_scored_with_late_interaction_adds_its_query_mean(store):
+    """Stored late MaxSim: the refit weighs its per-query mean (queries whose candidates cover their tokens hold
+    more relevant docs); the feature is listed in the refit's record."""
+    r = store.risk(DS)
+    queries = sorted(set(r.query_id))
+    rich = set(queries[: len(queries) // 2])  # in these queries most candidates are false negatives
+    rng = np.random.default_rng(1)
+    r["signals"] = [json.dumps({"pos_similarity": float(rng.random()),
+                                "late_maxsim": (0.8 if q in rich else 0.4) + 0.05 * float(rng.random())})
+                    for q in r.query_id]
+    store.replace_rows("risk", DS, r[["query_id", "doc_id", "scorer_version", "pos_score",
+                                      "fn_risk", "signals", "reasons"]])
+    items = SL.risk_rows(store, DS)
+    for i, row in enumerate(items.itertuples()):
+        if i % 2 == 0:
+            fn = row.query_id in rich and i % 5 != 0 or row.query_id not in rich and i % 5 == 0
+            store.add_judgment(DS, row.query_id, row.doc_id, "ann", "false_negative" if fn else "negative")
+    rec = L.relearn(store, DS)
+    assert "skipped" not in rec and "late_maxsim_query_mean" in rec["features"]
+    after = SL.risk_rows(store, DS)
+    judged = set(zip(items.query_id[::2], items.doc_id[::2]))
+    un = after[[(q, d) not in judged for q, d in zip(after.query_id, after.doc_id)]]
+    assert un.fn_risk[un.query_id.isin(rich)].mean() > un.fn_risk[~un.query_id.isin(rich)].mean()
 
 
 def test_skips_without_both_classes(store):

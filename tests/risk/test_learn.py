@@ -13,6 +13,7 @@ from core.risk.learn import (
     judgment_evidence,
     learning_features,
     query_mass,
+    query_mean,
     rerank,
     signal_features,
 )
@@ -121,6 +122,22 @@ def test_query_mass_and_signal_features(seed: int) -> None:
     assert f.shape == (len(q), 2) and np.isfinite(f).all()
     np.testing.assert_allclose(signal_features(q[p], static[p]), f[p])
     assert (np.diff(f[np.argsort(static), 0]) >= 0).all()  # the percentile keeps the signal's order
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_query_mean_is_the_querys_mean_in_range_and_order_free(seed: int) -> None:
+    """The late MaxSim's query mean: one value per query, inside the signal's range, rows in any order;
+    it takes no labels, so no judgment (hidden or not) can reach it."""
+    q, _, _, _, _ = _world(seed % 5)
+    v = np.random.default_rng(seed).uniform(0.1, 0.9, len(q))
+    m = query_mean(q, v)
+    for qq in np.unique(q):
+        np.testing.assert_allclose(m[q == qq], v[q == qq].mean())
+    assert (m >= v.min() - 1e-12).all() and (m <= v.max() + 1e-12).all()
+    p = np.random.default_rng(seed + 1).permutation(len(q))
+    np.testing.assert_allclose(query_mean(q[p], v[p]), m[p])
+    assert query_mean(np.zeros(0, int), np.zeros(0)).shape == (0,)
 
 
 def test_few_noisy_judgments_keep_the_static_order() -> None:

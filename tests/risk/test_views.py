@@ -63,6 +63,33 @@ def test_view_chosen_and_risk_never_certain(medium, monkeypatch, min_region) -> 
     pd.testing.assert_series_equal(a, perm.set_index(["query_id", "doc_id"]).fn_risk.sort_index())
 
 
+def test_late_interaction_is_fused_into_the_view(medium) -> None:
+    """With late interaction the chosen view adds the standardised MaxSim at LATE_WEIGHT: a candidate's risk
+    rises with its MaxSim, stays in [P_MIN, P_MAX] and does not depend on row order; without it, no fusion."""
+    from dataclasses import replace
+
+    from core.risk import select
+
+    inputs, cands = medium
+    M = np.random.default_rng(7).uniform(0.2, 0.9, (len(inputs.query_ids), len(inputs.doc_ids)))
+    late = replace(inputs, late=lambda q, d: M[q, d])
+    model = train_combiner(late)
+    assert model.view.name.endswith("+late") and model.view.name[: -len("+late")] in MODEL_VIEWS
+    w, _, sd = model.view.score.late
+    assert w == select.LATE_WEIGHT and sd > 0
+    out = score_false_negatives(cands, late, model=model)
+    assert out.fn_risk.between(P_MIN, P_MAX).all()
+    perm = score_false_negatives(cands.sample(frac=1.0, random_state=1), late, model=model)
+    a = out.set_index(["query_id", "doc_id"]).fn_risk.sort_index()
+    pd.testing.assert_series_equal(a, perm.set_index(["query_id", "doc_id"]).fn_risk.sort_index())
+    X = np.zeros((2, len(model.names)))
+    lo, hi = model.view.score(X, {"late_maxsim": np.array([0.3, 0.8])})
+    assert hi - lo == pytest.approx(w * 0.5 / sd)  # the same model input: only the MaxSim term differs
+    with pytest.raises(ValueError, match="late_maxsim"):
+        model.view.score(X, None)
+    assert train_combiner(inputs).view.score.late is None  # not fused without late interaction
+
+
 def test_no_view_without_enough_labels(tiny) -> None:
     inputs, cands = tiny  # 8 labelled positives: too few to hold some out
     model = train_combiner(inputs)
