@@ -249,7 +249,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
-    scored["scorer_version"] = SCORER_VERSION + ("+late-maxsim" if late else "")  # which evidence scored it
+    scored["scorer_version"] = SCORER_VERSION + ("+late-maxsim2" if late else "")  # which evidence scored it (2: fused into the view)
     progress("scoring queries", 0.95)
     dense_rank, lexical_rank = _rankings(corpus, judged_k, progress)
     labelled: dict[str, set[str]] = {}
