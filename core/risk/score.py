@@ -12,7 +12,7 @@ from core.risk.calibration import OffsetCalibration, fit_offset, judgment_target
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
-from core.risk.select import choose_view
+from core.risk.select import LATE_SIGNAL, choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
@@ -77,11 +77,18 @@ def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray]) -
 
 
 def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], a: dict[str, np.ndarray],
-             extra: np.ndarray | None) -> list[str]:
+             extra: np.ndarray | None, fused_late: np.ndarray | None = None) -> list[str]:
+    """Per row: the two largest positive linear contributions, plus the signals that fire on their own.
+
+    ``fused_late``: rows where a view that fuses the late MaxSim (core/risk/select.py) found it high (z >= 1
+    on the region's top rows) — it ranks them more than its linear contribution says.
+    """
     out = []
     for r in range(len(contrib)):
         raw = {k: float(v[r]) for k, v in a.items()}
         top = [i for i in np.argsort(-contrib[r])[:2] if contrib[r, i] > 0]
+        if fused_late is not None and fused_late[r] and LATE_SIGNAL in names and names.index(LATE_SIGNAL) not in top:
+            top.append(names.index(LATE_SIGNAL))
         parts = [SIGNALS[names[i]].reason(float(sig[names[i]][r]), raw) for i in top]
         if sig["pos_ratio"][r] >= 0.9:
             parts.append(SIGNALS["pos_ratio"].reason(float(sig["pos_ratio"][r]), raw))
@@ -157,7 +164,9 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
             risk = cal(offset, Z)
     pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
     pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
-    pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra)
+    fused = None if model.view is None else getattr(model.view.score, "late", None)
+    high = None if fused is None else (np.asarray(sig[LATE_SIGNAL]) - fused[1]) / fused[2] >= 1.0
+    pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra, high)
     keys = list(sig)
     vals = np.column_stack([sig[k] for k in keys])
     pairs["signals"] = [json.dumps({k: float(f"{v:.6g}") for k, v in zip(keys, row.tolist())}) for row in vals]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,13 +77,16 @@ def test_late_interaction_is_fused_into_the_view(medium) -> None:
     late = replace(inputs, late=lambda q, d: M[q, d])
     model = train_combiner(late)
     assert model.view.name.endswith("+late") and model.view.name[: -len("+late")] in MODEL_VIEWS
-    w, _, sd = model.view.score.late
+    w, mean, sd = model.view.score.late
     assert w == select.LATE_WEIGHT and sd > 0
     out = score_false_negatives(cands, late, model=model)
     assert out.fn_risk.between(P_MIN, P_MAX).all()
     perm = score_false_negatives(cands.sample(frac=1.0, random_state=1), late, model=model)
     a = out.set_index(["query_id", "doc_id"]).fn_risk.sort_index()
     pd.testing.assert_series_equal(a, perm.set_index(["query_id", "doc_id"]).fn_risk.sort_index())
+    high = (np.array([json.loads(v)["late_maxsim"] for v in out.signals]) - mean) / sd >= 1.0
+    assert high.any() and not high.all()
+    assert out.reasons[high].str.contains("token MaxSim").all()  # the card says what ranked it
     X = np.zeros((2, len(model.names)))
     lo, hi = model.view.score(X, {"late_maxsim": np.array([0.3, 0.8])})
     assert hi - lo == pytest.approx(w * 0.5 / sd)  # the same model input: only the MaxSim term differs
