@@ -116,7 +116,7 @@ def bm25_rm3_z(a: Arrays) -> np.ndarray:
     return _div(a["fb_bm25"] - a["fb_bm25_mean"], a["fb_bm25_std"])
 
 
-@register("late_maxsim", lambda v, r: f"every query word is met in it (token MaxSim {v:.2f})", learned=True)
+@register("late_maxsim", lambda v, r: f"its words match the query's closely, token by token (token MaxSim {v:.2f})", learned=True)
 def late_maxsim(a: Arrays) -> np.ndarray:
     """Late interaction: each query token's best cosine to a doc token, averaged (core/encoders/late.py).
 
