@@ -116,16 +116,12 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         judgment_evidence,
         learning_features,
         query_mass,
-        query_mean,
         rerank,
-        signal_features,
+        static_extras,
     )
 
     mass = query_mass(q, static_logit)
-    cols = [] if pos_similarity is None else [signal_features(q, pos_similarity)]
-    if late is not None:
-        cols.append(query_mean(q, late)[:, None])
-    extra = np.column_stack(cols) if cols else None
+    extra, _ = static_extras(q, pos_similarity, late)
 
     def relearn(judged: np.ndarray) -> np.ndarray:
         j = np.flatnonzero(judged)  # only the judged rows' labels are read

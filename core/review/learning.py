@@ -5,7 +5,7 @@ The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on
 intercept plus L2-shrunk weights of judgment-weighed features are learned from the consensus labels —
 the query's mean risk (`query_mass`), the stored similarity to the kept positive
 (`signal_features`) and, on a store scored with late interaction, the query's mean token MaxSim
-(`query_mean`) — and, when the embedding cache already holds the vectors of the queries and docs in
+(`query_mean`; both via `static_extras`) — and, when the embedding cache already holds the vectors of the queries and docs in
 play, the bench learner's cosine evidence (to docs judged FN / negative for the same query, and of the query
 to other queries that judged the same doc; `core.review.vectors` looks them up and never encodes). Any
 vector missing: the vector-free features, and the refit's record says which path ran and why. The model and
@@ -39,9 +39,8 @@ from core.risk.learn import (
     judgment_evidence,
     learning_features,
     query_mass,
-    query_mean,
     rerank,
-    signal_features,
+    static_extras,
 )
 from core.store import Store
 from core.store import learning as SL
@@ -115,18 +114,14 @@ def _features(items: pd.DataFrame, base_logit: np.ndarray, judged: np.ndarray, l
     mass, the kept-positive similarity and the query's mean late-interaction MaxSim when stored."""
     q, _, d, _ = item_keys(items)
     signals = items.signals.reset_index(drop=True)
-    pos, late = _signal(signals, "pos_similarity"), _signal(signals, "late_maxsim")
-    cols = ([] if pos is None else [signal_features(q, pos)]) + ([] if late is None else [query_mean(q, late)[:, None]])
-    extra = np.column_stack(cols) if cols else None
+    extra, extra_names = static_extras(q, _signal(signals, "pos_similarity"), _signal(signals, "late_maxsim"))
     ev = dev = None
     if vectors is not None:
         j = np.flatnonzero(judged)  # only the judged rows' labels are read
         ev = judgment_evidence(vectors.doc, q, d, q[j], d[j], labels[j])
         dev = doc_evidence(vectors.query, q, d, q[j], d[j], labels[j])
     Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra)
-    names = (([] if vectors is None else EVIDENCE_NAMES) + ["query_mass"]
-             + ([] if pos is None else ["pos_similarity_pct", "pos_similarity_query_z"])
-             + ([] if late is None else ["late_maxsim_query_mean"]))
+    names = ([] if vectors is None else EVIDENCE_NAMES) + ["query_mass"] + extra_names
     return q, Z, names
 
 

@@ -79,11 +79,8 @@ def _max_sim(emb: np.ndarray, key: np.ndarray, item: np.ndarray, jkey: np.ndarra
 
 def query_mass(q: np.ndarray, static_logit: np.ndarray) -> np.ndarray:
     """Per row: log-odds of the mean static probability over its query's rows (label-free; judgments weigh it)."""
-    q = np.asarray(q)
-    _, inv = np.unique(q, return_inverse=True)
-    p = sigmoid(np.asarray(static_logit, dtype=float))
-    mean = np.bincount(inv, weights=p) / np.bincount(inv)
-    return logit(np.clip(mean[inv], _EPS, 1 - _EPS))
+    mean = query_mean(q, sigmoid(np.asarray(static_logit, dtype=float)))
+    return logit(np.clip(mean, _EPS, 1 - _EPS))
 
 
 def query_mean(q: np.ndarray, signal: np.ndarray) -> np.ndarray:
@@ -114,6 +111,21 @@ def signal_features(q: np.ndarray, signal: np.ndarray) -> np.ndarray:
     sd = np.sqrt(np.maximum(np.bincount(inv, weights=v * v) / n - mean ** 2, 0.0))
     z = np.where(sd[inv] > 1e-9, (v - mean[inv]) / np.where(sd[inv] > 1e-9, sd[inv], 1.0), 0.0)
     return np.column_stack([pct, z])
+
+
+def static_extras(q: np.ndarray, pos_similarity: np.ndarray | None,
+                  late: np.ndarray | None) -> tuple[np.ndarray | None, list[str]]:
+    """The learner's ``extra`` columns from stored signals, and their names: the kept-positive similarity
+    (:func:`signal_features`) and the query's mean late MaxSim (:func:`query_mean`), each where given.
+    One place for the bench's learning curve and the app's refit."""
+    cols, names = [], []
+    if pos_similarity is not None:
+        cols.append(signal_features(q, pos_similarity))
+        names += ["pos_similarity_pct", "pos_similarity_query_z"]
+    if late is not None:
+        cols.append(query_mean(q, late)[:, None])
+        names.append("late_maxsim_query_mean")
+    return (np.column_stack(cols) if cols else None), names
 
 
 def _presence(ev: np.ndarray) -> np.ndarray:

@@ -164,8 +164,8 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
             risk = cal(offset, Z)
     pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
     pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
-    fused = None if model.view is None else getattr(model.view.score, "late", None)
-    high = None if fused is None else (np.asarray(sig[LATE_SIGNAL]) - fused[1]) / fused[2] >= 1.0
+    fused = model.view is not None and getattr(model.view.score, "late", None) is not None
+    high = model.view.score.late_z(sig) >= 1.0 if fused else None
     pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra, high)
     keys = list(sig)
     vals = np.column_stack([sig[k] for k in keys])

@@ -67,11 +67,17 @@ class ViewScore:
         out = sum((model_score(self.models[k], X) - m) / sd for k, (m, sd) in self.norm.items())
         if self.late is not None:
             out = (out - self.centre[0]) / self.centre[1]
-            if signals is None or LATE_SIGNAL not in signals:
-                raise ValueError(f"this view fuses the {LATE_SIGNAL} signal: pass the signals to score it")
-            w, m, sd = self.late
-            out = out + w * (np.asarray(signals[LATE_SIGNAL], dtype=float) - m) / sd
+            out = out + self.late[0] * self.late_z(signals)
         return out
+
+    def late_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
+        """The fused MaxSim, standardised as on the region's top rows (the view fuses it at ``late[0]``)."""
+        if self.late is None:
+            raise ValueError("this view fuses no late-interaction signal")
+        if signals is None or LATE_SIGNAL not in signals:
+            raise ValueError(f"this view fuses the {LATE_SIGNAL} signal: pass the signals to score it")
+        _, m, sd = self.late
+        return (np.asarray(signals[LATE_SIGNAL], dtype=float) - m) / sd
 
 
 def _standard(v: np.ndarray) -> tuple[float, float]:
@@ -117,7 +123,7 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     for kind in kinds:
         train = (Xt, yt, fold_of_query[qt]) if kind == "global_linear" else None
         held[kind] = crossfit(kind, X, y, fr, train)
-    norm = {k: (float(held[k].mean()), float(held[k].std()) or 1.0) for k in kinds}
+    norm = {k: _standard(held[k]) for k in kinds}
     if len(kinds) == 2:
         held["blend"] = sum((held[k] - m) / sd for k, (m, sd) in norm.items())
     for n in _signal_views():
