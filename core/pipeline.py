@@ -141,6 +141,14 @@ def bm25_rows(corpus: Corpus) -> Callable[[Sequence[int]], np.ndarray]:
     return rows_of(ensure_index(corpus), corpus.query_texts)
 
 
+def term_coverage(corpus: Corpus) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Each query's idf-weighted term coverage of given docs: what `RiskInputs.coverage` expects."""
+    from core.mining import ensure_index
+    from core.mining import term_coverage as coverage_of
+
+    return coverage_of(ensure_index(corpus), corpus.query_texts)
+
+
 def bm25_feedback(corpus: Corpus) -> Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]:
     """BM25 of each query expanded with given feedback docs (RM3): what `RiskInputs.bm25_feedback` expects."""
     from core.mining import ensure_index
@@ -245,11 +253,11 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     t0 = time.perf_counter()
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
-                        late=late_fn)
+                        late=late_fn, coverage=term_coverage(corpus))
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
-    scored["scorer_version"] = SCORER_VERSION + ("+late-maxsim2" if late else "")  # which evidence scored it (2: fused into the view)
+    scored["scorer_version"] = SCORER_VERSION + ("+late-maxsim3" if late else "")  # which evidence scored it (3: and its query mean)
     progress("scoring queries", 0.95)
     dense_rank, lexical_rank = _rankings(corpus, judged_k, progress)
     labelled: dict[str, set[str]] = {}

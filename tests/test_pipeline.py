@@ -89,7 +89,7 @@ def test_late_interaction_adds_its_signal_to_the_scores(audited, bi_encoder):
     assert late.between(-1, 1).all() and late.nunique() > 100  # a real per-pair value, not a constant
     assert res.candidates.fn_risk.between(0, 1).all()
     assert store.risk("sf").signals.str.contains("late_maxsim").all()
-    assert res.candidates.scorer_version.str.endswith("+late-maxsim2").all()
+    assert res.candidates.scorer_version.str.endswith("+late-maxsim3").all()
 
 
 def test_late_interaction_on_another_engine_is_a_clear_error(audited, bi_encoder):

@@ -83,12 +83,13 @@ def _metrics(y: np.ndarray, s: np.ndarray, heads: tuple[int, ...] = (50, 100)) -
 
 
 def _bm25_rows(doc_texts: list[str], query_texts: list[str]):
-    """(BM25 rows, RM3 feedback rows) over one index: what ``RiskInputs.bm25`` / ``bm25_feedback`` expect."""
-    from core.mining import Bm25Index, bm25_rows
+    """(BM25 rows, RM3 feedback rows, term coverage) over one index: what ``RiskInputs.bm25`` /
+    ``bm25_feedback`` / ``coverage`` expect."""
+    from core.mining import Bm25Index, bm25_rows, term_coverage
     from core.mining.feedback import bm25_feedback_rows
 
     index = Bm25Index.build(doc_texts)
-    return bm25_rows(index, query_texts), bm25_feedback_rows(index, query_texts)
+    return bm25_rows(index, query_texts), bm25_feedback_rows(index, query_texts), term_coverage(index, query_texts)
 
 
 def load_qrels(path: str | Path) -> pd.DataFrame:
@@ -193,7 +194,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     sparse = {q: kept[q] for q in qids}  # the only labels the scorer ever receives
     cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
-    bm25, feedback = _bm25_rows(doc_texts, qtexts)
+    bm25, feedback, coverage = _bm25_rows(doc_texts, qtexts)
     late, late_s = None, 0.0
     if late_interaction:
         from core.encoders.late import late_interaction_pairs
@@ -201,7 +202,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
         late_pairs = late_interaction_pairs(qtexts, doc_texts)
         late = _timed(late_pairs)
     inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=feedback, seed=seed,
-                        top_k=top_k, late=late)
+                        top_k=top_k, late=late, coverage=coverage)
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)
     if late is not None:
@@ -228,13 +229,25 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
         "fn_rate": float(y.mean()), "detection": table, "late_interaction_s": late_s if late_interaction else None,
         "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
         "view": None if view is None else {"name": view.name, "c": view.c, "prior": view.prior,
-                                           "n_labelled": view.n_labelled, "heldout_AP": view.heldout},
+                                           "n_labelled": view.n_labelled, "heldout_AP": view.heldout,
+                                           "fused": _fused_weights(view)},
         "learning_curve": curve,
         "combiner": dict(zip(model.names, model.linear.steps[-1][1].coef_[0].round(3).tolist())),
     }
     if verbose:
         print(format_tables(result))
     return result
+
+
+def _fused_weights(view) -> dict[str, float]:
+    """The weights of the terms a view fuses beside its model (core/risk/select.py), by signal."""
+    from core.risk.select import LATE_SIGNAL
+
+    late, query = getattr(view.score, "late", None), getattr(view.score, "query", None)
+    out = {} if late is None else {LATE_SIGNAL: round(float(late[0]), 4)}
+    if query is not None:
+        out["+".join(query[1])] = round(float(query[0]), 4)
+    return out
 
 
 def format_tables(r: dict) -> str:
@@ -247,7 +260,8 @@ def format_tables(r: dict) -> str:
     v = r["view"]
     lines.append(f"fn_risk range [{lo:.3f}, {hi:.3f}], ECE {r['ECE']:.3f}; ranking view: "
                  + ("linear PU" if v is None else f"{v['name']} (Elkan-Noto c {v['c']:.3f}, "
-                    f"{v['n_labelled']} labelled in the top region)"))
+                    f"{v['n_labelled']} labelled in the top region"
+                    + "".join(f"; {k} fused at {w:.2f}" for k, w in v.get("fused", {}).items()) + ")"))
     if r.get("late_interaction_s") is not None:
         lines.append(f"late interaction (token MaxSim) on: {r['late_interaction_s']:.1f} s wall in its model pass")
     if r["learning_curve"]:

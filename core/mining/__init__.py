@@ -21,6 +21,7 @@ from core.mining.bm25 import (
     bm25_topk,
     ensure_index,
     mine_bm25,
+    term_coverage,
 )
 from core.mining.candidates import CANDIDATE_COLUMNS, EXTRA_COLUMNS, positives_by_query
 from core.mining.dense import dense_topk, faiss_index, mine_dense
@@ -62,4 +63,5 @@ __all__ = [
     "needs_embeddings",
     "positives_by_query",
     "register",
+    "term_coverage",
 ]

@@ -90,6 +90,38 @@ def bm25_rows(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[Sequenc
     return lambda rows: index.scores([tokens[i] for i in rows])
 
 
+def term_coverage(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """(query rows, doc rows (n, k)) -> (n, k): the idf-weighted share of each query's distinct terms (the BM25
+    tokeniser's) that each doc contains; idf ``log(N / (1 + df)) + 1``, a term absent from the corpus counts too.
+
+    Read from the index's postings, no scoring pass: what ``core.risk.RiskInputs.coverage`` expects. Averaged
+    over a query's top docs it says how much of the query the collection answers (core/risk/inputs.py).
+    """
+    scores = getattr(index.retriever, "scores", None)
+    if not isinstance(scores, dict) or "indptr" not in scores or "indices" not in scores:
+        raise NegauditError(f"term coverage needs bm25s' postings (BM25.scores indptr/indices); bm25s "
+                            f"{_version('bm25s')} has none")
+    indptr, postings = np.asarray(scores["indptr"]), np.asarray(scores["indices"])
+    vocab, n = index.retriever.vocab_dict, index.n_docs
+    terms = [sorted(set(t) - {""}) for t in bm25_tokenize(query_texts)]
+
+    def coverage(q: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        docs = np.asarray(docs, np.int64).reshape(len(q), -1)
+        out = np.zeros(docs.shape, np.float64)
+        for i, qi in enumerate(np.asarray(q, np.int64).tolist()):
+            total = 0.0
+            for t in terms[qi]:
+                tid = vocab.get(t)
+                posting = postings[indptr[tid] : indptr[tid + 1]] if tid is not None else postings[:0]
+                w = float(np.log(n / (1.0 + len(posting))) + 1.0)
+                total += w
+                out[i] += w * np.isin(docs[i], posting)
+            out[i] /= total or 1.0
+        return out
+
+    return coverage
+
+
 def bm25_topk(
     index: Bm25Index,
     query_texts: Sequence[str],

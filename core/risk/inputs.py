@@ -16,6 +16,8 @@ Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_d
 FeedbackRows = Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]
 # (query rows, doc rows) -> late-interaction MaxSim of each pair (core/encoders/late.py)
 LatePairs = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (query rows, doc rows (n, k)) -> (n, k) idf-weighted share of the query's terms in each doc (core/mining/bm25.py)
+CoverageRows = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -31,6 +33,8 @@ class RiskInputs:
             ``None``: candidates are scored with the plain query's lexical signals.
         late: token-level MaxSim of query and doc (core/encoders/late.py, opt-in: a second model pass);
             ``None``: the ``late_maxsim`` signal is 0, so the combiner leaves it out.
+        coverage: the idf-weighted share of a query's terms a doc contains (core/mining/bm25.py); averaged
+            over the query's top docs, a query-level signal; ``None``: that signal is 0.
         pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
         graph_k: neighbours per doc in the doc-doc similarity graph.
         top_k: how deep the candidates were mined (the depth where a view is judged, see core/risk/views.py).
@@ -45,6 +49,7 @@ class RiskInputs:
     bm25: Bm25Rows | None = None
     bm25_feedback: FeedbackRows | None = None
     late: LatePairs | None = None
+    coverage: CoverageRows | None = None
     seed: int = 0
     pu_sample: int = 300
     graph_k: int = 10
@@ -53,6 +58,8 @@ class RiskInputs:
     region_depth: int = 100
     _qpos: dict[str, int] = field(default_factory=dict, repr=False)
     _dpos: dict[str, int] = field(default_factory=dict, repr=False)
+    # (signal, query row) -> its query-level mean; not an init field, so ``dataclasses.replace`` starts afresh
+    _query_mean: dict[tuple[str, int], float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.query_emb = np.asarray(self.query_emb, dtype=np.float32)
@@ -99,6 +106,32 @@ def _ranks(scores: np.ndarray, local: np.ndarray, docs: np.ndarray) -> np.ndarra
     n = scores.shape[1]
     vals = scores[local, docs]
     return np.array([n - np.searchsorted(srt[li], v, side="right") + 1 for li, v in zip(local, vals)], np.float64)
+
+
+QUERY_MEANS = ("late_query_mean", "coverage_query_mean")  # the query-level arrays of pair_arrays
+
+
+def _query_means(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:
+    """Per query row in ``qs``, over its dense top ``top_k`` docs of the corpus (``S``: the queries' dense
+    scores over it): the mean late MaxSim and the mean term coverage, where ``inputs`` has them.
+
+    Query-level and label-free (the top docs, labelled or not): how much of the query the docs a miner would
+    return answer. On NFCorpus such queries hold more relevant docs (docs/benchmarks.md, session 6).
+    Cached on ``inputs``: training, view choice and scoring ask for the same queries.
+    """
+    sources = {"late_query_mean": inputs.late, "coverage_query_mean": inputs.coverage}
+    sources = {k: f for k, f in sources.items() if f is not None}
+    need = [i for i, qi in enumerate(qs.tolist()) if any((k, qi) not in inputs._query_mean for k in sources)]
+    if need:
+        k = max(1, min(inputs.top_k, S.shape[1]))
+        top = np.argpartition(-S[need], k - 1, axis=1)[:, :k]
+        for name, f in sources.items():
+            if name == "late_query_mean":
+                vals = np.asarray(f(np.repeat(qs[need], k), top.ravel()), np.float64).reshape(len(need), k)
+            else:
+                vals = np.asarray(f(qs[need], top), np.float64)
+            inputs._query_mean.update(zip(((name, qi) for qi in qs[need].tolist()), vals.mean(1).tolist()))
+    return {name: np.array([inputs._query_mean[(name, qi)] for qi in qs.tolist()], np.float64) for name in sources}
 
 
 def _label_index(inputs: RiskInputs, pos_rows: list[np.ndarray]) -> dict[int, np.ndarray]:
@@ -164,7 +197,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     n = len(q)
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
             "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank",
-            "late_maxsim"]
+            "late_maxsim", *QUERY_MEANS]
     feedback = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
     keys += list(FEEDBACK_KEYS.values()) if feedback else []
     out = {k: np.zeros(n, np.float64) for k in keys}
@@ -191,6 +224,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
         out["graph_dense"][rows] = Sz[local[:, None], nbr[rows]].mean(1) if nbr.shape[1] else 0.0
         if ranks:
             out["dense_rank"][rows] = _ranks(S, local, d[rows])
+        for name, v in _query_means(inputs, qs, S).items():
+            out[name][rows] = v[local]
         if inputs.bm25 is not None:
             B = np.asarray(inputs.bm25(qs.tolist()), dtype=np.float64)
             bmu, bsd = B.mean(1), _safe(B.std(1))

@@ -12,11 +12,11 @@ from core.risk.calibration import OffsetCalibration, fit_offset, judgment_target
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
-from core.risk.select import LATE_SIGNAL, choose_view
+from core.risk.select import LATE_SIGNAL, QUERY_SIGNALS, choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
-SCORER_VERSION = f"pu-view-3+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-4+{TOKENIZER_ID}"  # BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 
@@ -76,20 +76,40 @@ def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray]) -
     return model.rank_logit(X) if model.view is None else model.view.log_odds(model.view.score(X, sig))
 
 
+QUERY_REASON = "a query likely to hold several relevant docs"
+
+
+def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Signal -> rows where a term the view fuses (core/risk/select.py) is high: the MaxSim at z >= 1 on the
+    region's top rows; the query-level signals where their term adds half a standard deviation or more."""
+    score = model.view.score if model.view is not None else None
+    out = {}
+    if getattr(score, "late", None) is not None:
+        out[LATE_SIGNAL] = score.late_z(sig) >= 1.0
+    if getattr(score, "query", None) is not None:
+        high = score.query[0] * score.query_z(sig) >= 0.5
+        out.update({n: high for n in score.query[1]})
+    return out
+
+
 def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], a: dict[str, np.ndarray],
-             extra: np.ndarray | None, fused_late: np.ndarray | None = None) -> list[str]:
+             extra: np.ndarray | None, fused: dict[str, np.ndarray] | None = None) -> list[str]:
     """Per row: the two largest positive linear contributions, plus the signals that fire on their own.
 
-    ``fused_late``: rows where a view that fuses the late MaxSim (core/risk/select.py) found it high (z >= 1
-    on the region's top rows) — it ranks them more than its linear contribution says.
+    ``fused``: signal -> rows where a term a view fuses beside its model is high (:func:`_fused_high`) — it
+    ranks them more than any linear contribution says, so the card names it; the query-level signals in one
+    clause that says why they count.
     """
     out = []
     for r in range(len(contrib)):
         raw = {k: float(v[r]) for k, v in a.items()}
-        top = [i for i in np.argsort(-contrib[r])[:2] if contrib[r, i] > 0]
-        if fused_late is not None and fused_late[r] and LATE_SIGNAL in names and names.index(LATE_SIGNAL) not in top:
-            top.append(names.index(LATE_SIGNAL))
-        parts = [SIGNALS[names[i]].reason(float(sig[names[i]][r]), raw) for i in top]
+        shown = [names[i] for i in np.argsort(-contrib[r])[:2] if contrib[r, i] > 0]
+        shown += [n for n, rows in (fused or {}).items() if rows[r] and n not in shown and n not in QUERY_SIGNALS]
+        parts = [SIGNALS[n].reason(float(sig[n][r]), raw) for n in shown]
+        query = [SIGNALS[n].reason(float(sig[n][r]), raw) for n, rows in (fused or {}).items()
+                 if rows[r] and n in QUERY_SIGNALS]
+        if query:
+            parts.append(" and ".join(query) + f": {QUERY_REASON}")
         if sig["pos_ratio"][r] >= 0.9:
             parts.append(SIGNALS["pos_ratio"].reason(float(sig["pos_ratio"][r]), raw))
         if extra is not None and extra[r, 0] >= 0.8:
@@ -164,9 +184,7 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
             risk = cal(offset, Z)
     pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
     pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
-    fused = model.view is not None and getattr(model.view.score, "late", None) is not None
-    high = model.view.score.late_z(sig) >= 1.0 if fused else None
-    pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra, high)
+    pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra, _fused_high(model, sig))
     keys = list(sig)
     vals = np.column_stack([sig[k] for k in keys])
     pairs["signals"] = [json.dumps({k: float(f"{v:.6g}") for k, v in zip(keys, row.tolist())}) for row in vals]

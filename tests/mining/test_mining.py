@@ -179,6 +179,20 @@ def test_bm25_ranks_the_lexical_match_first_and_drops_zero_scores():
     assert (df["miner"] == "bm25").all() and (df["score"] > 0).all()
 
 
+def test_term_coverage_is_the_idf_weighted_share_of_query_terms_in_each_doc():
+    """Read from the real bm25s postings: stemmed terms, idf log(N / (1 + df)) + 1, unknown terms count."""
+    docs = ["Cats purr when they are content.", "Dogs bark at cats.", "Vitamin D and bone fractures.",
+            "Cats and dogs fight.", "The stock market fell."]
+    cov = M.term_coverage(M.Bm25Index.build(docs), ["cats purr", "dog fractures unicorn"])
+    idf = lambda df: np.log(5 / (1 + df)) + 1
+    got = cov(np.array([0, 1]), np.array([[0, 1, 4], [2, 3, 4]]))
+    cat, purr = idf(3), idf(1)  # 'cat' in docs 0, 1, 3; 'purr' in doc 0
+    dog, frac, unicorn = idf(2), idf(1), idf(0)
+    np.testing.assert_allclose(got[0], [1.0, cat / (cat + purr), 0.0])
+    np.testing.assert_allclose(got[1], [frac / (dog + frac + unicorn), dog / (dog + frac + unicorn), 0.0])
+    assert ((got >= 0) & (got <= 1)).all()
+
+
 def test_bm25_on_the_subset_keeps_full_ranking_ranks(subset):
     idx = M.Bm25Index.build(subset["doc_texts"])
     raw, _ = M.bm25_topk(idx, subset["query_texts"], 60)

@@ -48,3 +48,5 @@ def test_bench_with_late_interaction_adds_the_signal_and_times_it() -> None:
     assert r["late_interaction_s"] > 0 and off["late_interaction_s"] is None
     assert 0 <= r["detection"]["fn_risk"]["AP"] <= 1 and r["n_candidates"] == off["n_candidates"]
     assert "late interaction (token MaxSim) on" in format_tables(r)
+    assert r["view"]["fused"]["late_maxsim"] == 0.5 and "late_maxsim" not in off["view"]["fused"]
+    assert "late_maxsim fused at 0.50" in format_tables(r)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 
@@ -14,14 +16,15 @@ A = {
     "neighbour_label": np.array([0.9, 0.0]), "pos_score": np.array([0.8, 0.0]), "pos_sim": np.array([0.7, 0.0]),
     "dense_rank": np.array([2.0, 40.0]), "bm25_rank": np.array([3.0, 0.0]), "rank": np.array([1.0, 0.0]),
     "fb_bm25": np.array([0.9, 0.1]), "fb_bm25_mean": np.array([0.1, 0.1]), "fb_bm25_std": np.array([0.2, 0.0]),
-    "late_maxsim": np.array([0.74, 0.31]),
+    "late_maxsim": np.array([0.74, 0.31]), "late_query_mean": np.array([0.52, 0.52]),
+    "coverage_query_mean": np.array([0.71, 0.71]),
 }
 EXPECTED = {
     "dense_score": [0.8, 0.4], "inverse_rank": [1.0, 0.0], "pos_ratio": [1.0, 0.0], "dense_z": [6.0, 0.0],
     "bm25_score": [10.0, 0.0], "bm25_norm": [0.5, 0.0], "bm25_z": [3.0, 0.0],
     "rrf": [1 / 62 + 1 / 63, 1 / 100], "graph_bm25": [1.5, -0.2], "graph_dense": [2.0, 0.1],
     "neighbour_label": [0.9, 0.0], "pos_similarity": [0.7, 0.0], "bm25_rm3_z": [4.0, 0.0],
-    "late_maxsim": [0.74, 0.31],
+    "late_maxsim": [0.74, 0.31], "late_query_mean": [0.52, 0.52], "coverage_query_mean": [0.71, 0.71],
 }
 
 
@@ -44,9 +47,12 @@ def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
     assert SIGNALS["pos_ratio"].reason(0.96, {"dense": 0.71}) == "dense score 0.71 is 96% of the positive's"
 
 
-def test_late_maxsim_is_zero_where_not_computed() -> None:
-    a = {k: v for k, v in A.items() if k != "late_maxsim"}
-    assert not SIGNALS["late_maxsim"].fn(a).any()
+@pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean"])
+def test_optional_signals_are_zero_where_not_computed(name: str) -> None:
+    a = {k: v for k, v in A.items() if k not in ("late_maxsim", "late_query_mean", "coverage_query_mean")}
+    assert not SIGNALS[name].fn(a).any()
+    # query-level: one labelled positive per query cannot weigh them
+    assert "late_query_mean" not in learned_names() and "coverage_query_mean" not in learned_names()
 
 
 def _late_matrix(inputs) -> np.ndarray:
@@ -72,3 +78,33 @@ def test_late_maxsim_is_learned_only_when_given_and_never_sees_labels() -> None:
     other = {k: set(list(inputs.doc_ids)[:2]) for k in inputs.query_ids}  # other labels: same values
     relabelled = replace(late, positives=other)
     np.testing.assert_array_equal(SIGNALS["late_maxsim"].fn(pair_arrays(relabelled, q, d)), M[q, d])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), top_k=st.integers(1, 12), name=st.sampled_from(["late_query_mean", "coverage_query_mean"]))
+def test_query_means_are_the_querys_top_docs_mean_and_label_free(seed: int, top_k: int, name: str) -> None:
+    """Per row: the mean of the pair values over its query's dense top ``top_k`` corpus docs — in their range,
+    the same whatever the rows' order or which docs are labelled (no label, hidden or kept, reaches it)."""
+    from dataclasses import replace
+
+    from core.risk import pair_arrays
+    from tests.risk.conftest import make_inputs
+
+    inputs, cands = make_inputs(seed=3)
+    rng = np.random.default_rng(seed)
+    M = rng.uniform(0.2, 0.9, (len(inputs.query_ids), len(inputs.doc_ids)))
+    if name == "late_query_mean":
+        given_ = replace(inputs, late=lambda q, d: M[q, d], top_k=top_k)
+    else:
+        given_ = replace(inputs, coverage=lambda q, docs: M[np.asarray(q)[:, None], docs], top_k=top_k)
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    got = SIGNALS[name].fn(pair_arrays(given_, q, d))
+    top = np.argsort(-(inputs.query_emb @ inputs.doc_emb.T), axis=1)[:, :top_k]
+    want = np.take_along_axis(M, top, axis=1).mean(1)[q]
+    np.testing.assert_allclose(got, want)
+    assert ((got >= M.min()) & (got <= M.max())).all()
+    other = "coverage_query_mean" if name == "late_query_mean" else "late_query_mean"
+    assert not SIGNALS[other].fn(pair_arrays(given_, q, d)).any()  # each from its own source only
+    perm = rng.permutation(len(q))
+    fresh = replace(given_, positives={k: set(rng.choice(list(inputs.doc_ids), 2)) for k in inputs.query_ids})
+    np.testing.assert_allclose(SIGNALS[name].fn(pair_arrays(fresh, q[perm], d[perm])), got[perm])

@@ -76,9 +76,13 @@ def test_late_interaction_is_fused_into_the_view(medium) -> None:
     M = np.random.default_rng(7).uniform(0.2, 0.9, (len(inputs.query_ids), len(inputs.doc_ids)))
     late = replace(inputs, late=lambda q, d: M[q, d])
     model = train_combiner(late)
-    assert model.view.name.endswith("+late") and model.view.name[: -len("+late")] in MODEL_VIEWS
+    assert model.view.name.split("+")[0] in MODEL_VIEWS and model.view.name.split("+")[1:] == ["late", "query"]
     w, mean, sd = model.view.score.late
     assert w == select.LATE_WEIGHT and sd > 0
+    wq, qnorm = model.view.score.query  # the query-level term: weighed by the relevant docs expected per query
+    assert 0 < wq < select.QUERY_WEIGHT and list(qnorm) == ["late_query_mean"]  # no coverage given here
+    qmean, qsd = qnorm["late_query_mean"]
+    assert qsd > 0
     out = score_false_negatives(cands, late, model=model)
     assert out.fn_risk.between(P_MIN, P_MAX).all()
     perm = score_false_negatives(cands.sample(frac=1.0, random_state=1), late, model=model)
@@ -87,12 +91,22 @@ def test_late_interaction_is_fused_into_the_view(medium) -> None:
     high = (np.array([json.loads(v)["late_maxsim"] for v in out.signals]) - mean) / sd >= 1.0
     assert high.any() and not high.all()
     assert out.reasons[high].str.contains("token MaxSim").all()  # the card says what ranked it
+    qhigh = wq * (np.array([json.loads(v)["late_query_mean"] for v in out.signals]) - qmean) / qsd >= 0.5
+    assert qhigh.any() and not qhigh.all()
+    assert out.reasons[qhigh].str.contains("mean MaxSim").all()
+    assert out.reasons[qhigh].str.contains("likely to hold several relevant docs").all()
+    assert not out.reasons[~qhigh].str.contains("likely to hold several relevant docs").any()
     X = np.zeros((2, len(model.names)))
-    lo, hi = model.view.score(X, {"late_maxsim": np.array([0.3, 0.8])})
+    lo, hi = model.view.score(X, {"late_maxsim": np.array([0.3, 0.8]), "late_query_mean": np.array([0.5, 0.5])})
     assert hi - lo == pytest.approx(w * 0.5 / sd)  # the same model input: only the MaxSim term differs
+    lo, hi = model.view.score(X, {"late_maxsim": np.array([0.5, 0.5]), "late_query_mean": np.array([0.4, 0.6])})
+    assert hi - lo == pytest.approx(wq * 0.2 / qsd)  # ... only the query's mean MaxSim differs
     with pytest.raises(ValueError, match="late_maxsim"):
         model.view.score(X, None)
-    assert train_combiner(inputs).view.score.late is None  # not fused without late interaction
+    with pytest.raises(ValueError, match="late_query_mean"):
+        model.view.score(X, {"late_maxsim": np.array([0.3, 0.8])})
+    plain = train_combiner(inputs).view.score
+    assert plain.late is None and plain.query is None  # not fused without late interaction (nor coverage)
 
 
 def test_no_view_without_enough_labels(tiny) -> None:
@@ -100,3 +114,49 @@ def test_no_view_without_enough_labels(tiny) -> None:
     model = train_combiner(inputs)
     assert model.view is None
     assert score_false_negatives(cands, inputs, model=model).fn_risk.between(P_MIN, P_MAX).all()
+
+
+def test_query_weight_grows_with_the_relevant_docs_expected_per_query() -> None:
+    """Rows whose scores sit among the labelled positives' count as likely relevant: many per query -> a weight
+    near QUERY_WEIGHT; unlabelled rows far below the positives -> near 0 (about one relevant doc per query)."""
+    from core.risk import select
+
+    rng = np.random.default_rng(0)
+    q = np.repeat(np.arange(40), 31)
+    y = np.tile(np.r_[1, np.zeros(30)], 40).astype(int)
+    pos = rng.normal(2.0, 0.5, len(q))
+    rich = np.where(y == 1, pos, np.where(np.tile(np.arange(31), 40) < 10, pos, rng.normal(-2, 0.5, len(q))))
+    poor = np.where(y == 1, pos, rng.normal(-4.0, 0.5, len(q)))
+    w_rich, w_poor = select.query_weight(rich, y, q), select.query_weight(poor, y, q)
+    assert 0.7 * select.QUERY_WEIGHT < w_rich < select.QUERY_WEIGHT
+    assert 0 <= w_poor < 0.1 * select.QUERY_WEIGHT
+    perm = rng.permutation(len(q))
+    assert select.query_weight(rich[perm], y[perm], q[perm]) == pytest.approx(w_rich)
+
+
+def test_term_coverage_alone_is_fused_as_the_query_level_term(medium) -> None:
+    """Without late interaction the query's mean term coverage is the query-level term: risk rises with it for
+    the same candidate features, the card names it where it lifts a row, and the probability map is the same
+    as without it (fitted before the term joins)."""
+    from dataclasses import replace
+
+    inputs, cands = medium
+    C = np.random.default_rng(5).uniform(0.0, 1.0, (len(inputs.query_ids), len(inputs.doc_ids)))
+    C[0] = 1.0  # one query whose top docs hold all its terms
+    cov = replace(inputs, coverage=lambda q, docs: C[np.asarray(q)[:, None], docs])
+    model, plain = train_combiner(cov), train_combiner(inputs)
+    assert model.view.name == plain.view.name + "+query"
+    wq, qnorm = model.view.score.query
+    assert list(qnorm) == ["coverage_query_mean"] and 0 < wq < 1
+    X = np.random.default_rng(0).normal(size=(5, len(model.names)))
+    m, sd = qnorm["coverage_query_mean"]
+    at_mean = model.view.probability(model.view.score(X, {"coverage_query_mean": np.full(5, m)}))
+    np.testing.assert_allclose(at_mean, plain.view.probability(plain.view.score(X, {})), rtol=2e-3)  # same map
+    out = score_false_negatives(cands, cov, model=model)
+    assert out.fn_risk.between(P_MIN, P_MAX).all()
+    qhigh = wq * (np.array([json.loads(v)["coverage_query_mean"] for v in out.signals]) - m) / sd >= 0.5
+    assert qhigh.any() and not qhigh.all() and out.reasons[qhigh].str.contains("hold most of its terms").all()
+    assert not out.reasons[~qhigh].str.contains("hold most of its terms").any()
+    X = np.zeros((2, len(model.names)))
+    lo, hi = model.view.score(X, {"coverage_query_mean": np.array([0.2, 0.6])})
+    assert hi - lo == pytest.approx(wq * 0.4 / sd)
