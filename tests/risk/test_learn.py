@@ -174,3 +174,19 @@ def test_full_learner_improves_the_rest() -> None:
     z = rerank(static, _full_features(q, d, y, emb, static, judged), judged, y, groups=q)
     un = ~judged
     assert average_precision_score(y[un], z[un]) > average_precision_score(y[un], static[un]) + 0.1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), copies=st.integers(2, 12))
+def test_gain_standard_error_counts_a_query_once(seed: int, copies: int) -> None:
+    """The held-out gain's SE is cluster-robust by query: repeating each query's row ``copies`` times adds no
+    evidence, so the SE stays; the per-row SE (no groups) would shrink by ~sqrt(copies) and let features in."""
+    from core.risk.learn import _mean_se
+
+    v = np.random.default_rng(seed).normal(size=30)
+    g = np.arange(30)
+    one = _mean_se(v, g)
+    assert abs(one - v.std(ddof=1) / np.sqrt(30)) < 1e-12  # one row per query: the usual SE
+    rep, rg = np.repeat(v, copies), np.repeat(g, copies)
+    assert abs(_mean_se(rep, rg) - one) < 1e-12
+    assert _mean_se(rep, None) < one / np.sqrt(copies) * 1.2
