@@ -24,6 +24,10 @@ from core.risk.combiner import logit, sigmoid
 MIN_JUDGED = 2  # and both classes among them; fewer: the static order stands
 L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 5
+# Features are learned only once the judgments span this many queries (4 per fold): the head crowds into a few
+# rich queries, and cross-validation over 8-16 of them let features in that cost NFCorpus up to 0.04-0.06 AP of
+# the rest of the queue after 100 judgments (docs/benchmarks.md, session 6); until then an intercept only.
+MIN_JUDGED_QUERIES = 4 * FOLDS
 Z_GAIN = 2.0  # switch only if the held-out log-loss gain exceeds this many standard errors
 _EPS = 1e-4
 
@@ -184,12 +188,14 @@ def _folds(groups: np.ndarray) -> np.ndarray:
 
 
 def choose_fit(offset: np.ndarray, y: np.ndarray, Z: np.ndarray | None, groups: np.ndarray | None = None,
-               l2_grid: tuple[float, ...] = L2_GRID, z_gain: float | None = None) -> OffsetCalibration:
+               l2_grid: tuple[float, ...] = L2_GRID, z_gain: float | None = None,
+               min_groups: int = MIN_JUDGED_QUERIES) -> OffsetCalibration:
     """Fit on judged rows only: the features, if their grouped held-out log-loss beats the offset's (intercept
     only) by more than ``z_gain`` standard errors of the paired per-row gain, else the intercept; the L2 by the
     one-standard-error rule.
 
-    ``groups`` (e.g. query rows) keeps a query's judged rows in one fold, as unjudged queries are unseen.
+    ``groups`` (e.g. query rows) keeps a query's judged rows in one fold, as unjudged queries are unseen; with
+    fewer than ``min_groups`` of them among the judged rows, the intercept only.
     """
     z_gain = Z_GAIN if z_gain is None else z_gain
     offset, y = np.asarray(offset, dtype=float), np.asarray(y, dtype=float)
@@ -201,7 +207,7 @@ def choose_fit(offset: np.ndarray, y: np.ndarray, Z: np.ndarray | None, groups: 
     Z = np.asarray(Z, dtype=float)
     # no groups: rows fold by the rank of their offset, so the choice does not depend on row order
     fold = _folds(np.argsort(np.argsort(offset, kind="stable")) if groups is None else np.asarray(groups))
-    if len(np.unique(fold)) < 2:
+    if len(np.unique(fold)) < 2 or (groups is not None and len(np.unique(groups)) < min_groups):
         return plain
     ref = _heldout_loss(offset, y, None, 0.0, fold)
     if ref is None:
@@ -251,5 +257,7 @@ def rerank(static_logit: np.ndarray, features: np.ndarray | None, judged: np.nda
         return static_logit.copy()
     Z = None if features is None else np.asarray(features, dtype=float)
     g = None if groups is None else np.asarray(groups)[judged]
-    cal = choose_fit(static_logit[judged], y, None if Z is None else Z[judged], g)
+    # a collection with fewer queries than MIN_JUDGED_QUERIES learns once all of them hold judgments
+    need = MIN_JUDGED_QUERIES if groups is None else min(MIN_JUDGED_QUERIES, len(np.unique(groups)))
+    cal = choose_fit(static_logit[judged], y, None if Z is None else Z[judged], g, min_groups=need)
     return logit(cal(static_logit, Z))

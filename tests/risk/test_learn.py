@@ -68,10 +68,35 @@ def test_judgments_improve_the_rest_of_the_queue() -> None:
     assert average_precision_score(y[un], z[un]) > average_precision_score(y[un], static[un]) + 0.1
 
 
+def test_features_wait_for_judgments_over_enough_queries() -> None:
+    """The same informative evidence: judged within 12 of 40 queries, the static order stands (intercept only);
+    spread over MIN_JUDGED_QUERIES or more — or over every query of a smaller collection — it re-ranks the rest."""
+    from core.risk.learn import MIN_JUDGED_QUERIES
+
+    def run(q, d, y, emb, static, judged):
+        j = np.flatnonzero(judged)
+        ev = judgment_evidence(emb, q, d, q[j], d[j], y[j])
+        return rerank(static, learning_features(static, static, ev), judged, y, groups=q)
+
+    big = _world(2, 40, 16)
+    q, y, static = big[0], big[2], big[4]
+    few = np.zeros(len(y), bool)
+    few[np.flatnonzero(q < 12)[np.argsort(-static[q < 12])[:120]]] = True
+    z = run(*big, few)
+    np.testing.assert_allclose(z - static, (z - static)[0])  # a shift: the static order stands
+    for world, judged in ((big, None), (_world(2, 12, 40), None)):
+        q, y, static = world[0], world[2], world[4]
+        judged = np.zeros(len(y), bool)
+        judged[np.argsort(-static)[:120]] = True
+        assert len(np.unique(q[judged])) >= min(MIN_JUDGED_QUERIES, len(np.unique(q)))
+        z, un = run(*world, judged), ~judged
+        assert average_precision_score(y[un], z[un]) > average_precision_score(y[un], static[un]) + 0.1
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 1000), perm_seed=st.integers(0, 1000))
 def test_rerank_is_row_order_free(seed: int, perm_seed: int) -> None:
-    q, d, y, emb, static = _world(seed % 7)
+    q, d, y, emb, static = _world(seed % 7, 30, 16)
     judged = np.random.default_rng(seed).random(len(y)) < 0.3
     j = np.flatnonzero(judged)
     Z = learning_features(static, 0.8 * static, judgment_evidence(emb, q, d, q[j], d[j], y[j]))
@@ -154,7 +179,7 @@ def test_few_noisy_judgments_keep_the_static_order() -> None:
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 1000), perm_seed=st.integers(0, 1000))
 def test_full_learner_row_order_free_and_blind_to_unjudged_labels(seed: int, perm_seed: int) -> None:
-    q, d, y, emb, static = _world(seed % 7)
+    q, d, y, emb, static = _world(seed % 7, 30, 16)
     rng = np.random.default_rng(seed)
     judged = rng.random(len(y)) < 0.3
     Z = _full_features(q, d, y, emb, static, judged)
@@ -168,7 +193,7 @@ def test_full_learner_row_order_free_and_blind_to_unjudged_labels(seed: int, per
 
 
 def test_full_learner_improves_the_rest() -> None:
-    q, d, y, emb, static = _world(4)
+    q, d, y, emb, static = _world(4, 30, 16)  # the judged head spans >= MIN_JUDGED_QUERIES queries
     judged = np.zeros(len(y), bool)
     judged[np.argsort(-static)[:120]] = True
     z = rerank(static, _full_features(q, d, y, emb, static, judged), judged, y, groups=q)
