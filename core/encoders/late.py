@@ -8,7 +8,9 @@ in it. Issue 18, NFCorpus keep 1: alone AP 0.49 (the
 pooled dense score 0.27); inside fn_risk's PU combiner +0.013 to +0.030 AP on five runs
 with a plain mean, +0.026 to +0.038 on three with the idf weights (SciFact train +0.003 / +0.002 more);
 fused into the chosen view as well (core/risk/select.py, session 5), +0.046 to +0.058 over the default
-scorer on NFCorpus seeds 0-2 and +0.038 / +0.045 on SciFact train.
+scorer on NFCorpus seeds 0-2 and +0.038 / +0.045 on SciFact train; since session 6 the default scorer has a
+query-level coverage term and its query mean joins it: +0.029 to +0.035 on NFCorpus s0-s4 (AP 0.558-0.568,
+P@100 0.87-0.90), +0.025 / +0.046 on SciFact train (docs/benchmarks.md).
 
 Cost: one more forward pass over every doc it touches (the PU sample makes that the whole corpus on
 small collections) — about what embedding the corpus costs again. Hence opt-in (``--late-interaction``),
