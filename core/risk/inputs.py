@@ -108,7 +108,7 @@ def _ranks(scores: np.ndarray, local: np.ndarray, docs: np.ndarray) -> np.ndarra
     return np.array([n - np.searchsorted(srt[li], v, side="right") + 1 for li, v in zip(local, vals)], np.float64)
 
 
-QUERY_MEANS = ("late_query_mean", "coverage_query_mean")  # the query-level arrays of pair_arrays
+QUERY_MEANS = ("coverage_query_mean", "late_query_mean")  # the query-level arrays of pair_arrays (and signals)
 
 
 def _query_means(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.risk.inputs import RiskInputs, pair_arrays
+from core.risk.inputs import QUERY_MEANS, RiskInputs, pair_arrays
 from core.risk.region import region_pairs
 from core.risk.signals import SIGNALS, compute_signals
 from core.risk.views import (
@@ -55,7 +55,7 @@ LATE_SIGNAL = "late_maxsim"
 # hold several (NFCorpus: weight ~0.9; SciFact train, about one relevant doc per query: ~0.02, where a fixed
 # weight lost 0.02-0.03 AP). Held-out labelled positives cannot set it (one per query, rich query or not).
 QUERY_WEIGHT = 1.0
-QUERY_SIGNALS = ("coverage_query_mean", "late_query_mean")
+QUERY_SIGNALS = QUERY_MEANS
 
 
 def _signal_views() -> list[str]:
