@@ -51,7 +51,15 @@ def inverse_rank(a: Arrays) -> np.ndarray:
     return _div(1.0, a["rank"])
 
 
-@register("pos_ratio", lambda v, r: f"dense score {r['dense']:.2f} is {v:.0%} of the positive's")
+def _pos_ratio_reason(v: float, r: Mapping[str, float]) -> str:
+    """NV-Retriever's wording; past twice the positive's score a percentage ("1433%") says less than the fact
+    that the labelled positive itself scores low for the query."""
+    if v >= 2:
+        return f"dense score {r['dense']:.2f} is {v:.0f}x the positive's ({r['pos_score']:.2f}): the labelled positive scores low"
+    return f"dense score {r['dense']:.2f} is {v:.0%} of the positive's"
+
+
+@register("pos_ratio", _pos_ratio_reason)
 def pos_ratio(a: Arrays) -> np.ndarray:
     """NV-Retriever's TopK-PercPos: a negative scoring near the positive may be one."""
     return _div(a["dense"], a["pos_score"])

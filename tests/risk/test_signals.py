@@ -45,6 +45,9 @@ def test_every_signal_is_tested_and_learned_ones_are_leak_free() -> None:
 
 def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
     assert SIGNALS["pos_ratio"].reason(0.96, {"dense": 0.71}) == "dense score 0.71 is 96% of the positive's"
+    # an off-topic labelled positive: say so rather than "1433% of the positive's"
+    assert SIGNALS["pos_ratio"].reason(14.33, {"dense": 0.32, "pos_score": 0.022}) == (
+        "dense score 0.32 is 14x the positive's (0.02): the labelled positive scores low")
 
 
 @pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean"])
