@@ -36,6 +36,11 @@ def register(name: str, reason: Callable[[float, Mapping[str, float]], str], lea
     return deco
 
 
+def _optional(a: Arrays, key: str) -> np.ndarray:
+    """An array only some inputs compute (late interaction, term coverage): 0 where it was not."""
+    return np.asarray(a.get(key, np.zeros(len(a["dense"]))), dtype=np.float64)
+
+
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64)
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
@@ -131,7 +136,7 @@ def late_maxsim(a: Arrays) -> np.ndarray:
     New evidence (issue 18): alone it ranks NFCorpus' hidden false negatives at AP 0.49 where the pooled
     dense score gives 0.27. Opt-in (a second model pass); 0 where not computed, and then not learned.
     """
-    return np.asarray(a.get("late_maxsim", np.zeros(len(a["dense"]))), dtype=np.float64)
+    return _optional(a, "late_maxsim")
 
 
 @register("late_query_mean", lambda v, r: f"the query's top docs match it closely, token by token (mean MaxSim {v:.2f})")
@@ -142,7 +147,7 @@ def late_query_mean(a: Arrays) -> np.ndarray:
     fuses the query-level signals at a weight set by the relevant docs it expects per query
     (core/risk/select.py). 0 where late interaction is off.
     """
-    return np.asarray(a.get("late_query_mean", np.zeros(len(a["dense"]))), dtype=np.float64)
+    return _optional(a, "late_query_mean")
 
 
 @register("coverage_query_mean", lambda v, r: f"the query's top docs hold most of its terms (idf-weighted share {v:.2f})")
@@ -151,7 +156,7 @@ def coverage_query_mean(a: Arrays) -> np.ndarray:
     top ``top_k`` docs — the lexical, model-free counterpart of ``late_query_mean`` (Spearman 0.83 with it on
     NFCorpus). Not learned, fused like it (core/risk/select.py). 0 where no BM25 index is given.
     """
-    return np.asarray(a.get("coverage_query_mean", np.zeros(len(a["dense"]))), dtype=np.float64)
+    return _optional(a, "coverage_query_mean")
 
 
 @register("pos_similarity", lambda v, r: f"cosine {v:.2f} to a labelled positive")
