@@ -66,8 +66,9 @@ with tab_review:
                                  "per annotator: Insights compares labels on both.")
     every = st.number_input("Refit risk after every N new judgments (0 = off)", 0, 10_000,
                             learning.learn_every(db), key="learn_every",
-                            help="The learning queue: fn_risk is recalibrated from the "
-                                 "judgments in the background and the risk queue re-orders.")
+                            help="The learning queue: fn_risk is refitted from the judgments in the "
+                                 "background and the risk queue re-orders; the unjudged items keep "
+                                 "the scorer's expected number of false negatives.")
     if st.button("Save review settings", key="save_review_settings"):
         try:
             set_blind_share(db, share / 100.0, me)

@@ -9,8 +9,9 @@ the query's mean risk (`query_mass`), the stored similarity to the kept positive
 play, the bench learner's cosine evidence (to docs judged FN / negative for the same query, and of the query
 to other queries that judged the same doc; `core.review.vectors` looks them up and never encodes). Any
 vector missing: the vector-free features, and the refit's record says which path ran and why. The model and
-its shrinkage are chosen by query-grouped cross-validation on the judged items, so a few judgments only
-re-scale the queue unless they clearly re-order it. No re-mining, no model load, a fraction of a second for
+its shrinkage are chosen by query-grouped cross-validation on the judged items, so a few judgments leave the
+unjudged items at the scorer's risk unless they clearly re-order them; re-ordered, they keep the scorer's level
+(`core.risk.learn.anchor_levels`). No re-mining, no model load, a fraction of a second for
 thousands of items (the bench's learner also has the spline view's departure, which the store lacks).
 Writing risk bumps the store epoch, so the queue's cached heads re-order at the next click. It runs in a
 daemon thread started after a decision, so the annotator never waits; the next card is drawn from the

@@ -65,6 +65,8 @@ def test_refit_writes_risk_keeps_base_and_reorders(store):
     hint = un.index.get_level_values("doc_id").isin(low)
     assert un.fn_risk[hint].mean() > un.fn_risk[~hint].mean()
     assert rec["head_moved"] > 0
+    # re-ordered, not re-levelled: the unjudged items still hold the scorer's expected count of false negatives
+    assert abs(un.fn_risk.mean() - un.base.mean()) < 1e-6
     # a second refit starts from the scorer's score again (no compounding)
     rec2 = L.relearn(store, DS)
     again = SL.risk_rows(store, DS).set_index(["query_id", "doc_id"])

@@ -83,7 +83,7 @@ def test_features_wait_for_judgments_over_enough_queries() -> None:
     few = np.zeros(len(y), bool)
     few[np.flatnonzero(q < 12)[np.argsort(-static[q < 12])[:120]]] = True
     z = run(*big, few)
-    np.testing.assert_allclose(z - static, (z - static)[0])  # a shift: the static order stands
+    np.testing.assert_allclose(z[~few], static[~few])  # intercept only: the rest of the queue is the static score
     for world, judged in ((big, None), (_world(2, 12, 40), None)):
         q, y, static = world[0], world[2], world[4]
         judged = np.zeros(len(y), bool)
@@ -173,7 +173,7 @@ def test_few_noisy_judgments_keep_the_static_order() -> None:
     cal = choose_fit(static[:30], y[:30].astype(float), noise[:30], groups=np.arange(30) % 6)
     assert not cal.weights.any()  # features that do not help held-out judged items stay out
     z = rerank(static, noise, np.arange(400) < 30, y, groups=np.arange(400) % 40)
-    np.testing.assert_array_equal(np.argsort(z), np.argsort(static))  # only re-scaled
+    np.testing.assert_allclose(z[30:], static[30:])  # the unjudged rest keeps the static score
 
 
 @settings(max_examples=10, deadline=None)
@@ -215,3 +215,44 @@ def test_gain_standard_error_counts_a_query_once(seed: int, copies: int) -> None
     rep, rg = np.repeat(v, copies), np.repeat(g, copies)
     assert abs(_mean_se(rep, rg) - one) < 1e-12
     assert _mean_se(rep, None) < one / np.sqrt(copies) * 1.2
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 1000))
+def test_anchor_levels_keeps_the_static_count_per_group(seed: int, perm_seed: int) -> None:
+    """Unjudged rows: per group (queries with judged rows / without) the mean probability is the static
+    score's, the order inside a group is the learner's; judged rows as fitted; rows in any order."""
+    from core.risk.combiner import sigmoid
+    from core.risk.learn import anchor_levels
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 300))
+    q = rng.integers(0, max(1, n // 8), n)
+    static, z = rng.normal(-2, 2, n), rng.normal(-3, 3, n)
+    judged = rng.random(n) < rng.uniform(0, 0.5)
+    a = anchor_levels(z, static, judged, q)
+    assert np.isfinite(a).all()
+    np.testing.assert_array_equal(a[judged], z[judged])
+    touched = np.isin(q, q[judged])
+    for part in (touched & ~judged, ~touched & ~judged):
+        if part.any():
+            np.testing.assert_allclose(sigmoid(a[part]).mean(), sigmoid(static[part]).mean(), atol=1e-6)
+            np.testing.assert_allclose(a[part] - z[part], (a[part] - z[part])[0], atol=1e-9)  # one shift: same order
+    p = np.random.default_rng(perm_seed).permutation(n)
+    np.testing.assert_allclose(anchor_levels(z[p], static[p], judged[p], q[p]), a[p], atol=1e-9)
+
+
+def test_rerank_keeps_the_rest_at_the_static_level() -> None:
+    """A head judged mostly relevant teaches a high intercept; the rest of the queue (the unjudged queries
+    above all) must not inherit it: their mean probability stays the static score's."""
+    from core.risk.combiner import sigmoid
+
+    q, d, y, emb, static = _world(4, 30, 16)
+    judged = np.zeros(len(y), bool)
+    judged[np.argsort(-static)[:120]] = True
+    z = rerank(static, _full_features(q, d, y, emb, static, judged), judged, y, groups=q)
+    untouched = ~np.isin(q, q[judged])
+    for part in (~judged & ~untouched, untouched):
+        if part.any():
+            assert abs(sigmoid(z[part]).mean() - sigmoid(static[part]).mean()) < 1e-6
+    assert not np.allclose(z[~judged], static[~judged])  # and it did re-rank
