@@ -31,7 +31,7 @@ c1.metric("Judged items", f"{len(cons):,}")
 c2.metric("Disagreements", f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,}")
 c3.metric("Krippendorff's alpha", "—" if math.isnan(ag["alpha"]) else f"{ag['alpha']:.2f}")
 rate = labels.format_rate(overall["fn_rate"], overall["ci_low"], overall["ci_high"])
-c4.metric("FN rate (random audit sample)",
+c4.metric("FN rate (audit sample)",
           "—" if overall["n"] == 0 else f"{overall['fn_rate']:.1%}",
           help="False negatives / decided items (negative, false negative, partial) in the judged "
                "prefix of the seeded random-audit queue: an unbiased sample. Same figure as "
