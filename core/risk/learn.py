@@ -272,7 +272,7 @@ def anchor_levels(z: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,
     Why: the fit learns its level on the head of the queue, and the head's level does not carry to the rest.
     Measured after 200 head judgments (15 bench runs: NFCorpus, SciFact train, half-title): on the queries
     no judgment touched the learner predicted 0.02-0.08 where 0.10-0.12 were false negatives (the static
-    score 0.10-0.17), and ECE of the rest rose from 0.02 to 0.05-0.08. The learner re-orders inside each group;
+    score 0.09-0.17), and ECE of the rest rose from 0.02 to 0.05-0.08. The learner re-orders inside each group;
     the static score, calibrated on all candidates, says how many false negatives each group still holds.
     Anchored, ECE stays at the static's and the rest's AP gains up to +0.02 more (docs/benchmarks.md, session 7).
     An intercept-only fit thus leaves the unjudged rows exactly at the static score.
@@ -291,8 +291,9 @@ def _shift_to_mean(z: np.ndarray, target: float) -> float:
     """The c with mean(sigmoid(z + c)) == target: monotone in c, bracketed by moving every z onto logit(target)."""
     from scipy.optimize import brentq
 
-    t = float(logit(np.clip(target, _EPS, 1 - _EPS)))
+    p = float(np.clip(target, _EPS, 1 - _EPS))
+    t = float(logit(p))
     lo, hi = t - float(z.max()), t - float(z.min())
     if hi - lo < 1e-12:
         return lo
-    return float(brentq(lambda c: sigmoid(z + c).mean() - sigmoid(t), lo, hi, xtol=1e-10))
+    return float(brentq(lambda c: sigmoid(z + c).mean() - p, lo, hi, xtol=1e-10))
