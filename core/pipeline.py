@@ -225,6 +225,15 @@ def late_interaction(corpus: Corpus, model: Any = None) -> Callable[[np.ndarray,
     return late_interaction_pairs(corpus.query_texts, corpus.doc_texts, model=st)
 
 
+def static_token_match(corpus: Corpus, model: Any = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The static token MaxSim (core/encoders/static_late.py, on by default): the word-piece table of the
+    named model folder when it has one, else the packaged MiniLM's — it compares texts, not vectors."""
+    from core.encoders.static_late import has_word_table, static_maxsim_pairs
+
+    folder = model if isinstance(model, (str, os.PathLike)) and has_word_table(model) else None
+    return static_maxsim_pairs(corpus.query_texts, corpus.doc_texts, folder)
+
+
 def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
                   judged_k: int = 10, progress: Progress = _noop,
                   corpus: Corpus | None = None, engine: str = "local", late: bool = False) -> ScoreResult:
@@ -232,7 +241,8 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
 
     Human judgments (the consensus of current labels) recalibrate the probability once both
     classes are present; the dataset's own qrels are the only other labels the scorer sees.
-    ``late``: add the late-interaction signal (a second model pass over the docs it touches; opt-in).
+    The token MaxSim (``late_maxsim``) is the static one over the word-piece table (no model pass);
+    ``late``: the contextual one instead (a second model pass over the docs it touches; opt-in).
     """
     from core.labels import consensus_from_labels
     from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias
@@ -241,7 +251,6 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
         raise NegauditError("late interaction (--late-interaction) runs on the local engine only")
     eng = get_engine(engine)
     corpus = corpus or load_corpus(store, name)
-    late_fn = late_interaction(corpus, model) if late else None
     model, cache = embedding_model(corpus, model, cache)
     cands = store.candidates(name)
     if cands.empty:
@@ -251,6 +260,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     _record_embedding(store, name, model, cache)
     progress("scoring candidates" + (" (with late interaction: token MaxSim)" if late else ""), 0.85)
     t0 = time.perf_counter()
+    late_fn = late_interaction(corpus, model) if late else static_token_match(corpus, model)
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
                         late=late_fn, coverage=term_coverage(corpus))

@@ -143,6 +143,7 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     import tempfile
 
     from core.encoders import encode_texts, load_bi_encoder
+    from core.encoders.static_late import static_maxsim_pairs
     from core.export import ExportPolicy, apply_policy
     from core.export.writers import shape_rows
     from core.ingest import load_beir
@@ -182,7 +183,7 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
     index, qtexts = Bm25Index.build(doc_texts), [queries[q] for q in train_q]
     inputs = RiskInputs(train_q, q_emb, doc_ids, d_emb, positives, bm25=bm25_rows(index, qtexts),
-                        coverage=term_coverage(index, qtexts))
+                        coverage=term_coverage(index, qtexts), late=static_maxsim_pairs(qtexts, doc_texts))
     risk = score_false_negatives(cands, inputs)
     cfg.timings["mine_score"] = time.perf_counter() - t0 - cfg.timings["embed"]
     log(f"mined {len(cands)} candidates; {(risk.fn_risk >= cfg.threshold).sum()} with "

@@ -66,7 +66,11 @@ def fn_detection(
     judgments: Annotated[str, typer.Option("--judgments", callback=_counts,
                                            help="learning-curve points: judged queue items, e.g. 0,50,200")] = "0,50,100,200,500",
     late_interaction: Annotated[bool, typer.Option(
-        "--late-interaction", help="add the token-level MaxSim signal (a second model pass, timed apart)")] = False,
+        "--late-interaction", help="the token MaxSim from contextual token vectors (a second model pass, timed "
+        "apart) instead of the static word-piece one")] = False,
+    static_maxsim: Annotated[bool, typer.Option(
+        "--static-maxsim/--no-static-maxsim", help="the static word-piece token MaxSim (on, as the product "
+        "scores; off to measure without it)")] = True,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -77,7 +81,7 @@ def fn_detection(
     points = tuple(sorted({int(p) for p in judgments.split(",") if p.strip()}))
     _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed, split=split,
                            judgments=points, qrels_file=str(qrels) if qrels else None,
-                           late_interaction=late_interaction), json_out)
+                           late_interaction=late_interaction, static_maxsim=static_maxsim), json_out)
 
 
 @bench_app.command("mining")
@@ -85,7 +89,7 @@ def mining(
     directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
     top_k: TopKOption = 30,
     late_interaction: Annotated[bool, typer.Option(
-        "--late-interaction", help="also time a cold audit with the opt-in token-MaxSim signal, apart")] = False,
+        "--late-interaction", help="also time a cold audit with the opt-in contextual token MaxSim, apart")] = False,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:

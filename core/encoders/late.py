@@ -14,7 +14,9 @@ P@100 0.87-0.90), +0.025 / +0.046 on SciFact train (docs/benchmarks.md).
 
 Cost: one more forward pass over every doc it touches (the PU sample makes that the whole corpus on
 small collections) — about what embedding the corpus costs again. Hence opt-in (``--late-interaction``),
-not a default: the cold audit's bound against ``mine_hard_negatives`` would not hold.
+not a default: the cold audit's bound against ``mine_hard_negatives`` would not hold. Since ``pu-view-5``
+the default fills the same slot with the static word-piece MaxSim (core/encoders/static_late.py), which
+gets most of this gain (NFCorpus 0.551-0.562) at no model pass.
 
 Memory: per touched doc one row of MaxSim against *every query token* (float16), not its token matrix:
 ``n_docs x n_query_tokens x 2`` bytes (NFCorpus 3,395 x 3,600: 24 MB).

@@ -31,7 +31,8 @@ class RiskInputs:
         bm25: full-corpus BM25 rows for a batch of query row indices; ``None`` disables lexical signals.
         bm25_feedback: the same for queries expanded with given feedback docs (core/mining/feedback.py);
             ``None``: candidates are scored with the plain query's lexical signals.
-        late: token-level MaxSim of query and doc (core/encoders/late.py, opt-in: a second model pass);
+        late: token-level MaxSim of query and doc: static word pieces (core/encoders/static_late.py, the
+            product's default) or contextual tokens (core/encoders/late.py, opt-in: a second model pass);
             ``None``: the ``late_maxsim`` signal is 0, so the combiner leaves it out.
         coverage: the idf-weighted share of a query's terms a doc contains (core/mining/bm25.py); averaged
             over the query's top docs, a query-level signal; ``None``: that signal is 0.
