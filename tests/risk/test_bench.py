@@ -39,14 +39,22 @@ def test_bench_runs_on_small_real_subset() -> None:
 
 
 @pytest.mark.slow
-def test_bench_with_late_interaction_adds_the_signal_and_times_it() -> None:
+def test_bench_token_maxsim_static_by_default_contextual_on_flag_off_on_request() -> None:
     from core.bench.fn_detection import format_tables, run_fn_detection
 
-    r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0,), verbose=False, late_interaction=True)
-    off = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0,), verbose=False)
-    assert "late_maxsim" in r["combiner"] and "late_maxsim" not in off["combiner"]
-    assert r["late_interaction_s"] > 0 and off["late_interaction_s"] is None
-    assert 0 <= r["detection"]["fn_risk"]["AP"] <= 1 and r["n_candidates"] == off["n_candidates"]
-    assert "late interaction (token MaxSim) on" in format_tables(r)
-    assert r["view"]["fused"]["late_maxsim"] == 0.5 and "late_maxsim" not in off["view"]["fused"]
-    assert "late_maxsim fused at 0.50" in format_tables(r)
+    kw = dict(embeddings=str(FIX / "emb"), judgments=(0,), verbose=False)
+    static = run_fn_detection(FIX, **kw)
+    ctx = run_fn_detection(FIX, late_interaction=True, **kw)
+    off = run_fn_detection(FIX, static_maxsim=False, **kw)
+    assert (static["maxsim"], ctx["maxsim"], off["maxsim"]) == ("static", "contextual", None)
+    for r in (static, ctx):
+        assert "late_maxsim" in r["combiner"] and r["late_interaction_s"] > 0
+        assert r["view"]["fused"]["late_maxsim"] == 0.5 and "late_maxsim fused at 0.50" in format_tables(r)
+        alone = r["evidence"]["token MaxSim alone"]
+        assert 0 <= alone["AP"] <= 1 and "(new evidence, not a baseline)" in format_tables(r)
+    assert "late_maxsim" not in off["combiner"] and off["late_interaction_s"] is None and off["evidence"] == {}
+    assert "late_maxsim" not in off["view"]["fused"] and "token MaxSim" not in format_tables(off)
+    assert "token MaxSim (static word pieces)" in format_tables(static)
+    assert "token MaxSim (contextual, a second model pass)" in format_tables(ctx)
+    assert static["evidence"] != ctx["evidence"]  # two different token tables
+    assert static["n_candidates"] == ctx["n_candidates"] == off["n_candidates"]
