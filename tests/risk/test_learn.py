@@ -256,3 +256,17 @@ def test_rerank_keeps_the_rest_at_the_static_level() -> None:
         if part.any():
             assert abs(sigmoid(z[part]).mean() - sigmoid(static[part]).mean()) < 1e-6
     assert not np.allclose(z[~judged], static[~judged])  # and it did re-rank
+
+
+def test_the_gate_lets_a_real_feature_in_and_keeps_most_noise_out() -> None:
+    """Z_GAIN's trade, on judged rows spread over 40 queries: an informative column passes on every seed,
+    pure noise on few (at 1 standard error about one seed in five)."""
+    noise_in = signal_in = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        q, static, sig = rng.integers(0, 40, 300), rng.normal(size=300), rng.normal(size=300)
+        y = (rng.random(300) < 1 / (1 + np.exp(-(static - 1.0 + 1.5 * sig)))).astype(float)
+        noise = rng.normal(size=(300, 3))
+        noise_in += bool(choose_fit(static, y, noise, groups=q).weights.any())
+        signal_in += bool(choose_fit(static, y, np.column_stack([sig, noise[:, :2]]), groups=q).weights.any())
+    assert signal_in == 20 and noise_in <= 6
