@@ -42,7 +42,7 @@ def test_bench_runs_on_small_real_subset() -> None:
 def test_bench_token_maxsim_static_by_default_contextual_on_flag_off_on_request() -> None:
     from core.bench.fn_detection import format_tables, run_fn_detection
 
-    kw = dict(embeddings=str(FIX / "emb"), judgments=(0,), verbose=False)
+    kw = {"embeddings": str(FIX / "emb"), "judgments": (0,), "verbose": False}
     static = run_fn_detection(FIX, **kw)
     ctx = run_fn_detection(FIX, late_interaction=True, **kw)
     off = run_fn_detection(FIX, static_maxsim=False, **kw)
