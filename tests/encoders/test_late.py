@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.encoders.late import late_interaction_pairs
-from tests.conftest import FIXTURES
-
-
-@pytest.fixture(scope="module")
-def texts() -> tuple[list[str], list[str]]:
-    root = FIXTURES / "beir_scifact"
-    docs = [json.loads(line) for line in (root / "corpus.jsonl").read_text().splitlines()][:12]
-    queries = [json.loads(line)["text"] for line in (root / "queries.jsonl").read_text().splitlines()][:4]
-    return queries, [(d.get("title", "") + " " + d["text"]).strip() for d in docs]
 
 
 @pytest.fixture(scope="module")

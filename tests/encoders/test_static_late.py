@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 
 import numpy as np
@@ -12,15 +11,6 @@ from hypothesis import strategies as st
 
 from core.encoders.ids import default_model_path
 from core.encoders.static_late import has_word_table, piece_encoder, static_maxsim_pairs
-from tests.conftest import FIXTURES
-
-
-@pytest.fixture(scope="module")
-def texts() -> tuple[list[str], list[str]]:
-    root = FIXTURES / "beir_scifact"
-    docs = [json.loads(line) for line in (root / "corpus.jsonl").read_text().splitlines()][:12]
-    queries = [json.loads(line)["text"] for line in (root / "queries.jsonl").read_text().splitlines()][:4]
-    return queries, [(d.get("title", "") + " " + d["text"]).strip() for d in docs]
 
 
 @pytest.fixture(scope="module")
