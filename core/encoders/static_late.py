@@ -8,8 +8,8 @@ without running the model: the tokenizer plus one matrix product per chunk of qu
 
 Issue 18, measured in the bench on NFCorpus keep 1, seeds 0-4 (docs/benchmarks.md, session 8): fn_risk AP
 0.529-0.539 -> 0.551-0.562 at 2-4 s, where the contextual MaxSim (``--late-interaction``) reaches 0.558-0.567
-at a second model pass over the corpus; SciFact train 0.200-0.224 -> 0.233-0.243 at ~10-12 s. Hence on by default: it fills the ``late_maxsim`` slot unless the
-contextual one is asked for.
+at a second model pass over the corpus; SciFact train 0.200-0.224 -> 0.233-0.243 at ~10-12 s. Hence on by
+default: it fills the ``late_maxsim`` slot unless the contextual one is asked for.
 
 Memory: the table rows of the pieces the corpus and queries use (float32, NFCorpus ~15k x 384: 23 MB),
 each doc's unique pieces as one CSR array, no per-pair state. Pickles small (the Ray engine ships it).
@@ -34,8 +34,8 @@ def _window(folder: Path) -> int:
     return int(json.loads(cfg.read_text()).get("max_seq_length", 256)) if cfg.exists() else 256
 
 
-def _word_table(folder: Path) -> np.ndarray:
-    """The input word-piece embedding table from the folder's safetensors (no torch import)."""
+def _find_word_table(folder: Path) -> tuple[Path, str] | None:
+    """(safetensors file, tensor name) of the input word-piece table, read from the headers only."""
     from safetensors import safe_open
 
     for f in sorted(folder.glob("*.safetensors")):
@@ -43,9 +43,20 @@ def _word_table(folder: Path) -> np.ndarray:
             names = fh.keys()  # a safetensors handle is not iterable itself
             for key in names:
                 if key.endswith("word_embeddings.weight"):
-                    return np.asarray(fh.get_tensor(key), np.float32)
-    raise ValueError(f"{folder}: no word_embeddings.weight in a .safetensors file (a BERT-style model is needed "
-                     "for the static token MaxSim)")
+                    return f, key
+    return None
+
+
+def _word_table(folder: Path) -> np.ndarray:
+    """The input word-piece embedding table from the folder's safetensors (no torch import)."""
+    from safetensors import safe_open
+
+    found = _find_word_table(folder)
+    if found is None:
+        raise ValueError(f"{folder}: no word_embeddings.weight in a .safetensors file (a BERT-style model is "
+                         "needed for the static token MaxSim)")
+    with safe_open(str(found[0]), "np") as fh:
+        return np.asarray(fh.get_tensor(found[1]), np.float32)
 
 
 def piece_encoder(folder: str | os.PathLike) -> Callable[[Sequence[str]], list[np.ndarray]]:
@@ -158,7 +169,7 @@ def has_word_table(model: Any) -> bool:
 
     try:
         folder = resolve_model_path(model)
-        _word_table(folder)
+        found = _find_word_table(folder)  # headers only: the table itself is read once, when it is used
     except (ValueError, FileNotFoundError, OSError):
         return False
-    return (folder / "tokenizer.json").exists()
+    return found is not None and (folder / "tokenizer.json").exists()
