@@ -251,6 +251,8 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
         raise NegauditError("late interaction (--late-interaction) runs on the local engine only")
     eng = get_engine(engine)
     corpus = corpus or load_corpus(store, name)
+    late_fn = late_interaction(corpus, model) if late else None
+    token_model = model  # the model as the caller named it: the static MaxSim reads its word-piece table
     model, cache = embedding_model(corpus, model, cache)
     cands = store.candidates(name)
     if cands.empty:
@@ -260,7 +262,8 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     _record_embedding(store, name, model, cache)
     progress("scoring candidates" + (" (with late interaction: token MaxSim)" if late else ""), 0.85)
     t0 = time.perf_counter()
-    late_fn = late_interaction(corpus, model) if late else static_token_match(corpus, model)
+    if late_fn is None:
+        late_fn = static_token_match(corpus, token_model)
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
                         late=late_fn, coverage=term_coverage(corpus))
