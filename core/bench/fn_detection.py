@@ -199,7 +199,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
     bm25, feedback, coverage = _bm25_rows(doc_texts, qtexts)
-    late, late_s, t0 = None, 0.0, time.perf_counter()
+    late, t0 = None, time.perf_counter()
     if late_interaction:
         from core.encoders.late import late_interaction_pairs
 
@@ -213,8 +213,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
                         top_k=top_k, late=late, coverage=coverage)
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)
-    if late is not None:
-        late_s = built_s + late.seconds
+    late_s = None if late is None else built_s + late.seconds
 
     y = np.array([d in hidden.get(q, ()) for q, d in zip(scored.query_id, scored.doc_id)], dtype=int)
     sig = pd.DataFrame([json.loads(s) for s in scored.signals])
@@ -228,8 +227,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     static, offset = static_log_odds(model, X, sigd), model.shape_logit(X)
     qrow, drow = inputs.qrow(scored.query_id.tolist()), inputs.drow(scored.doc_id.tolist())
     late_row = sigd.get("late_maxsim") if late is not None else None
-    if late_row is not None:
-        evidence = {"token MaxSim alone": _metrics(y, late_row)}
+    evidence = {} if late_row is None else {"token MaxSim alone": _metrics(y, late_row)}
     curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
                            pos_similarity=sigd["pos_similarity"], late=late_row)
     view = model.view
@@ -237,8 +235,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     result = {
         "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,
         "keep_positives": keep_positives, "top_k": top_k, "n_queries": len(qids), "n_candidates": len(scored),
-        "fn_rate": float(y.mean()), "detection": table, "maxsim": maxsim, "late_interaction_s": late_s if late is not None else None,
-        "evidence": evidence if late is not None else {},
+        "fn_rate": float(y.mean()), "detection": table, "maxsim": maxsim, "late_interaction_s": late_s,
+        "evidence": evidence,
         "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
         "view": None if view is None else {"name": view.name, "c": view.c, "prior": view.prior,
                                            "n_labelled": view.n_labelled, "heldout_AP": view.heldout,
