@@ -245,6 +245,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     ``late``: the contextual one instead (a second model pass over the docs it touches; opt-in).
     """
     from core.labels import consensus_from_labels
+    from core.mining import topic_queries
     from core.risk import SCORER_VERSION, RiskInputs, query_pooling_bias
 
     if late and engine != "local":
@@ -266,7 +267,7 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
         late_fn = static_token_match(corpus, token_model)
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
-                        late=late_fn, coverage=term_coverage(corpus))
+                        late=late_fn, coverage=term_coverage(corpus), topic=topic_queries(corpus.query_texts))
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)

@@ -29,15 +29,50 @@ BASELINES = {  # table name -> registered signal
 }
 
 
-def load_beir(beir_dir: str | Path, split: str = "test") -> tuple[list[str], list[str], dict[str, str], pd.DataFrame]:
+def load_beir(beir_dir: str | Path, split: str = "test", query_field: str | None = None
+              ) -> tuple[list[str], list[str], dict[str, str], pd.DataFrame]:
     """(doc ids, doc texts as title + " " + text, query id -> text, qrels[query_id, doc_id, relevance]),
-    read by the product's own BEIR reader (`core.ingest.load_beir`)."""
+    read by the product's own BEIR reader (`core.ingest.load_beir`).
+
+    ``query_field``: another field of queries.jsonl as the query text (NFCorpus' ``vid-desc``: the same
+    topics asked as sentences); queries without it are left out.
+    """
     from core.ingest import load_beir as read_folder
 
     data = read_folder(beir_dir, split)
     queries = dict(zip(data.queries["query_id"], data.queries["text"]))
+    if query_field:
+        queries = query_field_texts(Path(beir_dir) / "queries.jsonl", query_field, set(queries))
     qrels = data.qrels[["query_id", "doc_id", "relevance"]].astype({"relevance": int})
     return data.doc_ids, data.doc_texts, queries, qrels.reset_index(drop=True)
+
+
+def query_field_texts(path: Path, field: str, known: set[str]) -> dict[str, str]:
+    """Query id -> its ``field`` text, for the known queries that hold a non-empty one.
+
+    Why a second reader: the product's BEIR reader keeps ``text`` only; this bench option asks the same
+    topics another way (how fn_risk fares when queries are sentences, not keywords)."""
+    from core.types import InputError
+
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(path, n, None, f"not a JSON object ({e.msg})") from None
+            value = obj.get(field) if isinstance(obj, dict) else None
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise InputError(path, n, field, f"expected text, got {type(value).__name__}")
+            if value.strip() and str(obj.get("_id")) in known:
+                out[str(obj["_id"])] = value
+    if not out:
+        raise InputError(path, None, field, "no query holds this field")
+    return out
 
 
 def sparsify_qrels(qrels: pd.DataFrame, keep: int, seed: int) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -173,7 +208,8 @@ class _timed:
 def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int = 30, seed: int = 0,
                      split: str = "test", judgments: tuple[int, ...] = (0, 50, 100, 200, 500),
                      embeddings: str | None = None, max_queries: int | None = None, qrels_file: str | None = None,
-                     verbose: bool = True, late_interaction: bool = False, static_maxsim: bool = True) -> dict:
+                     verbose: bool = True, late_interaction: bool = False, static_maxsim: bool = True,
+                     query_field: str | None = None) -> dict:
     """Run the protocol; print the tables; return them as a dict (for ``--json``).
 
     The token MaxSim signal is the static one over the word-piece table (core/encoders/static_late.py, as the
@@ -183,10 +219,10 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     """
     import time
 
-    from core.mining import mine_dense
+    from core.mining import mine_dense, topic_queries
     from core.risk.score import static_log_odds
 
-    doc_ids, doc_texts, queries, qrels = load_beir(beir_dir, split)
+    doc_ids, doc_texts, queries, qrels = load_beir(beir_dir, split, query_field)
     if qrels_file:
         qrels = load_qrels(qrels_file)
     kept, hidden = sparsify_qrels(qrels, keep_positives, seed)
@@ -210,7 +246,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
         late = _timed(static_maxsim_pairs(qtexts, doc_texts))
     built_s = time.perf_counter() - t0
     inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=feedback, seed=seed,
-                        top_k=top_k, late=late, coverage=coverage)
+                        top_k=top_k, late=late, coverage=coverage, topic=topic_queries(qtexts))
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)
     late_s = None if late is None else built_s + late.seconds
@@ -234,7 +270,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     maxsim = None if late is None else ("contextual" if late_interaction else "static")
     result = {
         "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,
-        "keep_positives": keep_positives, "top_k": top_k, "n_queries": len(qids), "n_candidates": len(scored),
+        "keep_positives": keep_positives, "top_k": top_k, "query_field": query_field or "text",
+        "n_queries": len(qids), "n_candidates": len(scored),
         "fn_rate": float(y.mean()), "detection": table, "maxsim": maxsim, "late_interaction_s": late_s,
         "evidence": evidence,
         "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
@@ -261,7 +298,8 @@ def _fused_weights(view) -> dict[str, float]:
 
 
 def format_tables(r: dict) -> str:
-    lines = [(f"{r['dataset']} ({r['qrels']}) seed {r['seed']}, keep {r['keep_positives']}: {r['n_queries']} "
+    field = "" if r.get("query_field", "text") == "text" else f", queries from {r['query_field']!r}"
+    lines = [(f"{r['dataset']} ({r['qrels']}{field}) seed {r['seed']}, keep {r['keep_positives']}: {r['n_queries']} "
               f"queries, {r['n_candidates']} candidates, {r['fn_rate']:.1%} false negatives"),
              f"{'scorer':24s} {'AP':>6s} {'AUROC':>6s} {'P@50':>6s} {'P@100':>6s}"]
     for name, m in r["detection"].items():
@@ -299,4 +337,5 @@ if __name__ == "__main__":  # python -m core.bench.fn_detection DIR [SEED] [SPLI
                      embeddings=a[3] if len(a) > 3 and a[3] != "-" else None,
                      keep_positives=int(a[4]) if len(a) > 4 and a[4] != "-" else 1,
                      qrels_file=a[5] if len(a) > 5 and a[5] != "-" else None,
-                     late_interaction="--late-interaction" in a, static_maxsim="--no-static-maxsim" not in a)
+                     late_interaction="--late-interaction" in a, static_maxsim="--no-static-maxsim" not in a,
+                     query_field=a[a.index("--query-field") + 1] if "--query-field" in a else None)

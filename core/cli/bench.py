@@ -71,6 +71,9 @@ def fn_detection(
     static_maxsim: Annotated[bool, typer.Option(
         "--static-maxsim/--no-static-maxsim", help="the static word-piece token MaxSim (on, as the product "
         "scores; off to measure without it)")] = True,
+    query_field: Annotated[str | None, typer.Option(
+        "--query-field", help="another queries.jsonl field as the query text (NFCorpus: vid-desc, the topics "
+        "asked as sentences); queries without it are left out")] = None,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -81,7 +84,8 @@ def fn_detection(
     points = tuple(sorted({int(p) for p in judgments.split(",") if p.strip()}))
     _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed, split=split,
                            judgments=points, qrels_file=str(qrels) if qrels else None,
-                           late_interaction=late_interaction, static_maxsim=static_maxsim), json_out)
+                           late_interaction=late_interaction, static_maxsim=static_maxsim,
+                           query_field=query_field), json_out)
 
 
 @bench_app.command("mining")

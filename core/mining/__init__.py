@@ -22,6 +22,7 @@ from core.mining.bm25 import (
     ensure_index,
     mine_bm25,
     term_coverage,
+    topic_queries,
 )
 from core.mining.candidates import CANDIDATE_COLUMNS, EXTRA_COLUMNS, positives_by_query
 from core.mining.dense import dense_topk, faiss_index, mine_dense
@@ -64,4 +65,5 @@ __all__ = [
     "positives_by_query",
     "register",
     "term_coverage",
+    "topic_queries",
 ]

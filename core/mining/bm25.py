@@ -10,6 +10,7 @@ not BM25 candidates.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,22 @@ def bm25_rows(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[Sequenc
     """Full-corpus BM25 rows for a batch of query positions: what ``core.risk.RiskInputs.bm25`` expects."""
     tokens = bm25_tokenize(query_texts)
     return lambda rows: index.scores([tokens[i] for i in rows])
+
+
+def topic_queries(query_texts: Sequence[str]) -> np.ndarray:
+    """Per query: 1.0 where it names a topic (no word of it is one of the BM25 tokeniser's English stop
+    words: "deafness", "vitamin d"), 0.0 where it reads as a sentence ("the role of fruit in preventing cancer").
+
+    Why: how much of a query its top docs hold says how many relevant docs it has only when the query names a
+    topic (NFCorpus keyword queries: AP 0.62 -> 0.68 with the query-level term); for sentences it measures
+    their wording, and the term cost 0.11 AP on NFCorpus' title queries and 0.15 on its description
+    queries (docs/benchmarks.md, session 9). The view fuses the term for topic queries only.
+    """
+    from bm25s.stopwords import STOPWORDS_EN
+
+    stop = set(STOPWORDS_EN)
+    words = [re.findall(r"\w+", str(t).lower()) for t in query_texts]
+    return np.array([float(bool(w) and not stop.intersection(w)) for w in words], np.float64)
 
 
 def term_coverage(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

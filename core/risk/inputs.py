@@ -36,6 +36,9 @@ class RiskInputs:
             ``None``: the ``late_maxsim`` signal is 0, so the combiner leaves it out.
         coverage: the idf-weighted share of a query's terms a doc contains (core/mining/bm25.py); averaged
             over the query's top docs, a query-level signal; ``None``: that signal is 0.
+        topic: per query row, 1.0 where the query names a topic and 0.0 where it reads as a sentence
+            (core/mining/bm25.py ``topic_queries``): the view fuses its query-level term for topic queries only
+            (core/risk/select.py); ``None``: every query counts as one (the term applies to all).
         pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
         graph_k: neighbours per doc in the doc-doc similarity graph.
         top_k: how deep the candidates were mined (the depth where a view is judged, see core/risk/views.py).
@@ -51,6 +54,7 @@ class RiskInputs:
     bm25_feedback: FeedbackRows | None = None
     late: LatePairs | None = None
     coverage: CoverageRows | None = None
+    topic: np.ndarray | None = None
     seed: int = 0
     pu_sample: int = 300
     graph_k: int = 10
@@ -198,10 +202,11 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     n = len(q)
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
             "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank",
-            "late_maxsim", *QUERY_MEANS]
+            "late_maxsim", *QUERY_MEANS, "topic_query"]
     feedback = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
     keys += list(FEEDBACK_KEYS.values()) if feedback else []
     out = {k: np.zeros(n, np.float64) for k in keys}
+    out["topic_query"] = np.ones(n) if inputs.topic is None else np.asarray(inputs.topic, np.float64)[q]
     Q, D = inputs.query_emb, inputs.doc_emb
     if n and inputs.late is not None:
         out["late_maxsim"] = np.asarray(inputs.late(q, d), np.float64)

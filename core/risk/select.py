@@ -36,7 +36,7 @@ WIN_SHARE = 0.95  # another view replaces the default only if it wins in this sh
 # query, held-out AP weighs every query alike while the queue's false negatives crowd into the queries with
 # many relevant docs, and query-level signals (graph_bm25 on NFCorpus: held-out AP 0.02, bench AP 0.44)
 # were ranked wrongly by it. The model views all see the same features, so that bias hits them alike.
-SKIP_SIGNALS = ("inverse_rank",)
+SKIP_SIGNALS = ("inverse_rank", "topic_query")  # topic_query: a gate, not evidence
 # With late interaction the chosen view's score is fused with the token MaxSim (both standardised on the
 # region's top rows) at this fixed weight: fitted against uniform corpus docs, the PU models give the MaxSim
 # the small weight that separates "on topic" from random docs, while among the mined candidates it ranks
@@ -56,6 +56,12 @@ LATE_SIGNAL = "late_maxsim"
 # weight lost 0.02-0.03 AP). Held-out labelled positives cannot set it (one per query, rich query or not).
 QUERY_WEIGHT = 1.0
 QUERY_SIGNALS = QUERY_MEANS
+# The term is fused for queries that name a topic only (the signal's 1; 0 for a sentence): how much of a query
+# its top docs hold says how many relevant docs it has when it names a topic; for a sentence it measures the
+# wording. NFCorpus split by query kind (seed 0, view alone -> with the term): keyword queries 0.623 -> 0.683 AP,
+# title queries 0.430 -> 0.320, description queries (vid-desc) 0.444 -> 0.292; gated, the collection 0.560 -> 0.580
+# (docs/benchmarks.md, session 9). Signals without the gate (older stored rows): the term applies to every query.
+TOPIC_GATE = "topic_query"
 
 
 def _signal_views() -> list[str]:
@@ -92,10 +98,13 @@ class ViewScore:
         return (_signal(signals, LATE_SIGNAL) - m) / sd
 
     def query_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
-        """The query-level term: the mean of its signals, each standardised as on the region's top rows."""
+        """The query-level term: the mean of its signals, each standardised as on the region's top rows, for
+        the queries that name a topic (``TOPIC_GATE``); 0 for sentence queries."""
         if self.query is None:
             raise ValueError("this view fuses no query-level signal")
-        return sum((_signal(signals, n) - m) / sd for n, (m, sd) in self.query[1].items()) / len(self.query[1])
+        z = sum((_signal(signals, n) - m) / sd for n, (m, sd) in self.query[1].items()) / len(self.query[1])
+        gate = (signals or {}).get(TOPIC_GATE)
+        return z if gate is None else z * np.asarray(gate, dtype=float)
 
 
 def _signal(signals: dict[str, np.ndarray] | None, name: str) -> np.ndarray:
@@ -165,6 +174,8 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     late = np.asarray(sig.get(LATE_SIGNAL, np.zeros(len(y))), dtype=float)
     fuse_late = bool(np.ptp(late) > 0 and ev.any())  # late interaction on: fuse it (see LATE_WEIGHT)
     qsig = {n: np.asarray(sig[n], dtype=float) for n in QUERY_SIGNALS if n in sig and ev.any() and np.ptp(sig[n][ev]) > 0}
+    if TOPIC_GATE in sig and not np.asarray(sig[TOPIC_GATE])[ev].any():
+        qsig = {}  # no query names a topic: no query-level term
     if fuse_late or qsig:
         m, sd = _standard(fused[ev])
         fused = (fused - m) / sd

@@ -161,6 +161,15 @@ def coverage_query_mean(a: Arrays) -> np.ndarray:
     return _optional(a, "coverage_query_mean")
 
 
+@register("topic_query", lambda v, r: "the query names a topic" if v else "the query reads as a sentence")
+def topic_query(a: Arrays) -> np.ndarray:
+    """Query-level gate, not learned: 1 where the query names a topic (no stop word in it), 0 for a sentence
+    (core/mining/bm25.py ``topic_queries``). The view fuses its query-level term for topic queries only
+    (core/risk/select.py). 1 where the inputs carry no query texts.
+    """
+    return np.asarray(a.get("topic_query", np.ones(len(a["dense"]))), dtype=np.float64)
+
+
 @register("pos_similarity", lambda v, r: f"cosine {v:.2f} to a labelled positive")
 def pos_similarity(a: Arrays) -> np.ndarray:
     """Not learned: with one positive per query, a training positive would have to compare to itself."""

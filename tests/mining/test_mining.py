@@ -454,3 +454,26 @@ def test_filters_are_a_view_independent_of_row_order(
     a = marked.sort_values(key)[key + ["passes_filters", "filter_reason"]].reset_index(drop=True)
     b = shuffled.sort_values(key)[key + ["passes_filters", "filter_reason"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+
+@given(st.lists(st.sampled_from(["vitamin", "deafness", "flax", "oil", "b12", "omega-3", "Dr.", "soy"]),
+                min_size=1, max_size=6),
+       st.sampled_from(["the", "of", "in", "and", "with", "is"]), st.randoms(use_true_random=False))
+def test_topic_queries_names_topics_and_any_stop_word_makes_a_sentence(words, stop, rnd) -> None:
+    """A query of content words names a topic whatever their order or case; one stop word anywhere makes it a
+    sentence; an empty query names nothing."""
+    from core.mining import topic_queries
+
+    shuffled = words[:]
+    rnd.shuffle(shuffled)
+    at = rnd.randrange(len(words) + 1)
+    sentence = [*words[:at], stop.upper() if at % 2 else stop, *words[at:]]
+    out = topic_queries([" ".join(words), " ".join(shuffled).upper(), " ".join(sentence), "", "  ?! "])
+    assert out.tolist() == [1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_topic_queries_on_real_nfcorpus_queries() -> None:
+    from core.mining import topic_queries
+
+    assert topic_queries(["deafness", "dr. dean ornish", "endocrine disruptors", "stopping heart disease in childhood",
+                          "the role of fruit and vegetable consumption in preventing cancer ."]).tolist() == [1, 1, 1, 0, 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,31 @@ def test_bench_token_maxsim_static_by_default_contextual_on_flag_off_on_request(
     assert "token MaxSim (contextual, a second model pass)" in format_tables(ctx)
     assert static["evidence"] != ctx["evidence"]  # two different token tables
     assert static["n_candidates"] == ctx["n_candidates"] == off["n_candidates"]
+
+
+def test_query_field_takes_another_field_and_leaves_out_queries_without_it(tmp_path: Path) -> None:
+    import shutil
+
+    from core.bench.fn_detection import load_beir, query_field_texts
+    from core.types import InputError
+
+    folder = tmp_path / "nf"
+    shutil.copytree(FIX, folder, ignore=shutil.ignore_patterns("emb*"))
+    lines = (folder / "queries.jsonl").read_text().splitlines()
+    first, second = json.loads(lines[0]), json.loads(lines[1])
+    first["vid-desc"] = "a sentence about <b>deafness</b> and how diet may help"
+    second["vid-desc"] = "   "  # blank: left out, as a query without the field
+    (folder / "queries.jsonl").write_text("\n".join([json.dumps(first), json.dumps(second), *lines[2:]]) + "\n")
+    _, _, queries, qrels = load_beir(folder, query_field="vid-desc")
+    assert queries == {first["_id"]: first["vid-desc"]}
+    assert len(load_beir(folder)[2]) == len(lines)  # without the option: every query's text
+    assert set(qrels["query_id"]) > set(queries)  # qrels untouched; the bench keeps judged queries it has
+    with pytest.raises(InputError, match=r"queries\.jsonl, field 'nope': no query holds this field"):
+        query_field_texts(folder / "queries.jsonl", "nope", set(queries))
+    second["vid-desc"] = 3
+    (folder / "queries.jsonl").write_text("\n".join([json.dumps(first), json.dumps(second)]) + "\n")
+    with pytest.raises(InputError, match=r"line 2, field 'vid-desc': expected text, got int"):
+        query_field_texts(folder / "queries.jsonl", "vid-desc", {first["_id"], second["_id"]})
+    (folder / "queries.jsonl").write_text(json.dumps(first) + "\n{not json\n")
+    with pytest.raises(InputError, match=r"line 2: not a JSON object"):
+        query_field_texts(folder / "queries.jsonl", "vid-desc", {first["_id"]})

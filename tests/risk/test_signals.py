@@ -17,7 +17,7 @@ A = {
     "dense_rank": np.array([2.0, 40.0]), "bm25_rank": np.array([3.0, 0.0]), "rank": np.array([1.0, 0.0]),
     "fb_bm25": np.array([0.9, 0.1]), "fb_bm25_mean": np.array([0.1, 0.1]), "fb_bm25_std": np.array([0.2, 0.0]),
     "late_maxsim": np.array([0.74, 0.31]), "late_query_mean": np.array([0.52, 0.52]),
-    "coverage_query_mean": np.array([0.71, 0.71]),
+    "coverage_query_mean": np.array([0.71, 0.71]), "topic_query": np.array([1.0, 0.0]),
 }
 EXPECTED = {
     "dense_score": [0.8, 0.4], "inverse_rank": [1.0, 0.0], "pos_ratio": [1.0, 0.0], "dense_z": [6.0, 0.0],
@@ -25,6 +25,7 @@ EXPECTED = {
     "rrf": [1 / 62 + 1 / 63, 1 / 100], "graph_bm25": [1.5, -0.2], "graph_dense": [2.0, 0.1],
     "neighbour_label": [0.9, 0.0], "pos_similarity": [0.7, 0.0], "bm25_rm3_z": [4.0, 0.0],
     "late_maxsim": [0.74, 0.31], "late_query_mean": [0.52, 0.52], "coverage_query_mean": [0.71, 0.71],
+    "topic_query": [1.0, 0.0],
 }
 
 
@@ -56,6 +57,13 @@ def test_optional_signals_are_zero_where_not_computed(name: str) -> None:
     assert not SIGNALS[name].fn(a).any()
     # query-level: one labelled positive per query cannot weigh them
     assert "late_query_mean" not in learned_names() and "coverage_query_mean" not in learned_names()
+
+
+def test_topic_gate_is_one_where_no_query_texts_and_never_learned() -> None:
+    a = {k: v for k, v in A.items() if k != "topic_query"}
+    np.testing.assert_array_equal(SIGNALS["topic_query"].fn(a), [1.0, 1.0])  # the term applies, as before the gate
+    assert "topic_query" not in learned_names()
+    assert SIGNALS["topic_query"].reason(0.0, {}) == "the query reads as a sentence"
 
 
 def _late_matrix(inputs) -> np.ndarray:

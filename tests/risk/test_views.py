@@ -160,3 +160,31 @@ def test_term_coverage_alone_is_fused_as_the_query_level_term(medium) -> None:
     X = np.zeros((2, len(model.names)))
     lo, hi = model.view.score(X, {"coverage_query_mean": np.array([0.2, 0.6])})
     assert hi - lo == pytest.approx(wq * 0.4 / sd)
+
+
+def test_the_query_level_term_is_fused_for_topic_queries_only(medium) -> None:
+    """Sentence queries (topic 0) get no query-level term: their score is the view's alone, while topic
+    queries keep it; with no topic query at all the view fuses no term (and names none)."""
+    from dataclasses import replace
+
+    inputs, cands = medium
+    n = len(inputs.query_ids)
+    C = np.random.default_rng(5).uniform(0.0, 1.0, (n, len(inputs.doc_ids)))
+    cov = lambda q, docs: C[np.asarray(q)[:, None], docs]
+    topic = np.zeros(n)
+    topic[::2] = 1.0
+    mixed = train_combiner(replace(inputs, coverage=cov, topic=topic))
+    assert mixed.view.name.endswith("+query")
+    X = np.zeros((2, len(mixed.names)))
+    sig = {"coverage_query_mean": np.array([0.9, 0.9]), "topic_query": np.array([1.0, 0.0])}
+    at_topic, at_sentence = mixed.view.score(X, sig)
+    wq, qnorm = mixed.view.score.query
+    m, sd = qnorm["coverage_query_mean"]
+    assert at_topic - at_sentence == pytest.approx(wq * (0.9 - m) / sd)
+    assert at_sentence == pytest.approx(mixed.view.score(X, {"coverage_query_mean": np.full(2, m)})[0])
+    none = train_combiner(replace(inputs, coverage=cov, topic=np.zeros(n)))
+    assert not none.view.name.endswith("+query") and none.view.score.query is None
+    out = score_false_negatives(cands, replace(inputs, coverage=cov, topic=topic), model=mixed)
+    gate = np.array([json.loads(v)["topic_query"] for v in out.signals])
+    assert set(gate) == {0.0, 1.0}  # stored beside the other signals
+    assert not out.reasons[gate == 0].str.contains("hold most of its terms").any()
