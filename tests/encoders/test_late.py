@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.encoders.late import late_interaction_pairs
+from tests.encoders.conftest import assert_query_as_doc_scores_one
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,7 @@ def test_rare_query_pieces_weigh_more(bi_encoder) -> None:
 
 
 def test_a_doc_that_is_the_query_scores_one_and_beats_the_others(late, texts) -> None:
-    queries, docs = texts
-    n = len(docs)
-    for qi in range(len(queries)):
-        self_score = late(np.array([qi]), np.array([n + qi]))[0]
-        others = late(np.full(n, qi), np.arange(n))
-        assert self_score == pytest.approx(1.0, abs=2e-3) and self_score > others.max()
+    assert_query_as_doc_scores_one(late, texts, tol=2e-3)
 
 
 @settings(max_examples=25, deadline=None)

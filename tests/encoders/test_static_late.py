@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from core.encoders.ids import default_model_path
 from core.encoders.static_late import has_word_table, piece_encoder, static_maxsim_pairs
+from tests.encoders.conftest import assert_query_as_doc_scores_one
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +61,7 @@ def test_pieces_are_the_models_own(bi_encoder, texts) -> None:
 
 
 def test_a_doc_that_is_the_query_scores_one_and_beats_the_others(static, texts) -> None:
-    queries, docs = texts
-    n = len(docs)
-    for qi in range(len(queries)):
-        self_score = static(np.array([qi]), np.array([n + qi]))[0]
-        others = static(np.full(n, qi), np.arange(n))
-        assert self_score == pytest.approx(1.0, abs=1e-5) and self_score > others.max()
+    assert_query_as_doc_scores_one(static, texts, tol=1e-5)
 
 
 def test_an_empty_doc_scores_zero(static, texts, corpus) -> None:
