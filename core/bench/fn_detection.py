@@ -52,24 +52,14 @@ def query_field_texts(path: Path, field: str, known: set[str]) -> dict[str, str]
 
     Why a second reader: the product's BEIR reader keeps ``text`` only; this bench option asks the same
     topics another way (how fn_risk fares when queries are sentences, not keywords)."""
+    from core.ingest.common import get_text, read_jsonl
     from core.types import InputError
 
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(path, n, None, f"not a JSON object ({e.msg})") from None
-            value = obj.get(field) if isinstance(obj, dict) else None
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                raise InputError(path, n, field, f"expected text, got {type(value).__name__}")
-            if value.strip() and str(obj.get("_id")) in known:
-                out[str(obj["_id"])] = value
+    for n, obj in read_jsonl(path):
+        value = get_text(obj, field, path, n, allow_empty=True, required=False)
+        if value.strip() and str(obj.get("_id")) in known:
+            out[str(obj["_id"])] = value
     if not out:
         raise InputError(path, None, field, "no query holds this field")
     return out

@@ -85,5 +85,5 @@ def test_query_field_takes_another_field_and_leaves_out_queries_without_it(tmp_p
     with pytest.raises(InputError, match=r"line 2, field 'vid-desc': expected text, got int"):
         query_field_texts(folder / "queries.jsonl", "vid-desc", {first["_id"], second["_id"]})
     (folder / "queries.jsonl").write_text(json.dumps(first) + "\n{not json\n")
-    with pytest.raises(InputError, match=r"line 2: not a JSON object"):
+    with pytest.raises(InputError, match=r"line 2: bad JSON"):
         query_field_texts(folder / "queries.jsonl", "vid-desc", {first["_id"]})
