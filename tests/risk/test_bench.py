@@ -50,7 +50,7 @@ def test_bench_token_maxsim_static_by_default_contextual_on_flag_off_on_request(
     assert (static["maxsim"], ctx["maxsim"], off["maxsim"]) == ("static", "contextual", None)
     for r in (static, ctx):
         assert "late_maxsim" in r["combiner"] and r["late_interaction_s"] > 0
-        assert r["view"]["fused"]["late_maxsim"] == 0.5 and "late_maxsim fused at 0.50" in format_tables(r)
+        assert r["view"]["fused"]["late_maxsim"] == 0.25 and "late_maxsim fused at 0.25" in format_tables(r)
         alone = r["evidence"]["token MaxSim alone"]
         assert 0 <= alone["AP"] <= 1 and "(new evidence, not a baseline)" in format_tables(r)
     assert "late_maxsim" not in off["combiner"] and off["late_interaction_s"] is None and off["evidence"] == {}
