@@ -29,6 +29,12 @@ FOLDS = 5
 # rich queries, and cross-validation over 8-16 of them let features in that cost NFCorpus up to 0.04-0.06 AP of
 # the rest of the queue after 100 judgments (docs/benchmarks.md, session 6); until then an intercept only.
 MIN_JUDGED_QUERIES = 4 * FOLDS
+# Learned weights reach the queries no judgment touched only once the judgments span this many queries: until
+# then the fit comes from a few rich queries at the head, and carried to the others it cost NFCorpus seed 1 0.040
+# AP of the rest of the queue after 200 judgments over 32 queries (untouched queries 0.397 -> 0.335); kept to the
+# touched queries, +0.002. Over 12 runs at 100, 200 and 500 judgments this changed 5 results by -0.004 to +0.042
+# and no other (docs/benchmarks.md, session 10). Smaller collections: all of their queries.
+SPREAD_QUERIES = 2 * MIN_JUDGED_QUERIES
 Z_GAIN = 1.0  # switch only if the held-out log-loss gain exceeds this many (query-clustered) standard errors;
 # 1 since pu-view-5 (its better head leaves fewer judged negatives): at 2, after 200 judgments the features stayed
 # out (or lost 0.004) on 6 of 11 default runs, at 1 five of those gained +0.017 to +0.043 AP of the rest; no
@@ -251,8 +257,9 @@ def rerank(static_logit: np.ndarray, features: np.ndarray | None, judged: np.nda
     """Log-odds of every row after learning from the judged rows (``judged`` mask, ``labels`` 0/1 there).
 
     ``static_logit``: the fixed offset; ``features``: e.g. :func:`learning_features`, or None; ``groups``: the
-    query of each row (cross-validation folds). Returns the offset unchanged until at least two judged rows
-    hold both labels; labels of unjudged rows are never read.
+    query of each row (cross-validation folds; while the judgments span fewer than ``SPREAD_QUERIES`` queries,
+    the queries no judgment touched keep the static score). Returns the offset unchanged until at least two
+    judged rows hold both labels; labels of unjudged rows are never read.
     """
     static_logit = np.asarray(static_logit, dtype=float)
     judged = np.asarray(judged, dtype=bool)
@@ -264,7 +271,13 @@ def rerank(static_logit: np.ndarray, features: np.ndarray | None, judged: np.nda
     # a collection with fewer queries than MIN_JUDGED_QUERIES learns once all of them hold judgments
     need = MIN_JUDGED_QUERIES if groups is None else min(MIN_JUDGED_QUERIES, len(np.unique(groups)))
     cal = choose_fit(static_logit[judged], y, None if Z is None else Z[judged], g, min_groups=need)
-    return anchor_levels(logit(cal(static_logit, Z)), static_logit, judged, groups)
+    z = anchor_levels(logit(cal(static_logit, Z)), static_logit, judged, groups)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(np.unique(g)) < min(SPREAD_QUERIES, len(np.unique(groups))):
+            untouched = ~np.isin(groups, g)
+            z[untouched] = static_logit[untouched]  # too few queries judged for their weights to carry
+    return z
 
 
 def anchor_levels(z: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,

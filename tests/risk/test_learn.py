@@ -270,3 +270,28 @@ def test_the_gate_lets_a_real_feature_in_and_keeps_most_noise_out() -> None:
         noise_in += bool(choose_fit(static, y, noise, groups=q).weights.any())
         signal_in += bool(choose_fit(static, y, np.column_stack([sig, noise[:, :2]]), groups=q).weights.any())
     assert signal_in == 20 and noise_in <= 6
+
+
+def test_weights_reach_untouched_queries_once_judgments_spread() -> None:
+    """A feature the static score misses, informative in every query: judged over 30 of 60 queries (enough to
+    learn, fewer than SPREAD_QUERIES) it re-ranks the judged queries' rest and leaves the others at the static
+    score; judged over 50 it re-ranks those too."""
+    from core.risk.learn import SPREAD_QUERIES
+
+    assert 30 < SPREAD_QUERIES <= 50
+    rng = np.random.default_rng(3)
+    q = np.repeat(np.arange(60), 16)
+    y = (rng.random(len(q)) < 0.3).astype(int)
+    static = rng.normal(size=len(q))
+    sig = (1.5 * y + rng.normal(size=len(q)))[:, None]
+    for n_touched in (30, 50):
+        judged = (q < n_touched) & (np.arange(len(q)) % 16 < 10)
+        z = rerank(static, sig, judged, y, groups=q)
+        rest, untouched = ~judged & (q < n_touched), q >= n_touched
+        assert not np.allclose(z[rest], static[rest])
+        if n_touched == 30:
+            np.testing.assert_array_equal(z[untouched], static[untouched])
+        else:
+            un = ~judged
+            assert not np.allclose(z[untouched], static[untouched])
+            assert average_precision_score(y[un], z[un]) > average_precision_score(y[un], static[un]) + 0.1
