@@ -321,11 +321,31 @@ def format_tables(r: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX] [KEEP] [QRELS]
-    a = sys.argv[1:]
-    run_fn_detection(a[0], seed=int(a[1]) if len(a) > 1 else 0, split=a[2] if len(a) > 2 else "test",
-                     embeddings=a[3] if len(a) > 3 and a[3] != "-" else None,
-                     keep_positives=int(a[4]) if len(a) > 4 and a[4] != "-" else 1,
-                     qrels_file=a[5] if len(a) > 5 and a[5] != "-" else None,
-                     late_interaction="--late-interaction" in a, static_maxsim="--no-static-maxsim" not in a,
-                     query_field=a[a.index("--query-field") + 1] if "--query-field" in a else None)
+def main_kwargs(argv: list[str]) -> dict:
+    """``python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX] [KEEP] [QRELS] [flags]`` as keyword
+    arguments of :func:`run_fn_detection` ("-" skips a positional). The flags (``--late-interaction``,
+    ``--no-static-maxsim``, ``--query-field F``) end the positionals, so a flag is never read as a path."""
+    flags = {"--late-interaction": 0, "--no-static-maxsim": 0, "--query-field": 1}
+    first = next((i for i, a in enumerate(argv) if a.startswith("--")), len(argv))
+    pos, rest = argv[:first], argv[first:]
+    if not pos or len(pos) > 6:
+        raise SystemExit("usage: python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX] [KEEP] [QRELS] "
+                         "[--late-interaction] [--no-static-maxsim] [--query-field F]")
+    i, field = 0, None
+    while i < len(rest):
+        if rest[i] not in flags or i + flags[rest[i]] >= len(rest):
+            raise SystemExit(f"fn_detection: unknown or incomplete option {rest[i]!r} (options: {', '.join(flags)})")
+        if rest[i] == "--query-field":
+            field = rest[i + 1]
+        i += 1 + flags[rest[i]]
+
+    def at(k: int) -> str | None:
+        return pos[k] if len(pos) > k and pos[k] != "-" else None
+
+    return {"beir_dir": pos[0], "seed": int(at(1) or 0), "split": at(2) or "test", "embeddings": at(3),
+            "keep_positives": int(at(4) or 1), "qrels_file": at(5), "late_interaction": "--late-interaction" in rest,
+            "static_maxsim": "--no-static-maxsim" not in rest, "query_field": field}
+
+
+if __name__ == "__main__":
+    run_fn_detection(**main_kwargs(sys.argv[1:]))

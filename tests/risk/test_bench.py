@@ -87,3 +87,23 @@ def test_query_field_takes_another_field_and_leaves_out_queries_without_it(tmp_p
     (folder / "queries.jsonl").write_text(json.dumps(first) + "\n{not json\n")
     with pytest.raises(InputError, match=r"line 2: bad JSON"):
         query_field_texts(folder / "queries.jsonl", "vid-desc", {first["_id"]})
+
+
+def test_module_arguments_end_at_the_first_flag() -> None:
+    """``python -m core.bench.fn_detection``: "-" skips a positional, a flag is never read as a path, a bad
+    option or call says so."""
+    import pytest
+
+    from core.bench.fn_detection import main_kwargs
+
+    kw = main_kwargs(["D", "2", "train", "E", "1", "--late-interaction"])
+    assert kw["qrels_file"] is None and kw["late_interaction"] and kw["seed"] == 2 and kw["split"] == "train"
+    kw = main_kwargs(["D", "0", "test", "-", "2", "Q.tsv", "--query-field", "vid-desc", "--no-static-maxsim"])
+    assert (kw["embeddings"], kw["keep_positives"], kw["qrels_file"]) == (None, 2, "Q.tsv")
+    assert kw["query_field"] == "vid-desc" and not kw["static_maxsim"] and not kw["late_interaction"]
+    assert main_kwargs(["D"]) == {"beir_dir": "D", "seed": 0, "split": "test", "embeddings": None,
+                                  "keep_positives": 1, "qrels_file": None, "late_interaction": False,
+                                  "static_maxsim": True, "query_field": None}
+    for bad in (["D", "--late"], ["D", "--query-field"], [], ["--late-interaction"]):
+        with pytest.raises(SystemExit):
+            main_kwargs(bad)
