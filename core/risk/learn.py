@@ -31,9 +31,9 @@ FOLDS = 5
 MIN_JUDGED_QUERIES = 4 * FOLDS
 # Learned weights reach the queries no judgment touched only once the judgments span this many queries: until
 # then the fit comes from a few rich queries at the head, and carried to the others it cost NFCorpus seed 1 0.040
-# AP of the rest of the queue after 200 judgments over 32 queries (untouched queries 0.397 -> 0.335); kept to the
-# touched queries, +0.002. Over 12 runs at 100, 200 and 500 judgments this changed 5 results by -0.004 to +0.042
-# and no other (docs/benchmarks.md, session 10). Smaller collections: all of their queries.
+# AP of the rest of the queue after 200 judgments over 32 queries (untouched queries 0.397 -> 0.335). In the bench
+# after 200 judgments: NFCorpus s1 -0.040 -> +0.003, keep 2 +0.011 -> +0.006, 3-2-1 +0.017 -> +0.013, no other of
+# 13 runs; at 500 every run spans 75+ queries (docs/benchmarks.md, session 10). Smaller collections: all of theirs.
 SPREAD_QUERIES = 2 * MIN_JUDGED_QUERIES
 Z_GAIN = 1.0  # switch only if the held-out log-loss gain exceeds this many (query-clustered) standard errors;
 # 1 since pu-view-5 (its better head leaves fewer judged negatives): at 2, after 200 judgments the features stayed

@@ -92,8 +92,6 @@ def test_query_field_takes_another_field_and_leaves_out_queries_without_it(tmp_p
 def test_module_arguments_end_at_the_first_flag() -> None:
     """``python -m core.bench.fn_detection``: "-" skips a positional, a flag is never read as a path, a bad
     option or call says so."""
-    import pytest
-
     from core.bench.fn_detection import main_kwargs
 
     kw = main_kwargs(["D", "2", "train", "E", "1", "--late-interaction"])
