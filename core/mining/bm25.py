@@ -71,8 +71,13 @@ class Bm25Index:
     def build(cls, doc_texts: Sequence[str]) -> Bm25Index:
         import bm25s
 
+        tokens = bm25_tokenize(doc_texts)
+        # Term ids in sorted-token order: bm25s numbers terms as a Python set yields them, which changes with
+        # the interpreter's hash seed, and the RM3 feedback breaks ties between equal term weights by term id
+        # (core/mining/feedback.py) — so fn_risk differed between processes (SciFact train s1: AP 0.228 or 0.232).
+        vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
         retriever = bm25s.BM25()
-        retriever.index(bm25_tokenize(doc_texts), show_progress=False)
+        retriever.index(([[vocab[t] for t in doc] for doc in tokens], vocab), show_progress=False)
         return cls(retriever, len(doc_texts))
 
     def scores(self, query_tokens: Sequence[list[str]]) -> np.ndarray:

@@ -99,3 +99,26 @@ def test_with_feedback_swaps_only_the_lexical_arrays() -> None:
     assert b["bm25"][0] == 3.0 and b["dense"] is a["dense"] and a["bm25"][0] == 0.0
     plain = {k: v for k, v in a.items() if not k.startswith("fb_")}
     assert with_feedback(plain) is plain
+
+
+def test_feedback_is_the_same_whatever_the_interpreter_hash_seed() -> None:
+    """Ties between equal term weights are broken by term id; ids once followed Python's set order, which
+    changes with PYTHONHASHSEED, so the same inputs gave a different fn_risk in another process."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\nfrom core.mining import Bm25Index\nfrom core.mining.feedback import bm25_feedback_rows\n"
+            "words = [f'term{c}{k}' for c in 'abcdefgh' for k in 'xyz']\n"
+            "docs = [' '.join(words)] + [f'{w} filler' for w in words]\n"
+            "row = bm25_feedback_rows(Bm25Index.build(docs), ['filler'])([0], [np.array([0])])[0]\n"
+            "print(np.round(row, 12).tolist())")
+    rows = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2, 3)}
+    assert len(rows) == 1 and rows.pop().startswith("[")
+
+
+def test_term_ids_follow_sorted_tokens() -> None:
+    vocab = Bm25Index.build(DOCS).retriever.vocab_dict
+    tokens = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1]) if t]  # bm25s appends "" for empty docs
+    assert tokens == sorted(tokens) and len(tokens) > 5
