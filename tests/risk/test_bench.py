@@ -32,6 +32,7 @@ def test_bench_runs_on_small_real_subset() -> None:
         assert 0 <= m["AP"] <= 1 and 0 <= m["P@50"] <= 1 and 0 <= m["P@100"] <= 1
     lo, hi = r["fn_risk_range"]
     assert 0.01 <= lo <= hi <= 0.99  # before any judgment: never 0% or 100%
+    assert 0 <= r["ceiling"]["AP"] <= 1 and "ceiling of these signals" in format_tables(r)
     curve = r["learning_curve"]
     assert [row["judgments"] for row in curve] == [0, 50, 100]
     assert curve[0]["static"] == curve[0]["learned"]  # nothing judged: the static order
