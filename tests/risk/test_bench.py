@@ -106,3 +106,20 @@ def test_module_arguments_end_at_the_first_flag() -> None:
     for bad in (["D", "--late"], ["D", "--query-field"], [], ["--late-interaction"]):
         with pytest.raises(SystemExit):
             main_kwargs(bad)
+
+
+def test_bench_figures_do_not_depend_on_the_interpreter_hash_seed() -> None:
+    """The same inputs, three processes with different PYTHONHASHSEED: the same figures to the last digit.
+    (Before BM25 term ids were sorted, RM3's tie-breaking followed set order: AP 0.5227 or 0.5236 here.)"""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom core.bench.fn_detection import run_fn_detection\n"
+            f"r = run_fn_detection({str(FIX)!r}, embeddings={str(FIX / 'emb')!r}, judgments=(0, 50), verbose=False)\n"
+            "json.dump({k: r[k] for k in ('detection', 'ECE', 'fn_risk_range', 'learning_curve')}, sys.stdout, "
+            "sort_keys=True)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**env, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2, 3)}
+    assert len(outs) == 1 and json.loads(outs.pop())["detection"]["fn_risk"]["AP"] > 0
