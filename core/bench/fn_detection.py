@@ -180,6 +180,34 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     return rows
 
 
+def probe_calibration(y: np.ndarray, static_logit: np.ndarray, sizes: tuple[int, ...] = (50, 100, 200),
+                      draws: int = 10, seed: int = 0) -> list[dict]:
+    """ECE of the rest of the queue, before and after :func:`core.risk.calibration.level_shift` from N
+    judgments drawn uniformly from the whole queue (the review queue's random order; hidden labels as the
+    oracle), averaged over ``draws`` seeded samples; also the share of draws in which the sample moved the level.
+    The level the static score claims can be checked only by a sample that is not its own head (session 11)."""
+    from core.risk.calibration import level_shift
+    from core.risk.combiner import sigmoid
+
+    rows = []
+    for n in sizes:
+        if n >= len(y):
+            continue
+        before, after, moved = [], [], 0
+        for r in range(draws):
+            pick = np.zeros(len(y), dtype=bool)
+            pick[np.random.default_rng([seed, n, r]).choice(len(y), n, replace=False)] = True
+            shift = level_shift(static_logit[pick], y[pick])
+            rest = ~pick
+            before.append(expected_calibration_error(y[rest], sigmoid(static_logit[rest])))
+            after.append(expected_calibration_error(y[rest], sigmoid(static_logit[rest] + shift)))
+            moved += shift != 0.0
+        rows.append({"sample": int(n), "draws": int(draws), "ECE_static": float(np.mean(before)),
+                     "ECE_levelled": float(np.mean(after)), "worse_draws": int(np.sum(np.array(after) > np.array(before) + 0.01)),
+                     "moved": moved / draws})
+    return rows
+
+
 class _timed:
     """A pair function that adds up the wall seconds spent in it (the late-interaction cost, reported apart)."""
 
@@ -256,6 +284,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     late_row = sigd.get("late_maxsim") if late is not None else None
     evidence = {} if late_row is None else {"token MaxSim alone": _metrics(y, late_row)}
     ceiling = _metrics(y, supervised_ceiling(y, qrow, sigd, static, seed))
+    probes = probe_calibration(y, static, seed=seed)
     curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
                            pos_similarity=sigd["pos_similarity"], late=late_row)
     view = model.view
@@ -265,7 +294,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
         "keep_positives": keep_positives, "top_k": top_k, "query_field": query_field or "text",
         "n_queries": len(qids), "n_candidates": len(scored),
         "fn_rate": float(y.mean()), "detection": table, "maxsim": maxsim, "late_interaction_s": late_s,
-        "evidence": evidence, "ceiling": ceiling,
+        "evidence": evidence, "ceiling": ceiling, "probe_calibration": probes,
         "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
         "view": None if view is None else {"name": view.name, "c": view.c, "prior": view.prior,
                                            "n_labelled": view.n_labelled, "heldout_AP": view.heldout,
@@ -312,6 +341,12 @@ def format_tables(r: dict) -> str:
     if r.get("late_interaction_s") is not None:
         how = "contextual, a second model pass" if r.get("maxsim") == "contextual" else "static word pieces"
         lines.append(f"token MaxSim ({how}): {r['late_interaction_s']:.1f} s wall")
+    if r.get("probe_calibration"):
+        lines += ["", "the level from a random audit sample (the review queue's random order): ECE of the rest, static",
+                  "-> shifted where the sample rejects the static level at 5% (mean of the draws):"]
+        for row in r["probe_calibration"]:
+            lines.append(f"{row['sample']:6d} judged at random: ECE {row['ECE_static']:.3f} -> {row['ECE_levelled']:.3f}"
+                         f" (moved in {row['moved']:.0%} of {row['draws']} draws; worse by > 0.01 in {row['worse_draws']})")
     if r["learning_curve"]:
         lines += ["", "learning curve: the static queue's first N judged (hidden labels as the oracle); on the",
                   "still-unjudged candidates, static score | re-ranked from the judgments; false negatives found",

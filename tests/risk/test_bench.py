@@ -33,6 +33,9 @@ def test_bench_runs_on_small_real_subset() -> None:
     lo, hi = r["fn_risk_range"]
     assert 0.01 <= lo <= hi <= 0.99  # before any judgment: never 0% or 100%
     assert 0 <= r["ceiling"]["AP"] <= 1 and "ceiling of these signals" in format_tables(r)
+    assert [row["sample"] for row in r["probe_calibration"]] == [50, 100, 200]
+    assert all(0 <= row["ECE_levelled"] <= 1 and 0 <= row["moved"] <= 1 for row in r["probe_calibration"])
+    assert "judged at random" in format_tables(r)
     curve = r["learning_curve"]
     assert [row["judgments"] for row in curve] == [0, 50, 100]
     assert curve[0]["static"] == curve[0]["learned"]  # nothing judged: the static order
