@@ -58,5 +58,7 @@ def learned_line(store: Store, dataset: str) -> str:
     if not hist:
         return f"Learning queue: risk is refitted after every {every} judgments."
     last = hist[-1]
+    level = (f" Risk percentages re-levelled from {last['level_sample']} random-order judgments."
+             if last.get("level_shift") else "")
     return (f"Learning queue: refitted at {last['judgments']} judgments "
-            f"({last['head_moved']} of the top {learning.HEAD} moved); every {every}.")
+            f"({last['head_moved']} of the top {learning.HEAD} moved); every {every}.{level}")

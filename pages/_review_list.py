@@ -13,6 +13,7 @@ from core.quality.blind import is_blind
 from core.review import learning, listing
 from core.review.blind import blind_share
 from core.store import Store
+from core.types import Mode
 from pages._review_common import BOX_HEIGHT, LABELS, common_terms, flash_line, learned_line
 
 
@@ -46,7 +47,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         c = cards[i]
         secs = time.time() - state["list_t0"]
         review.decide(db, me, dataset, c.query_id, c.doc_id, label, "", seconds=secs,
-                      blind=blind[i], shown_risk=c.fn_risk)
+                      blind=blind[i], shown_risk=c.fn_risk, queue=Mode.QUERY.value)
         state["flash"] = f"Saved {label} for {c.doc_id}."
         state["list_focus"], state["list_t0"] = listing.after_label(i, n), time.time()
         learning.maybe_relearn(db, dataset)

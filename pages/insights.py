@@ -67,7 +67,10 @@ if hist:
                "refit and after it, on the judged items (after = in-sample); `head_moved`: places "
                f"of the unjudged top {learning.HEAD} that hold another item now; `evidence`: `cosine` when "
                "the embedding cache held every query / doc vector in play (similarity to judged items), "
-               "else `vector-free` and why.")
+               "else `vector-free` and why; `level_sample`: judged items labelled in the *random* order (an "
+               "unbiased sample of the queue), `level_shift`: the log-odds shift they asked of the scorer's "
+               "level, 0 unless they reject it at 5% — judge some items in the random order to check the "
+               "risk percentages.")
     st.dataframe(pd.DataFrame(hist).drop(columns=["features"], errors="ignore"),
                  hide_index=True, width="stretch")
 else:

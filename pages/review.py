@@ -85,7 +85,7 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     secs = time.time() - shown.pop(card.key, time.time())
     note = state.get(f"note::{qid}::{did}", "")
     review.decide(db, me, dataset, qid, did, label, note, seconds=secs, blind=blind,
-                  shown_risk=card.fn_risk)
+                  shown_risk=card.fn_risk, queue=spec.mode.value)
     if spec.status != "unreviewed":
         state["exclude"].append((qid, did))
     floor = pace.reading_floor_s(f"{card.candidate.title} {card.candidate.text}")

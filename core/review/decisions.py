@@ -14,14 +14,15 @@ def _label(label: Label | str) -> Label:
 
 def decide(store: Store, user: User, dataset: str, query_id: str, doc_id: str,
            label: Label | str, note: str = "", seconds: float | None = None,
-           blind: bool | None = None, shown_risk: float | None = None) -> int:
+           blind: bool | None = None, shown_risk: float | None = None, queue: str | None = None) -> int:
     """Write one label now (durable before the next card is chosen) and free the lease.
 
-    `seconds` (card shown -> decision), `blind` and `shown_risk` are stored with the judgment.
+    `seconds` (card shown -> decision), `blind`, `shown_risk` and `queue` (the queue order the card came
+    from) are stored with the judgment.
     """
     jid = store.add_judgment(dataset, query_id, doc_id, user.name, _label(label),
                              note=note.strip(), seconds=seconds, blind=blind,
-                             shown_risk=shown_risk)
+                             shown_risk=shown_risk, queue=queue)
     leases.release(store, dataset, query_id, doc_id, user.name)
     return jid
 

@@ -33,7 +33,7 @@ from core.encoders.cache import EmbeddingCache
 from core.labels import consensus_from_labels
 from core.review.settings import int_setting
 from core.review.vectors import CachedVectors, cached_vectors
-from core.risk.calibration import expected_calibration_error, judgment_targets
+from core.risk.calibration import expected_calibration_error, judgment_targets, level_shift
 from core.risk.combiner import logit, sigmoid
 from core.risk.learn import (
     doc_evidence,
@@ -139,11 +139,14 @@ def _logloss(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def refit(items: pd.DataFrame, y_frame: pd.DataFrame,
-          vectors: CachedVectors | None = None) -> tuple[np.ndarray, dict] | None:
+          vectors: CachedVectors | None = None, sample: pd.DataFrame | None = None) -> tuple[np.ndarray, dict] | None:
     """New fn_risk for every row of `items` (query_id, doc_id, fn_risk, base, signals), or None.
 
     ``vectors``: the items' query / doc vectors in :func:`item_keys` order (cosine evidence), or None
     (vector-free features). None when the judged items do not hold both classes at least MIN_PER_CLASS times.
+    ``sample``: query_id, doc_id of the items judged from the random order; where their labels reject the
+    scorer's level (:func:`core.risk.calibration.level_shift`), every row's log-odds moves by that shift —
+    the order stays, the number of false negatives the queue expects follows the unbiased sample.
     """
     key = pd.MultiIndex.from_frame(items[["query_id", "doc_id"]].astype(str))
     hit = key.get_indexer(pd.MultiIndex.from_frame(y_frame[["query_id", "doc_id"]].astype(str)))
@@ -157,7 +160,14 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame,
     labels = np.zeros(len(items))
     labels[idx] = y
     q, Z, names = _features(items, logit(base), judged, labels, vectors)
-    new = np.clip(sigmoid(rerank(logit(base), Z, judged, labels, groups=q)), 0.0, 1.0)
+    z = rerank(logit(base), Z, judged, labels, groups=q)
+    in_sample = np.zeros(len(items), bool)
+    if sample is not None and len(sample):
+        pos = key.get_indexer(pd.MultiIndex.from_frame(sample[["query_id", "doc_id"]].astype(str)))
+        in_sample[pos[pos >= 0]] = True
+    in_sample &= judged
+    shift = level_shift(logit(base[in_sample]), labels[in_sample])
+    new = np.clip(sigmoid(z + shift), 0.0, 1.0)
     old = items.fn_risk.to_numpy(dtype=float)
     unjudged = np.ones(len(items), bool)
     unjudged[idx] = False
@@ -175,6 +185,7 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame,
         "logloss_before": round(_logloss(y, old[idx]), 4),
         "logloss_after": round(_logloss(y, new[idx]), 4),
         "head_moved": int((head_old != head_new).sum()),
+        "level_sample": int(in_sample.sum()), "level_shift": round(shift, 4),
     }
     return new, info
 
@@ -195,7 +206,7 @@ def relearn(store: Store, dataset: str, cache: EmbeddingCache | str | None = Non
         t0 = time.perf_counter()
         vectors, why = cached_vectors(store, dataset, qids, dids, cache)
         record["vectors_s"] = round(time.perf_counter() - t0, 3)
-    out = refit(items, y, vectors) if len(items) and len(y) else None
+    out = refit(items, y, vectors, SL.random_sample_items(store, dataset)) if len(items) and len(y) else None
     if out is None:
         record["skipped"] = "both labels (false negative / negative) needed at least twice"
     else:

@@ -23,6 +23,14 @@ def risk_rows(store: Store, dataset: str) -> pd.DataFrame:
     return frame(store.engine, sql, {"d": dataset})
 
 
+def random_sample_items(store: Store, dataset: str) -> pd.DataFrame:
+    """query_id, doc_id of the items labelled from the review queue's random order (any annotator): an
+    unbiased sample of the queue, the judgments that can check the scorer's level."""
+    sql = text("""SELECT DISTINCT query_id, doc_id FROM judgments WHERE dataset = :d AND queue = 'random'
+                  AND action = 'label' ORDER BY query_id, doc_id""")
+    return frame(store.engine, sql, {"d": dataset})
+
+
 def write_risk(store: Store, dataset: str, new: pd.DataFrame) -> int:
     """Set fn_risk from `new` (query_id, doc_id, fn_risk), keeping the scorer's value as base.
 

@@ -120,6 +120,9 @@ judgments = Table(
     Column("seconds", Float),
     Column("blind", Boolean),
     Column("shown_risk", Float),
+    # The review queue's order the card came from (risk | uncertain | random | query; NULL for CLI/API
+    # writes): the random order's judgments are an unbiased sample of the queue (the refit's level check).
+    Column("queue", String),
 )
 
 annotators = Table(

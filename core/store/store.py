@@ -30,7 +30,7 @@ from core.store import schema as S
 from core.store.base import bump_epoch, read_epoch, utcnow
 from core.store.engine import make_engine, resolve_url
 from core.store.migrate import migrate
-from core.types import DatasetCounts, Label, NegauditError
+from core.types import DatasetCounts, Label, Mode, NegauditError
 
 if TYPE_CHECKING:  # Python 3.10 has no typing.Self
     from typing_extensions import Self
@@ -280,10 +280,11 @@ class Store:
     def add_judgment(self, dataset: str, query_id: str, doc_id: str, annotator: str,
                      label: Label | str, note: str = "", action: str = "label",
                      seconds: float | None = None, blind: bool | None = None,
-                     shown_risk: float | None = None) -> int:
+                     shown_risk: float | None = None, queue: str | None = None) -> int:
         """Append one judgment; retried on write conflicts. Returns its id once it is durable.
 
-        `seconds` (card shown -> decision), `blind` and `shown_risk` are what the app measured.
+        `seconds` (card shown -> decision), `blind` and `shown_risk` are what the app measured; `queue` the
+        review queue's order the card came from (`core.types.Mode` value).
         """
         label_value = label.value if isinstance(label, Label) else str(label)
         if action != "undo":
@@ -292,7 +293,8 @@ class Store:
                "label": label_value, "note": note or "", "action": action, "created_at": utcnow(),
                "seconds": None if seconds is None else float(seconds),
                "blind": None if blind is None else bool(blind),
-               "shown_risk": None if shown_risk is None else float(shown_risk)}
+               "shown_risk": None if shown_risk is None else float(shown_risk),
+               "queue": None if queue is None else Mode(queue).value}
         return self._retry(lambda conn: conn.execute(
             insert(S.judgments).values(**row).returning(S.judgments.c.id)
         ).scalar_one())

@@ -46,6 +46,10 @@ def test_decisions_store_their_time(app, store_of):
     j = store_of.judgments(DS)
     assert len(j) == 2 and (j.seconds > 0).all() and (j.seconds < 120).all()
     assert list(j.blind) == [False, False]
+    assert list(j.queue) == ["risk", "risk"]  # the queue order the card came from (the default)
+    at.radio(key="mode").set_value("Random audit sample").run()
+    at.button(key="lab_negative").click().run()
+    assert list(store_of.judgments(DS).queue) == ["risk", "risk", "random"]
     # one AppTest click is far under the reading floor of a real abstract: flagged and said so
     assert "flagged for a second look" in _md(at)
 
@@ -107,7 +111,7 @@ def test_list_mode_labels_focused_rows_and_undoes(app, store_of):
     want = {cards[0].doc_id: "negative", cards[2].doc_id: "partial",
             cards[1].doc_id: "false_negative"}
     assert dict(zip(j.doc_id, j.label)) == want and len(j) == 3
-    assert j.seconds.notna().all()
+    assert j.seconds.notna().all() and set(j.queue) == {"query"}
     at.button(key="list_undo").click().run()
     assert at.session_state["list_focus"] == 1  # focus back on the undone row
     cur = store_of.current_labels(DS)

@@ -195,3 +195,39 @@ def test_exported_triplets_download_and_load_with_datasets(server, browser_page,
     ds = datasets.load_dataset("parquet", data_files=str(got), split="train",
                                cache_dir=str(tmp_path / "hf"))
     assert ds.column_names[:3] == ["anchor", "positive", "negative"] and len(ds) > 0
+
+
+def test_random_order_judgments_set_the_level_and_say_so(server, browser_page):
+    """Judgments from the random order that find far fewer false negatives than the scorer claims move the
+    level; the review sidebar says so and Insights lists the shift (screenshots at 1280x800)."""
+    from playwright.sync_api import expect
+
+    from core.review import learning
+    from core.store import learning as SL
+
+    url, db, _ = server
+    with Store.open(str(db)) as s:
+        items = SL.risk_rows(s, DS).sample(20, random_state=0)
+        for i, r in enumerate(items.itertuples()):
+            s.add_judgment(DS, r.query_id, r.doc_id, "ann", "false_negative" if i < 2 else "negative",
+                           queue="random")
+        rec = learning.relearn(s, DS)
+    assert rec["level_sample"] == 20 and rec["level_shift"] < 0
+    page = browser_page(W, H)
+    sign_in(page, url, "ann", "pw-ann")
+    expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
+    line = page.get_by_text("re-levelled from 20 random-order judgments", exact=False)
+    expect(line).to_be_visible(timeout=30_000)
+    line.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "review_level_1280x800.png"))
+    boss = browser_page(W, H)
+    sign_in(boss, url, "boss", "pw-boss")
+    boss.get_by_role("link", name="Insights").click()
+    heading = boss.get_by_text("The learning queue: calibration before and after")
+    expect(heading).to_be_visible(timeout=60_000)
+    heading.scroll_into_view_if_needed()
+    expect(boss.locator("code", has_text="level_shift").first).to_be_visible(timeout=30_000)
+    boss.wait_for_timeout(800)
+    boss.screenshot(path=str(ARTIFACTS / "insights_level_1280x800.png"))

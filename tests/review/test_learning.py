@@ -124,3 +124,37 @@ def test_trigger_every_n_in_background(store):
     assert len(L.history(store, DS)) == 1 and not L.due(store, DS)
     assert not L.maybe_relearn(store, DS)  # nothing new since
     assert SL.risk_rows(store, DS).fn_risk.tolist() != items.sort_index().fn_risk.tolist()
+
+
+@pytest.mark.parametrize("queue", [None, "risk", "random"])
+def test_random_order_judgments_set_the_level_others_do_not(tmp_path, queue):
+    """Labels from the random order are an unbiased sample: where they find far fewer false negatives than the
+    scorer claims, every item's risk moves down (order kept). The same labels from the risk order, or written
+    by the CLI (no queue), leave the unjudged items at the scorer's level."""
+    s = Store.open(str(tmp_path / f"level-{queue}.duckdb"))
+    try:
+        seed_sample(s, DS, n_queries=8, n_docs=300, per_query=10)
+        items = SL.risk_rows(s, DS)
+        pick = items.sample(40, random_state=0)
+        claimed = float(pick.base.mean())
+        fn = set(pick.doc_id.iloc[:3])  # 3 of 40 false negatives, far below what the scorer claims
+        assert claimed > 0.2
+        for r in pick.itertuples():
+            s.add_judgment(DS, r.query_id, r.doc_id, "ann", "false_negative" if r.doc_id in fn else "negative",
+                           queue=queue)
+        rec = L.relearn(s, DS)
+        after = SL.risk_rows(s, DS).set_index(["query_id", "doc_id"])
+        un = after.drop(index=list(zip(pick.query_id, pick.doc_id)))
+        if queue == "random":
+            assert rec["level_sample"] == 40 and rec["level_shift"] < 0
+            assert un.fn_risk.mean() < un.base.mean() - 0.05
+        else:
+            assert rec["level_sample"] == 0 and rec["level_shift"] == 0
+            assert abs(un.fn_risk.mean() - un.base.mean()) < 1e-6
+    finally:
+        s.close()
+
+
+def test_an_unknown_queue_name_is_refused(store):
+    with pytest.raises(ValueError):
+        store.add_judgment(DS, "q", "d", "ann", "negative", queue="sideways")
