@@ -87,7 +87,7 @@ def level_shift(static_logit: np.ndarray, y: np.ndarray, z_min: float = LEVEL_Z)
     probability is then too high by one constant in log-odds (sentence queries: mean 0.28 where 0.14 are
     false negatives). Judgments from the head of the queue cannot measure it (the view's top is over-confident
     whatever ``c`` is), a random sample can: 100 random judgments took ECE of the rest from 0.13-0.18 to
-    0.026-0.037 there and moved no other run by more than +0.004 on average (docs/benchmarks.md, session 11).
+    0.026-0.037 there and moved no other of 15 runs by more than +0.004 on average (docs/benchmarks.md, session 11).
     A sample of one class only is counted as half an item of the other (no infinite shift).
     """
     from scipy.optimize import brentq
