@@ -26,6 +26,15 @@ _PG_LOCK_KEY = 7_263_354  # advisory lock: two processes opening an empty databa
 _LOCK = threading.Lock()
 
 
+def has_column(conn: Connection, table: str, name: str) -> bool:
+    """Whether ``table`` has column ``name`` in the current schema: migrations that add a column skip it on a
+    stamped store that ``create_all`` already made with it. information_schema, because DuckDB has no
+    pg_collation for SQLAlchemy's PostgreSQL-style inspector."""
+    return conn.execute(text(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = :t AND column_name = :c"), {"t": table, "c": name}).scalar() > 0
+
+
 def register_duckdb() -> None:
     """Teach Alembic the `duckdb` dialect (duckdb_engine ships no Alembic implementation)."""
     from alembic.ddl import impl

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from core.store.migrate import has_column
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -25,16 +27,9 @@ COLUMNS = [("judgments", "seconds", sa.Float), ("judgments", "blind", sa.Boolean
            ("judgments", "shown_risk", sa.Float), ("risk", "base_fn_risk", sa.Float)]
 
 
-def _has_column(table: str, name: str) -> bool:
-    # information_schema: DuckDB has no pg_collation for SQLAlchemy's PostgreSQL-style inspector
-    return op.get_bind().execute(sa.text(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = :t AND column_name = :c"), {"t": table, "c": name}).scalar() > 0
-
-
 def upgrade() -> None:
     for table, name, typ in COLUMNS:
-        if not _has_column(table, name):  # a stamped 0001 store made by create_all may have it
+        if not has_column(op.get_bind(), table, name):  # a stamped 0001 store made by create_all may have it
             op.add_column(table, sa.Column(name, typ, nullable=True))
 
 

@@ -14,21 +14,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from core.store.migrate import has_column
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
-def _has_column(table: str, name: str) -> bool:
-    # information_schema: DuckDB has no pg_collation for SQLAlchemy's PostgreSQL-style inspector
-    return op.get_bind().execute(sa.text(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = :t AND column_name = :c"), {"t": table, "c": name}).scalar() > 0
-
-
 def upgrade() -> None:
-    if not _has_column("judgments", "queue"):  # a stamped store made by create_all may have it
+    if not has_column(op.get_bind(), "judgments", "queue"):  # a stamped store made by create_all may have it
         op.add_column("judgments", sa.Column("queue", sa.String, nullable=True))
 
 
