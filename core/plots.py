@@ -35,12 +35,14 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
     if rank_risk.empty and judged.empty:
         return _empty(title, "no candidates scored yet")
     fig = go.Figure()
+    top = 0.0  # the tallest bar or interval: the axis is fitted to it (2% bars vanish on 0-1)
     if not rank_risk.empty:
         rr = rank_risk.assign(bucket=labels.rank_buckets(rank_risk["rank"]),
                               w=rank_risk.mean_risk * rank_risk.n)
         est = rr.groupby("bucket", observed=True)[["w", "n"]].sum()
         fig.add_bar(x=est.index.astype(str), y=est.w / est.n, name="estimated (mean fn_risk)",
                     marker_color="#93c5fd")
+        top = max(top, float((est.w / est.n).max()))
     if not judged.empty:
         fig.add_scatter(
             x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers",
@@ -51,14 +53,24 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
             customdata=np.stack([judged["n"], judged["false_negative"]], axis=-1),
             hovertemplate="rank %{x}<br>FN rate %{y:.1%}<br>%{customdata[1]} of "
                           "%{customdata[0]}<extra></extra>")
+        top = max(top, float(judged["ci_high"].max()))
         overall = table[table["bucket"] == "all"].iloc[0]
         fig.add_hline(y=float(overall["fn_rate"]), line_dash="dash", annotation_text=(
             f"overall {labels.format_rate(overall['fn_rate'], overall['ci_low'], overall['ci_high'])}"
             f", n={int(overall['n'])}"))
     fig.update_layout(title=title, xaxis_title="mining rank", yaxis_title="false-negative rate",
-                      yaxis_range=[0, 1], barmode="overlay",
+                      yaxis_range=[0, rate_axis_top(top)], barmode="overlay", showlegend=True,
+                      legend={"orientation": "h", "y": -0.25},
                       xaxis={"categoryorder": "array", "categoryarray": labels.bucket_order()[1:]})
     return fig
+
+
+def rate_axis_top(top: float) -> float:
+    """Upper end of a rate axis: the whole 0-1 scale where the data reach past a half, else the next
+    0.05 step above the tallest value (at least 0.1), so a 2% false-negative rate stays visible."""
+    if not np.isfinite(top) or top > 0.5:
+        return 1.0
+    return max(0.1, float(np.ceil(top * 1.1 / 0.05) * 0.05))
 
 
 def risk_histogram(all_bins: pd.DataFrame, judged: pd.DataFrame, bins: int = 20) -> go.Figure:

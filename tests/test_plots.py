@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+import pytest
 
 from core import labels, plots
 
@@ -50,3 +51,17 @@ def test_judged_at_k_throughput_agreement():
     pairs = pd.DataFrame({"a": ["a"], "b": ["b"], "items": [4], "kappa": [0.5]})
     z = plots.agreement(pairs).data[0].z
     assert z[0][1] == z[1][0] == 0.5
+
+
+def test_rate_axis_fits_small_rates():
+    """A 2% rate on a 0-1 axis is a hairline: the axis is fitted to the data, up to the whole scale."""
+    assert plots.rate_axis_top(0.02) == 0.1
+    assert plots.rate_axis_top(0.18) == 0.2
+    assert plots.rate_axis_top(0.3) == pytest.approx(0.35)
+    assert plots.rate_axis_top(0.6) == 1.0 and plots.rate_axis_top(float("nan")) == 1.0
+    rr = pd.DataFrame({"miner": "dense", "rank": [1, 8], "mean_risk": [0.02, 0.01], "n": [50, 50]})
+    fig = plots.fn_rate_by_rank(rr, labels.fn_rate_table(EMPTY))
+    assert tuple(fig.layout.yaxis.range) == (0, 0.1) and fig.layout.showlegend
+    # judged intervals count too: the Wilson interval's top stays on the axis
+    fig = plots.fn_rate_by_rank(rr, labels.fn_rate_table(JUDGED))
+    assert fig.layout.yaxis.range[1] >= max(fig.data[1].y + fig.data[1].error_y.array)
