@@ -14,9 +14,12 @@ LABEL_COLORS = {"negative": "#16a34a", "false_negative": "#dc2626", "partial": "
 
 
 def _empty(title: str, note: str) -> go.Figure:
+    """A titled figure that says why it is empty: no axes (plotly's default -1..4 grid reads as data)."""
     fig = go.Figure()
     fig.update_layout(title=title, annotations=[{"text": note, "showarrow": False, "x": 0.5, "y": 0.5,
-                                                  "xref": "paper", "yref": "paper"}])
+                                                  "xref": "paper", "yref": "paper",
+                                                  "font": {"size": 14}}],
+                      xaxis={"visible": False}, yaxis={"visible": False})
     return fig
 
 

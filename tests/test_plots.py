@@ -40,6 +40,7 @@ def test_histogram_reliability_and_empties():
                 plots.judged_at_k(pd.DataFrame({"judged_at_k": []})),
                 plots.throughput(pd.DataFrame()), plots.agreement(pd.DataFrame())):
         assert not fig.data and fig.layout.annotations  # says why it is empty
+        assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False  # no fake grid
 
 
 def test_judged_at_k_throughput_agreement():
