@@ -47,7 +47,7 @@ def _token_vectors(model: Any, texts: Sequence[str], bf16: bool) -> list[Any]:
     vecs = []
     for t in out:
         t = t.float()
-        t = t[1:-1] if len(t) > 2 else t
+        t = t[1:-1]  # an empty text is [CLS] [SEP] only: no tokens, so it scores 0 (as the static MaxSim)
         vecs.append(torch.nn.functional.normalize(t, dim=-1))
     return vecs
 
@@ -58,7 +58,7 @@ def _piece_ids(model: Any, texts: Sequence[str]) -> list[np.ndarray]:
     out: list[np.ndarray] = []
     for s in range(0, len(texts), 4096):
         enc = tok(list(texts[s : s + 4096]), truncation=True, max_length=n)["input_ids"]
-        out += [np.asarray(ids[1:-1] if len(ids) > 2 else ids, np.int64) for ids in enc]
+        out += [np.asarray(ids[1:-1], np.int64) for ids in enc]
     return out
 
 

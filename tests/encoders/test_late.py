@@ -57,3 +57,13 @@ def test_in_range_and_row_order_irrelevant(late, pairs, rnd) -> None:
     assert np.all(base >= -1 - 1e-3) and np.all(base <= 1 + 1e-3)
     perm = np.array(rnd.sample(range(len(q)), len(q)), np.int64)
     np.testing.assert_array_equal(late(q[perm], d[perm]), base[perm])
+
+
+def test_empty_texts_score_zero(bi_encoder, texts) -> None:
+    """An empty doc or query has no tokens: MaxSim 0, as the static MaxSim gives (not the cosine of
+    [CLS]/[SEP] vectors, which every text shares)."""
+    queries, docs = texts
+    late = late_interaction_pairs(queries[:2] + [""], docs[:3] + [""], model=bi_encoder, bf16=False)
+    got = late(np.array([0, 1, 2, 2]), np.array([3, 3, 0, 3]))
+    assert got.tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert np.all(late(np.array([0, 1]), np.array([0, 1])) > 0.1)  # non-empty texts still score
