@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import streamlit as st
 
 from core import labels, plots, report, review
@@ -71,8 +70,7 @@ if hist:
                "unbiased sample of the queue), `level_shift`: the log-odds shift they asked of the scorer's "
                "level, 0 unless they reject it at 5% — judge some items in the random order to check the "
                "risk percentages.")
-    st.dataframe(pd.DataFrame(hist).drop(columns=["features"], errors="ignore"),
-                 hide_index=True, width="stretch")
+    st.dataframe(learning.history_table(hist), hide_index=True, width="stretch")
 else:
     st.caption(f"No refit yet: one runs after every {learning.learn_every(db)} judgments "
                "(Admin → Review settings).")

@@ -49,6 +49,11 @@ def test_judged_at_k_throughput_agreement():
         ["2026-01-01 10:00", "2026-01-01 11:00", "2026-01-01 10:00"], utc=True),
         "decisions": [5, 7, 3]})
     assert len(plots.throughput(tp).data) == 2
+    # one busy hour alone: the axis still spans hours (plotly's own fit gave sub-second ticks)
+    one = plots.throughput(tp.iloc[[0]])
+    lo, hi = (pd.Timestamp(x) for x in one.layout.xaxis.range)
+    assert hi - lo >= pd.Timedelta(hours=4) and lo < tp.hour[0] < hi
+    assert one.layout.xaxis.tickformat == "%b %d %H:%M" and one.data[0].width == 0.9 * 3_600_000
     pairs = pd.DataFrame({"a": ["a"], "b": ["b"], "items": [4], "kappa": [0.5]})
     z = plots.agreement(pairs).data[0].z
     assert z[0][1] == z[1][0] == 0.5

@@ -80,6 +80,20 @@ def history(store: Store, dataset: str) -> list[dict]:
     return out if isinstance(out, list) else []
 
 
+# What a reader of the refit table looks for first (how many judgments, is the risk calibrated, was it
+# re-levelled); timings, sizes and the long `evidence` text go to the right.
+HISTORY_COLUMNS = ("at", "judgments", "ece_scorer", "ece_before", "ece_after", "level_sample", "level_shift",
+                   "head_moved", "judged", "positives", "logloss_scorer", "logloss_before", "logloss_after",
+                   "skipped", "evidence", "items", "vectors_s", "write_s")
+
+
+def history_table(hist: list[dict]) -> pd.DataFrame:
+    """The refit records as a table, newest first, in :data:`HISTORY_COLUMNS` order (any other key after)."""
+    df = pd.DataFrame(hist).drop(columns=["features"], errors="ignore")
+    cols = [c for c in HISTORY_COLUMNS if c in df.columns]
+    return df[cols + [c for c in df.columns if c not in cols]].iloc[::-1].reset_index(drop=True)
+
+
 def _signal(signals: pd.Series, name: str) -> np.ndarray | None:
     """One stored numeric signal per row (missing values at its mean); None when most rows lack it."""
     vals = []

@@ -158,3 +158,19 @@ def test_random_order_judgments_set_the_level_others_do_not(tmp_path, queue):
 def test_an_unknown_queue_name_is_refused(store):
     with pytest.raises(ValueError):
         store.add_judgment(DS, "q", "d", "ann", "negative", queue="sideways")
+
+
+def test_history_table_puts_calibration_first_and_newest_on_top():
+    """Insights' refit table: at 1280 px the first columns are what a reader looks for; a skipped refit and a
+    key the table does not know still show."""
+    hist = [{"at": "t1", "judgments": 25, "skipped": "both labels needed"},
+            {"at": "t2", "judgments": 50, "judged": 50, "positives": 9, "items": 900, "features": ["a"],
+             "evidence": "vector-free: no embedding model recorded", "ece_scorer": 0.1, "ece_before": 0.1,
+             "ece_after": 0.05, "level_sample": 12, "level_shift": 0.0, "head_moved": 3, "vectors_s": 0.01,
+             "new_key": 1}]
+    t = L.history_table(hist)
+    assert list(t["at"]) == ["t2", "t1"] and "features" not in t.columns
+    assert list(t.columns[:7]) == ["at", "judgments", "ece_scorer", "ece_before", "ece_after", "level_sample",
+                                   "level_shift"]
+    assert t.columns[-1] == "new_key" and list(t.columns).index("evidence") > list(t.columns).index("skipped")
+    assert L.history_table([]).empty
