@@ -43,9 +43,9 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
         rr = rank_risk.assign(bucket=labels.rank_buckets(rank_risk["rank"]),
                               w=rank_risk.mean_risk * rank_risk.n)
         est = rr.groupby("bucket", observed=True)[["w", "n"]].sum()
-        fig.add_bar(x=est.index.astype(str), y=est.w / est.n, name="estimated (mean fn_risk)",
-                    marker_color="#93c5fd")
-        top = max(top, float((est.w / est.n).max()))
+        rate = est.w / est.n
+        fig.add_bar(x=est.index.astype(str), y=rate, name="estimated (mean fn_risk)", marker_color="#93c5fd")
+        top = max(top, float(rate.max()))
     if not judged.empty:
         fig.add_scatter(
             x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers",
