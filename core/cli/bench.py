@@ -88,20 +88,37 @@ def fn_detection(
                            query_field=query_field), json_out)
 
 
+class Orders(str, Enum):
+    both = "both"
+    st_first = "st-first"
+    ours_first = "ours-first"
+
+
 @bench_app.command("mining")
 def mining(
     directory: Annotated[Path, _folder("BEIR folder")] = Path("data/scifact"),
     top_k: TopKOption = 30,
+    split: Annotated[str, typer.Option("--split", help="qrels split whose queries are mined")] = "test",
+    batch_size: BatchOption = 64,
+    max_queries: Annotated[int | None, typer.Option("--max-queries", min=1)] = None,
+    orders: Annotated[Orders, typer.Option(
+        "--orders", help="both: mine_hard_negatives first, then ours first; or one pass")] = Orders.both,
+    parity: Annotated[bool, typer.Option(
+        "--parity/--no-parity", help="nDCG@10 and fn-detection AP of each side's vectors afterwards")] = True,
     late_interaction: Annotated[bool, typer.Option(
         "--late-interaction", help="also time a cold audit with the opt-in contextual token MaxSim, apart")] = False,
+    work_dir: Annotated[Path | None, typer.Option(
+        "--work-dir", file_okay=False, help="keep the runs' folders, logs and caches here")] = None,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Our mine+score vs sentence_transformers.util.mine_hard_negatives, then our cached re-run."""
+    """A cold `negaudit audit` process vs sentence_transformers.util.mine_hard_negatives, then the cached re-run."""
     from core.bench.mining import run_mining_bench
 
     _json_target(json_out, overwrite)
-    _dump(run_mining_bench(directory, top_k=top_k, late_interaction=late_interaction), json_out)
+    _dump(run_mining_bench(directory, top_k=top_k, split=split, batch_size=batch_size, max_queries=max_queries,
+                           orders=orders.value, with_parity=parity, late_interaction=late_interaction,
+                           work_dir=work_dir), json_out)
 
 
 @bench_app.command("ingest")

@@ -281,6 +281,8 @@ def test_users_add_unknown_role(files) -> None:
     (["bench", "mining", "{root}/no_such_dir"], "no_such_dir"),
     (["bench", "fn-detection", "{existing}"], "existing.parquet"),
     (["bench", "mining", str(BEIR), "--json", "{existing}"], "--json"),
+    (["bench", "mining", str(BEIR), "--orders", "sideways"], "--orders"),
+    (["bench", "mining", str(BEIR), "--work-dir", "{existing}"], "--work-dir"),
     (["bench", "retrain", str(BEIR), "--json", "{existing}"], "--json"),
 ])
 def test_bench_misuse(files, argv, needle) -> None:
@@ -332,6 +334,8 @@ NUMERIC = [
     Num(("bench", "fn-detection", str(BEIR)), "--top-k", 1, **JSON_STOP),
     Num(("bench", "fn-detection", str(BEIR)), "--seed", 0, SEED_MAX, **JSON_STOP),
     Num(("bench", "mining", str(BEIR)), "--top-k", 1, **JSON_STOP),
+    Num(("bench", "mining", str(BEIR)), "--batch-size", 1, **JSON_STOP),
+    Num(("bench", "mining", str(BEIR)), "--max-queries", 1, **JSON_STOP),
     Num(("bench", "ingest", str(BEIR)), "--rows", 1, **JSON_STOP),
     Num(("bench", "store"), "--candidates", 1, **JSON_STOP),
     Num(("bench", "store"), "--judgments", 0, **JSON_STOP),
