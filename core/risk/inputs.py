@@ -244,15 +244,30 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
                 out["bm25_rank"][rows] = np.where(B[local, d[rows]] > 0, br, 0.0)  # 0 = not ranked
             if feedback:
                 _feedback(inputs, rows, q, d, nbr, pos_rows, out)
-        for r, qi in zip(rows.tolist(), q[rows].tolist()):
-            p = pos_rows[qi]
-            if len(p):
-                out["pos_score"][r] = float((D[p] @ Q[qi]).max())
-                others = p[p != d[r]]
-                out["pos_sim"][r] = float((D[others] @ D[d[r]]).max()) if len(others) else 0.0
-            labellers = inv.get(int(d[r]))
-            if labellers is not None:
-                labellers = labellers[labellers != qi]
-                if len(labellers):
-                    out["neighbour_label"][r] = max(0.0, float((Q[labellers] @ Q[qi]).max()))
+        _positive_arrays(Q, D, rows, q, d, pos_rows, inv, out)
     return out
+
+
+def _positive_arrays(Q: np.ndarray, D: np.ndarray, rows: np.ndarray, q: np.ndarray, d: np.ndarray,
+                     pos_rows: list[np.ndarray], inv: dict[int, np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """pos_score, pos_sim (leave-one-out: a positive is never compared with itself) and neighbour_label
+    for ``rows``, which hold each query's rows together: one product per query, not one per row."""
+    qr = q[rows]
+    starts = np.flatnonzero(np.r_[True, qr[1:] != qr[:-1]])
+    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]):
+        qi, rr = int(qr[a]), rows[a:b]
+        p = pos_rows[qi]
+        if not len(p):
+            continue
+        out["pos_score"][rr] = float((D[p] @ Q[qi]).max())
+        sims = D[d[rr]] @ D[p].T  # (rows, positives)
+        self_pair = d[rr][:, None] == p[None, :]
+        sims[self_pair] = -np.inf
+        best = sims.max(1)
+        out["pos_sim"][rr] = np.where(np.isfinite(best), best, 0.0)
+    for r, qi in zip(rows.tolist(), qr.tolist()):
+        labellers = inv.get(int(d[r]))
+        if labellers is not None:
+            labellers = labellers[labellers != qi]
+            if len(labellers):
+                out["neighbour_label"][r] = max(0.0, float((Q[labellers] @ Q[qi]).max()))
