@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.mining.knn import KnnConfig, knn_method
+
 Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_docs) BM25 scores
 # (query row indices, feedback doc rows per query) -> (n, n_docs) BM25 of the expanded queries (RM3)
 FeedbackRows = Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]
@@ -65,12 +67,27 @@ class RiskInputs:
     _dpos: dict[str, int] = field(default_factory=dict, repr=False)
     # (signal, query row) -> its query-level mean; not an init field, so ``dataclasses.replace`` starts afresh
     _query_mean: dict[tuple[str, int], float] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # doc row -> its graph neighbours, filled as pair_arrays asks (row -1: not computed yet); not an init field
+    _nbr: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.query_emb = np.asarray(self.query_emb, dtype=np.float32)
         self.doc_emb = np.asarray(self.doc_emb, dtype=np.float32)
         self._qpos = {q: i for i, q in enumerate(self.query_ids)}
         self._dpos = {d: i for i, d in enumerate(self.doc_ids)}
+
+    def neighbours(self, rows: np.ndarray) -> np.ndarray:
+        """:func:`doc_neighbours` of ``rows``, each doc's computed once: training, view choice and scoring ask
+        for overlapping docs (on a big corpus the uniform training sample alone reaches most of it)."""
+        k = max(0, min(self.graph_k, len(self.doc_ids) - 1))
+        if self._nbr is None:
+            self._nbr = np.full((len(self.doc_ids), k), -1, dtype=np.int64)
+        rows = np.asarray(rows, np.int64)
+        if k:
+            need = np.unique(rows[self._nbr[rows, 0] < 0])
+            if len(need):
+                self._nbr[need] = doc_neighbours(self.doc_emb, need, k)
+        return self._nbr[rows]
 
     def qrow(self, ids: Sequence[str]) -> np.ndarray:
         return np.fromiter((self._qpos[q] for q in ids), dtype=np.int64, count=len(ids))
@@ -90,27 +107,49 @@ def _safe(a: np.ndarray) -> np.ndarray:
     return np.where(a > 0, a, 1.0)
 
 
-def doc_neighbours(doc_emb: np.ndarray, rows: np.ndarray, k: int, chunk: int = 256) -> np.ndarray:
-    """The k most similar other docs of each doc in ``rows`` (cluster hypothesis: relevant docs flock)."""
+def doc_neighbours(doc_emb: np.ndarray, rows: np.ndarray, k: int, cfg: KnnConfig | None = None) -> np.ndarray:
+    """The k most similar other docs of each doc in ``rows`` (cluster hypothesis: relevant docs flock).
+
+    faiss top-(k + 1) over the corpus, the doc itself dropped (core/mining/knn.py ``auto``: exact search up to
+    its size bound, a self-checked IVF index above it), so the graph costs what dense mining of these docs
+    would, not a dense ``rows x corpus`` sort. Ties go to the lower doc index.
+    """
     k = min(k, len(doc_emb) - 1)
-    out = np.zeros((len(rows), max(k, 0)), dtype=np.int64)
-    if k <= 0:
-        return out
-    for s in range(0, len(rows), chunk):
-        r = rows[s : s + chunk]
-        sims = doc_emb[r] @ doc_emb.T
-        sims[np.arange(len(r)), r] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        out[s : s + chunk] = part
-    return out
+    rows = np.asarray(rows, np.int64)
+    if k <= 0 or not len(rows):
+        return np.zeros((len(rows), max(k, 0)), dtype=np.int64)
+    cfg = cfg or KnnConfig.from_env()
+    idx = _without_self(knn_method("auto")(doc_emb[rows], doc_emb, k + 1, cfg, None)[0], rows, k)
+    short = np.flatnonzero((idx < 0).any(1))  # an IVF probe that left slots empty: search those exactly
+    if len(short):
+        idx[short] = _without_self(knn_method("exact")(doc_emb[rows[short]], doc_emb, k + 1, cfg, None)[0],
+                                   rows[short], k)
+    return idx
+
+
+def _without_self(idx: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` hits of each row that are neither the doc itself nor an empty slot (-1 where too few)."""
+    drop = (idx == rows[:, None]) | (idx < 0)
+    order = np.argsort(drop, axis=1, kind="stable")[:, :k]
+    return np.where(np.take_along_axis(drop, order, axis=1), -1, np.take_along_axis(idx, order, axis=1))
 
 
 def _ranks(scores: np.ndarray, local: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """1-based rank of each doc in its query's full-corpus ranking (ties share the best rank)."""
-    srt = np.sort(scores, axis=1)
-    n = scores.shape[1]
+    """1-based rank of each doc in its query's full-corpus ranking (ties share the best rank).
+
+    Counts the corpus scores above each value: only the part of a query's row at or above its lowest asked-for
+    value is sorted (candidates sit near the top), not the whole row of every query.
+    """
     vals = scores[local, docs]
-    return np.array([n - np.searchsorted(srt[li], v, side="right") + 1 for li, v in zip(local, vals)], np.float64)
+    out = np.empty(len(local), np.float64)
+    order = np.argsort(local, kind="stable")
+    starts = np.flatnonzero(np.r_[True, local[order][1:] != local[order][:-1]]) if len(local) else []
+    for a, b in zip(starts, [*starts[1:], len(order)]):
+        rr = order[a:b]
+        row, v = scores[local[rr[0]]], vals[rr]
+        top = np.sort(row[row >= v.min()])
+        out[rr] = len(top) - np.searchsorted(top, v, side="right") + 1
+    return out
 
 
 QUERY_MEANS = ("coverage_query_mean", "late_query_mean")  # the query-level arrays of pair_arrays (and signals)
@@ -213,7 +252,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     pos_rows = inputs.positive_rows()
     inv = _label_index(inputs, pos_rows)
     udocs, dinv = np.unique(d, return_inverse=True)
-    nbr = doc_neighbours(D, udocs, inputs.graph_k, inputs.chunk)[dinv]  # (n, k)
+    nbr = inputs.neighbours(udocs)[dinv]  # (n, k)
     order = np.argsort(q, kind="stable")
     qsorted = q[order]
     uq = np.unique(q)
