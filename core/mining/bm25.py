@@ -124,6 +124,7 @@ def term_coverage(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[np.
         raise NegauditError(f"term coverage needs bm25s' postings (BM25.scores indptr/indices); bm25s "
                             f"{_version('bm25s')} has none")
     indptr, postings = np.asarray(scores["indptr"]), np.asarray(scores["indices"])
+    postings = _sorted_postings(indptr, postings)
     vocab, n = index.retriever.vocab_dict, index.n_docs
     terms = [sorted(set(t) - {""}) for t in bm25_tokenize(query_texts)]
 
@@ -137,11 +138,24 @@ def term_coverage(index: Bm25Index, query_texts: Sequence[str]) -> Callable[[np.
                 posting = postings[indptr[tid] : indptr[tid + 1]] if tid is not None else postings[:0]
                 w = float(np.log(n / (1.0 + len(posting))) + 1.0)
                 total += w
-                out[i] += w * np.isin(docs[i], posting)
+                if len(posting):  # a binary search of the sorted posting, not a set test over all of it
+                    at = np.minimum(np.searchsorted(posting, docs[i]), len(posting) - 1)
+                    out[i] += w * (posting[at] == docs[i])
             out[i] /= total or 1.0
         return out
 
     return coverage
+
+
+def _sorted_postings(indptr: np.ndarray, postings: np.ndarray) -> np.ndarray:
+    """Each term's doc ids in ascending order (bm25s' CSC postings are; sorted here if a version's are not)."""
+    step = np.diff(postings.astype(np.int64))
+    starts = np.zeros(len(postings), bool)
+    starts[indptr[:-1][indptr[:-1] < len(postings)]] = True
+    if np.all((step > 0) | starts[1:]):
+        return postings
+    term = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    return postings[np.lexsort((postings, term))]
 
 
 def bm25_topk(

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from core import encoders as MO
 from core import mining as M
+from core.mining.bm25 import _sorted_postings as sorted_postings
 from core.types import Doc, Qrel, Query
 
 ROOT = Path(__file__).parents[2]
@@ -191,6 +192,37 @@ def test_term_coverage_is_the_idf_weighted_share_of_query_terms_in_each_doc():
     np.testing.assert_allclose(got[0], [1.0, cat / (cat + purr), 0.0])
     np.testing.assert_allclose(got[1], [frac / (dog + frac + unicorn), dog / (dog + frac + unicorn), 0.0])
     assert ((got >= 0) & (got <= 1)).all()
+
+
+def test_term_coverage_matches_a_set_test_over_each_posting(subset):
+    """The binary search of sorted postings gives exactly what a membership test over every posting gives."""
+    idx = M.Bm25Index.build(subset["doc_texts"])
+    cov = M.term_coverage(idx, subset["query_texts"])
+    scores = idx.retriever.scores
+    indptr, postings = np.asarray(scores["indptr"]), np.asarray(scores["indices"])
+    vocab, n = idx.retriever.vocab_dict, idx.n_docs
+    rng = np.random.default_rng(0)
+    q = np.arange(len(subset["query_texts"]))
+    docs = rng.integers(0, n, (len(q), 12))
+    want = np.zeros(docs.shape)
+    for i, toks in enumerate(M.bm25_tokenize(subset["query_texts"])):
+        total = 0.0
+        for t in sorted(set(toks) - {""}):
+            tid = vocab.get(t)
+            posting = postings[indptr[tid]: indptr[tid + 1]] if tid is not None else postings[:0]
+            w = np.log(n / (1.0 + len(posting))) + 1.0
+            total += w
+            want[i] += w * np.isin(docs[i], posting)
+        want[i] /= total or 1.0
+    np.testing.assert_array_equal(cov(q, docs), want)
+
+
+def test_postings_are_sorted_per_term_when_a_bm25s_version_leaves_them_unsorted():
+    indptr = np.array([0, 3, 3, 5])
+    postings = np.array([7, 2, 5, 9, 1])
+    np.testing.assert_array_equal(sorted_postings(indptr, postings), [2, 5, 7, 1, 9])
+    already = np.array([2, 5, 7, 1, 9])
+    assert sorted_postings(indptr, already) is already
 
 
 def test_bm25_on_the_subset_keeps_full_ranking_ranks(subset):
