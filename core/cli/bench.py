@@ -298,5 +298,23 @@ def scale(
                           nprobe=nprobe, recall_target=recall_target), json_out)
 
 
+@bench_app.command("scoring")
+def scoring(
+    docs_x: Annotated[int, typer.Option("--docs-x", min=1, help="copies of each bundled SciFact doc")] = 20,
+    queries_x: Annotated[int, typer.Option("--queries-x", min=1, help="copies of each SciFact query")] = 9,
+    top_k: TopKOption = 30,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX)] = 0,
+    work_dir: Annotated[Path | None, typer.Option(
+        "--work-dir", file_okay=False, help="keep the grown folder, store, logs and cache here")] = None,
+    json_out: JsonOption = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Scoring at scale with supplied vectors: ingest, vectors, mine, score of a grown SciFact, each timed."""
+    from core.bench.scoring import run_scoring_bench
+
+    _json_target(json_out, overwrite)
+    _dump(run_scoring_bench(docs_x, queries_x, top_k, seed, work_dir), json_out)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")

@@ -357,6 +357,10 @@ NUMERIC = [
     Num(("bench", "scale"), "--nprobe", 1, **JSON_STOP),
     Num(("bench", "scale"), "--recall-target", 0, 1, real=True, **JSON_STOP),
     Num(("bench", "scale"), "--seed", 0, SEED_MAX, **JSON_STOP),
+    Num(("bench", "scoring"), "--docs-x", 1, **JSON_STOP),
+    Num(("bench", "scoring"), "--queries-x", 1, **JSON_STOP),
+    Num(("bench", "scoring"), "--top-k", 1, **JSON_STOP),
+    Num(("bench", "scoring"), "--seed", 0, SEED_MAX, **JSON_STOP),
 ]
 IDS = [f"{' '.join(n.argv[:2])} {n.option}" for n in NUMERIC]
 WORDS = st.from_regex(r"[a-z][a-z0-9_.]{0,8}", fullmatch=True).filter(
