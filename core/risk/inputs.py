@@ -1,7 +1,7 @@
 """What the risk scorer sees: arrays only (embeddings, sparsified labels, a BM25 callable), never a model or SQL.
 
 :func:`pair_arrays` turns (query, doc) pairs into the raw per-pair numbers every signal is built from.
-It walks queries in chunks, so only a ``chunk x n_docs`` block of dense and BM25 scores is alive at a time.
+It walks queries in blocks, so only a ``query_block x n_docs`` block of dense and BM25 scores is alive at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from core.mining.knn import KnnConfig, knn_method
 
+BLOCK_CELLS = 2**25  # numbers per (queries x corpus) array at most (268 MB as float64) once a corpus passes 131k docs
 Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_docs) BM25 scores
 # (query row indices, feedback doc rows per query) -> (n, n_docs) BM25 of the expanded queries (RM3)
 FeedbackRows = Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]
@@ -43,6 +44,7 @@ class RiskInputs:
             (core/risk/select.py); ``None``: every query counts as one (the term applies to all).
         pu_sample: unlabelled docs drawn uniformly from the corpus per query for PU learning.
         graph_k: neighbours per doc in the doc-doc similarity graph.
+        chunk: queries per block of full-corpus rows (fewer on a big corpus, see ``query_block``).
         top_k: how deep the candidates were mined (the depth where a view is judged, see core/risk/views.py).
         region_depth: each query's dense top docs that local PU learning contrasts (core/risk/region.py).
     """
@@ -75,6 +77,12 @@ class RiskInputs:
         self.doc_emb = np.asarray(self.doc_emb, dtype=np.float32)
         self._qpos = {q: i for i, q in enumerate(self.query_ids)}
         self._dpos = {d: i for i, d in enumerate(self.doc_ids)}
+
+    @property
+    def query_block(self) -> int:
+        """Queries per ``block x corpus`` array: ``chunk``, fewer on a big corpus so that each such array (dense,
+        BM25, their z-scores, the RM3 rows: several alive at once) stays near ``BLOCK_CELLS`` numbers."""
+        return max(1, min(self.chunk, BLOCK_CELLS // max(1, len(self.doc_ids))))
 
     def neighbours(self, rows: np.ndarray) -> np.ndarray:
         """:func:`doc_neighbours` of ``rows``, each doc's computed once: training, view choice and scoring ask
@@ -256,8 +264,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     order = np.argsort(q, kind="stable")
     qsorted = q[order]
     uq = np.unique(q)
-    for s in range(0, len(uq), inputs.chunk):
-        qs = uq[s : s + inputs.chunk]
+    for s in range(0, len(uq), inputs.query_block):
+        qs = uq[s : s + inputs.query_block]
         lo = np.searchsorted(qsorted, qs[0], side="left")
         rows = order[lo : np.searchsorted(qsorted, qs[-1], side="right")]
         local = np.searchsorted(qs, q[rows])

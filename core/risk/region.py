@@ -28,8 +28,8 @@ def region_pairs(inputs: RiskInputs, depth: int, max_queries: int) -> tuple[np.n
     n_docs = len(inputs.doc_ids)
     depth = min(depth, n_docs)
     q_out, d_out, y_out = [], [], []
-    for s in range(0, len(qs), inputs.chunk):
-        block = qs[s : s + inputs.chunk]
+    for s in range(0, len(qs), inputs.query_block):
+        block = qs[s : s + inputs.query_block]
         sims = inputs.query_emb[block] @ inputs.doc_emb.T
         top = np.argpartition(-sims, depth - 1, axis=1)[:, :depth] if depth < n_docs else np.tile(
             np.arange(n_docs), (len(block), 1))

@@ -72,3 +72,20 @@ def test_inputs_compute_each_docs_neighbours_once_and_keep_them():
     np.testing.assert_array_equal(b[0], a[3])
     np.testing.assert_array_equal(inputs._nbr[[1, 5, 9]], before[[1, 5, 9]])  # kept, not recomputed
     assert np.flatnonzero(inputs._nbr[:, 0] >= 0).tolist() == [1, 2, 5, 9]
+
+
+def test_blocks_shrink_on_a_big_corpus_and_never_change_the_arrays():
+    import dataclasses
+
+    from core.risk.inputs import BLOCK_CELLS, pair_arrays
+
+    inputs, cands = make_inputs(n_docs=60, n_queries=8)
+    assert inputs.query_block == inputs.chunk  # a small corpus: the whole chunk
+    big = dataclasses.replace(inputs, doc_ids=[f"d{i}" for i in range(4 * BLOCK_CELLS // 256)])
+    assert big.query_block == 64
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    whole = pair_arrays(inputs, q, d, ranks=True)
+    small = pair_arrays(dataclasses.replace(inputs, chunk=3), q, d, ranks=True)
+    assert whole.keys() == small.keys()
+    for k in whole:
+        np.testing.assert_allclose(small[k], whole[k], rtol=1e-6, atol=1e-6, err_msg=k)
