@@ -142,6 +142,14 @@ def _without_self(idx: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     return np.where(np.take_along_axis(drop, order, axis=1), -1, np.take_along_axis(idx, order, axis=1))
 
 
+def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of equal consecutive ``keys`` (grouped keys: one run per group)."""
+    if not len(keys):
+        return []
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).tolist()
+    return list(zip(starts, [*starts[1:], len(keys)]))
+
+
 def _ranks(scores: np.ndarray, local: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """1-based rank of each doc in its query's full-corpus ranking (ties share the best rank).
 
@@ -151,8 +159,7 @@ def _ranks(scores: np.ndarray, local: np.ndarray, docs: np.ndarray) -> np.ndarra
     vals = scores[local, docs]
     out = np.empty(len(local), np.float64)
     order = np.argsort(local, kind="stable")
-    starts = np.flatnonzero(np.r_[True, local[order][1:] != local[order][:-1]]) if len(local) else []
-    for a, b in zip(starts, [*starts[1:], len(order)]):
+    for a, b in _runs(local[order]):
         rr = order[a:b]
         row, v = scores[local[rr[0]]], vals[rr]
         top = np.sort(row[row >= v.min()])
@@ -300,8 +307,7 @@ def _positive_arrays(Q: np.ndarray, D: np.ndarray, rows: np.ndarray, q: np.ndarr
     """pos_score, pos_sim (leave-one-out: a positive is never compared with itself) and neighbour_label
     for ``rows``, which hold each query's rows together: one product per query, not one per row."""
     qr = q[rows]
-    starts = np.flatnonzero(np.r_[True, qr[1:] != qr[:-1]])
-    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]):
+    for a, b in _runs(qr):
         qi, rr = int(qr[a]), rows[a:b]
         p = pos_rows[qi]
         if not len(p):
