@@ -33,20 +33,63 @@ def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n)
     if k <= 0:
         return np.zeros((len(scores), 0), np.int64), np.zeros((len(scores), 0), np.float32)
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        # argpartition picks arbitrarily among docs tied with the k-th score (and differently for
-        # another k): redo those rows so ties go to the lower doc index whatever the batch
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-        for r in np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k):
-            tied = np.flatnonzero(scores[r] >= kth[r])
-            part[r] = tied[np.lexsort((tied, -scores[r, tied]))[:k]]
-    else:
-        part = np.broadcast_to(np.arange(n), scores.shape).copy()
+    part = top_sets(scores, k) if k < n else np.broadcast_to(np.arange(n), scores.shape).copy()
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1) if part.size else part
     idx = np.take_along_axis(part, order, axis=1)
     return idx.astype(np.int64), np.take_along_axis(scores, idx, axis=1).astype(np.float32)
+
+
+def top_sets(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of its k highest scores in no particular order (ties: lower column first).
+
+    A row's k-th largest value over any subset of its columns is at most its true k-th largest, so a
+    strided sample gives a threshold that keeps every top-k column and few others; only those survivors are
+    sorted. That replaces an ``argpartition`` over whole rows, the cost of every top-k on a big corpus.
+    Rows where the threshold keeps too many (many ties, NaN) take the exact per-row path.
+    """
+    rows, n = scores.shape
+    out = np.zeros((rows, k), np.int64)
+    stride = int(np.sqrt(n / max(k, 1)))
+    if rows == 0 or k >= n:
+        return np.broadcast_to(np.arange(min(k, n)), (rows, min(k, n))).copy()
+    slow = np.ones(rows, bool)
+    if stride >= 4:
+        sample = scores[:, ::stride]
+        m = sample.shape[1]
+        if m >= k:
+            t = np.partition(sample, m - k, axis=1)[:, m - k]
+            mask = scores >= t[:, None]
+            counts = mask.sum(axis=1)
+            fast = (counts >= k) & (counts <= 4 * stride * k)
+            slow = ~fast
+            if fast.any():
+                fr = np.flatnonzero(fast)
+                r, c = np.divmod(np.flatnonzero(mask if len(fr) == rows else mask[fr]), n)
+                starts = np.r_[0, np.cumsum(counts[fr])[:-1]]
+                pos = np.arange(len(c)) - starts[r]
+                width = int(counts[fr].max())
+                vals = np.full((len(fr), width), -np.inf, scores.dtype if scores.dtype.kind == "f" else np.float64)
+                cols = np.zeros((len(fr), width), np.int64)
+                vals[r, pos], cols[r, pos] = scores[fr[r], c], c
+                part = np.argpartition(-vals, k - 1, axis=1)[:, :k]
+                kth = np.take_along_axis(vals, part, axis=1).min(axis=1)
+                out[fr] = np.take_along_axis(cols, part, axis=1)
+                # argpartition picks arbitrarily among survivors tied with the k-th score: exact path there
+                slow[fr[(vals >= kth[:, None]).sum(axis=1) > k]] = True
+    for r in np.flatnonzero(slow):
+        out[r] = _top_set_row(scores[r], k)
+    return out
+
+
+def _top_set_row(row: np.ndarray, k: int) -> np.ndarray:
+    """One row's top-k columns, ties to the lower column (the exact path for rows with many ties)."""
+    part = np.argpartition(-row, k - 1)[:k]
+    kth = row[part].min()
+    tied = np.flatnonzero(row >= kth)
+    if len(tied) > k:  # argpartition picks arbitrarily among docs tied with the k-th score
+        part = tied[np.lexsort((tied, -row[tied]))[:k]]
+    return part
 
 
 def query_chunk(n_docs: int, chunk_size: int | None) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.mining.candidates import top_sets
 from core.mining.knn import KnnConfig, knn_method
 
 BLOCK_CELLS = 2**25  # numbers per (queries x corpus) array at most (268 MB as float64) once a corpus passes 131k docs
@@ -183,7 +184,7 @@ def _query_means(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray) -> dict[str,
     need = [i for i, qi in enumerate(qs.tolist()) if any((k, qi) not in inputs._query_mean for k in sources)]
     if need:
         k = max(1, min(inputs.top_k, S.shape[1]))
-        top = np.argpartition(-S[need], k - 1, axis=1)[:, :k]
+        top = top_sets(S[need], k)
         for name, f in sources.items():
             if name == "late_query_mean":
                 vals = np.asarray(f(np.repeat(qs[need], k), top.ravel()), np.float64).reshape(len(need), k)

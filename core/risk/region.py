@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.mining.candidates import top_sets
 from core.risk.inputs import RiskInputs
 
 
@@ -31,7 +32,7 @@ def region_pairs(inputs: RiskInputs, depth: int, max_queries: int) -> tuple[np.n
     for s in range(0, len(qs), inputs.query_block):
         block = qs[s : s + inputs.query_block]
         sims = inputs.query_emb[block] @ inputs.doc_emb.T
-        top = np.argpartition(-sims, depth - 1, axis=1)[:, :depth] if depth < n_docs else np.tile(
+        top = top_sets(sims, depth) if depth < n_docs else np.tile(
             np.arange(n_docs), (len(block), 1))
         for qi, docs in zip(block.tolist(), top):
             docs = np.sort(docs)
