@@ -128,17 +128,20 @@ class StaticMaxSim:
             qrows = [int(q[g[0]]) for g in chunk]
             spans = [(self.q_ptr[r], self.q_ptr[r + 1]) for r in qrows]
             rows = np.concatenate([self.q_cols[a:b] for a, b in spans])
-            sims = self.table[rows] @ self.table.T if len(rows) else np.zeros((0, len(self.table)), np.float32)
+            # queries share word pieces: one table row per distinct piece of the chunk (about half as many)
+            uniq, inv = np.unique(rows, return_inverse=True)
+            sims = self.table[uniq] @ self.table.T if len(uniq) else np.zeros((0, len(self.table)), np.float32)
             at = 0
             for g, (a, b) in zip(chunk, spans):
                 n = b - a
                 if n:
-                    out[g] = self._pairs(sims[at : at + n], self.q_w[a:b], d[g])
+                    out[g] = self._pairs(sims, inv[at : at + n], self.q_w[a:b], d[g])
                 at += n
         return out
 
-    def _pairs(self, sims: np.ndarray, w: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """One query's weighted MaxSim against each of ``docs`` (0 for a doc with no pieces)."""
+    def _pairs(self, sims: np.ndarray, pieces: np.ndarray, w: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """One query's weighted MaxSim against each of ``docs`` (0 for a doc with no pieces); its pieces are
+        rows ``pieces`` of ``sims``."""
         lo, hi = self.doc_ptr[docs], self.doc_ptr[docs + 1]
         lens = hi - lo
         vals = np.zeros(len(docs), np.float64)
@@ -148,7 +151,7 @@ class StaticMaxSim:
         lo, lens = lo[ok], lens[ok]
         seg = np.concatenate([[0], np.cumsum(lens)[:-1]])
         cols = self.doc_cols[np.repeat(lo - seg, lens) + np.arange(lens.sum())]
-        best = np.maximum.reduceat(sims[:, cols], seg, axis=1)  # (query pieces, docs)
+        best = np.maximum.reduceat(sims[pieces][:, cols], seg, axis=1)  # (query pieces, docs)
         vals[ok] = (best * w[:, None].astype(np.float64)).sum(0)  # column by column: no lane-dependent rounding
         return vals
 
