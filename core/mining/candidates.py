@@ -33,7 +33,7 @@ def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k = min(k, n)
     if k <= 0:
         return np.zeros((len(scores), 0), np.int64), np.zeros((len(scores), 0), np.float32)
-    part = top_sets(scores, k) if k < n else np.broadcast_to(np.arange(n), scores.shape).copy()
+    part = top_sets(scores, k)
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1) if part.size else part
     idx = np.take_along_axis(part, order, axis=1)
@@ -49,10 +49,11 @@ def top_sets(scores: np.ndarray, k: int) -> np.ndarray:
     Rows where the threshold keeps too many (many ties, NaN) take the exact per-row path.
     """
     rows, n = scores.shape
+    if rows == 0 or k <= 0 or k >= n:  # no column, or every column (the corpus is no deeper than k)
+        width = max(0, min(k, n))
+        return np.broadcast_to(np.arange(width), (rows, width)).copy()
     out = np.zeros((rows, k), np.int64)
-    stride = int(np.sqrt(n / max(k, 1)))
-    if rows == 0 or k >= n:
-        return np.broadcast_to(np.arange(min(k, n)), (rows, min(k, n))).copy()
+    stride = int(np.sqrt(n / k))
     slow = np.ones(rows, bool)
     if stride >= 4:
         sample = scores[:, ::stride]

@@ -32,8 +32,7 @@ def region_pairs(inputs: RiskInputs, depth: int, max_queries: int) -> tuple[np.n
     for s in range(0, len(qs), inputs.query_block):
         block = qs[s : s + inputs.query_block]
         sims = inputs.query_emb[block] @ inputs.doc_emb.T
-        top = top_sets(sims, depth) if depth < n_docs else np.tile(
-            np.arange(n_docs), (len(block), 1))
+        top = top_sets(sims, depth)  # every doc where the corpus is no deeper than depth
         for qi, docs in zip(block.tolist(), top):
             docs = np.sort(docs)
             q_out.append(np.full(len(docs), qi, np.int64))
