@@ -87,6 +87,8 @@ def _top_set_row(row: np.ndarray, k: int) -> np.ndarray:
     """One row's top-k columns, ties to the lower column (the exact path for rows with many ties)."""
     part = np.argpartition(-row, k - 1)[:k]
     kth = row[part].min()
+    if np.isnan(kth):  # fewer than k numbers: all of them, then the NaN columns lowest first
+        return np.lexsort((np.arange(len(row)), -row))[:k]
     tied = np.flatnonzero(row >= kth)
     if len(tied) > k:  # argpartition picks arbitrarily among docs tied with the k-th score
         part = tied[np.lexsort((tied, -row[tied]))[:k]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.mining.candidates import top_sets, topk_rows
@@ -35,6 +35,7 @@ def matrix(kind: int, rows: int, n: int, rng: np.random.Generator) -> np.ndarray
 @settings(max_examples=120, deadline=None)
 @given(kind=st.integers(0, 5), rows=st.integers(0, 12), n=st.sampled_from([1, 5, 40, 700, 3000, 9000]),
        k=st.integers(1, 60), seed=st.integers(0, 10_000))
+@example(kind=5, rows=11, n=40, k=39, seed=0)  # two NaN in a row with k > its numbers: CI's failing draw
 def test_topk_rows_is_a_full_sorts_head(kind, rows, n, k, seed):
     scores = matrix(kind, rows, n, np.random.default_rng(seed))
     idx, vals = topk_rows(scores, k)
