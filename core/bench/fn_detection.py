@@ -114,7 +114,7 @@ def _bm25_rows(doc_texts: list[str], query_texts: list[str]):
     from core.mining import Bm25Index, bm25_rows, term_coverage
     from core.mining.feedback import bm25_feedback_rows
 
-    index = Bm25Index.build(doc_texts)
+    index = Bm25Index.cached(doc_texts)
     return bm25_rows(index, query_texts), bm25_feedback_rows(index, query_texts), term_coverage(index, query_texts)
 
 

@@ -248,6 +248,53 @@ def test_bm25_on_the_subset_keeps_full_ranking_ranks(subset):
     assert hit >= 14
 
 
+def _same_index(a: M.Bm25Index, b: M.Bm25Index, query_texts: list[str]) -> None:
+    assert a.n_docs == b.n_docs and a.retriever.vocab_dict == b.retriever.vocab_dict
+    for key in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(a.retriever.scores[key], b.retriever.scores[key])
+    toks = M.bm25_tokenize(query_texts)
+    np.testing.assert_array_equal(a.scores(toks), b.scores(toks))
+
+
+def test_a_cached_bm25_index_is_the_built_one_and_is_stored_once(subset, tmp_path):
+    """mine and score run as separate processes over one corpus: the second loads what the first built."""
+    texts = subset["doc_texts"]
+    built = M.Bm25Index.build(texts)
+    first = M.Bm25Index.cached(texts, tmp_path)
+    stored = [p for p in tmp_path.iterdir()]
+    assert [p.name for p in stored] == [M.bm25.index_key(texts)]  # one folder, no temporary left behind
+    params = stored[0] / "params.index.json"
+    params.write_text(params.read_text().replace('"k1": 1.5', '"k1": 1.25'))  # a mark only a load carries
+    second = M.Bm25Index.cached(texts, tmp_path)
+    assert second.retriever.k1 == 1.25 and first.retriever.k1 == 1.5  # loaded from disk, not rebuilt
+    _same_index(first, built, subset["query_texts"])
+    _same_index(second, built, subset["query_texts"])
+    cov_built = M.term_coverage(built, subset["query_texts"])(np.arange(3), np.tile(np.arange(5), (3, 1)))
+    cov_loaded = M.term_coverage(second, subset["query_texts"])(np.arange(3), np.tile(np.arange(5), (3, 1)))
+    np.testing.assert_array_equal(cov_loaded, cov_built)
+
+
+def test_the_bm25_cache_key_covers_every_text_and_its_order():
+    key = M.bm25.index_key
+    assert key(["a b", "c"]) != key(["a", "b c"])  # boundaries count (length-prefixed)
+    assert key(["a", "b"]) != key(["b", "a"])
+    assert key(["a", "b"]) != key(["a", "b", ""])
+    assert key(["a", "b"]) == key(("a", "b"))
+
+
+def test_a_broken_or_unwritable_bm25_cache_still_gives_the_right_index(subset, tmp_path):
+    texts, queries = subset["doc_texts"][:120], subset["query_texts"]
+    built = M.Bm25Index.build(texts)
+    M.Bm25Index.cached(texts, tmp_path)
+    folder = tmp_path / M.bm25.index_key(texts)
+    (folder / "data.csc.index.npy").write_bytes(b"not an array")  # a torn or tampered file: rebuilt over
+    _same_index(M.Bm25Index.cached(texts, tmp_path), built, queries)
+    _same_index(M.Bm25Index.cached(texts, tmp_path), built, queries)  # and the rebuilt folder loads
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")  # a cache root that cannot hold folders (works as root too, unlike chmod)
+    _same_index(M.Bm25Index.cached(texts, blocked), built, queries)
+
+
 def test_mine_candidates_default_is_dense_plus_bm25_from_the_cache(subset, tmp_path, monkeypatch):
     monkeypatch.setenv("NEGAUDIT_ENCODER", "torch")  # the fixture's vectors are torch's
     MO.seed_cache(FX / "embeddings.npz", tmp_path)
