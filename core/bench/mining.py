@@ -12,7 +12,8 @@ so wall time, CPU seconds and peak RSS are that process's alone (imports and mod
   dense + BM25 top-k, ``fn_risk`` for every candidate, two Parquet files) with an *empty*
   embedding cache and the default encoder; the ONNX export (a model file, made once per machine)
   lives in ``$NEGAUDIT_ONNX_DIR`` and is made before the timed runs;
-* ``cached`` — the same command again on the filled cache (a new database);
+* ``cached`` — the same command again on the filled cache (a new database; since 9e5fd6a the cache also
+  holds the corpus' BM25 index, so this pass tokenises nothing for BM25 either);
 * ``late``   — with ``--late-interaction`` only: ``negaudit audit --late-interaction``, cold (its own
   empty cache), right after ``audit``: the opt-in token-MaxSim signal's cost, reported apart as the
   difference to ``audit`` in the same pass.
