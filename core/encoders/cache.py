@@ -62,6 +62,37 @@ def default_cache_dir() -> Path:
     )
 
 
+BM25_FOLDER = "bm25"  # core.mining.bm25: one folder per corpus index
+ONNX_FOLDER = "onnx"  # core.encoders.onnx: one folder per exported model
+_KINDS = {BM25_FOLDER: "bm25 indexes", ONNX_FOLDER: "onnx exports"}
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def cache_usage(root: str | os.PathLike | None = None) -> list[dict]:
+    """What the cache root holds, a row per folder: ``folder``, ``kind`` (embeddings of one model id, bm25
+    indexes, onnx exports, other), ``entries`` (vectors, indexes or exports) and ``bytes``.
+
+    Why: the cache only grows (every corpus and model run adds to it); users need to see where the space
+    went before they clear a part of it (``negaudit cache info`` / ``clear``). Reads ``.npy`` headers only.
+    """
+    root = Path(root) if root is not None else default_cache_dir()
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if folder.name in _KINDS:
+            kind = _KINDS[folder.name]
+            entries = sum(1 for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        elif any(folder.glob("shard-*.keys.npy")):
+            kind = "embeddings"
+            entries = sum(int(np.load(f, mmap_mode="r").shape[0]) for f in folder.glob("shard-*.keys.npy"))
+        else:
+            kind, entries = "other", sum(1 for _ in folder.iterdir())
+        rows.append({"folder": folder.name, "kind": kind, "entries": entries, "bytes": _folder_bytes(folder)})
+    return rows
+
+
 class EmbeddingCache:
     """Key → vector store on disk, one folder per model id; append-only shards of .npy files."""
 

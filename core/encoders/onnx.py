@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.encoders.cache import default_cache_dir, safe_name
+from core.encoders.cache import ONNX_FOLDER, default_cache_dir, safe_name
 from core.encoders.ids import ID_ATTR, check_encoder, model_id, resolve_model_path
 from core.encoders.torch import load_bi_encoder
 
@@ -42,9 +42,9 @@ def onnx_dir(mid: str, root: str | os.PathLike | None = None) -> Path:
     The exports are model files, not embeddings: a separate folder lets a run start with an empty
     embedding cache (the mining bench's cold side) without re-exporting the model.
     """
-    base = Path(root) / "onnx" if root else (
+    base = Path(root) / ONNX_FOLDER if root else (
         Path(os.environ["NEGAUDIT_ONNX_DIR"]) if os.environ.get("NEGAUDIT_ONNX_DIR")
-        else default_cache_dir() / "onnx")
+        else default_cache_dir() / ONNX_FOLDER)
     return base / safe_name(mid)
 
 

@@ -132,9 +132,9 @@ class Bm25Index:
 
 def bm25_cache_dir() -> Path:
     """Where cached BM25 indexes live: ``bm25/`` beside the embedding cache's model folders."""
-    from core.encoders.cache import default_cache_dir
+    from core.encoders.cache import BM25_FOLDER, default_cache_dir
 
-    return default_cache_dir() / "bm25"
+    return default_cache_dir() / BM25_FOLDER
 
 
 def index_key(doc_texts: Sequence[str]) -> str:
