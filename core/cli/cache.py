@@ -89,11 +89,11 @@ def clear(
     from core.encoders.cache import BM25_FOLDER, cache_usage
     from core.types import NegauditError
 
+    if not bm25 and not model:
+        raise NegauditError("say what to clear: --bm25 and/or --model FOLDER (see `negaudit cache info`)")
     root = default_cache_dir()
     usage = {r["folder"]: r for r in cache_usage(root)}
     names = ([BM25_FOLDER] if bm25 and BM25_FOLDER in usage else []) + list(model or [])
-    if not bm25 and not model:
-        raise NegauditError("say what to clear: --bm25 and/or --model FOLDER (see `negaudit cache info`)")
     for name in model or []:
         if usage.get(name, {}).get("kind") != "embeddings":
             known = ", ".join(f for f, r in usage.items() if r["kind"] == "embeddings") or "none"

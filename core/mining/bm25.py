@@ -31,6 +31,8 @@ from core.mining.registry import register
 from core.types import NegauditError
 
 STEMMER = "snowball-english"
+# the scoring function, passed to bm25s explicitly (not its defaults) and part of the cache key
+BM25_PARAMS = {"method": "lucene", "k1": 1.5, "b": 0.75}
 _log = logging.getLogger("negaudit.bm25")
 
 
@@ -83,7 +85,7 @@ class Bm25Index:
         # the interpreter's hash seed, and the RM3 feedback breaks ties between equal term weights by term id
         # (core/mining/feedback.py) — so fn_risk differed between processes (SciFact train s1: AP 0.228 or 0.232).
         vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
-        retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+        retriever = bm25s.BM25(**BM25_PARAMS)
         retriever.index(([[vocab[t] for t in doc] for doc in tokens], vocab), show_progress=False)
         return cls(retriever, len(doc_texts))
 
@@ -139,7 +141,8 @@ def bm25_cache_dir() -> Path:
 
 def index_key(doc_texts: Sequence[str]) -> str:
     """Cache key of a corpus' BM25 index: tokeniser, parameters and every text, in order (length-prefixed)."""
-    h = hashlib.sha256(f"{TOKENIZER_ID}|lucene k1=1.5 b=0.75|sorted-vocab|{len(doc_texts)}".encode())
+    params = ",".join(f"{k}={v}" for k, v in sorted(BM25_PARAMS.items()))
+    h = hashlib.sha256(f"{TOKENIZER_ID}|{params}|sorted-vocab|{len(doc_texts)}".encode())
     for text in doc_texts:
         raw = text.encode("utf-8")
         h.update(len(raw).to_bytes(8, "little"))
