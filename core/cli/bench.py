@@ -74,6 +74,9 @@ def fn_detection(
     query_field: Annotated[str | None, typer.Option(
         "--query-field", help="another queries.jsonl field as the query text (NFCorpus: vid-desc, the topics "
         "asked as sentences); queries without it are left out")] = None,
+    query_sample: Annotated[int | None, typer.Option(
+        "--query-sample", min=2, help="score a seeded random N of the judged queries only (few-query "
+        "collections: the PU model learns from N labelled positives)")] = None,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -85,7 +88,7 @@ def fn_detection(
     _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed, split=split,
                            judgments=points, qrels_file=str(qrels) if qrels else None,
                            late_interaction=late_interaction, static_maxsim=static_maxsim,
-                           query_field=query_field), json_out)
+                           query_field=query_field, query_sample=query_sample), json_out)
 
 
 class Orders(str, Enum):

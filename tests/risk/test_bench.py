@@ -20,6 +20,28 @@ def test_sparsify_keeps_one_and_hides_rest() -> None:
     assert len(kept["q"]) == 1 and kept["q"] | hidden["q"] == {"a", "b"} and hidden["r"] == set()
 
 
+def test_sample_queries_is_seeded_sorted_and_order_free() -> None:
+    """The few-query check (``--query-sample``): the same draw for the same seed whatever order the ids came in,
+    another for another seed, all of them when N is not smaller."""
+    from core.bench.fn_detection import sample_queries
+
+    ids = [f"q{i}" for i in range(300)]
+    a = sample_queries(ids, 35, 0)
+    assert len(a) == len(set(a)) == 35 and a == sorted(a) and set(a) <= set(ids)
+    assert sample_queries(list(reversed(ids)), 35, 0) == a
+    assert sample_queries(ids, 35, 1) != a
+    assert sample_queries(ids, 300, 0) == sample_queries(ids, 999, 0) == sorted(ids)
+
+
+@pytest.mark.slow
+def test_bench_query_sample_scores_that_many_queries() -> None:
+    from core.bench.fn_detection import format_tables, run_fn_detection
+
+    r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0,), verbose=False, query_sample=10)
+    assert r["n_queries"] == 10 and r["n_candidates"] == 300 and r["query_sample"] == 10
+    assert "a seeded sample of 10 queries" in format_tables(r)
+
+
 @pytest.mark.slow
 def test_bench_runs_on_small_real_subset() -> None:
     from core.bench.fn_detection import format_tables, run_fn_detection
@@ -105,8 +127,10 @@ def test_module_arguments_end_at_the_first_flag() -> None:
     assert kw["query_field"] == "vid-desc" and not kw["static_maxsim"] and not kw["late_interaction"]
     assert main_kwargs(["D"]) == {"beir_dir": "D", "seed": 0, "split": "test", "embeddings": None,
                                   "keep_positives": 1, "qrels_file": None, "late_interaction": False,
-                                  "static_maxsim": True, "query_field": None}
-    for bad in (["D", "--late"], ["D", "--query-field"], [], ["--late-interaction"]):
+                                  "static_maxsim": True, "query_field": None, "query_sample": None}
+    assert main_kwargs(["D", "--query-sample", "35"])["query_sample"] == 35
+    for bad in (["D", "--late"], ["D", "--query-field"], [], ["--late-interaction"], ["D", "--query-sample", "x"],
+                ["D", "--query-sample", "1"], ["D", "--query-sample"]):
         with pytest.raises(SystemExit):
             main_kwargs(bad)
 
