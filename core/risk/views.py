@@ -22,8 +22,36 @@ EPS = 1e-6
 P_MIN, P_MAX = 0.01, 0.99  # before judgments: never shown as 0% or 100%
 
 
-def make_model(kind: str) -> Any:
-    """A fresh classifier of one kind (fixed settings for every collection)."""
+class EqualWeights:
+    """The learned signals standardised and summed with equal weights: a ranking that reads no label.
+
+    Why beside the PU regression: that regression is fitted against uniform corpus docs, a different task from
+    ranking a query's top candidates, and on few labelled positives (35-225 queries) its weights are also noisy
+    — there it fell below a one-signal sort (NFCorpus 3-2-1, 64 queries: AP 0.359 vs RRF's 0.432; SciFact
+    train, 225 queries: 0.087 vs the dense score's 0.122), while this sum held 0.49 / 0.15. Averaged with the
+    regression (select.py) it hedges; on the full collections the mean moved AP by -0.004 to +0.004
+    (docs/benchmarks.md, session 17). Its statistics are the rows it is fitted on (label-free).
+    """
+
+    def __init__(self, skip: tuple[int, ...] = ()) -> None:
+        self.skip = tuple(skip)  # columns left out (the token MaxSim: the view fuses it apart, select.py)
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> EqualWeights:
+        X = np.asarray(X, dtype=float)
+        self.mean_ = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+        sd = X.std(axis=0) if len(X) else np.zeros(X.shape[1])
+        self.weight_ = (sd > 1e-12).astype(float)  # a signal constant where fitted says nothing: weight 0
+        self.weight_[list(self.skip)] = 0.0
+        self.scale_ = np.where(sd > 1e-12, sd, 1.0)
+        return self
+
+    def log_odds(self, X: np.ndarray) -> np.ndarray:
+        return ((np.asarray(X, dtype=float) - self.mean_) / self.scale_) @ self.weight_
+
+
+def make_model(kind: str, skip: tuple[int, ...] = ()) -> Any:
+    """A fresh classifier of one kind (fixed settings for every collection); ``skip``: columns the equal-weight
+    sum leaves out."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -34,11 +62,15 @@ def make_model(kind: str) -> Any:
                                               min_samples_leaf=40, l2_regularization=1.0, random_state=0)
     if kind == "global_linear":
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000))
+    if kind == "equal_weights":
+        return EqualWeights(skip)
     raise ValueError(f"unknown view model {kind!r}")
 
 
 def model_score(model: Any, X: np.ndarray) -> np.ndarray:
-    """Log-odds of the classifier (comparable scale across kinds)."""
+    """Log-odds of the classifier (comparable scale across kinds); a label-free ranking's own score."""
+    if hasattr(model, "log_odds"):
+        return model.log_odds(X)
     g = np.clip(model.predict_proba(X)[:, 1], EPS, 1 - EPS)
     return np.log(g / (1 - g))
 

@@ -33,6 +33,47 @@ def test_probability_bounded_and_monotone(a, b, c, prior, n, s) -> None:
     assert (np.diff(p) >= -1e-12).all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 60), k=st.integers(1, 8))
+def test_equal_weights_reads_no_label_and_no_row_order(seed, n, k) -> None:
+    """The label-free half of the global view: the same fit whatever the labels and the row order, each
+    column standardised on the rows it was fitted on (a constant column adds nothing)."""
+    from core.risk.views import make_model, model_score
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, k)) * rng.uniform(0.1, 10, k) + rng.normal(size=k)
+    X[:, 0] = 3.0
+    a = make_model("equal_weights").fit(X, rng.integers(0, 2, n))
+    b = make_model("equal_weights").fit(X[rng.permutation(n)], np.zeros(n))
+    Xs = rng.normal(size=(5, k))
+    np.testing.assert_allclose(model_score(a, Xs), model_score(b, Xs), atol=1e-9)
+    np.testing.assert_allclose(model_score(a, X).mean(), 0.0, atol=1e-9)
+    Xs2 = Xs.copy()
+    Xs2[:, 0] += 100.0  # the constant column
+    np.testing.assert_allclose(model_score(a, Xs2), model_score(a, Xs), atol=1e-9)
+    if k > 1:
+        up = Xs.copy()
+        up[:, 1] += 1.0  # every learned signal counts upward ...
+        assert (model_score(a, up) > model_score(a, Xs)).all()
+        skip = make_model("equal_weights", (1,)).fit(X)  # ... but a column left out (the fused MaxSim)
+        np.testing.assert_allclose(model_score(skip, up), model_score(skip, Xs), atol=1e-9)
+
+
+def test_default_view_averages_the_pu_regression_and_the_equal_weights(medium) -> None:
+    from core.risk import select
+
+    inputs, _ = medium
+    view = train_combiner(inputs).view
+    assert view.name == select.DEFAULT_VIEW
+    assert set(view.score.models) == set(view.score.norm) == set(select.GLOBAL_PARTS)
+    assert {"global_linear", "equal_weights", select.DEFAULT_VIEW} <= set(view.heldout)
+    X = np.random.default_rng(1).normal(size=(6, len(train_combiner(inputs).names)))
+    from core.risk.views import model_score
+    parts = sum((model_score(view.score.models[k], X) - m) / sd for k, (m, sd) in view.score.norm.items())
+    m, sd = view.score.centre
+    np.testing.assert_allclose(view.score(X, {}), (parts - m) / sd)
+
+
 def test_region_rows_are_each_labelled_querys_top_docs(medium) -> None:
     inputs, _ = medium
     q, d, y = region_pairs(inputs, depth=25, max_queries=1000)
@@ -57,7 +98,7 @@ def test_view_chosen_and_risk_never_certain(medium, monkeypatch, min_region) -> 
     model = train_combiner(inputs)
     assert model.view is not None and model.view.name in MODEL_VIEWS
     assert ("region_gbm" in model.view.heldout) == (min_region == 10)
-    assert "global_linear" in model.view.heldout
+    assert "global_linear" in model.view.heldout and "equal_weights" in model.view.heldout
     out = score_false_negatives(cands, inputs, model=model)
     assert out.fn_risk.between(P_MIN, P_MAX).all()
     perm = score_false_negatives(cands.sample(frac=1.0, random_state=1), inputs, model=model)
