@@ -79,6 +79,13 @@ def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray]) -
 QUERY_REASON = "a query likely to hold several relevant docs"
 
 
+def _contributions(model: PUModel, X: np.ndarray) -> np.ndarray:
+    """Per-signal contributions to what ranks the queue: the chosen view's models where they are linear in the
+    signals (the default view averages the regression and the equal-weight sum), else the linear PU model's."""
+    view = model.view.score.contributions(X) if model.view is not None and hasattr(model.view.score, "contributions") else None
+    return model.contributions(X) if view is None else view
+
+
 def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Signal -> rows where a term the view fuses (core/risk/select.py) is high: the MaxSim at z >= 1 on the
     region's top rows; the query-level signals where their term adds half a standard deviation or more."""
@@ -184,7 +191,7 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
             risk = cal(offset, Z)
     pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
     pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
-    pairs["reasons"] = _reasons(model.contributions(X), model.names, sig, a, extra, _fused_high(model, sig))
+    pairs["reasons"] = _reasons(_contributions(model, X), model.names, sig, a, extra, _fused_high(model, sig))
     keys = list(sig)
     vals = np.column_stack([sig[k] for k in keys])
     pairs["signals"] = [json.dumps({k: float(f"{v:.6g}") for k, v in zip(keys, row.tolist())}) for row in vals]

@@ -97,6 +97,22 @@ class ViewScore:
             out = out + self.query[0] * self.query_z(signals)
         return out
 
+    def contributions(self, X: np.ndarray) -> np.ndarray | None:
+        """Per-signal share of the models' part of the score, when every model is linear in the signals (the
+        default view: the regression's coef x standardised value and the equal-weight z-scores, each over its
+        norm's sd, over the centre's sd) — what ``reasons`` names; None for a boosted view."""
+        total = np.zeros(np.shape(X), dtype=float)
+        for k, (_, sd) in self.norm.items():
+            model = self.models[k]
+            if hasattr(model, "contributions"):
+                part = model.contributions(X)
+            elif hasattr(model, "steps") and hasattr(model.steps[-1][1], "coef_"):
+                part = model.steps[0][1].transform(X) * model.steps[-1][1].coef_[0]
+            else:
+                return None
+            total += part / sd
+        return total / self.centre[1]
+
     def late_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
         """The fused MaxSim, standardised as on the region's top rows (the view fuses it at ``late[0]``)."""
         if self.late is None:

@@ -45,8 +45,12 @@ class EqualWeights:
         self.scale_ = np.where(sd > 1e-12, sd, 1.0)
         return self
 
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per column: its term of :meth:`log_odds` (the standardised value, 0 where left out)."""
+        return (np.asarray(X, dtype=float) - self.mean_) / self.scale_ * self.weight_
+
     def log_odds(self, X: np.ndarray) -> np.ndarray:
-        return ((np.asarray(X, dtype=float) - self.mean_) / self.scale_) @ self.weight_
+        return self.contributions(X).sum(axis=1)
 
 
 def make_model(kind: str, skip: tuple[int, ...] = ()) -> Any:

@@ -72,6 +72,9 @@ def test_default_view_averages_the_pu_regression_and_the_equal_weights(medium) -
     parts = sum((model_score(view.score.models[k], X) - m) / sd for k, (m, sd) in view.score.norm.items())
     m, sd = view.score.centre
     np.testing.assert_allclose(view.score(X, {}), (parts - m) / sd)
+    # reasons read the view's own per-signal terms: they add up to its score, up to one constant
+    gap = view.score.contributions(X).sum(axis=1) - view.score(X, {})
+    np.testing.assert_allclose(gap, gap[0], atol=1e-9)
 
 
 def test_region_rows_are_each_labelled_querys_top_docs(medium) -> None:
