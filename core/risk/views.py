@@ -29,8 +29,9 @@ class EqualWeights:
     ranking a query's top candidates, and on few labelled positives (35-225 queries) its weights are also noisy
     — there it fell below a one-signal sort (NFCorpus 3-2-1, 64 queries: AP 0.359 vs RRF's 0.432; SciFact
     train, 225 queries: 0.087 vs the dense score's 0.122), while this sum held 0.49 / 0.15. Averaged with the
-    regression (select.py) it hedges; on the full collections the mean moved AP by -0.004 to +0.004
-    (docs/benchmarks.md, session 17). Its statistics are the rows it is fitted on (label-free).
+    regression (select.py) it hedges: +0.016 AP on average over 21 few-query bench runs (-0.015 to +0.082),
+    -0.006 to +0.007 on the 12 whole-collection runs (docs/benchmarks.md, session 17). Its statistics are the
+    rows it is fitted on (label-free).
     """
 
     def __init__(self, skip: tuple[int, ...] = ()) -> None:
