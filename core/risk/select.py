@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.risk.inputs import QUERY_MEANS, RiskInputs, pair_arrays
+from core.risk.inputs import POSITIVE_MEAN, QUERY_MEANS, RiskInputs, pair_arrays
 from core.risk.region import region_pairs
 from core.risk.signals import SIGNALS, compute_signals
 from core.risk.views import (
@@ -70,6 +70,17 @@ QUERY_SIGNALS = QUERY_MEANS
 # title queries 0.430 -> 0.320, description queries (vid-desc) 0.444 -> 0.292; gated, the collection 0.560 -> 0.580
 # (docs/benchmarks.md, session 9). Signals without the gate (older stored rows): the term applies to every query.
 TOPIC_GATE = "topic_query"
+# For sentence queries (the gate's 0) another query-level term: how close the query's top unlabelled docs are to
+# its labelled positive (inputs.POSITIVE_MEAN), standardised on the region's top rows, at SENTENCE_WEIGHT. A
+# sentence says what it asks and its positive shows it; top docs far from the positive answer other readings
+# of the words (a 35-query vid-desc queue's head held 15 rows of "comparing the regularity of omnivores,
+# vegetarians, and vegans" — diet papers, none about bowel regularity — whose cosine to the positive was 0.26
+# against 0.47 over all rows). In the bench (pu-view-8 -> 9): SciFact train +0.032 to +0.035 AP, the sentence
+# stand-ins -0.002 to +0.025 (eight of nine up), NFCorpus' keyword runs -0.006 to +0.001; ungated (every query)
+# it cost NFCorpus 0.01-0.03, at 0.25 its small samples up to 0.016 (docs/benchmarks.md, session 17). A constant
+# for every collection; held-out labelled positives cannot set it (one per query).
+SENTENCE_SIGNAL = POSITIVE_MEAN
+SENTENCE_WEIGHT = 0.15
 
 
 def _signal_views() -> list[str]:
@@ -87,6 +98,7 @@ class ViewScore:
     centre: tuple[float, float] = (0.0, 1.0)  # (mean, sd) of that sum on the region's top rows
     late: tuple[float, float, float] | None = None  # (weight, mean, sd) of the MaxSim on the region's top rows
     query: tuple[float, dict[str, tuple[float, float]]] | None = None  # (weight, signal -> (mean, sd) likewise)
+    sentence: tuple[float, float, float] | None = None  # (weight, mean, sd) of SENTENCE_SIGNAL likewise
 
     def __call__(self, X: np.ndarray, signals: dict[str, np.ndarray] | None = None) -> np.ndarray:
         out = sum((model_score(self.models[k], X) - m) / sd for k, (m, sd) in self.norm.items())
@@ -95,7 +107,19 @@ class ViewScore:
             out = out + self.late[0] * self.late_z(signals)
         if self.query is not None:
             out = out + self.query[0] * self.query_z(signals)
+        if self.sentence is not None and signals is not None and SENTENCE_SIGNAL in signals:
+            out = out + self.sentence[0] * self.sentence_z(signals)  # rows stored before the signal: no term
         return out
+
+    def sentence_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
+        """The sentence-query term: the query's top docs' closeness to its labelled positive, standardised as on
+        the region's top rows, for sentence queries (``TOPIC_GATE`` 0); 0 for topic queries."""
+        if self.sentence is None:
+            raise ValueError("this view fuses no sentence-query term")
+        _, m, sd = self.sentence
+        z = (_signal(signals, SENTENCE_SIGNAL) - m) / sd
+        gate = signals.get(TOPIC_GATE)
+        return z * (1.0 - np.asarray(gate, dtype=float)) if gate is not None else np.zeros_like(z)
 
     def contributions(self, X: np.ndarray) -> np.ndarray | None:
         """Per-signal share of the models' part of the score, when every model is linear in the signals (the
@@ -221,6 +245,11 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     if qsig:
         score.query = (query_weight(fused[ev], y[ev], q[ev]), {n: _standard(v[ev]) for n, v in qsig.items()})
         name = f"{name}+query"
+    gate = np.asarray(sig.get(TOPIC_GATE, np.ones(len(y))), dtype=float)
+    pmean = np.asarray(sig.get(SENTENCE_SIGNAL, np.zeros(len(y))), dtype=float)
+    if ev.any() and (gate[ev] == 0).any() and np.ptp(pmean[ev]) > 0:  # some sentence queries: fuse it
+        score.sentence = (SENTENCE_WEIGHT, *_standard(pmean[ev]))
+        name = f"{name}+sentence"
     return View(name, score, platt, c, prior, int(y.sum()), {k: round(v, 4) for k, v in ap.items()})
 
 

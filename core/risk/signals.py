@@ -161,6 +161,15 @@ def coverage_query_mean(a: Arrays) -> np.ndarray:
     return _optional(a, "coverage_query_mean")
 
 
+@register("pos_query_mean", lambda v, r: f"the query's top docs are close to its labelled positive (mean cosine {v:.2f})")
+def pos_query_mean(a: Arrays) -> np.ndarray:
+    """Query-level: the mean cosine of the query's dense top ``top_k`` unlabelled docs to its labelled positive
+    (core/risk/inputs.py). Not learned (one positive per query is compared with nothing of its own); the view
+    fuses it for sentence queries (core/risk/select.py). 0 for a query without a labelled positive.
+    """
+    return _optional(a, "pos_query_mean")
+
+
 @register("topic_query", lambda v, r: "the query names a topic" if v else "the query reads as a sentence")
 def topic_query(a: Arrays) -> np.ndarray:
     """Query-level gate, not learned: 1 where the query names a topic (no stop word in it), 0 for a sentence

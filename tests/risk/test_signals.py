@@ -18,6 +18,7 @@ A = {
     "fb_bm25": np.array([0.9, 0.1]), "fb_bm25_mean": np.array([0.1, 0.1]), "fb_bm25_std": np.array([0.2, 0.0]),
     "late_maxsim": np.array([0.74, 0.31]), "late_query_mean": np.array([0.52, 0.52]),
     "coverage_query_mean": np.array([0.71, 0.71]), "topic_query": np.array([1.0, 0.0]),
+    "pos_query_mean": np.array([0.44, 0.44]),
 }
 EXPECTED = {
     "dense_score": [0.8, 0.4], "inverse_rank": [1.0, 0.0], "pos_ratio": [1.0, 0.0], "dense_z": [6.0, 0.0],
@@ -25,7 +26,7 @@ EXPECTED = {
     "rrf": [1 / 62 + 1 / 63, 1 / 100], "graph_bm25": [1.5, -0.2], "graph_dense": [2.0, 0.1],
     "neighbour_label": [0.9, 0.0], "pos_similarity": [0.7, 0.0], "bm25_rm3_z": [4.0, 0.0],
     "late_maxsim": [0.74, 0.31], "late_query_mean": [0.52, 0.52], "coverage_query_mean": [0.71, 0.71],
-    "topic_query": [1.0, 0.0],
+    "topic_query": [1.0, 0.0], "pos_query_mean": [0.44, 0.44],
 }
 
 
@@ -51,12 +52,14 @@ def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
         "dense score 0.32 is 14x the positive's (0.02): the labelled positive scores low")
 
 
-@pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean"])
+@pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean", "pos_query_mean"])
 def test_optional_signals_are_zero_where_not_computed(name: str) -> None:
-    a = {k: v for k, v in A.items() if k not in ("late_maxsim", "late_query_mean", "coverage_query_mean")}
+    a = {k: v for k, v in A.items() if k not in ("late_maxsim", "late_query_mean", "coverage_query_mean",
+                                                  "pos_query_mean")}
     assert not SIGNALS[name].fn(a).any()
     # query-level: one labelled positive per query cannot weigh them
     assert "late_query_mean" not in learned_names() and "coverage_query_mean" not in learned_names()
+    assert "pos_query_mean" not in learned_names()
 
 
 def test_topic_gate_is_one_where_no_query_texts_and_never_learned() -> None:
@@ -119,3 +122,40 @@ def test_query_means_are_the_querys_top_docs_mean_and_label_free(seed: int, top_
     perm = rng.permutation(len(q))
     fresh = replace(given_, positives={k: set(rng.choice(list(inputs.doc_ids), 2)) for k in inputs.query_ids})
     np.testing.assert_allclose(SIGNALS[name].fn(pair_arrays(fresh, q[perm], d[perm])), got[perm])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), top_k=st.integers(1, 12))
+def test_positive_mean_is_the_top_unlabelled_docs_closeness_to_the_positive(seed: int, top_k: int) -> None:
+    """Per row: the mean, over its query's dense top ``top_k`` docs that are not its labelled positives, of the
+    cosine to the nearest positive; 0 for a query without one; the same whatever the rows' order; only the
+    query's own (sparse) labels reach it — changing another query's positives leaves it alone."""
+    from dataclasses import replace
+
+    from core.risk import pair_arrays
+    from tests.risk.conftest import make_inputs
+
+    inputs, cands = make_inputs(seed=3)
+    rng = np.random.default_rng(seed)
+    inputs = replace(inputs, top_k=top_k)
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    got = SIGNALS["pos_query_mean"].fn(pair_arrays(inputs, q, d))
+    S = inputs.query_emb @ inputs.doc_emb.T
+    pos = inputs.positive_rows()
+    want = np.zeros(len(inputs.query_ids))
+    for qi, p in enumerate(pos):
+        if len(p):
+            row = S[qi].astype(float).copy()
+            row[p] = -np.inf
+            top = np.argsort(-row, kind="stable")[:top_k]
+            want[qi] = (inputs.doc_emb[top] @ inputs.doc_emb[p].T).max(1).mean()
+    np.testing.assert_allclose(got, want[q], atol=1e-6)
+    assert ((got >= -1 - 1e-6) & (got <= 1 + 1e-6)).all()
+    perm = rng.permutation(len(q))
+    np.testing.assert_allclose(SIGNALS["pos_query_mean"].fn(pair_arrays(replace(inputs), q[perm], d[perm])), got[perm])
+    first = inputs.query_ids[0]
+    moved = {k: (v if k == first else set(rng.choice(list(inputs.doc_ids), 1))) for k, v in inputs.positives.items()}
+    again = SIGNALS["pos_query_mean"].fn(pair_arrays(replace(inputs, positives=moved), q, d))
+    np.testing.assert_allclose(again[q == 0], got[q == 0], atol=1e-6)
+    none = SIGNALS["pos_query_mean"].fn(pair_arrays(replace(inputs, positives={}), q, d))
+    assert not none.any()

@@ -221,7 +221,7 @@ def test_the_query_level_term_is_fused_for_topic_queries_only(medium) -> None:
     topic = np.zeros(n)
     topic[::2] = 1.0
     mixed = train_combiner(replace(inputs, coverage=cov, topic=topic))
-    assert mixed.view.name.endswith("+query")
+    assert mixed.view.name.split("+")[1:] == ["query", "sentence"]
     X = np.zeros((2, len(mixed.names)))
     sig = {"coverage_query_mean": np.array([0.9, 0.9]), "topic_query": np.array([1.0, 0.0])}
     at_topic, at_sentence = mixed.view.score(X, sig)
@@ -230,8 +230,33 @@ def test_the_query_level_term_is_fused_for_topic_queries_only(medium) -> None:
     assert at_topic - at_sentence == pytest.approx(wq * (0.9 - m) / sd)
     assert at_sentence == pytest.approx(mixed.view.score(X, {"coverage_query_mean": np.full(2, m)})[0])
     none = train_combiner(replace(inputs, coverage=cov, topic=np.zeros(n)))
-    assert not none.view.name.endswith("+query") and none.view.score.query is None
+    assert "query" not in none.view.name.split("+") and none.view.score.query is None
     out = score_false_negatives(cands, replace(inputs, coverage=cov, topic=topic), model=mixed)
     gate = np.array([json.loads(v)["topic_query"] for v in out.signals])
     assert set(gate) == {0.0, 1.0}  # stored beside the other signals
     assert not out.reasons[gate == 0].str.contains("hold most of its terms").any()
+
+
+def test_the_sentence_term_lifts_sentence_queries_only(medium) -> None:
+    """Sentence queries (topic 0) get the closeness of their top docs to their labelled positive at
+    SENTENCE_WEIGHT (standardised on the region's top rows); topic queries do not; with no sentence query the
+    view fuses no such term; rows stored before the signal existed get none."""
+    from dataclasses import replace
+
+    from core.risk import select
+
+    inputs, _ = medium
+    n = len(inputs.query_ids)
+    topic = np.zeros(n)
+    topic[::2] = 1.0
+    mixed = train_combiner(replace(inputs, topic=topic))
+    assert mixed.view.name.endswith("+sentence")
+    w, m, sd = mixed.view.score.sentence
+    assert w == select.SENTENCE_WEIGHT and sd > 0
+    X = np.zeros((2, len(mixed.names)))
+    base = mixed.view.score(X, {"pos_query_mean": np.full(2, m), "topic_query": np.array([1.0, 0.0])})
+    up = mixed.view.score(X, {"pos_query_mean": np.full(2, m + sd), "topic_query": np.array([1.0, 0.0])})
+    assert up[0] == pytest.approx(base[0]) and up[1] - base[1] == pytest.approx(w)
+    np.testing.assert_allclose(mixed.view.score(X, {}), base)  # older rows: no signal, no term
+    topics = train_combiner(replace(inputs, topic=np.ones(n)))
+    assert topics.view.score.sentence is None and not topics.view.name.endswith("+sentence")
