@@ -209,7 +209,7 @@ def _positive_means(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray, pos_rows:
     need = [i for i, qi in enumerate(qs.tolist()) if (POSITIVE_MEAN, qi) not in inputs._query_mean]
     if need:
         k = max(1, min(inputs.top_k, S.shape[1] - 1))
-        rows = np.array(S[need], dtype=np.float64)
+        rows = np.array(S[need])  # a copy in S's dtype (float32): the positives' own columns go to -inf
         for j, i in enumerate(need):
             rows[j, pos_rows[int(qs[i])]] = -np.inf
         top = top_sets(rows, k)
