@@ -90,8 +90,8 @@ def _signal_views() -> list[str]:
 @dataclass
 class ViewScore:
     """Sum of standardised model log-odds (one model: its log-odds), plus the standardised late-interaction
-    MaxSim at ``LATE_WEIGHT`` when ``late`` is set, plus the query-level term when ``query`` is set; a class,
-    not a lambda, so it pickles."""
+    MaxSim at ``LATE_WEIGHT`` when ``late`` is set, plus the topic queries' query-level term when ``query`` is
+    set, plus the sentence queries' term when ``sentence`` is set; a class, not a lambda, so it pickles."""
 
     models: dict[str, Any]
     norm: dict[str, tuple[float, float]]  # model name -> (mean, sd) of its held-out region scores
