@@ -26,6 +26,12 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
+def linear_contributions(pipeline: Any, X: np.ndarray) -> np.ndarray:
+    """Per-signal terms of a scaler + logistic-regression pipeline's logit (coef x standardised value)."""
+    scaler, lr = pipeline.steps[0][1], pipeline.steps[-1][1]
+    return scaler.transform(X) * lr.coef_[0]
+
+
 @dataclass
 class PUModel:
     names: list[str]
@@ -49,8 +55,7 @@ class PUModel:
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Per-signal contribution to the linear logit (coef x standardised value): drives ``reasons``."""
-        scaler, lr = self.linear.steps[0][1], self.linear.steps[-1][1]
-        return scaler.transform(X) * lr.coef_[0]
+        return linear_contributions(self.linear, X)
 
 
 def fit_pu(X: np.ndarray, labelled: np.ndarray, names: list[str], spline: bool = True) -> PUModel:
