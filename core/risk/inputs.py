@@ -231,15 +231,19 @@ def _label_index(inputs: RiskInputs, pos_rows: list[np.ndarray]) -> dict[int, np
 
 FEEDBACK_KEYS = {"bm25": "fb_bm25", "bm25_max": "fb_bm25_max", "bm25_mean": "fb_bm25_mean",
                  "bm25_std": "fb_bm25_std", "graph_bm25": "fb_graph_bm25"}
+DENSE_FEEDBACK_KEYS = {"dense": "fb_dense", "dense_mean": "fb_dense_mean", "dense_std": "fb_dense_std",
+                       "graph_dense": "fb_graph_dense"}
+# Rocchio: the query vector moved this far toward the mean of its labelled positives' (unit) vectors. 0.25 and
+# 0.5 were measured over 22 bench runs (NFCorpus keyword, sentence and half-title forms, 35-323 queries, SciFact
+# train): 0.25 lifted AP on 19 and lost at most 0.010; 0.5 gained more on sentence queries but lost up to 0.035
+# on the half-title one (docs/benchmarks.md, session 18).
+DENSE_FEEDBACK_WEIGHT = 0.25
 
 
-def _feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray,
-              nbr: np.ndarray, pos_rows: list[np.ndarray], out: dict[str, np.ndarray]) -> None:
-    """The lexical arrays again, for each query expanded with its labelled positives' terms (RM3).
-
-    Leave-one-out: a labelled positive's own terms never expand its own row's query (with no other
-    positive the query stays as it is), so no doc is scored by its own words.
-    """
+def _feedback_keys(rows: np.ndarray, q: np.ndarray, d: np.ndarray,
+                   pos_rows: list[np.ndarray]) -> tuple[list[tuple[int, tuple[int, ...]]], np.ndarray]:
+    """The distinct (query, feedback docs) pairs of ``rows`` and each row's pair: a query's labelled positives,
+    its own doc left out (leave-one-out), so no doc is ever scored by its own text or vector."""
     keys: list[tuple[int, tuple[int, ...]]] = []
     of_row: list[int] = []
     index: dict[tuple[int, tuple[int, ...]], int] = {}
@@ -250,32 +254,68 @@ def _feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray
             index[key] = len(keys)
             keys.append(key)
         of_row.append(index[key])
+    return keys, np.array(of_row, np.int64)
+
+
+def _feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray,
+              nbr: np.ndarray, pos_rows: list[np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """The lexical arrays again, for each query expanded with its labelled positives' terms (RM3).
+
+    Leave-one-out: a labelled positive's own terms never expand its own row's query (with no other
+    positive the query stays as it is), so no doc is scored by its own words.
+    """
+    keys, k = _feedback_keys(rows, q, d, pos_rows)
     R = np.asarray(inputs.bm25_feedback([k[0] for k in keys], [np.array(k[1], np.int64) for k in keys]), np.float64)
-    mu, sd = R.mean(1), _safe(R.std(1))
-    k = np.array(of_row, np.int64)
-    out["fb_bm25"][rows], out["fb_bm25_max"][rows] = R[k, d[rows]], R.max(1)[k]
-    out["fb_bm25_mean"][rows], out["fb_bm25_std"][rows] = mu[k], sd[k]
+    _fill(out, "fb_bm25", "fb_graph_bm25", R, k, rows, d, nbr)
+    out["fb_bm25_max"][rows] = R.max(1)[k]
+
+
+def _dense_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray,
+                    nbr: np.ndarray, pos_rows: list[np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """The dense arrays again, for each query vector moved toward its labelled positives (Rocchio):
+    ``(1 - w) q + w c``, renormalised, with ``c`` the normalised mean of the positives' vectors and
+    ``w = DENSE_FEEDBACK_WEIGHT``. Leave-one-out as the lexical feedback: a lone positive sees the plain query.
+    """
+    keys, k = _feedback_keys(rows, q, d, pos_rows)
+    Q, D = inputs.query_emb, inputs.doc_emb
+    V = np.array(Q[[key[0] for key in keys]], dtype=np.float64)
+    V /= _safe(np.linalg.norm(V, axis=1))[:, None]
+    for i, (_, fb) in enumerate(keys):
+        if fb:
+            c = np.asarray(D[list(fb)], np.float64).mean(0)
+            v = (1 - DENSE_FEEDBACK_WEIGHT) * V[i] + DENSE_FEEDBACK_WEIGHT * c / max(float(np.linalg.norm(c)), 1e-12)
+            V[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    S = V.astype(D.dtype) @ D.T  # in the corpus' dtype, as the plain query's block: no float64 copy of D
+    _fill(out, "fb_dense", "fb_graph_dense", S, k, rows, d, nbr)
+
+
+def _fill(out: dict[str, np.ndarray], value: str, graph: str, S: np.ndarray, k: np.ndarray, rows: np.ndarray,
+          d: np.ndarray, nbr: np.ndarray) -> None:
+    """A feedback block's per-row value, its row's corpus mean and sd, and the neighbours' mean z-score."""
+    mu, sd = S.mean(1, dtype=np.float64), _safe(S.std(1, dtype=np.float64))
+    out[value][rows] = S[k, d[rows]]
+    out[value + "_mean"][rows], out[value + "_std"][rows] = mu[k], sd[k]
     if nbr.shape[1]:
-        out["fb_graph_bm25"][rows] = ((R[k[:, None], nbr[rows]] - mu[k, None]) / sd[k, None]).mean(1)
+        out[graph][rows] = ((S[k[:, None], nbr[rows]] - mu[k, None]) / sd[k, None]).mean(1)
 
 
 def with_feedback(a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The arrays with the lexical ones of the feedback-expanded queries in place of the plain query's.
+    """The arrays with the lexical and dense ones of the feedback-expanded queries in place of the plain query's.
 
     What the scorer feeds its *trained* model when scoring (core/risk/score.py): the model learns on the
     plain query (a labelled positive cannot expand its own query), and ranks the candidates with the
     query their labelled positives expand. Unchanged when no feedback arrays were computed.
     """
-    if "fb_bm25" not in a:
-        return a
-    return {**a, **{k: a[v] for k, v in FEEDBACK_KEYS.items()}}
+    swap = {k: v for keys in (FEEDBACK_KEYS, DENSE_FEEDBACK_KEYS) for k, v in keys.items() if v in a}
+    return {**a, **{k: a[v] for k, v in swap.items()}} if swap else a
 
 
 def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = False,
                 feedback: bool = False) -> dict[str, np.ndarray]:
     """Raw per-pair numbers (dense, BM25, corpus statistics, graph and label neighbours) for rows (q[i], d[i]).
 
-    ``feedback`` (with ``inputs.bm25_feedback``): also the ``fb_*`` lexical arrays of the RM3-expanded queries.
+    ``feedback``: also the ``fb_*`` dense arrays of the queries moved toward their labelled positives and,
+    with ``inputs.bm25_feedback``, the lexical ones of the RM3-expanded queries.
 
     Per-query statistics are over the whole corpus, so the same feature means the same thing for a mined
     candidate and for a uniformly sampled doc (what positive-unlabelled learning needs).
@@ -284,8 +324,10 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
             "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank",
             "late_maxsim", *QUERY_MEANS, POSITIVE_MEAN]
+    dense_feedback = feedback
     feedback = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
     keys += list(FEEDBACK_KEYS.values()) if feedback else []
+    keys += list(DENSE_FEEDBACK_KEYS.values()) if dense_feedback else []
     out = {k: np.zeros(n, np.float64) for k in keys}
     out["topic_query"] = np.ones(n) if inputs.topic is None else np.asarray(inputs.topic, np.float64)[q]
     Q, D = inputs.query_emb, inputs.doc_emb
@@ -326,6 +368,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
                 out["bm25_rank"][rows] = np.where(B[local, d[rows]] > 0, br, 0.0)  # 0 = not ranked
             if feedback:
                 _feedback(inputs, rows, q, d, nbr, pos_rows, out)
+        if dense_feedback:
+            _dense_feedback(inputs, rows, q, d, nbr, pos_rows, out)
         _positive_arrays(Q, D, rows, q, d, pos_rows, inv, out)
     return out
 

@@ -1,4 +1,5 @@
-"""Lexical feedback (RM3): the expansion itself, and its place in the scorer (range, row order, labels seen)."""
+"""Feedback from the labelled positives: lexical (RM3) and dense (Rocchio) — the expansion itself, and its place in
+the scorer (range, row order, labels seen)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from core.mining import Bm25Index
 from core.mining.feedback import bm25_feedback_rows
 from core.risk import RiskInputs, pair_arrays, score_false_negatives, train_combiner
-from core.risk.inputs import with_feedback
+from core.risk.inputs import DENSE_FEEDBACK_WEIGHT, with_feedback
 from core.risk.signals import SIGNALS
 from tests.risk.conftest import make_inputs
 
@@ -89,6 +90,65 @@ def test_feedback_sees_only_the_given_labels_and_never_a_positive_its_own_words(
                          bm25=inputs.bm25, bm25_feedback=inputs.bm25_feedback)
     e = pair_arrays(changed, np.full(len(rows), qi), rows, feedback=True)
     assert not np.allclose(a["fb_bm25"][len(pos) + 1:], e["fb_bm25"][len(pos) + 1:])
+
+
+def _rocchio(inputs: RiskInputs, qi: int, fb: np.ndarray) -> np.ndarray:
+    """The moved query vector, written out once more: (1 - w) q + w mean(positives), each unit, renormalised."""
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v)
+
+    q = unit(np.asarray(inputs.query_emb[qi], np.float64))
+    if not len(fb):
+        return q
+    return unit((1 - DENSE_FEEDBACK_WEIGHT) * q + DENSE_FEEDBACK_WEIGHT * unit(inputs.doc_emb[fb].astype(np.float64).mean(0)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 4), perm_seed=st.integers(0, 10_000))
+def test_dense_feedback_matches_a_brute_force_rocchio_and_is_row_order_free(seed: int, perm_seed: int) -> None:
+    inputs, cands = make_inputs(seed=seed)
+    inputs.bm25 = None  # dense feedback needs no lexical index
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    a = pair_arrays(inputs, q, d, feedback=True)
+    pos = inputs.positive_rows()
+    for i in range(len(q)):
+        v = _rocchio(inputs, int(q[i]), pos[int(q[i])][pos[int(q[i])] != d[i]])
+        s = inputs.doc_emb.astype(np.float64) @ v
+        assert abs(a["fb_dense"][i] - s[d[i]]) < 1e-5
+        assert abs(a["fb_dense_mean"][i] - s.mean()) < 1e-5 and abs(a["fb_dense_std"][i] - s.std()) < 1e-5
+    assert np.isfinite(a["fb_graph_dense"]).all() and (np.abs(a["fb_dense"]) <= 1 + 1e-6).all()
+    perm = np.random.default_rng(perm_seed).permutation(len(q))
+    b = pair_arrays(inputs, q[perm], d[perm], feedback=True)
+    for k in ("fb_dense", "fb_dense_mean", "fb_dense_std", "fb_graph_dense"):
+        np.testing.assert_allclose(a[k][perm], b[k], rtol=1e-6, atol=1e-7)
+
+
+def test_dense_feedback_sees_only_the_querys_own_labels_never_a_positive_itself() -> None:
+    inputs, _ = make_inputs(seed=1)
+    qi, pos = 0, inputs.positive_rows()[0]
+    others = np.setdiff1d(np.arange(len(inputs.doc_ids)), pos)
+    rows = np.concatenate([pos, others])
+    a = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=True)
+    plain = pair_arrays(inputs, np.full(len(rows), qi), rows)
+    # a lone labelled positive is scored by the plain query: its own vector never moves the query
+    assert len(pos) == 1 and np.allclose(a["fb_dense"][:1], plain["dense"][:1], atol=1e-6)
+    assert not np.allclose(a["fb_dense"][1:], plain["dense"][1:])  # the others see the moved query
+    hidden = dict(inputs.positives)  # another query's labels never reach this query's arrays
+    hidden[inputs.query_ids[1]] = set(hidden[inputs.query_ids[1]]) | {inputs.doc_ids[int(others[0])]}
+    c = pair_arrays(RiskInputs(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb, hidden,
+                               graph_k=inputs.graph_k), np.full(len(rows), qi), rows, feedback=True)
+    np.testing.assert_allclose(a["fb_dense"], c["fb_dense"])
+    without = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=False)
+    assert "fb_dense" not in without
+
+
+def test_with_feedback_swaps_the_dense_arrays_when_there_are_some() -> None:
+    a = {"dense": np.zeros(2), "dense_mean": np.zeros(2), "dense_std": np.ones(2), "graph_dense": np.zeros(2),
+         "fb_dense": np.full(2, 0.5), "fb_dense_mean": np.full(2, 0.1), "fb_dense_std": np.full(2, 0.2),
+         "fb_graph_dense": np.full(2, 2.0), "bm25": np.ones(2)}
+    b = with_feedback(a)
+    assert b["dense"][0] == 0.5 and b["graph_dense"][0] == 2.0 and b["bm25"] is a["bm25"]
+    np.testing.assert_allclose(SIGNALS["dense_z"].fn(b), (0.5 - 0.1) / 0.2)
 
 
 def test_with_feedback_swaps_only_the_lexical_arrays() -> None:
