@@ -324,10 +324,9 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
             "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank",
             "late_maxsim", *QUERY_MEANS, POSITIVE_MEAN]
-    dense_feedback = feedback
-    feedback = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
-    keys += list(FEEDBACK_KEYS.values()) if feedback else []
-    keys += list(DENSE_FEEDBACK_KEYS.values()) if dense_feedback else []
+    lexical = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
+    keys += list(FEEDBACK_KEYS.values()) if lexical else []
+    keys += list(DENSE_FEEDBACK_KEYS.values()) if feedback else []
     out = {k: np.zeros(n, np.float64) for k in keys}
     out["topic_query"] = np.ones(n) if inputs.topic is None else np.asarray(inputs.topic, np.float64)[q]
     Q, D = inputs.query_emb, inputs.doc_emb
@@ -366,9 +365,9 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
             if ranks:
                 br = _ranks(B, local, d[rows])
                 out["bm25_rank"][rows] = np.where(B[local, d[rows]] > 0, br, 0.0)  # 0 = not ranked
-            if feedback:
+            if lexical:
                 _feedback(inputs, rows, q, d, nbr, pos_rows, out)
-        if dense_feedback:
+        if feedback:
             _dense_feedback(inputs, rows, q, d, nbr, pos_rows, out)
         _positive_arrays(Q, D, rows, q, d, pos_rows, inv, out)
     return out
