@@ -291,8 +291,10 @@ def _dense_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.n
 
 def _fill(out: dict[str, np.ndarray], value: str, graph: str, S: np.ndarray, k: np.ndarray, rows: np.ndarray,
           d: np.ndarray, nbr: np.ndarray) -> None:
-    """A feedback block's per-row value, its row's corpus mean and sd, and the neighbours' mean z-score."""
-    mu, sd = S.mean(1, dtype=np.float64), _safe(S.std(1, dtype=np.float64))
+    """From a block of full-corpus score rows ``S`` (``k``: each of ``rows``' row in it): the row's value for its
+    doc, the row's corpus mean and sd, and the mean z-score of the doc's neighbours. The plain query's dense and
+    BM25 blocks and both feedback blocks; no z-scored copy of the block is made."""
+    mu, sd = S.mean(1), _safe(S.std(1))
     out[value][rows] = S[k, d[rows]]
     out[value + "_mean"][rows], out[value + "_std"][rows] = mu[k], sd[k]
     if nbr.shape[1]:
@@ -345,11 +347,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
         rows = order[lo : np.searchsorted(qsorted, qs[-1], side="right")]
         local = np.searchsorted(qs, q[rows])
         S = Q[qs] @ D.T
-        mu, sd = S.mean(1), _safe(S.std(1))
-        Sz = (S - mu[:, None]) / sd[:, None]
-        out["dense"][rows] = S[local, d[rows]]
-        out["dense_mean"][rows], out["dense_std"][rows] = mu[local], sd[local]
-        out["graph_dense"][rows] = Sz[local[:, None], nbr[rows]].mean(1) if nbr.shape[1] else 0.0
+        _fill(out, "dense", "graph_dense", S, local, rows, d, nbr)
         if ranks:
             out["dense_rank"][rows] = _ranks(S, local, d[rows])
         for name, v in _query_means(inputs, qs, S).items():
@@ -357,11 +355,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
         out[POSITIVE_MEAN][rows] = _positive_means(inputs, qs, S, pos_rows)[local]
         if inputs.bm25 is not None:
             B = np.asarray(inputs.bm25(qs.tolist()), dtype=np.float64)
-            bmu, bsd = B.mean(1), _safe(B.std(1))
-            Bz = (B - bmu[:, None]) / bsd[:, None]
-            out["bm25"][rows] = B[local, d[rows]]
-            out["bm25_max"][rows], out["bm25_mean"][rows], out["bm25_std"][rows] = B.max(1)[local], bmu[local], bsd[local]
-            out["graph_bm25"][rows] = Bz[local[:, None], nbr[rows]].mean(1) if nbr.shape[1] else 0.0
+            _fill(out, "bm25", "graph_bm25", B, local, rows, d, nbr)
+            out["bm25_max"][rows] = B.max(1)[local]
             if ranks:
                 br = _ranks(B, local, d[rows])
                 out["bm25_rank"][rows] = np.where(B[local, d[rows]] > 0, br, 0.0)  # 0 = not ranked
