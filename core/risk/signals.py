@@ -70,7 +70,15 @@ def pos_ratio(a: Arrays) -> np.ndarray:
     return _div(a["dense"], a["pos_score"])
 
 
-@register("dense_z", lambda v, r: f"dense score {v:.1f} sd above the query's corpus mean", learned=True)
+def _fed_back(r: Mapping[str, float], plain: str, note: str) -> str:
+    """``note`` where the row's value came from the query its labelled positives moved (``fb_*`` differs from
+    the plain value): the card then says which query the number is about."""
+    fb = r.get(f"fb_{plain}")
+    return f" ({note})" if fb is not None and abs(fb - r.get(plain, fb)) > 1e-9 else ""
+
+
+@register("dense_z", lambda v, r: f"dense score {v:.1f} sd above the query's corpus mean"
+          + _fed_back(r, "dense", "the query moved toward its labelled positives"), learned=True)
 def dense_z(a: Arrays) -> np.ndarray:
     """Per-query normalised dense score: raw cosines are not comparable across queries."""
     return _div(a["dense"] - a["dense_mean"], a["dense_std"])
@@ -86,7 +94,8 @@ def bm25_norm(a: Arrays) -> np.ndarray:
     return _div(a["bm25"], a["bm25_max"])
 
 
-@register("bm25_z", lambda v, r: f"BM25 {v:.1f} sd above the query's corpus mean", learned=True)
+@register("bm25_z", lambda v, r: f"BM25 {v:.1f} sd above the query's corpus mean"
+          + _fed_back(r, "bm25", "the query expanded with its positives' terms"), learned=True)
 def bm25_z(a: Arrays) -> np.ndarray:
     return _div(a["bm25"] - a["bm25_mean"], a["bm25_std"])
 

@@ -159,3 +159,13 @@ def test_positive_mean_is_the_top_unlabelled_docs_closeness_to_the_positive(seed
     np.testing.assert_allclose(again[q == 0], got[q == 0], atol=1e-6)
     none = SIGNALS["pos_query_mean"].fn(pair_arrays(replace(inputs, positives={}), q, d))
     assert not none.any()
+
+
+@pytest.mark.parametrize("name,plain,words", [("dense_z", "dense", "moved toward its labelled positives"),
+                                               ("bm25_z", "bm25", "expanded with its positives' terms")])
+def test_z_reason_says_when_the_query_was_fed_back(name: str, plain: str, words: str) -> None:
+    """The card's z-score is the fed-back query's (score.py ranks with it): the reason says so, and only then."""
+    reason = SIGNALS[name].reason
+    assert words not in reason(2.0, {plain: 0.5})  # no feedback arrays (training, a bench baseline)
+    assert words not in reason(2.0, {plain: 0.5, f"fb_{plain}": 0.5})  # no positive moved the query
+    assert words in reason(2.0, {plain: 0.5, f"fb_{plain}": 0.6})
