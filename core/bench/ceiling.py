@@ -55,3 +55,22 @@ def supervised_ceiling(y: np.ndarray, q: np.ndarray, signals: dict[str, np.ndarr
         model = LogisticRegression(C=C, max_iter=3000).fit((X[tr] - mu) / sd, y[tr])
         out[te] = model.decision_function((X[te] - mu) / sd)
     return out
+
+
+def level_oracle(y: np.ndarray, q: np.ndarray, fn_logit: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+    """fn_risk's log-odds with each query's level moved so its rows' mean probability is the query's *true* share
+    of false negatives; the order inside a query stays fn_risk's. ``which``: a row mask of the queries to move
+    (e.g. those no judgment touched); the others keep fn_risk's level.
+
+    A bound for query-level evidence: how much a queue gains from knowing how many false negatives each query
+    holds, which one labelled positive per query cannot say (NFCorpus: 0 to dozens per query)."""
+    from core.risk.learn import shift_to_mean
+
+    y, q = np.asarray(y, dtype=float), np.asarray(q)
+    out = np.asarray(fn_logit, dtype=float).copy()
+    move = np.ones(len(y), bool) if which is None else np.asarray(which, dtype=bool)
+    _, inv = np.unique(q, return_inverse=True)
+    for k in np.unique(inv[move]):
+        rows = np.flatnonzero((inv == k) & move)
+        out[rows] += shift_to_mean(out[rows], float(y[rows].mean()))
+    return out

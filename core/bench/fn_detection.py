@@ -157,12 +157,14 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     mass = query_mass(q, static_logit)
     extra, _ = static_extras(q, pos_similarity, late)
 
-    def relearn(judged: np.ndarray) -> np.ndarray:
+    def features(judged: np.ndarray) -> np.ndarray:
         j = np.flatnonzero(judged)  # only the judged rows' labels are read
         ev = judgment_evidence(doc_emb, q, d, q[j], d[j], y[j])
         dev = None if query_emb is None else doc_evidence(query_emb, q, d, q[j], d[j], y[j])
-        return rerank(static_logit, learning_features(static_logit, offset, ev, dev, mass, extra), judged, y,
-                      groups=q)
+        return learning_features(static_logit, offset, ev, dev, mass, extra)
+
+    def relearn(judged: np.ndarray) -> np.ndarray:
+        return rerank(static_logit, features(judged), judged, y, groups=q)
 
     order = np.argsort(-static_logit, kind="stable")
     found_live, judged, cur = {0: 0}, np.zeros(len(y), dtype=bool), static_logit.copy()
@@ -179,12 +181,34 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         un = ~judged
         row = {"judgments": int(n), "found_static": int(y[judged].sum()), "found_learning": found_live.get(n),
                "remaining": int(un.sum())}
+        if n:
+            row["headroom"] = learning_headroom(y, q, static_logit, features(judged), judged)
         for tag, s in (("static", static_logit), ("learned", z)):
             m = _metrics(y[un], s[un])
             row[tag] = {"AP": m["AP"], "P@50": m["P@50"], "P@100": m["P@100"],
                         "ECE": expected_calibration_error(y[un], sigmoid(s[un]))}
         rows.append(row)
     return rows
+
+
+def learning_headroom(y: np.ndarray, q: np.ndarray, static_logit: np.ndarray, features: np.ndarray,
+                      judged: np.ndarray) -> dict[str, float]:
+    """AP of the still-unjudged rows under three references that read their hidden labels (bench-only): the
+    static order with every query's level set to its true share of false negatives (``level_oracle``), the same
+    for the queries no judgment touched only (``level_oracle_untouched``), and an out-of-fold supervised fit
+    over the learner's features and the static log-odds (``learner_fit``; a fit, not a bound: the learner
+    sometimes beats it). Where both the learner and the fit stay near the static score and only the level
+    oracle is far above, the judgments lack query-level evidence: a better fit would not find it."""
+    from core.bench.ceiling import level_oracle, supervised_ceiling
+
+    un = ~judged
+    yu, qu, su = y[un], q[un], static_logit[un]
+    untouched = ~np.isin(qu, q[judged])
+    cols = {f"f{i}": features[un, i] for i in range(features.shape[1])}
+    return {"level_oracle": _metrics(yu, level_oracle(yu, qu, su))["AP"],
+            "level_oracle_untouched": _metrics(yu, level_oracle(yu, qu, su, untouched))["AP"],
+            "learner_fit": _metrics(yu, supervised_ceiling(yu, qu, cols, su))["AP"],
+            "untouched_share_of_fn": float(yu[untouched].sum() / max(yu.sum(), 1))}
 
 
 def probe_calibration(y: np.ndarray, static_logit: np.ndarray, sizes: tuple[int, ...] = (50, 100, 200),
@@ -375,6 +399,16 @@ def format_tables(r: dict) -> str:
             lines.append(f"{row['judgments']:6d} | {s['AP']:6.3f} {s['P@50']:5.2f} {s['P@100']:5.2f} "
                          f"{s['ECE']:6.3f} | {L['AP']:6.3f} {L['P@50']:5.2f} {L['P@100']:5.2f} {L['ECE']:6.3f} | "
                          f"{row['found_static']}/{live}")
+        heads = [row for row in r["learning_curve"] if row.get("headroom")]
+        if heads:
+            lines += ["", "headroom of the still-unjudged (AP; bounds that read the hidden labels): every query's level",
+                      "set to its true share of false negatives | only the untouched queries' | a supervised fit (out of",
+                      "fold) over the learner's features; share of the remaining false negatives in untouched queries:"]
+            for row in heads:
+                h = row["headroom"]
+                lines.append(f"{row['judgments']:6d} | level oracle {h['level_oracle']:.3f} | untouched only "
+                             f"{h['level_oracle_untouched']:.3f} | learner fit {h['learner_fit']:.3f} | "
+                             f"{h['untouched_share_of_fn']:.0%} in untouched queries")
     return "\n".join(lines)
 
 

@@ -299,11 +299,11 @@ def anchor_levels(z: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,
     touched = np.zeros(len(z), bool) if groups is None else np.isin(groups, np.asarray(groups)[judged])
     for part in (touched & ~judged, ~touched & ~judged):
         if part.any():
-            z[part] += _shift_to_mean(z[part], float(sigmoid(static_logit[part]).mean()))
+            z[part] += shift_to_mean(z[part], float(sigmoid(static_logit[part]).mean()))
     return z
 
 
-def _shift_to_mean(z: np.ndarray, target: float) -> float:
+def shift_to_mean(z: np.ndarray, target: float) -> float:
     """The c with mean(sigmoid(z + c)) == target: monotone in c, bracketed by moving every z onto logit(target)."""
     from scipy.optimize import brentq
 

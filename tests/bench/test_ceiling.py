@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.bench.ceiling import signal_columns, supervised_ceiling
+from core.bench.ceiling import level_oracle, signal_columns, supervised_ceiling
 
 
 def _rows(seed: int, n_q: int = 40, per: int = 12):
@@ -56,3 +56,30 @@ def test_row_order_is_irrelevant(seed: int) -> None:
     base = supervised_ceiling(y, q, signals, fn_logit, seed=5)
     moved = supervised_ceiling(y[perm], q[perm], {k: v[perm] for k, v in signals.items()}, fn_logit[perm], seed=5)
     assert np.allclose(moved, base[perm], atol=1e-5)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_level_oracle_sets_each_query_level_to_its_true_share_and_keeps_its_order(seed: int) -> None:
+    q, y, _, fn_logit = _rows(seed)
+    z = level_oracle(y, q, fn_logit)
+    p = 1 / (1 + np.exp(-z))
+    for k in np.unique(q):
+        m = q == k
+        assert abs(p[m].mean() - np.clip(y[m].mean(), 1e-4, 1 - 1e-4)) < 1e-6  # the level is the truth
+        assert np.array_equal(np.argsort(z[m], kind="stable"), np.argsort(fn_logit[m], kind="stable"))
+
+
+def test_level_oracle_moves_only_the_queries_asked_and_knows_only_query_counts() -> None:
+    from sklearn.metrics import average_precision_score as ap
+
+    q, y, _, fn_logit = _rows(4)
+    which = q < 20
+    z = level_oracle(y, q, fn_logit, which)
+    assert np.array_equal(z[~which], fn_logit[~which])
+    # swapping labels inside a query changes nothing: only each query's count reaches it
+    k = np.flatnonzero(q == 0)
+    swapped = y.copy()
+    swapped[k] = y[k][::-1]
+    assert np.allclose(level_oracle(swapped, q, fn_logit), level_oracle(y, q, fn_logit))
+    assert ap(y, level_oracle(y, q, fn_logit)) > ap(y, fn_logit)  # query levels carry ranking power

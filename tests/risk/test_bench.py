@@ -63,6 +63,12 @@ def test_bench_runs_on_small_real_subset() -> None:
     assert curve[0]["static"] == curve[0]["learned"]  # nothing judged: the static order
     assert curve[2]["remaining"] == 500 and curve[2]["found_static"] <= 100
     assert "learning curve" in format_tables(r) and "P@50" in format_tables(r)
+    assert "headroom" not in curve[0]  # nothing judged: nothing to bound
+    for row in curve[1:]:
+        h = row["headroom"]
+        assert all(0 <= h[k] <= 1 for k in ("level_oracle", "level_oracle_untouched", "learner_fit",
+                                            "untouched_share_of_fn"))
+    assert "level oracle" in format_tables(r)
 
 
 @pytest.mark.slow
