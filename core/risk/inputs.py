@@ -194,6 +194,30 @@ def _query_means(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray) -> dict[str,
     return {name: np.array([inputs._query_mean[(name, qi)] for qi in qs.tolist()], np.float64) for name in sources}
 
 
+DENSE_NQC = "dense_nqc"  # a query-level array of pair_arrays (and a signal): label-free
+
+
+def _dense_nqc(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Per query row in ``qs``: the standard deviation of its dense top ``top_k`` docs' z-scores over the corpus
+    (``S``: the queries' dense scores over it) — how far the retriever commits to some of its top docs over
+    the others.
+
+    Query-level and label-free: NQC, a query-performance predictor (Shtok et al., TOIS 2012), with the corpus
+    sd in place of the corpus score. Queries whose top docs spread more held more false negatives among them
+    on NFCorpus asked in sentences (docs/benchmarks.md, session 19). Cached on ``inputs``.
+    """
+    need = [i for i, qi in enumerate(qs.tolist()) if (DENSE_NQC, qi) not in inputs._query_mean]
+    if need:
+        k = max(2, min(inputs.top_k, S.shape[1]))
+        rows = S[need]  # a copy in S's dtype (float32), partitioned in place
+        sd = rows.std(1, dtype=np.float64)
+        rows.partition(rows.shape[1] - k, axis=1)
+        top = rows[:, rows.shape[1] - k :].astype(np.float64)
+        nqc = np.where(sd > 0, top.std(1) / np.where(sd > 0, sd, 1.0), 0.0)
+        inputs._query_mean.update(zip(((DENSE_NQC, qi) for qi in qs[need].tolist()), nqc.tolist()))
+    return np.array([inputs._query_mean[(DENSE_NQC, qi)] for qi in qs.tolist()], np.float64)
+
+
 POSITIVE_MEAN = "pos_query_mean"  # a query-level array of pair_arrays (and a signal), read from the sparse labels
 
 
@@ -325,7 +349,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     n = len(q)
     keys = ["dense", "dense_mean", "dense_std", "bm25", "bm25_max", "bm25_mean", "bm25_std",
             "graph_dense", "graph_bm25", "neighbour_label", "pos_score", "pos_sim", "dense_rank", "bm25_rank",
-            "late_maxsim", *QUERY_MEANS, POSITIVE_MEAN]
+            "late_maxsim", *QUERY_MEANS, POSITIVE_MEAN, DENSE_NQC]
     lexical = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
     keys += list(FEEDBACK_KEYS.values()) if lexical else []
     keys += list(DENSE_FEEDBACK_KEYS.values()) if feedback else []
@@ -353,6 +377,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
         for name, v in _query_means(inputs, qs, S).items():
             out[name][rows] = v[local]
         out[POSITIVE_MEAN][rows] = _positive_means(inputs, qs, S, pos_rows)[local]
+        out[DENSE_NQC][rows] = _dense_nqc(inputs, qs, S)[local]
         if inputs.bm25 is not None:
             B = np.asarray(inputs.bm25(qs.tolist()), dtype=np.float64)
             _fill(out, "bm25", "graph_bm25", B, local, rows, d, nbr)

@@ -10,13 +10,13 @@ import pandas as pd
 from core.mining.bm25 import TOKENIZER_ID
 from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
-from core.risk.inputs import RiskInputs, pair_arrays, with_feedback
+from core.risk.inputs import DENSE_NQC, RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
 from core.risk.select import LATE_SIGNAL, QUERY_SIGNALS, choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
-SCORER_VERSION = f"pu-view-10+{TOKENIZER_ID}"  # 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-11+{TOKENIZER_ID}"  # 11: the NQC of the query's dense top docs fused for every query; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 
@@ -77,6 +77,7 @@ def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray]) -
 
 
 QUERY_REASON = "a query likely to hold several relevant docs"
+QUERY_LEVEL = (*QUERY_SIGNALS, DENSE_NQC)  # the fused query-level terms: one clause on the card
 
 
 def _contributions(model: PUModel, X: np.ndarray) -> np.ndarray:
@@ -88,7 +89,8 @@ def _contributions(model: PUModel, X: np.ndarray) -> np.ndarray:
 
 def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Signal -> rows where a term the view fuses (core/risk/select.py) is high: the MaxSim at z >= 1 on the
-    region's top rows; the query-level signals where their term adds half a standard deviation or more."""
+    region's top rows; the query-level signals (the NQC among them) where their term adds half a standard
+    deviation or more."""
     score = model.view.score if model.view is not None else None
     out = {}
     if getattr(score, "late", None) is not None:
@@ -96,6 +98,8 @@ def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndar
     if getattr(score, "query", None) is not None:
         high = score.query[0] * score.query_z(sig) >= 0.5
         out.update({n: high for n in score.query[1]})
+    if getattr(score, "nqc", None) is not None and DENSE_NQC in sig:
+        out[DENSE_NQC] = score.nqc[0] * score.nqc_z(sig) >= 0.5
     return out
 
 
@@ -111,10 +115,10 @@ def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], 
     for r in range(len(contrib)):
         raw = {k: float(v[r]) for k, v in a.items()}
         shown = [names[i] for i in np.argsort(-contrib[r])[:2] if contrib[r, i] > 0]
-        shown += [n for n, rows in (fused or {}).items() if rows[r] and n not in shown and n not in QUERY_SIGNALS]
+        shown += [n for n, rows in (fused or {}).items() if rows[r] and n not in shown and n not in QUERY_LEVEL]
         parts = [SIGNALS[n].reason(float(sig[n][r]), raw) for n in shown]
         query = [SIGNALS[n].reason(float(sig[n][r]), raw) for n, rows in (fused or {}).items()
-                 if rows[r] and n in QUERY_SIGNALS]
+                 if rows[r] and n in QUERY_LEVEL]
         if query:
             parts.append(" and ".join(query) + f": {QUERY_REASON}")
         if sig["pos_ratio"][r] >= 0.9:

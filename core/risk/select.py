@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.risk.combiner import linear_contributions
-from core.risk.inputs import POSITIVE_MEAN, QUERY_MEANS, RiskInputs, pair_arrays
+from core.risk.inputs import DENSE_NQC, POSITIVE_MEAN, QUERY_MEANS, RiskInputs, pair_arrays
 from core.risk.region import region_pairs
 from core.risk.signals import SIGNALS, compute_signals
 from core.risk.views import (
@@ -82,6 +82,16 @@ TOPIC_GATE = "topic_query"
 # for every collection; held-out labelled positives cannot set it (one per query).
 SENTENCE_SIGNAL = POSITIVE_MEAN
 SENTENCE_WEIGHT = 0.15
+# For sentence queries (the gate's 0) a third query-level term: how far the retriever commits to some of the
+# query's top docs over the others (inputs.DENSE_NQC, label-free: NQC, a query-performance predictor),
+# standardised on the region's top rows, at NQC_WEIGHT times the chance that a query holds two or more unlabelled
+# relevant docs among its top_k (the topic term's factor: with about one relevant doc per query, SciFact train,
+# a fixed weight cost up to 0.01 AP in the screen). Sentence queries whose top docs spread more hold more false
+# negatives among them: on the sentence stand-ins (NFCorpus asked in video descriptions / titles, half-title)
+# +0.007 to +0.019 AP on all 13 runs. 0.2 of {0.1, 0.2, 0.3} on four runs; fused for every query it cost
+# NFCorpus' keyword queries at 35 up to 0.023 AP, so topic queries get none (docs/benchmarks.md, session 19).
+# Held-out labelled positives cannot set it (one per query, rich query or not).
+NQC_WEIGHT = 0.2
 
 
 def _signal_views() -> list[str]:
@@ -100,6 +110,7 @@ class ViewScore:
     late: tuple[float, float, float] | None = None  # (weight, mean, sd) of the MaxSim on the region's top rows
     query: tuple[float, dict[str, tuple[float, float]]] | None = None  # (weight, signal -> (mean, sd) likewise)
     sentence: tuple[float, float, float] | None = None  # (weight, mean, sd) of SENTENCE_SIGNAL likewise
+    nqc: tuple[float, float, float] | None = None  # (weight, mean, sd) of DENSE_NQC likewise
 
     def __call__(self, X: np.ndarray, signals: dict[str, np.ndarray] | None = None) -> np.ndarray:
         out = sum((model_score(self.models[k], X) - m) / sd for k, (m, sd) in self.norm.items())
@@ -110,7 +121,19 @@ class ViewScore:
             out = out + self.query[0] * self.query_z(signals)
         if self.sentence is not None and signals is not None and SENTENCE_SIGNAL in signals:
             out = out + self.sentence[0] * self.sentence_z(signals)  # rows stored before the signal: no term
+        if self.nqc is not None and signals is not None and DENSE_NQC in signals:
+            out = out + self.nqc[0] * self.nqc_z(signals)  # rows stored before the signal: no term
         return out
+
+    def nqc_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
+        """The retriever's commitment to the query's top docs (``DENSE_NQC``), standardised as on the region's
+        top rows, for sentence queries (``TOPIC_GATE`` 0); 0 for topic queries."""
+        if self.nqc is None:
+            raise ValueError("this view fuses no NQC term")
+        _, m, sd = self.nqc
+        z = (_signal(signals, DENSE_NQC) - m) / sd
+        gate = signals.get(TOPIC_GATE)
+        return z * (1.0 - np.asarray(gate, dtype=float)) if gate is not None else np.zeros_like(z)
 
     def sentence_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
         """The sentence-query term: the query's top docs' closeness to its labelled positive, standardised as on
@@ -243,19 +266,29 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     # rich query or not) cannot weigh it, so a Platt fit with it flattens the slope of everything (measured:
     # ECE 0.04 -> 0.07-0.10 on NFCorpus). The term enters the log-odds at that slope.
     platt, c, prior, _ = _elkan_noto(fused, y)
+    several = several_share(fused[ev], y[ev], q[ev]) if ev.any() else 0.0
     if qsig:
-        score.query = (query_weight(fused[ev], y[ev], q[ev]), {n: _standard(v[ev]) for n, v in qsig.items()})
+        score.query = (QUERY_WEIGHT * several, {n: _standard(v[ev]) for n, v in qsig.items()})
         name = f"{name}+query"
     gate = np.asarray(sig.get(TOPIC_GATE, np.ones(len(y))), dtype=float)
     pmean = np.asarray(sig.get(SENTENCE_SIGNAL, np.zeros(len(y))), dtype=float)
     if ev.any() and (gate[ev] == 0).any() and np.ptp(pmean[ev]) > 0:  # some sentence queries: fuse it
         score.sentence = (SENTENCE_WEIGHT, *_standard(pmean[ev]))
         name = f"{name}+sentence"
+    nqc = np.asarray(sig.get(DENSE_NQC, np.zeros(len(y))), dtype=float)
+    if ev.any() and (gate[ev] == 0).any() and np.ptp(nqc[ev]) > 0 and NQC_WEIGHT * several > 0:
+        score.nqc = (NQC_WEIGHT * several, *_standard(nqc[ev]))
+        name = f"{name}+nqc"
     return View(name, score, platt, c, prior, int(y.sum()), {k: round(v, 4) for k, v in ap.items()})
 
 
 def query_weight(score: np.ndarray, y: np.ndarray, q: np.ndarray) -> float:
-    """QUERY_WEIGHT * P(N >= 2), N ~ Poisson(r), r the unlabelled relevant docs the view expects per query
+    """QUERY_WEIGHT * :func:`several_share`: the topic queries' query-level term's weight."""
+    return QUERY_WEIGHT * several_share(score, y, q)
+
+
+def several_share(score: np.ndarray, y: np.ndarray, q: np.ndarray) -> float:
+    """P(N >= 2), N ~ Poisson(r), r the unlabelled relevant docs the view expects per query
     among these rows (each query's top ``top_k``, label-free: its Elkan-Noto probabilities summed).
 
     A query-level term ranks whole queries by how many relevant docs they hold; that is worth something only
@@ -265,7 +298,7 @@ def query_weight(score: np.ndarray, y: np.ndarray, q: np.ndarray) -> float:
     _, _, _, rel = _elkan_noto(score, y)
     _, inv = np.unique(q, return_inverse=True)
     r = float(np.bincount(inv, weights=np.where(y == 0, rel, 0.0)).mean()) if len(q) else 0.0
-    return QUERY_WEIGHT * float(1.0 - np.exp(-r) * (1.0 + r))
+    return float(1.0 - np.exp(-r) * (1.0 + r))
 
 
 def _elkan_noto(score: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], float, float, np.ndarray]:

@@ -179,6 +179,16 @@ def pos_query_mean(a: Arrays) -> np.ndarray:
     return _optional(a, "pos_query_mean")
 
 
+@register("dense_nqc", lambda v, r: f"the retriever commits to some of the query's top docs (their dense z-scores spread {v:.2f} sd)")
+def dense_nqc(a: Arrays) -> np.ndarray:
+    """Query-level: the sd of the query's dense top ``top_k`` docs' z-scores over the corpus (NQC; label-free,
+    core/risk/inputs.py). Not learned (one labelled positive per query cannot say how many relevant docs a
+    query holds); the view fuses it for every query at a weight set by the relevant docs it expects per query
+    (core/risk/select.py). 0 where not computed (rows stored before it).
+    """
+    return _optional(a, "dense_nqc")
+
+
 @register("topic_query", lambda v, r: "the query names a topic" if v else "the query reads as a sentence")
 def topic_query(a: Arrays) -> np.ndarray:
     """Query-level gate, not learned: 1 where the query names a topic (no stop word in it), 0 for a sentence

@@ -18,7 +18,7 @@ A = {
     "fb_bm25": np.array([0.9, 0.1]), "fb_bm25_mean": np.array([0.1, 0.1]), "fb_bm25_std": np.array([0.2, 0.0]),
     "late_maxsim": np.array([0.74, 0.31]), "late_query_mean": np.array([0.52, 0.52]),
     "coverage_query_mean": np.array([0.71, 0.71]), "topic_query": np.array([1.0, 0.0]),
-    "pos_query_mean": np.array([0.44, 0.44]),
+    "pos_query_mean": np.array([0.44, 0.44]), "dense_nqc": np.array([0.61, 0.61]),
 }
 EXPECTED = {
     "dense_score": [0.8, 0.4], "inverse_rank": [1.0, 0.0], "pos_ratio": [1.0, 0.0], "dense_z": [6.0, 0.0],
@@ -26,7 +26,7 @@ EXPECTED = {
     "rrf": [1 / 62 + 1 / 63, 1 / 100], "graph_bm25": [1.5, -0.2], "graph_dense": [2.0, 0.1],
     "neighbour_label": [0.9, 0.0], "pos_similarity": [0.7, 0.0], "bm25_rm3_z": [4.0, 0.0],
     "late_maxsim": [0.74, 0.31], "late_query_mean": [0.52, 0.52], "coverage_query_mean": [0.71, 0.71],
-    "topic_query": [1.0, 0.0], "pos_query_mean": [0.44, 0.44],
+    "topic_query": [1.0, 0.0], "pos_query_mean": [0.44, 0.44], "dense_nqc": [0.61, 0.61],
 }
 
 
@@ -52,14 +52,15 @@ def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
         "dense score 0.32 is 14x the positive's (0.02): the labelled positive scores low")
 
 
-@pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean", "pos_query_mean"])
+@pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean", "pos_query_mean",
+                                  "dense_nqc"])
 def test_optional_signals_are_zero_where_not_computed(name: str) -> None:
     a = {k: v for k, v in A.items() if k not in ("late_maxsim", "late_query_mean", "coverage_query_mean",
-                                                  "pos_query_mean")}
+                                                  "pos_query_mean", "dense_nqc")}
     assert not SIGNALS[name].fn(a).any()
     # query-level: one labelled positive per query cannot weigh them
     assert "late_query_mean" not in learned_names() and "coverage_query_mean" not in learned_names()
-    assert "pos_query_mean" not in learned_names()
+    assert "pos_query_mean" not in learned_names() and "dense_nqc" not in learned_names()
 
 
 def test_topic_gate_is_one_where_no_query_texts_and_never_learned() -> None:
@@ -169,3 +170,29 @@ def test_z_reason_says_when_the_query_was_fed_back(name: str, plain: str, words:
     assert words not in reason(2.0, {plain: 0.5})  # no feedback arrays (training, a bench baseline)
     assert words not in reason(2.0, {plain: 0.5, f"fb_{plain}": 0.5})  # no positive moved the query
     assert words in reason(2.0, {plain: 0.5, f"fb_{plain}": 0.6})
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), top_k=st.integers(1, 12))
+def test_dense_nqc_is_the_spread_of_the_querys_top_z_scores_and_label_free(seed: int, top_k: int) -> None:
+    """Per row: the sd of its query's dense top ``top_k`` corpus docs' z-scores (NQC) — nonnegative, the same
+    whatever the rows' order or which docs are labelled (no label, hidden or kept, reaches it)."""
+    from dataclasses import replace
+
+    from core.risk import pair_arrays
+    from tests.risk.conftest import make_inputs
+
+    inputs, cands = make_inputs(seed=3)
+    rng = np.random.default_rng(seed)
+    inputs = replace(inputs, top_k=top_k)
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    got = SIGNALS["dense_nqc"].fn(pair_arrays(inputs, q, d))
+    S = (inputs.query_emb @ inputs.doc_emb.T).astype(float)
+    z = (S - S.mean(1, keepdims=True)) / S.std(1, keepdims=True)
+    want = (-np.sort(-z, axis=1))[:, : max(2, top_k)].std(1)  # one doc has no spread: at least two
+    np.testing.assert_allclose(got, want[q], rtol=1e-5, atol=1e-6)
+    assert (got >= 0).all() and np.ptp(got) > 0
+    perm = rng.permutation(len(q))
+    fresh = replace(inputs, positives={k: set(rng.choice(list(inputs.doc_ids), 2)) for k in inputs.query_ids})
+    np.testing.assert_allclose(SIGNALS["dense_nqc"].fn(pair_arrays(fresh, q[perm], d[perm])), got[perm])
+    np.testing.assert_allclose(SIGNALS["dense_nqc"].fn(pair_arrays(replace(inputs, positives={}), q, d)), got)

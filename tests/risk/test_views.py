@@ -221,7 +221,7 @@ def test_the_query_level_term_is_fused_for_topic_queries_only(medium) -> None:
     topic = np.zeros(n)
     topic[::2] = 1.0
     mixed = train_combiner(replace(inputs, coverage=cov, topic=topic))
-    assert mixed.view.name.split("+")[1:] == ["query", "sentence"]
+    assert mixed.view.name.split("+")[1:] == ["query", "sentence", "nqc"]
     X = np.zeros((2, len(mixed.names)))
     sig = {"coverage_query_mean": np.array([0.9, 0.9]), "topic_query": np.array([1.0, 0.0])}
     at_topic, at_sentence = mixed.view.score(X, sig)
@@ -250,7 +250,7 @@ def test_the_sentence_term_lifts_sentence_queries_only(medium) -> None:
     topic = np.zeros(n)
     topic[::2] = 1.0
     mixed = train_combiner(replace(inputs, topic=topic))
-    assert mixed.view.name.endswith("+sentence")
+    assert mixed.view.name.endswith("+sentence+nqc")
     w, m, sd = mixed.view.score.sentence
     assert w == select.SENTENCE_WEIGHT and sd > 0
     X = np.zeros((2, len(mixed.names)))
@@ -259,4 +259,43 @@ def test_the_sentence_term_lifts_sentence_queries_only(medium) -> None:
     assert up[0] == pytest.approx(base[0]) and up[1] - base[1] == pytest.approx(w)
     np.testing.assert_allclose(mixed.view.score(X, {}), base)  # older rows: no signal, no term
     topics = train_combiner(replace(inputs, topic=np.ones(n)))
-    assert topics.view.score.sentence is None and not topics.view.name.endswith("+sentence")
+    assert topics.view.score.sentence is None and "sentence" not in topics.view.name.split("+")
+
+
+def test_the_nqc_term_lifts_sentence_queries_whose_top_docs_spread(medium) -> None:
+    """Sentence queries (topic 0) get the spread of their top docs' dense z-scores (NQC) at NQC_WEIGHT x the
+    chance a query holds two or more unlabelled relevant docs (the topic term's factor), standardised on the
+    region's top rows; topic queries do not; with no sentence query no such term; rows stored before the signal
+    existed get none; the card names it in the query-level clause where it adds half a standard deviation."""
+    from dataclasses import replace
+
+    from core.risk import select
+    from core.risk.score import _fused_high
+
+    inputs, cands = medium
+    n = len(inputs.query_ids)
+    topic = np.zeros(n)
+    topic[::2] = 1.0
+    mixed = replace(inputs, topic=topic)
+    model = train_combiner(mixed)
+    w, m, sd = model.view.score.nqc
+    assert model.view.name.endswith("+nqc") and sd > 0
+    assert 0 < w <= select.NQC_WEIGHT
+    X = np.zeros((2, len(model.names)))
+    gate = np.array([1.0, 0.0])
+    base = model.view.score(X, {"dense_nqc": np.full(2, m), "topic_query": gate})
+    up = model.view.score(X, {"dense_nqc": np.full(2, m + sd), "topic_query": gate})
+    assert up[0] == pytest.approx(base[0]) and up[1] - base[1] == pytest.approx(w)
+    np.testing.assert_allclose(model.view.score(X, {"topic_query": gate}), base)  # older rows: no signal, no term
+    sig = {"dense_nqc": np.full(2, m + 0.6 * sd / w), "topic_query": gate}
+    assert _fused_high(model, sig)["dense_nqc"].tolist() == [False, True]
+    out = score_false_negatives(cands, mixed, model=model)
+    assert out.fn_risk.between(P_MIN, P_MAX).all()
+    nqc = np.array([json.loads(v)["dense_nqc"] for v in out.signals])
+    assert np.ptp(nqc) > 0 and (nqc >= 0).all()  # stored beside the other signals
+    sentence = np.array([json.loads(v)["topic_query"] for v in out.signals]) == 0
+    high = sentence & (w * (nqc - m) / sd >= 0.5)
+    named = out.reasons.str.contains("commits to some of the query's top docs")
+    assert (named == high).all() and out.reasons[high].str.contains("likely to hold several relevant docs").all()
+    topics = train_combiner(replace(inputs, topic=np.ones(n)))
+    assert topics.view.score.nqc is None and "nqc" not in topics.view.name.split("+")
