@@ -78,7 +78,7 @@ def _fed_back(r: Mapping[str, float], plain: str, note: str) -> str:
 
 
 @register("dense_z", lambda v, r: f"dense score {v:.1f} sd above the query's corpus mean"
-          + _fed_back(r, "dense", "the query moved toward its labelled positives"), learned=True)
+          + _fed_back(r, "dense", "query moved toward its positives"), learned=True)
 def dense_z(a: Arrays) -> np.ndarray:
     """Per-query normalised dense score: raw cosines are not comparable across queries."""
     return _div(a["dense"] - a["dense_mean"], a["dense_std"])
@@ -95,7 +95,7 @@ def bm25_norm(a: Arrays) -> np.ndarray:
 
 
 @register("bm25_z", lambda v, r: f"BM25 {v:.1f} sd above the query's corpus mean"
-          + _fed_back(r, "bm25", "the query expanded with its positives' terms"), learned=True)
+          + _fed_back(r, "bm25", "query expanded with its positives' terms"), learned=True)
 def bm25_z(a: Arrays) -> np.ndarray:
     return _div(a["bm25"] - a["bm25_mean"], a["bm25_std"])
 

@@ -162,8 +162,8 @@ def test_positive_mean_is_the_top_unlabelled_docs_closeness_to_the_positive(seed
     assert not none.any()
 
 
-@pytest.mark.parametrize("name,plain,words", [("dense_z", "dense", "moved toward its labelled positives"),
-                                               ("bm25_z", "bm25", "expanded with its positives' terms")])
+@pytest.mark.parametrize("name,plain,words", [("dense_z", "dense", "query moved toward its positives"),
+                                               ("bm25_z", "bm25", "query expanded with its positives' terms")])
 def test_z_reason_says_when_the_query_was_fed_back(name: str, plain: str, words: str) -> None:
     """The card's z-score is the fed-back query's (score.py ranks with it): the reason says so, and only then."""
     reason = SIGNALS[name].reason
