@@ -88,8 +88,9 @@ SENTENCE_WEIGHT = 0.15
 # relevant docs among its top_k (the topic term's factor: with about one relevant doc per query, SciFact train,
 # a fixed weight cost up to 0.01 AP in the screen). Sentence queries whose top docs spread more hold more false
 # negatives among them: on the sentence stand-ins (NFCorpus asked in video descriptions / titles, half-title)
-# +0.007 to +0.019 AP on all 13 runs. 0.2 of {0.1, 0.2, 0.3} on four runs; fused for every query it cost
-# NFCorpus' keyword queries at 35 up to 0.023 AP, so topic queries get none (docs/benchmarks.md, session 19).
+# +0.007 to +0.019 AP on the 11 runs of sessions 17-18, -0.001 to +0.026 on 10 new ones. 0.2 of {0.1, 0.2, 0.3}
+# on four runs; fused for every query it cost NFCorpus' keyword queries at 35 up to 0.023 AP, so topic queries
+# get none (docs/benchmarks.md, session 19).
 # Held-out labelled positives cannot set it (one per query, rich query or not).
 NQC_WEIGHT = 0.2
 
