@@ -177,12 +177,13 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     for n in checkpoints:
         judged = np.zeros(len(y), dtype=bool)
         judged[order[:n]] = True
-        z = relearn(judged) if n else static_logit
+        F = features(judged) if n else None  # one evidence pass serves the re-ranking and its headroom
+        z = rerank(static_logit, F, judged, y, groups=q) if n else static_logit
         un = ~judged
         row = {"judgments": int(n), "found_static": int(y[judged].sum()), "found_learning": found_live.get(n),
                "remaining": int(un.sum())}
         if n:
-            row["headroom"] = learning_headroom(y, q, static_logit, features(judged), judged)
+            row["headroom"] = learning_headroom(y, q, static_logit, F, judged)
         for tag, s in (("static", static_logit), ("learned", z)):
             m = _metrics(y[un], s[un])
             row[tag] = {"AP": m["AP"], "P@50": m["P@50"], "P@100": m["P@100"],

@@ -206,16 +206,26 @@ def _dense_nqc(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray) -> np.ndarray:
     sd in place of the corpus score. Queries whose top docs spread more held more false negatives among them
     on NFCorpus asked in sentences (docs/benchmarks.md, session 19). Cached on ``inputs``.
     """
-    need = [i for i, qi in enumerate(qs.tolist()) if (DENSE_NQC, qi) not in inputs._query_mean]
-    if need:
+    def nqc(need: list[int]) -> np.ndarray:
         k = max(2, min(inputs.top_k, S.shape[1]))
         rows = S[need]  # a copy in S's dtype (float32), partitioned in place
         sd = rows.std(1, dtype=np.float64)
         rows.partition(rows.shape[1] - k, axis=1)
         top = rows[:, rows.shape[1] - k :].astype(np.float64)
-        nqc = np.where(sd > 0, top.std(1) / np.where(sd > 0, sd, 1.0), 0.0)
-        inputs._query_mean.update(zip(((DENSE_NQC, qi) for qi in qs[need].tolist()), nqc.tolist()))
-    return np.array([inputs._query_mean[(DENSE_NQC, qi)] for qi in qs.tolist()], np.float64)
+        return np.where(sd > 0, top.std(1) / np.where(sd > 0, sd, 1.0), 0.0)
+
+    return _per_query(inputs, DENSE_NQC, qs, nqc)
+
+
+def _per_query(inputs: RiskInputs, name: str, qs: np.ndarray,
+               compute: Callable[[list[int]], np.ndarray]) -> np.ndarray:
+    """Per query row in ``qs``: the query-level value ``name`` from the cache on ``inputs``; ``compute(need)``
+    gives it (one per position in ``need``, positions in ``qs``) for the queries not cached yet."""
+    need = [i for i, qi in enumerate(qs.tolist()) if (name, qi) not in inputs._query_mean]
+    if need:
+        vals = np.asarray(compute(need), np.float64).tolist()
+        inputs._query_mean.update(zip(((name, qi) for qi in qs[need].tolist()), vals))
+    return np.array([inputs._query_mean[(name, qi)] for qi in qs.tolist()], np.float64)
 
 
 POSITIVE_MEAN = "pos_query_mean"  # a query-level array of pair_arrays (and a signal), read from the sparse labels
@@ -230,18 +240,21 @@ def _positive_means(inputs: RiskInputs, qs: np.ndarray, S: np.ndarray, pos_rows:
     asked in sentences, SciFact train: Spearman +0.09 to +0.60 with the count; docs/benchmarks.md, session 17).
     The positive is never compared with itself: its own row is left out of the top docs. Cached on ``inputs``.
     """
-    need = [i for i, qi in enumerate(qs.tolist()) if (POSITIVE_MEAN, qi) not in inputs._query_mean]
-    if need:
+    def means(need: list[int]) -> np.ndarray:
         k = max(1, min(inputs.top_k, S.shape[1] - 1))
         rows = np.array(S[need])  # a copy in S's dtype (float32): the positives' own columns go to -inf
         for j, i in enumerate(need):
             rows[j, pos_rows[int(qs[i])]] = -np.inf
         top = top_sets(rows, k)
         D = inputs.doc_emb
+        out = np.zeros(len(need))
         for j, i in enumerate(need):
-            qi, p = int(qs[i]), pos_rows[int(qs[i])]
-            inputs._query_mean[(POSITIVE_MEAN, qi)] = float((D[top[j]] @ D[p].T).max(1).mean()) if len(p) else 0.0
-    return np.array([inputs._query_mean[(POSITIVE_MEAN, qi)] for qi in qs.tolist()], np.float64)
+            p = pos_rows[int(qs[i])]
+            if len(p):
+                out[j] = (D[top[j]] @ D[p].T).max(1).mean()
+        return out
+
+    return _per_query(inputs, POSITIVE_MEAN, qs, means)
 
 
 def _label_index(inputs: RiskInputs, pos_rows: list[np.ndarray]) -> dict[int, np.ndarray]:

@@ -16,7 +16,7 @@ from core.risk.select import LATE_SIGNAL, QUERY_SIGNALS, choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
-SCORER_VERSION = f"pu-view-11+{TOKENIZER_ID}"  # 11: the NQC of the query's dense top docs fused for every query; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-11+{TOKENIZER_ID}"  # 11: the NQC of a sentence query's dense top docs fused at 0.2 x the topic term's factor; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 

@@ -129,22 +129,12 @@ class ViewScore:
     def nqc_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
         """The retriever's commitment to the query's top docs (``DENSE_NQC``), standardised as on the region's
         top rows, for sentence queries (``TOPIC_GATE`` 0); 0 for topic queries."""
-        if self.nqc is None:
-            raise ValueError("this view fuses no NQC term")
-        _, m, sd = self.nqc
-        z = (_signal(signals, DENSE_NQC) - m) / sd
-        gate = signals.get(TOPIC_GATE)
-        return z * (1.0 - np.asarray(gate, dtype=float)) if gate is not None else np.zeros_like(z)
+        return _sentence_only(self.nqc, signals, DENSE_NQC, "NQC")
 
     def sentence_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
         """The sentence-query term: the query's top docs' closeness to its labelled positive, standardised as on
         the region's top rows, for sentence queries (``TOPIC_GATE`` 0); 0 for topic queries."""
-        if self.sentence is None:
-            raise ValueError("this view fuses no sentence-query term")
-        _, m, sd = self.sentence
-        z = (_signal(signals, SENTENCE_SIGNAL) - m) / sd
-        gate = signals.get(TOPIC_GATE)
-        return z * (1.0 - np.asarray(gate, dtype=float)) if gate is not None else np.zeros_like(z)
+        return _sentence_only(self.sentence, signals, SENTENCE_SIGNAL, "sentence-query")
 
     def contributions(self, X: np.ndarray) -> np.ndarray | None:
         """Per-signal share of the models' part of the score, when every model is linear in the signals (the
@@ -183,6 +173,18 @@ def _signal(signals: dict[str, np.ndarray] | None, name: str) -> np.ndarray:
     if signals is None or name not in signals:
         raise ValueError(f"this view fuses the {name} signal: pass the signals to score it")
     return np.asarray(signals[name], dtype=float)
+
+
+def _sentence_only(term: tuple[float, float, float] | None, signals: dict[str, np.ndarray] | None, name: str,
+                   what: str) -> np.ndarray:
+    """A fused term's signal ``name`` standardised by the term's (weight, mean, sd), for sentence queries
+    (``TOPIC_GATE`` 0); 0 for topic queries, and everywhere when the rows carry no gate."""
+    if term is None:
+        raise ValueError(f"this view fuses no {what} term")
+    _, m, sd = term
+    z = (_signal(signals, name) - m) / sd
+    gate = signals.get(TOPIC_GATE)
+    return z * (1.0 - np.asarray(gate, dtype=float)) if gate is not None else np.zeros_like(z)
 
 
 def _standard(v: np.ndarray) -> tuple[float, float]:

@@ -183,8 +183,8 @@ def pos_query_mean(a: Arrays) -> np.ndarray:
 def dense_nqc(a: Arrays) -> np.ndarray:
     """Query-level: the sd of the query's dense top ``top_k`` docs' z-scores over the corpus (NQC; label-free,
     core/risk/inputs.py). Not learned (one labelled positive per query cannot say how many relevant docs a
-    query holds); the view fuses it for every query at a weight set by the relevant docs it expects per query
-    (core/risk/select.py). 0 where not computed (rows stored before it).
+    query holds); the view fuses it for sentence queries at a weight set by the relevant docs it expects per
+    query (core/risk/select.py). 0 where not computed (rows stored before it).
     """
     return _optional(a, "dense_nqc")
 
