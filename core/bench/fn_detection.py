@@ -150,6 +150,7 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         judgment_evidence,
         learning_features,
         query_mass,
+        query_residual,
         rerank,
         static_extras,
     )
@@ -161,7 +162,8 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         j = np.flatnonzero(judged)  # only the judged rows' labels are read
         ev = judgment_evidence(doc_emb, q, d, q[j], d[j], y[j])
         dev = None if query_emb is None else doc_evidence(query_emb, q, d, q[j], d[j], y[j])
-        return learning_features(static_logit, offset, ev, dev, mass, extra)
+        res = query_residual(q, static_logit, judged, y)  # reads only the judged rows' labels
+        return learning_features(static_logit, offset, ev, dev, mass, extra, res)
 
     def relearn(judged: np.ndarray) -> np.ndarray:
         return rerank(static_logit, features(judged), judged, y, groups=q)

@@ -5,7 +5,8 @@ The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on
 intercept plus L2-shrunk weights of judgment-weighed features are learned from the consensus labels —
 the query's mean risk (`query_mass`), the stored similarity to the kept positive
 (`signal_features`) and, on a store scored with late interaction, the query's mean token MaxSim
-(`query_mean`; both via `static_extras`) — and, when the embedding cache already holds the vectors of the queries and docs in
+(`query_mean`; both via `static_extras`), where queries are expected to hold several false negatives how many
+more the query's other judged items held than the scorer expected (`query_residual`) — and, when the embedding cache already holds the vectors of the queries and docs in
 play, the bench learner's cosine evidence (to docs judged FN / negative for the same query, and of the query
 to other queries that judged the same doc; `core.review.vectors` looks them up and never encodes). Any
 vector missing: the vector-free features, and the refit's record says which path ran and why. The model and
@@ -40,6 +41,7 @@ from core.risk.learn import (
     judgment_evidence,
     learning_features,
     query_mass,
+    query_residual,
     rerank,
     static_extras,
 )
@@ -135,8 +137,10 @@ def _features(items: pd.DataFrame, base_logit: np.ndarray, judged: np.ndarray, l
         j = np.flatnonzero(judged)  # only the judged rows' labels are read
         ev = judgment_evidence(vectors.doc, q, d, q[j], d[j], labels[j])
         dev = doc_evidence(vectors.query, q, d, q[j], d[j], labels[j])
-    Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra)
+    res = query_residual(q, base_logit, judged, labels)
+    Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra, res)
     names = ([] if vectors is None else EVIDENCE_NAMES) + ["query_mass"] + extra_names
+    names += [] if res is None else ["query_residual"]
     return q, Z, names
 
 

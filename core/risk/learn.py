@@ -5,9 +5,10 @@ so a model refitted on the judged items alone drops it and the rest of the queue
 DESIGN.md). :func:`rerank` keeps the static log-odds as an offset with slope 1 and learns only an intercept
 plus L2-shrunk weights of a few features (:func:`learning_features`): how far the ranking view departs from
 the spline PU view, how close a candidate is to docs judged relevant / not relevant for the same query
-(:func:`judgment_evidence`), whether similar queries judged the same doc (:func:`doc_evidence`), and the
+(:func:`judgment_evidence`), whether similar queries judged the same doc (:func:`doc_evidence`), the
 query's mean static probability (:func:`query_mass`: on NFCorpus a query holds from 0 to dozens of hidden
-relevant docs, and only judgments say how much that mean is worth). Which model, and how much shrinkage, is
+relevant docs, and only judgments say how much that mean is worth), and, where queries hold several false
+negatives, how many more its other judged rows held than the static score expected (:func:`query_residual`). Which model, and how much shrinkage, is
 chosen by query-grouped cross-validated log-loss on the judged rows against the static score (intercept
 only): the features only if the gain is one (query-clustered) standard error clear, the L2 by the one-SE rule
 (:func:`choose_fit`), so with few judgments the static order stands. The fit re-orders the rest of the queue,
@@ -39,6 +40,9 @@ Z_GAIN = 1.0  # switch only if the held-out log-loss gain exceeds this many (que
 # 1 since pu-view-5 (its better head leaves fewer judged negatives): at 2, after 200 judgments the features stayed
 # out (or lost 0.004) on 6 of 11 default runs, at 1 five of those gained +0.017 to +0.043 AP of the rest; no
 # checkpoint (50-500) lost on 17 runs (docs/benchmarks.md, session 8)
+# The judged query residual (query_residual) is learned only where the static score expects a query to hold two
+# or more false negatives more likely than not (NFCorpus forms 0.9-1.0; SciFact train 0.004-0.005).
+SEVERAL_GATE = 0.5
 _EPS = 1e-4
 
 
@@ -95,6 +99,48 @@ def query_mass(q: np.ndarray, static_logit: np.ndarray) -> np.ndarray:
     """Per row: log-odds of the mean static probability over its query's rows (label-free; judgments weigh it)."""
     mean = query_mean(q, sigmoid(np.asarray(static_logit, dtype=float)))
     return logit(np.clip(mean, _EPS, 1 - _EPS))
+
+
+def several_expected(q: np.ndarray, static_logit: np.ndarray) -> float:
+    """P(N >= 2), N ~ Poisson(r), r the false negatives the static score expects per query (its probabilities
+    summed over each query's rows): as ``select.several_share``, from the stored score alone (label-free)."""
+    q = np.asarray(q)
+    if not len(q):
+        return 0.0
+    _, inv = np.unique(q, return_inverse=True)
+    r = float(np.bincount(inv, weights=sigmoid(np.asarray(static_logit, dtype=float))).mean())
+    return float(1.0 - np.exp(-r) * (1.0 + r))
+
+
+def query_residual(q: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,
+                   labels: np.ndarray) -> np.ndarray | None:
+    """Per row: how many more false negatives its query's *other* judged rows held than the static score
+    expected of them, ``(found - expected) / sqrt(n + 1)`` over those ``n`` rows; 0 where there are none.
+
+    Leave-one-out, as :func:`judgment_evidence`: a judged row's own label never enters its value, and
+    unjudged rows' labels are never read. None unless queries are expected to hold several false negatives
+    (:func:`several_expected` at least ``SEVERAL_GATE``): with about one per query a query's found false
+    negative says the rest of it holds none, and fitted there it cost SciFact train s0 0.014 AP of the rest
+    after 200 judgments. Where queries hold many (NFCorpus asked in sentences) it tells the rich touched queries
+    from the poor ones: after 500 head judgments +0.02 to +0.04 AP of the rest (docs/benchmarks.md, session 20).
+    """
+    q, judged = np.asarray(q), np.asarray(judged, dtype=bool)
+    static_logit = np.asarray(static_logit, dtype=float)
+    if not judged.any() or several_expected(q, static_logit) < SEVERAL_GATE:
+        return None
+    p = sigmoid(static_logit)
+    y = np.where(judged, np.asarray(labels, dtype=float), 0.0)  # unjudged labels never read
+    _, inv = np.unique(q, return_inverse=True)
+    k = int(inv.max()) + 1
+
+    def per_query(v: np.ndarray) -> np.ndarray:
+        return np.bincount(inv, weights=v, minlength=k)[inv]
+
+    w = judged.astype(float)
+    found = per_query(y) - y  # the row's own judgment left out
+    expected = per_query(p * w) - p * w
+    n = per_query(w) - w
+    return np.where(n > 0, (found - expected) / np.sqrt(n + 1.0), 0.0)
 
 
 def query_mean(q: np.ndarray, signal: np.ndarray) -> np.ndarray:
@@ -155,10 +201,11 @@ def _presence(ev: np.ndarray) -> np.ndarray:
 
 def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidence: np.ndarray | None,
                       doc_ev: np.ndarray | None = None, mass: np.ndarray | None = None,
-                      extra: np.ndarray | None = None) -> np.ndarray:
+                      extra: np.ndarray | None = None, residual: np.ndarray | None = None) -> np.ndarray:
     """The re-ranker's features: the ranking view's departure from the spline view (when there is one), the
     same-query evidence (presence-encoded), the other-query evidence, the query mass, then ``extra`` columns
-    (e.g. :func:`signal_features` of the similarity to the kept positive).
+    (e.g. :func:`signal_features` of the similarity to the kept positive), then the judged query residual
+    (:func:`query_residual`) when given.
 
     Measured (judge the static top 200, re-rank the rest; AP of the unjudged vs the static score): departure +
     raw evidence gave +0.028 to +0.080 on NFCorpus, +0.012 to +0.020 on SciFact train (pu-view-2); this set,
@@ -174,6 +221,8 @@ def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidenc
         cols.append(np.asarray(mass, dtype=float)[:, None])
     if extra is not None:
         cols.append(np.asarray(extra, dtype=float).reshape(len(rank_logit), -1))
+    if residual is not None:
+        cols.append(np.asarray(residual, dtype=float)[:, None])
     return np.column_stack(cols) if cols else np.zeros((len(rank_logit), 0))
 
 

@@ -11,6 +11,8 @@ from synthetic import seed_sample
 
 from core.auth import User
 from core.review import learning as L
+from core.risk.combiner import logit
+from core.risk.learn import SEVERAL_GATE, several_expected
 from core.store import Store
 from core.store import learning as SL
 from core.types import NegauditError, Role
@@ -52,6 +54,10 @@ def test_refit_writes_risk_keeps_base_and_reorders(store):
     assert "skipped" not in rec and rec["judged"] == len(judged)
     assert "pos_similarity_pct" in rec["features"] and "noise" not in rec["features"]
     assert "late_maxsim_query_mean" not in rec["features"]  # the store holds no late interaction
+    # the judged query residual joins exactly where the scorer expects several false negatives per query
+    q = pd.factorize(items.query_id.astype(str))[0]
+    rich = several_expected(q, logit(np.clip(items.base.to_numpy(float), 1e-4, 1 - 1e-4))) >= SEVERAL_GATE
+    assert ("query_residual" in rec["features"]) == rich
     # the seeded store records no embedding model: the vector-free path, and the record says so
     assert rec["evidence"].startswith("vector-free: no embedding model recorded")
     # the fit starts at the scorer (weights 0) and minimises a penalised log loss: never worse

@@ -7,14 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
+from core.risk.combiner import sigmoid
 from core.risk.learn import (
+    SEVERAL_GATE,
     choose_fit,
     doc_evidence,
     judgment_evidence,
     learning_features,
     query_mass,
     query_mean,
+    query_residual,
     rerank,
+    several_expected,
     signal_features,
 )
 
@@ -295,3 +299,55 @@ def test_weights_reach_untouched_queries_once_judgments_spread() -> None:
             un = ~judged
             assert not np.allclose(z[untouched], static[untouched])
             assert average_precision_score(y[un], z[un]) > average_precision_score(y[un], static[un]) + 0.1
+
+
+def _residual_brute(q, static, judged, y):
+    """query_residual row by row: the query's other judged rows, found minus expected, over sqrt(n + 1)."""
+    p = sigmoid(static)
+    out = np.zeros(len(q))
+    for i in range(len(q)):
+        o = (q == q[i]) & judged
+        o[i] = False
+        if o.any():
+            out[i] = (y[o].sum() - p[o].sum()) / np.sqrt(o.sum() + 1)
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n_q=st.integers(1, 8), share=st.floats(0.0, 1.0))
+def test_query_residual_is_leave_one_out_blind_to_unjudged_labels_and_order_free(seed: int, n_q: int,
+                                                                                  share: float) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    q = rng.integers(0, n_q, n)
+    static = rng.normal(1.5, 1.0, n)  # rich queries: several false negatives expected
+    y = rng.integers(0, 2, n)
+    judged = rng.random(n) < share
+    res = query_residual(q, static, judged, y)
+    if several_expected(q, static) < SEVERAL_GATE or not judged.any():
+        assert res is None
+        return
+    np.testing.assert_allclose(res, _residual_brute(q, static, judged, y), atol=1e-9)
+    # the row's own label never reaches its own value; unjudged labels never reach any value
+    i = int(np.flatnonzero(judged)[0])
+    flipped = y.copy()
+    flipped[i] = 1 - flipped[i]
+    assert query_residual(q, static, judged, flipped)[i] == res[i]
+    hidden = np.where(judged, y, 1 - y)
+    np.testing.assert_allclose(query_residual(q, static, judged, hidden), res)
+    p = rng.permutation(n)
+    np.testing.assert_allclose(query_residual(q[p], static[p], judged[p], y[p]), res[p], atol=1e-12)
+
+
+def test_query_residual_waits_for_queries_expected_to_hold_several() -> None:
+    q = np.repeat(np.arange(10), 30)
+    judged = np.arange(300) % 3 == 0
+    y = (np.arange(300) % 2).astype(int)
+    sparse = np.full(300, -5.0)  # ~0.2 expected per query (SciFact-like): a found one says the rest holds none
+    assert several_expected(q, sparse) < SEVERAL_GATE and query_residual(q, sparse, judged, y) is None
+    rich = np.full(300, -1.0)  # ~8 per query (NFCorpus-like)
+    assert several_expected(q, rich) > SEVERAL_GATE
+    assert query_residual(q, rich, judged, y) is not None
+    assert query_residual(q, rich, np.zeros(300, bool), y) is None  # nothing judged: nothing to say
+    assert 0.0 <= several_expected(q, sparse) < several_expected(q, rich) <= 1.0
+    assert several_expected(np.array([], int), np.array([])) == 0.0
