@@ -41,7 +41,8 @@ Z_GAIN = 1.0  # switch only if the held-out log-loss gain exceeds this many (que
 # out (or lost 0.004) on 6 of 11 default runs, at 1 five of those gained +0.017 to +0.043 AP of the rest; no
 # checkpoint (50-500) lost on 17 runs (docs/benchmarks.md, session 8)
 # The judged query residual (query_residual) is learned only where the static score expects a query to hold two
-# or more false negatives more likely than not (NFCorpus forms 0.9-1.0; SciFact train 0.004-0.005).
+# or more false negatives more likely than not (NFCorpus forms at 102-323 queries 0.9-1.0, vid-titles at 35 s1 0.37;
+# SciFact train 0.004-0.005).
 SEVERAL_GATE = 0.5
 _EPS = 1e-4
 
