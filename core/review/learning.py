@@ -1,22 +1,21 @@
 """The queue learns: after every N new judgments fn_risk is refitted from them, off the click path.
 
-The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on
-`core.risk.calibration.fit_offset`): the scorer's own log-odds stay a fixed offset, and only an
-intercept plus L2-shrunk weights of judgment-weighed features are learned from the consensus labels —
-the query's mean risk (`query_mass`), the stored similarity to the kept positive
-(`signal_features`) and, on a store scored with late interaction, the query's mean token MaxSim
-(`query_mean`; both via `static_extras`), where queries are expected to hold several false negatives how many
-more the query's other judged items held than the scorer expected (`query_residual`) — and, when the embedding cache already holds the vectors of the queries and docs in
-play, the bench learner's cosine evidence (to docs judged FN / negative for the same query, and of the query
-to other queries that judged the same doc; `core.review.vectors` looks them up and never encodes). Any
-vector missing: the vector-free features, and the refit's record says which path ran and why. The model and
-its shrinkage are chosen by query-grouped cross-validation on the judged items, so a few judgments leave the
-unjudged items at the scorer's risk unless they clearly re-order them; re-ordered, they keep the scorer's level
-(`core.risk.learn.anchor_levels`). No re-mining, no model load, a fraction of a second for
-thousands of items (the bench's learner also has the spline view's departure, which the store lacks).
-Writing risk bumps the store epoch, so the queue's cached heads re-order at the next click. It runs in a
-daemon thread started after a decision, so the annotator never waits; the next card is drawn from the
-re-ordered queue once it lands.
+The refit is the scorer's judgment re-ranker (`core.risk.learn.rerank`, on `core.risk.calibration.fit_offset`):
+the scorer's own log-odds stay a fixed offset, and only an intercept plus L2-shrunk weights of judgment-weighed
+features are learned from the consensus labels — the query's mean risk (`query_mass`), the stored similarity to
+the kept positive (`signal_features`) and, on a store scored with late interaction, the query's mean token
+MaxSim (`query_mean`; both via `static_extras`), where queries are expected to hold several false negatives how
+many more the query's other judged items held than the scorer expected (`query_residual`) — and, when the
+embedding cache already holds the vectors of the queries and docs in play, the bench learner's cosine evidence
+(to docs judged FN / negative for the same query, and of the query to other queries that judged the same doc;
+`core.review.vectors` looks them up and never encodes). Any vector missing: the vector-free features, and the
+refit's record says which path ran and why. The model and its shrinkage are chosen by query-grouped
+cross-validation on the judged items, so a few judgments leave the unjudged items at the scorer's risk unless
+they clearly re-order them; re-ordered, they keep the scorer's level (`core.risk.learn.anchor_levels`). No
+re-mining, no model load, a fraction of a second for thousands of items (the bench's learner also has the spline
+view's departure, which the store lacks). Writing risk bumps the store epoch, so the queue's cached heads
+re-order at the next click. It runs in a daemon thread started after a decision, so the annotator never waits;
+the next card is drawn from the re-ordered queue once it lands.
 """
 
 from __future__ import annotations

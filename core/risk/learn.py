@@ -8,9 +8,9 @@ the spline PU view, how close a candidate is to docs judged relevant / not relev
 (:func:`judgment_evidence`), whether similar queries judged the same doc (:func:`doc_evidence`), the
 query's mean static probability (:func:`query_mass`: on NFCorpus a query holds from 0 to dozens of hidden
 relevant docs, and only judgments say how much that mean is worth), and, where queries hold several false
-negatives, how many more its other judged rows held than the static score expected (:func:`query_residual`). Which model, and how much shrinkage, is
-chosen by query-grouped cross-validated log-loss on the judged rows against the static score (intercept
-only): the features only if the gain is one (query-clustered) standard error clear, the L2 by the one-SE rule
+negatives, how many more its other judged rows held than the static score expected (:func:`query_residual`).
+Which model, and how much shrinkage, is chosen by query-grouped cross-validated log-loss on the judged rows
+against the static score (intercept only): the features only if the gain is one (query-clustered) standard error clear, the L2 by the one-SE rule
 (:func:`choose_fit`), so with few judgments the static order stands. The fit re-orders the rest of the queue,
 but its level there is the static score's (:func:`anchor_levels`): the head's level does not carry to the rest.
 Pure functions over arrays: the app's recalibration and the bench's learning curve call the same code.
@@ -123,7 +123,8 @@ def query_residual(q: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,
     (:func:`several_expected` at least ``SEVERAL_GATE``): with about one per query a query's found false
     negative says the rest of it holds none, and fitted there it cost SciFact train s0 0.014 AP of the rest
     after 200 judgments. Where queries hold many (NFCorpus asked in sentences) it tells the rich touched queries
-    from the poor ones: after 500 head judgments +0.02 to +0.04 AP of the rest (docs/benchmarks.md, session 20).
+    from the poor ones: after 500 head judgments the rest gained +0.004 to +0.041 AP more on 9 of 11 sentence-query
+    runs (docs/benchmarks.md, session 20).
     """
     q, judged = np.asarray(q), np.asarray(judged, dtype=bool)
     static_logit = np.asarray(static_logit, dtype=float)
