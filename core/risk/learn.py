@@ -1,19 +1,19 @@
 """A queue that learns from judgments: the static fn_risk as a fixed offset, judgment-born evidence learned.
 
-Judgments come from the head of the queue, a biased sample: within it the static score hardly discriminates,
-so a model refitted on the judged items alone drops it and the rest of the queue gets *worse* (measured,
-DESIGN.md). :func:`rerank` keeps the static log-odds as an offset with slope 1 and learns only an intercept
-plus L2-shrunk weights of a few features (:func:`learning_features`): how far the ranking view departs from
-the spline PU view, how close a candidate is to docs judged relevant / not relevant for the same query
-(:func:`judgment_evidence`), whether similar queries judged the same doc (:func:`doc_evidence`), the
-query's mean static probability (:func:`query_mass`: on NFCorpus a query holds from 0 to dozens of hidden
-relevant docs, and only judgments say how much that mean is worth), and, where queries hold several false
-negatives, how many more its other judged rows held than the static score expected (:func:`query_residual`).
-Which model, and how much shrinkage, is chosen by query-grouped cross-validated log-loss on the judged rows
-against the static score (intercept only): the features only if the gain is one (query-clustered) standard error clear, the L2 by the one-SE rule
-(:func:`choose_fit`), so with few judgments the static order stands. The fit re-orders the rest of the queue,
-but its level there is the static score's (:func:`anchor_levels`): the head's level does not carry to the rest.
-Pure functions over arrays: the app's recalibration and the bench's learning curve call the same code.
+Judgments come from the head of the queue, a biased sample: within it the static score hardly discriminates, so
+a model refitted on the judged items alone drops it and the rest of the queue gets *worse* (measured,
+DESIGN.md). :func:`rerank` keeps the static log-odds as an offset with slope 1 and learns only an intercept plus
+L2-shrunk weights of a few features (:func:`learning_features`): how far the ranking view departs from the
+spline PU view, how close a candidate is to docs judged relevant / not relevant for the same query
+(:func:`judgment_evidence`), whether similar queries judged the same doc (:func:`doc_evidence`), the query's
+mean static probability (:func:`query_mass`: on NFCorpus a query holds from 0 to dozens of hidden relevant docs,
+and only judgments say how much that mean is worth), and, where queries hold several false negatives, how many
+more its other judged rows held than the static score expected (:func:`query_residual`). Which model, and how
+much shrinkage, is chosen by query-grouped cross-validated log-loss on the judged rows against the static score
+(intercept only): the features only if the gain is one (query-clustered) standard error clear, the L2 by the
+one-SE rule (:func:`choose_fit`), so with few judgments the static order stands. The fit re-orders the rest of
+the queue, but its level there is the static score's (:func:`anchor_levels`): the head's level does not carry to
+the rest. Pure functions over arrays: the app's recalibration and the bench's learning curve call the same code.
 """
 
 from __future__ import annotations
