@@ -44,6 +44,10 @@ Z_GAIN = 1.0  # switch only if the held-out log-loss gain exceeds this many (que
 # or more false negatives more likely than not (NFCorpus forms at 102-323 queries 0.9-1.0, vid-titles at 35 s1 0.37;
 # SciFact train 0.004-0.005).
 SEVERAL_GATE = 0.5
+# ... and only while at most this share of all rows is judged: past it the head-learned residual no longer describes
+# the rest (at 35 queries after 500 judgments, 48% of the rows, it cost NFCorpus 0.176 and vid-desc 0.024 AP of
+# the rest; at 64 queries, 26%, all four runs gained +0.008 to +0.023; docs/benchmarks.md, session 20).
+RESIDUAL_MAX_JUDGED = 1 / 3
 _EPS = 1e-4
 
 
@@ -122,13 +126,14 @@ def query_residual(q: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,
     unjudged rows' labels are never read. None unless queries are expected to hold several false negatives
     (:func:`several_expected` at least ``SEVERAL_GATE``): with about one per query a query's found false
     negative says the rest of it holds none, and fitted there it cost SciFact train s0 0.014 AP of the rest
-    after 200 judgments. Where queries hold many (NFCorpus asked in sentences) it tells the rich touched queries
-    from the poor ones: after 500 head judgments the rest gained +0.004 to +0.041 AP more on 9 of 11 sentence-query
-    runs (docs/benchmarks.md, session 20).
+    after 200 judgments. None too once more than ``RESIDUAL_MAX_JUDGED`` of all rows are judged. Where queries
+    hold many (NFCorpus asked in sentences) it tells the rich touched queries from the poor ones: after 500 head
+    judgments the rest gained +0.004 to +0.041 AP more on 11 of 13 sentence-query runs (docs/benchmarks.md,
+    session 20).
     """
     q, judged = np.asarray(q), np.asarray(judged, dtype=bool)
     static_logit = np.asarray(static_logit, dtype=float)
-    if not judged.any() or several_expected(q, static_logit) < SEVERAL_GATE:
+    if not judged.any() or judged.mean() > RESIDUAL_MAX_JUDGED or several_expected(q, static_logit) < SEVERAL_GATE:
         return None
     p = sigmoid(static_logit)
     y = np.where(judged, np.asarray(labels, dtype=float), 0.0)  # unjudged labels never read
