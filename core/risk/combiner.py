@@ -26,6 +26,12 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
+def several_chance(r: float) -> float:
+    """P(N >= 2) for N ~ Poisson(r): the chance that a query expecting ``r`` unlabelled relevant docs holds two or
+    more — the one definition behind the view's query-level weights and the learner's residual gate."""
+    return float(1.0 - np.exp(-r) * (1.0 + r))
+
+
 def linear_contributions(pipeline: Any, X: np.ndarray) -> np.ndarray:
     """Per-signal terms of a scaler + logistic-regression pipeline's logit (coef x standardised value)."""
     scaler, lr = pipeline.steps[0][1], pipeline.steps[-1][1]

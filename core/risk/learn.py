@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.risk.calibration import OffsetCalibration, fit_offset
-from core.risk.combiner import logit, sigmoid
+from core.risk.combiner import logit, several_chance, sigmoid
 
 MIN_JUDGED = 2  # and both classes among them; fewer: the static order stands
 L2_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
@@ -114,7 +114,7 @@ def several_expected(q: np.ndarray, static_logit: np.ndarray) -> float:
         return 0.0
     _, inv = np.unique(q, return_inverse=True)
     r = float(np.bincount(inv, weights=sigmoid(np.asarray(static_logit, dtype=float))).mean())
-    return float(1.0 - np.exp(-r) * (1.0 + r))
+    return several_chance(r)
 
 
 def query_residual(q: np.ndarray, static_logit: np.ndarray, judged: np.ndarray,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.risk.combiner import linear_contributions
+from core.risk.combiner import linear_contributions, several_chance
 from core.risk.inputs import DENSE_NQC, POSITIVE_MEAN, QUERY_MEANS, RiskInputs, pair_arrays
 from core.risk.region import region_pairs
 from core.risk.signals import SIGNALS, compute_signals
@@ -59,7 +59,7 @@ LATE_SIGNAL = "late_maxsim"
 # Then, with or without it, the query-level signals (QUERY_SIGNALS: the mean term coverage and, with late
 # interaction, the mean MaxSim of each query's dense top docs), each standardised the same way and averaged, at
 # QUERY_WEIGHT times the chance that a query holds two or more unlabelled relevant docs among its top_k
-# (:func:`query_weight`, label-free). Queries whose top docs answer more of them hold more relevant docs
+# (:func:`several_share`, label-free). Queries whose top docs answer more of them hold more relevant docs
 # (NFCorpus: Spearman 0.56 between the mean MaxSim and the hidden count), which matters only where queries
 # hold several (NFCorpus: weight ~0.9; SciFact train, about one relevant doc per query: ~0.02, where a fixed
 # weight lost 0.02-0.03 AP). Held-out labelled positives cannot set it (one per query, rich query or not).
@@ -285,11 +285,6 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     return View(name, score, platt, c, prior, int(y.sum()), {k: round(v, 4) for k, v in ap.items()})
 
 
-def query_weight(score: np.ndarray, y: np.ndarray, q: np.ndarray) -> float:
-    """QUERY_WEIGHT * :func:`several_share`: the topic queries' query-level term's weight."""
-    return QUERY_WEIGHT * several_share(score, y, q)
-
-
 def several_share(score: np.ndarray, y: np.ndarray, q: np.ndarray) -> float:
     """P(N >= 2), N ~ Poisson(r), r the unlabelled relevant docs the view expects per query
     among these rows (each query's top ``top_k``, label-free: its Elkan-Noto probabilities summed).
@@ -301,7 +296,7 @@ def several_share(score: np.ndarray, y: np.ndarray, q: np.ndarray) -> float:
     _, _, _, rel = _elkan_noto(score, y)
     _, inv = np.unique(q, return_inverse=True)
     r = float(np.bincount(inv, weights=np.where(y == 0, rel, 0.0)).mean()) if len(q) else 0.0
-    return float(1.0 - np.exp(-r) * (1.0 + r))
+    return several_chance(r)
 
 
 def _elkan_noto(score: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], float, float, np.ndarray]:

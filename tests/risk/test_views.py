@@ -174,11 +174,14 @@ def test_query_weight_grows_with_the_relevant_docs_expected_per_query() -> None:
     pos = rng.normal(2.0, 0.5, len(q))
     rich = np.where(y == 1, pos, np.where(np.tile(np.arange(31), 40) < 10, pos, rng.normal(-2, 0.5, len(q))))
     poor = np.where(y == 1, pos, rng.normal(-4.0, 0.5, len(q)))
-    w_rich, w_poor = select.query_weight(rich, y, q), select.query_weight(poor, y, q)
+    def weight(score, y, q):
+        return select.QUERY_WEIGHT * select.several_share(score, y, q)  # the topic term's weight in choose_view
+
+    w_rich, w_poor = weight(rich, y, q), weight(poor, y, q)
     assert 0.7 * select.QUERY_WEIGHT < w_rich < select.QUERY_WEIGHT
     assert 0 <= w_poor < 0.1 * select.QUERY_WEIGHT
     perm = rng.permutation(len(q))
-    assert select.query_weight(rich[perm], y[perm], q[perm]) == pytest.approx(w_rich)
+    assert weight(rich[perm], y[perm], q[perm]) == pytest.approx(w_rich)
 
 
 def test_term_coverage_alone_is_fused_as_the_query_level_term(medium) -> None:
