@@ -149,6 +149,18 @@ def term_coverage(corpus: Corpus) -> Callable[[np.ndarray, np.ndarray], np.ndarr
     return coverage_of(ensure_index(corpus), corpus.query_texts)
 
 
+def lsa_space(corpus: Corpus) -> Any:
+    """The queries and docs in the corpus' latent semantic space, from its BM25 index (timed as ``lsa``):
+    what `RiskInputs.lsa` expects; None for a corpus too small for one."""
+    from core.mining import ensure_index
+    from core.mining.lsa import lsa_space as space_of
+
+    t0 = time.perf_counter()
+    out = space_of(ensure_index(corpus), corpus.query_texts)
+    corpus.timings["lsa"] = time.perf_counter() - t0
+    return out
+
+
 def bm25_feedback(corpus: Corpus) -> Callable[[Sequence[int], Sequence[np.ndarray]], np.ndarray]:
     """BM25 of each query expanded with given feedback docs (RM3): what `RiskInputs.bm25_feedback` expects."""
     from core.mining import ensure_index
@@ -267,7 +279,8 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
         late_fn = static_token_match(corpus, token_model)
     inputs = RiskInputs(corpus.query_ids, corpus.query_emb, corpus.doc_ids, corpus.doc_emb,
                         corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
-                        late=late_fn, coverage=term_coverage(corpus), topic=topic_queries(corpus.query_texts))
+                        late=late_fn, coverage=term_coverage(corpus), lsa=lsa_space(corpus),
+                        topic=topic_queries(corpus.query_texts))
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)

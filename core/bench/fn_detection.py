@@ -116,13 +116,15 @@ def _metrics(y: np.ndarray, s: np.ndarray, heads: tuple[int, ...] = (50, 100)) -
 
 
 def _bm25_rows(doc_texts: list[str], query_texts: list[str]):
-    """(BM25 rows, RM3 feedback rows, term coverage) over one index: what ``RiskInputs.bm25`` /
-    ``bm25_feedback`` / ``coverage`` expect."""
+    """(BM25 rows, RM3 feedback rows, term coverage, LSA space) over one index: what ``RiskInputs.bm25`` /
+    ``bm25_feedback`` / ``coverage`` / ``lsa`` expect."""
     from core.mining import Bm25Index, bm25_rows, term_coverage
     from core.mining.feedback import bm25_feedback_rows
+    from core.mining.lsa import lsa_space
 
     index = Bm25Index.cached(doc_texts)
-    return bm25_rows(index, query_texts), bm25_feedback_rows(index, query_texts), term_coverage(index, query_texts)
+    return (bm25_rows(index, query_texts), bm25_feedback_rows(index, query_texts), term_coverage(index, query_texts),
+            lsa_space(index, query_texts))
 
 
 def load_qrels(path: str | Path) -> pd.DataFrame:
@@ -293,7 +295,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     sparse = {q: kept[q] for q in qids}  # the only labels the scorer ever receives
     cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=top_k)
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
-    bm25, feedback, coverage = _bm25_rows(doc_texts, qtexts)
+    bm25, feedback, coverage, lsa = _bm25_rows(doc_texts, qtexts)
     late, t0 = None, time.perf_counter()
     if late_interaction:
         from core.encoders.late import late_interaction_pairs
@@ -305,7 +307,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
         late = _timed(static_maxsim_pairs(qtexts, doc_texts))
     built_s = time.perf_counter() - t0
     inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=feedback, seed=seed,
-                        top_k=top_k, late=late, coverage=coverage, topic=topic_queries(qtexts))
+                        top_k=top_k, late=late, coverage=coverage, lsa=lsa, topic=topic_queries(qtexts))
     model = train_combiner(inputs)
     scored = score_false_negatives(cands, inputs, model=model)
     late_s = None if late is None else built_s + late.seconds
@@ -323,6 +325,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     qrow, drow = inputs.qrow(scored.query_id.tolist()), inputs.drow(scored.doc_id.tolist())
     late_row = sigd.get("late_maxsim") if late is not None else None
     evidence = {} if late_row is None else {"token MaxSim alone": _metrics(y, late_row)}
+    if lsa is not None:
+        evidence["LSA feedback alone"] = _metrics(y, sigd["lsa_feedback"])
     ceiling = _metrics(y, supervised_ceiling(y, qrow, sigd, static, seed))
     probes = probe_calibration(y, static, seed=seed)
     curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
@@ -350,12 +354,19 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
 
 def _fused_weights(view) -> dict[str, float]:
     """The weights of the terms a view fuses beside its model (core/risk/select.py), by signal."""
-    from core.risk.select import LATE_SIGNAL
+    from core.risk.inputs import DENSE_NQC
+    from core.risk.select import LATE_SIGNAL, LSA_SIGNAL, SENTENCE_SIGNAL
 
-    late, query = getattr(view.score, "late", None), getattr(view.score, "query", None)
+    score = view.score
+    late, query = getattr(score, "late", None), getattr(score, "query", None)
     out = {} if late is None else {LATE_SIGNAL: round(float(late[0]), 4)}
     if query is not None:
         out["+".join(query[1])] = round(float(query[0]), 4)
+    for name, term in ((SENTENCE_SIGNAL, getattr(score, "sentence", None)), (DENSE_NQC, getattr(score, "nqc", None))):
+        if term is not None:
+            out[name] = round(float(term[0]), 4)
+    if getattr(score, "lsa", None):
+        out[LSA_SIGNAL] = round(float(score.lsa), 4)
     return out
 
 

@@ -148,6 +148,7 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     from core.export.writers import shape_rows
     from core.ingest import load_beir
     from core.mining import Bm25Index, bm25_rows, mine_dense, term_coverage, topic_queries
+    from core.mining.lsa import lsa_space
     from core.risk import RiskInputs, score_false_negatives
 
     cfg = cfg or RetrainConfig()
@@ -183,7 +184,7 @@ def run_retrain(cfg: RetrainConfig | None = None, verbose: bool = True) -> dict[
     cands = cands[["query_id", "doc_id", "miner", "rank", "score"]]
     index, qtexts = Bm25Index.build(doc_texts), [queries[q] for q in train_q]
     inputs = RiskInputs(train_q, q_emb, doc_ids, d_emb, positives, bm25=bm25_rows(index, qtexts),
-                        coverage=term_coverage(index, qtexts), topic=topic_queries(qtexts),
+                        coverage=term_coverage(index, qtexts), topic=topic_queries(qtexts), lsa=lsa_space(index, qtexts),
                         late=static_maxsim_pairs(qtexts, doc_texts))
     risk = score_false_negatives(cands, inputs)
     cfg.timings["mine_score"] = time.perf_counter() - t0 - cfg.timings["embed"]

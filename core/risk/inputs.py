@@ -13,6 +13,7 @@ import numpy as np
 
 from core.mining.candidates import top_sets
 from core.mining.knn import KnnConfig, knn_method
+from core.mining.lsa import LsaSpace
 
 BLOCK_CELLS = 2**25  # numbers per (queries x corpus) array at most (268 MB as float64) once a corpus passes 131k docs
 Bm25Rows = Callable[[Sequence[int]], np.ndarray]  # query row indices -> (n, n_docs) BM25 scores
@@ -40,6 +41,9 @@ class RiskInputs:
             ``None``: the ``late_maxsim`` signal is 0, so the combiner leaves it out.
         coverage: the idf-weighted share of a query's terms a doc contains (core/mining/bm25.py); averaged
             over the query's top docs, a query-level signal; ``None``: that signal is 0.
+        lsa: the queries and docs in the corpus' latent semantic space (core/mining/lsa.py): the query moved
+            toward its labelled positives' topic there gives the ``lsa_feedback`` signal when ranking;
+            ``None``: that signal is 0 and the view fuses no such term.
         topic: per query row, 1.0 where the query names a topic and 0.0 where it reads as a sentence
             (core/mining/bm25.py ``topic_queries``): the view fuses its query-level term for topic queries only
             (core/risk/select.py); ``None``: every query counts as one (the term applies to all).
@@ -59,6 +63,7 @@ class RiskInputs:
     bm25_feedback: FeedbackRows | None = None
     late: LatePairs | None = None
     coverage: CoverageRows | None = None
+    lsa: LsaSpace | None = None
     topic: np.ndarray | None = None
     seed: int = 0
     pu_sample: int = 300
@@ -275,6 +280,11 @@ DENSE_FEEDBACK_KEYS = {"dense": "fb_dense", "dense_mean": "fb_dense_mean", "dens
 # train): 0.25 lifted AP on 19 and lost at most 0.010; 0.5 gained more on sentence queries but lost up to 0.035
 # on the half-title one (docs/benchmarks.md, session 18).
 DENSE_FEEDBACK_WEIGHT = 0.25
+# The same move in the corpus' latent semantic space (core/mining/lsa.py), half way: over 22 screened runs
+# 0.5 ranked the hidden false negatives better than 0 or 0.25 (the query alone) and than 0.75 or 1 (the
+# positives alone) once fused (docs/benchmarks.md, session 21).
+LSA_FEEDBACK_WEIGHT = 0.5
+LSA_FEEDBACK = "lsa_fb"  # the pair_arrays key (with ``feedback``) the ``lsa_feedback`` signal reads
 
 
 def _feedback_keys(rows: np.ndarray, q: np.ndarray, d: np.ndarray,
@@ -292,6 +302,20 @@ def _feedback_keys(rows: np.ndarray, q: np.ndarray, d: np.ndarray,
             keys.append(key)
         of_row.append(index[key])
     return keys, np.array(of_row, np.int64)
+
+
+def _rocchio(Q: np.ndarray, D: np.ndarray, keys: list[tuple[int, tuple[int, ...]]], weight: float) -> np.ndarray:
+    """Each key's (query row, feedback doc rows) query vector, unit length, moved ``weight`` toward the normalised
+    mean of its feedback docs' vectors and renormalised: ``(1 - w) q + w c`` (Rocchio); unmoved without feedback
+    docs, where a zero query (none of its words in the space) stays zero."""
+    V = np.array(Q[[key[0] for key in keys]], dtype=np.float64)
+    V /= _safe(np.linalg.norm(V, axis=1))[:, None]
+    for i, (_, fb) in enumerate(keys):
+        if fb:
+            c = np.asarray(D[list(fb)], np.float64).mean(0)
+            v = (1 - weight) * V[i] + weight * c / max(float(np.linalg.norm(c)), 1e-12)
+            V[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return V
 
 
 def _feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray,
@@ -314,16 +338,32 @@ def _dense_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.n
     ``w = DENSE_FEEDBACK_WEIGHT``. Leave-one-out as the lexical feedback: a lone positive sees the plain query.
     """
     keys, k = _feedback_keys(rows, q, d, pos_rows)
-    Q, D = inputs.query_emb, inputs.doc_emb
-    V = np.array(Q[[key[0] for key in keys]], dtype=np.float64)
-    V /= _safe(np.linalg.norm(V, axis=1))[:, None]
-    for i, (_, fb) in enumerate(keys):
-        if fb:
-            c = np.asarray(D[list(fb)], np.float64).mean(0)
-            v = (1 - DENSE_FEEDBACK_WEIGHT) * V[i] + DENSE_FEEDBACK_WEIGHT * c / max(float(np.linalg.norm(c)), 1e-12)
-            V[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    D = inputs.doc_emb
+    V = _rocchio(inputs.query_emb, D, keys, DENSE_FEEDBACK_WEIGHT)
     S = V.astype(D.dtype) @ D.T  # in the corpus' dtype, as the plain query's block: no float64 copy of D
     _fill(out, "fb_dense", "fb_graph_dense", S, k, rows, d, nbr)
+
+
+def _lsa_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray, S: np.ndarray,
+                  qs: np.ndarray, pos_rows: list[np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """How close each row's doc is to its query's labelled positives' topic in the corpus' latent semantic
+    space, against the query's own top docs: the query's LSA vector moved ``LSA_FEEDBACK_WEIGHT`` toward the
+    normalised mean of its positives' (Rocchio, leave-one-out as the dense feedback), its cosine z-scored over
+    the corpus, then standardised by the mean and sd of those z-scores over the query's dense top ``top_k`` docs
+    (``S``: the block's plain dense scores, row ``i`` for query ``qs[i]``).
+
+    Standardised against the query's own top docs, not over all rows, so it orders docs within a query and
+    leaves each query's level to the other terms; label-free except for the positives it moves toward.
+    """
+    lsa = inputs.lsa
+    keys, k = _feedback_keys(rows, q, d, pos_rows)
+    L = _rocchio(lsa.query, lsa.doc, keys, LSA_FEEDBACK_WEIGHT).astype(lsa.doc.dtype) @ lsa.doc.T
+    mu, sd = L.mean(1, dtype=np.float64), _safe(L.std(1, dtype=np.float64))
+    top = top_sets(S[np.searchsorted(qs, [key[0] for key in keys])], max(1, min(inputs.top_k, S.shape[1])))
+    T = (np.take_along_axis(L, top, 1) - mu[:, None]) / sd[:, None]
+    tm, ts = T.mean(1), T.std(1)
+    z = (L[k, d[rows]] - mu[k]) / sd[k]
+    out[LSA_FEEDBACK][rows] = np.where(ts[k] > 0, (z - tm[k]) / np.where(ts[k] > 0, ts[k], 1.0), 0.0)
 
 
 def _fill(out: dict[str, np.ndarray], value: str, graph: str, S: np.ndarray, k: np.ndarray, rows: np.ndarray,
@@ -353,8 +393,9 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
                 feedback: bool = False) -> dict[str, np.ndarray]:
     """Raw per-pair numbers (dense, BM25, corpus statistics, graph and label neighbours) for rows (q[i], d[i]).
 
-    ``feedback``: also the ``fb_*`` dense arrays of the queries moved toward their labelled positives and,
-    with ``inputs.bm25_feedback``, the lexical ones of the RM3-expanded queries.
+    ``feedback``: also the ``fb_*`` dense arrays of the queries moved toward their labelled positives,
+    with ``inputs.bm25_feedback`` the lexical ones of the RM3-expanded queries, and with ``inputs.lsa`` the
+    ``lsa_fb`` closeness to the positives' topic in the corpus' latent semantic space.
 
     Per-query statistics are over the whole corpus, so the same feature means the same thing for a mined
     candidate and for a uniformly sampled doc (what positive-unlabelled learning needs).
@@ -366,6 +407,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     lexical = feedback and inputs.bm25 is not None and inputs.bm25_feedback is not None
     keys += list(FEEDBACK_KEYS.values()) if lexical else []
     keys += list(DENSE_FEEDBACK_KEYS.values()) if feedback else []
+    lsa = feedback and inputs.lsa is not None
+    keys += [LSA_FEEDBACK] if lsa else []
     out = {k: np.zeros(n, np.float64) for k in keys}
     out["topic_query"] = np.ones(n) if inputs.topic is None else np.asarray(inputs.topic, np.float64)[q]
     Q, D = inputs.query_emb, inputs.doc_emb
@@ -402,6 +445,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
                 _feedback(inputs, rows, q, d, nbr, pos_rows, out)
         if feedback:
             _dense_feedback(inputs, rows, q, d, nbr, pos_rows, out)
+        if lsa:
+            _lsa_feedback(inputs, rows, q, d, S, qs, pos_rows, out)
         _positive_arrays(Q, D, rows, q, d, pos_rows, inv, out)
     return out
 

@@ -93,6 +93,16 @@ SENTENCE_WEIGHT = 0.15
 # get none (docs/benchmarks.md, session 19).
 # Held-out labelled positives cannot set it (one per query, rich query or not).
 NQC_WEIGHT = 0.2
+# For every query, a row-level term of another kind of evidence: the doc's closeness to the query's labelled
+# positives' topic in the corpus' latent semantic space (signal ``lsa_feedback``, core/mining/lsa.py; already
+# standardised against the query's own top docs, so it is added as it is), at LSA_WEIGHT times the topic term's
+# factor. Topical closeness says "relevant" where relevance is topical, queries with several relevant docs
+# (NFCorpus); with about one per query (SciFact train) relevance is specific and a fixed weight cost 0.008-0.012
+# AP in the screen. 0.35 in the view's units is 0.3 in log-odds at NFCorpus' Platt slope (0.66-0.87), the weight
+# screened over 22 runs: 16 up, 2 down (the half-title sentence runs, -0.005 / -0.001), mean +0.008
+# (docs/benchmarks.md, session 21). Held-out labelled positives cannot set it: they are what the query moves toward.
+LSA_SIGNAL = "lsa_feedback"
+LSA_WEIGHT = 0.35
 
 
 def _signal_views() -> list[str]:
@@ -103,7 +113,8 @@ def _signal_views() -> list[str]:
 class ViewScore:
     """Sum of standardised model log-odds (one model: its log-odds), plus the standardised late-interaction
     MaxSim at ``LATE_WEIGHT`` when ``late`` is set, plus the topic queries' query-level term when ``query`` is
-    set, plus the sentence queries' term when ``sentence`` is set; a class, not a lambda, so it pickles."""
+    set, plus the sentence queries' term when ``sentence`` is set, plus their NQC term when ``nqc`` is set, plus
+    the LSA closeness to the positives' topic when ``lsa`` is set; a class, not a lambda, so it pickles."""
 
     models: dict[str, Any]
     norm: dict[str, tuple[float, float]]  # model name -> (mean, sd) of its held-out region scores
@@ -112,6 +123,7 @@ class ViewScore:
     query: tuple[float, dict[str, tuple[float, float]]] | None = None  # (weight, signal -> (mean, sd) likewise)
     sentence: tuple[float, float, float] | None = None  # (weight, mean, sd) of SENTENCE_SIGNAL likewise
     nqc: tuple[float, float, float] | None = None  # (weight, mean, sd) of DENSE_NQC likewise
+    lsa: float | None = None  # weight of LSA_SIGNAL (standardised per query already)
 
     def __call__(self, X: np.ndarray, signals: dict[str, np.ndarray] | None = None) -> np.ndarray:
         out = sum((model_score(self.models[k], X) - m) / sd for k, (m, sd) in self.norm.items())
@@ -124,6 +136,8 @@ class ViewScore:
             out = out + self.sentence[0] * self.sentence_z(signals)  # rows stored before the signal: no term
         if self.nqc is not None and signals is not None and DENSE_NQC in signals:
             out = out + self.nqc[0] * self.nqc_z(signals)  # rows stored before the signal: no term
+        if getattr(self, "lsa", None) and signals is not None and LSA_SIGNAL in signals:  # older pickles: no field
+            out = out + self.lsa * np.asarray(signals[LSA_SIGNAL], dtype=float)
         return out
 
     def nqc_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
@@ -282,6 +296,9 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
     if ev.any() and (gate[ev] == 0).any() and np.ptp(nqc[ev]) > 0 and NQC_WEIGHT * several > 0:
         score.nqc = (NQC_WEIGHT * several, *_standard(nqc[ev]))
         name = f"{name}+nqc"
+    if inputs.lsa is not None and LSA_WEIGHT * several > 0:  # read when ranking (feedback arrays), not here
+        score.lsa = LSA_WEIGHT * several
+        name = f"{name}+lsa"
     return View(name, score, platt, c, prior, int(y.sum()), {k: round(v, 4) for k, v in ap.items()})
 
 

@@ -1,0 +1,140 @@
+"""The LSA closeness to the labelled positives' topic (``lsa_feedback``): the arrays, the labels they may see, and
+the view's fused term — on synthetic spaces, and on a real NFCorpus subset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.mining.lsa import LsaSpace
+from core.risk import RiskInputs, pair_arrays, score_false_negatives, train_combiner
+from core.risk.inputs import LSA_FEEDBACK, LSA_FEEDBACK_WEIGHT, with_feedback
+from core.risk.select import LSA_SIGNAL, LSA_WEIGHT
+from core.risk.signals import SIGNALS
+from tests.risk.conftest import make_inputs
+
+FIX = Path(__file__).parents[1] / "fixtures" / "risk" / "nfcorpus_small"
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(n > 0, n, 1)
+
+
+def _with_space(seed: int) -> tuple[RiskInputs, object]:
+    """The tiny synthetic collection with an LSA space near its topics (the arrays, not how they were fitted)."""
+    inputs, cands = make_inputs(seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    docs = _unit(inputs.doc_emb[:, :8] + 0.5 * rng.normal(size=(len(inputs.doc_ids), 8))).astype(np.float32)
+    queries = _unit(inputs.query_emb[:, :8] + 0.5 * rng.normal(size=(len(inputs.query_ids), 8))).astype(np.float32)
+    inputs.lsa = LsaSpace(queries, docs)
+    return inputs, cands
+
+
+def _brute(inputs: RiskInputs, qi: int, di: int) -> float:
+    """The value written out once more: the query moved half way to its other positives' mean, its cosines
+    z-scored over the corpus, then against the z-scores of the query's dense top ``top_k`` docs."""
+    pos = inputs.positive_rows()[qi]
+    fb = pos[pos != di]
+    v = inputs.lsa.query[qi].astype(np.float64)
+    if len(fb):
+        c = _unit(inputs.lsa.doc[fb].astype(np.float64).mean(0))
+        v = _unit((1 - LSA_FEEDBACK_WEIGHT) * v + LSA_FEEDBACK_WEIGHT * c)
+    s = inputs.lsa.doc.astype(np.float64) @ v
+    z = (s - s.mean()) / s.std()
+    top = np.argsort(-(inputs.doc_emb @ inputs.query_emb[qi]), kind="stable")[: inputs.top_k]
+    return float((z[di] - z[top].mean()) / z[top].std())
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 4), perm_seed=st.integers(0, 10_000))
+def test_lsa_feedback_matches_a_brute_force_and_is_row_order_free(seed: int, perm_seed: int) -> None:
+    inputs, cands = _with_space(seed)
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    a = pair_arrays(inputs, q, d, feedback=True)
+    for i in range(len(q)):
+        assert abs(a[LSA_FEEDBACK][i] - _brute(inputs, int(q[i]), int(d[i]))) < 1e-4
+    assert np.isfinite(SIGNALS[LSA_SIGNAL].fn(a)).all()
+    perm = np.random.default_rng(perm_seed).permutation(len(q))
+    b = pair_arrays(inputs, q[perm], d[perm], feedback=True)
+    np.testing.assert_allclose(a[LSA_FEEDBACK][perm], b[LSA_FEEDBACK], rtol=1e-6, atol=1e-6)
+
+
+def test_lsa_feedback_sees_only_the_querys_own_labels_never_a_positive_itself() -> None:
+    inputs, _ = _with_space(1)
+    qi, pos = 0, inputs.positive_rows()[0]
+    others = np.setdiff1d(np.arange(len(inputs.doc_ids)), pos)
+    rows = np.concatenate([pos, others])
+    a = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=True)
+    # a lone labelled positive is scored by the plain query: its own vector never moves the query
+    none = RiskInputs(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb,
+                      {**inputs.positives, inputs.query_ids[qi]: set()}, lsa=inputs.lsa)
+    plain = pair_arrays(none, np.full(len(rows), qi), rows, feedback=True)
+    assert len(pos) == 1 and np.allclose(a[LSA_FEEDBACK][:1], plain[LSA_FEEDBACK][:1], atol=1e-6)
+    assert not np.allclose(a[LSA_FEEDBACK][1:], plain[LSA_FEEDBACK][1:])  # the others see the moved query
+    hidden = dict(inputs.positives)  # another query's labels never reach this query's values
+    hidden[inputs.query_ids[1]] = set(hidden[inputs.query_ids[1]]) | {inputs.doc_ids[int(others[0])]}
+    c = pair_arrays(RiskInputs(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb, hidden,
+                               lsa=inputs.lsa), np.full(len(rows), qi), rows, feedback=True)
+    np.testing.assert_allclose(a[LSA_FEEDBACK], c[LSA_FEEDBACK])
+    assert LSA_FEEDBACK not in pair_arrays(inputs, np.full(len(rows), qi), rows)  # computed when ranking only
+    inputs.lsa = None
+    off = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=True)
+    assert LSA_FEEDBACK not in off and not SIGNALS[LSA_SIGNAL].fn(off).any()
+
+
+@pytest.fixture(scope="module")
+def nfcorpus_small() -> tuple[RiskInputs, object]:
+    """20 real NFCorpus queries over 800 docs, stored MiniLM vectors, real BM25 and LSA, one kept positive each."""
+    import pandas as pd
+
+    from core.bench.fn_detection import _bm25_rows, embed, load_beir, sparsify_qrels
+    from core.mining import mine_dense, topic_queries
+
+    doc_ids, doc_texts, queries, qrels = load_beir(FIX)
+    kept, _ = sparsify_qrels(qrels, 1, 0)
+    qids = [q for q in sorted(kept) if q in queries]
+    texts = [queries[q] for q in qids]
+    q_emb, d_emb = embed(texts, doc_texts, str(FIX / "emb"), qids, doc_ids)
+    bm25, fb, cov, lsa = _bm25_rows(doc_texts, texts)
+    sparse = {q: kept[q] for q in qids}
+    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=fb, coverage=cov, lsa=lsa,
+                        topic=topic_queries(texts))
+    cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=30)[["query_id", "doc_id", "miner", "rank", "score"]]
+    assert isinstance(cands, pd.DataFrame)
+    return inputs, cands
+
+
+def test_on_real_nfcorpus_the_view_fuses_it_at_its_weight_and_the_card_says_so(nfcorpus_small) -> None:
+    import dataclasses
+
+    from core.risk.select import QUERY_WEIGHT
+    from core.risk.signals import compute_signals
+
+    inputs, cands = nfcorpus_small
+    model = train_combiner(inputs)
+    view = model.view
+    # the topic term's factor (P(two or more relevant per query)) sets both weights
+    assert view.name.endswith("+lsa") and view.score.query is not None
+    assert view.score.lsa == pytest.approx(LSA_WEIGHT * view.score.query[0] / QUERY_WEIGHT, rel=1e-9)
+    q, d = inputs.qrow(cands.query_id.tolist()), inputs.drow(cands.doc_id.tolist())
+    a = pair_arrays(inputs, q, d, ranks=True, feedback=True)
+    a["rank"] = a["dense_rank"]
+    sig = compute_signals(a)
+    sig.update(compute_signals(with_feedback(a), model.names))  # as the scorer ranks (core/risk/score.py)
+    X = np.column_stack([sig[n] for n in model.names])
+    without = {k: v for k, v in sig.items() if k != LSA_SIGNAL}
+    np.testing.assert_allclose(view.score(X, sig) - view.score(X, without), view.score.lsa * sig[LSA_SIGNAL])
+    assert train_combiner(dataclasses.replace(inputs, lsa=None)).view.score.lsa is None
+    out = score_false_negatives(cands, inputs, model=model)
+    sig = np.array([json.loads(s)[LSA_SIGNAL] for s in out.signals])
+    assert np.isfinite(sig).all() and sig.std() > 0.3  # standardised against each query's top docs
+    assert out.fn_risk.between(0.01, 0.99).all()
+    said = out.reasons.str.contains("LSA", regex=False).to_numpy()
+    high = model.view.score.lsa * sig >= 0.5
+    assert high.any() and (said == high).all()  # named exactly where its term adds half a sd or more
