@@ -219,6 +219,36 @@ def _record_embedding(store: Any, name: str, model: Any, cache: Any) -> None:
                                     "cache_dir": None if c is None else str(c.root)}})
 
 
+def _record_lsa(store: Any, name: str, corpus: Corpus, space: Any, doc_rows: np.ndarray, cache: Any) -> None:
+    """Put the candidate docs' rows of the corpus' latent semantic space in the embedding cache and record
+    under which id: the review path's refit reads them for its topic evidence (core.review.vectors,
+    core.risk.learn.topic_evidence) and never refits the space. The id names the space (tokeniser, depth and
+    every doc text in order), so another corpus' rows never answer; no cache or no space: nothing recorded."""
+    import hashlib
+
+    from core.encoders import as_cache
+    from core.encoders.cache import text_key
+    from core.mining import TOKENIZER_ID
+    from core.mining.lsa import FIT_DOCS
+
+    c = as_cache(cache)
+    record = None
+    if c is not None and space is not None:
+        keys = [text_key(t) for t in corpus.doc_texts]
+        h = hashlib.sha256(f"{TOKENIZER_ID}|{space.doc.shape[1]}|{FIT_DOCS}".encode())
+        for k in keys:
+            h.update(k)
+        mid = f"lsa-{h.hexdigest()[:20]}"
+        rows = np.unique(np.asarray(doc_rows, np.int64))
+        want = [keys[i] for i in rows]
+        hit, _ = c.lookup(mid, want)
+        miss = rows[~hit]
+        c.put(mid, [keys[i] for i in miss], space.doc[miss])
+        record = {"model_id": mid, "cache_dir": str(c.root)}
+    with store.dataset_appender(name) as w:
+        w.merge_meta({"lsa": record})
+
+
 def late_interaction(corpus: Corpus, model: Any = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The token-MaxSim pair function (core/encoders/late.py) over the corpus' texts.
 
@@ -281,6 +311,8 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
                         corpus.positives, bm25=bm25_rows(corpus), bm25_feedback=bm25_feedback(corpus),
                         late=late_fn, coverage=term_coverage(corpus), lsa=lsa_space(corpus),
                         topic=topic_queries(corpus.query_texts))
+    in_play = [i for i in cands.doc_id.astype(str).unique() if i in inputs._dpos]
+    _record_lsa(store, name, corpus, inputs.lsa, inputs.drow(in_play), cache)
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
     scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)

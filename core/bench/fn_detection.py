@@ -137,7 +137,7 @@ def load_qrels(path: str | Path) -> pd.DataFrame:
 def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, doc_emb: np.ndarray,
                    q: np.ndarray, d: np.ndarray, checkpoints: tuple[int, ...], batch: int = 25,
                    query_emb: np.ndarray | None = None, pos_similarity: np.ndarray | None = None,
-                   late: np.ndarray | None = None) -> list[dict]:
+                   late: np.ndarray | None = None, topic_doc: np.ndarray | None = None) -> list[dict]:
     """Judgments from the head of the queue (hidden labels as the oracle), then re-rank the rest.
 
     Per checkpoint N: (1) judge the static queue's first N and re-rank the others with
@@ -145,6 +145,7 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     *same* unjudged items. (2) A queue that learns as it goes: judge batches of ``batch`` from the head of
     the current order, re-ranking after each; false negatives found after N, vs the static queue's first N.
     ``late``: the late-interaction MaxSim per row (its query mean becomes a learner feature), or None.
+    ``topic_doc``: the docs' rows in the corpus' latent semantic space (the learner's topic evidence), or None.
     """
     from core.risk.combiner import sigmoid
     from core.risk.learn import (
@@ -155,6 +156,7 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         query_residual,
         rerank,
         static_extras,
+        topic_evidence,
     )
 
     mass = query_mass(q, static_logit)
@@ -165,7 +167,8 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
         ev = judgment_evidence(doc_emb, q, d, q[j], d[j], y[j])
         dev = None if query_emb is None else doc_evidence(query_emb, q, d, q[j], d[j], y[j])
         res = query_residual(q, static_logit, judged, y)  # reads only the judged rows' labels
-        return learning_features(static_logit, offset, ev, dev, mass, extra, res)
+        top = None if topic_doc is None else topic_evidence(topic_doc, q, d, q[j], d[j], y[j], static_logit)
+        return learning_features(static_logit, offset, ev, dev, mass, extra, res, top)
 
     def relearn(judged: np.ndarray) -> np.ndarray:
         return rerank(static_logit, features(judged), judged, y, groups=q)
@@ -330,7 +333,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     ceiling = _metrics(y, supervised_ceiling(y, qrow, sigd, static, seed))
     probes = probe_calibration(y, static, seed=seed)
     curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
-                           pos_similarity=sigd["pos_similarity"], late=late_row)
+                           pos_similarity=sigd["pos_similarity"], late=late_row,
+                           topic_doc=None if lsa is None else lsa.doc)
     view = model.view
     maxsim = None if late is None else ("contextual" if late_interaction else "static")
     result = {

@@ -8,7 +8,9 @@ MaxSim (`query_mean`; both via `static_extras`), where queries are expected to h
 many more the query's other judged items held than the scorer expected (`query_residual`) — and, when the
 embedding cache already holds the vectors of the queries and docs in play, the bench learner's cosine evidence
 (to docs judged FN / negative for the same query, and of the query to other queries that judged the same doc;
-`core.review.vectors` looks them up and never encodes). Any vector missing: the vector-free features, and the
+`core.review.vectors` looks them up and never encodes), with, where scoring cached the docs' rows of the corpus'
+latent semantic space and queries hold several false negatives, the closeness to the query's judged FNs there
+(`topic_evidence`). Any vector missing: the vector-free features, and the
 refit's record says which path ran and why. The model and its shrinkage are chosen by query-grouped
 cross-validation on the judged items, so a few judgments leave the unjudged items at the scorer's risk unless
 they clearly re-order them; re-ordered, they keep the scorer's level (`core.risk.learn.anchor_levels`). No
@@ -43,6 +45,7 @@ from core.risk.learn import (
     query_residual,
     rerank,
     static_extras,
+    topic_evidence,
 )
 from core.store import Store
 from core.store import learning as SL
@@ -114,6 +117,7 @@ def _signal(signals: pd.Series, name: str) -> np.ndarray | None:
 
 EVIDENCE_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos",
                   "other_query_fn_cos", "other_query_neg_cos"]
+TOPIC_NAMES = ["same_query_fn_topic_has", "same_query_fn_topic_cos"]  # core.risk.learn.topic_evidence
 
 
 def item_keys(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,14 +135,17 @@ def _features(items: pd.DataFrame, base_logit: np.ndarray, judged: np.ndarray, l
     q, _, d, _ = item_keys(items)
     signals = items.signals.reset_index(drop=True)
     extra, extra_names = static_extras(q, _signal(signals, "pos_similarity"), _signal(signals, "late_maxsim"))
-    ev = dev = None
+    ev = dev = top = None
     if vectors is not None:
         j = np.flatnonzero(judged)  # only the judged rows' labels are read
         ev = judgment_evidence(vectors.doc, q, d, q[j], d[j], labels[j])
         dev = doc_evidence(vectors.query, q, d, q[j], d[j], labels[j])
+        if vectors.topic is not None:
+            top = topic_evidence(vectors.topic, q, d, q[j], d[j], labels[j], base_logit)
     res = query_residual(q, base_logit, judged, labels)
-    Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra, res)
-    names = ([] if vectors is None else EVIDENCE_NAMES) + ["query_mass"] + extra_names
+    Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra, res, top)
+    names = [] if vectors is None else EVIDENCE_NAMES[:4] + (TOPIC_NAMES if top is not None else []) + EVIDENCE_NAMES[4:]
+    names += ["query_mass"] + extra_names
     names += [] if res is None else ["query_residual"]
     return q, Z, names
 

@@ -22,6 +22,7 @@ from core.encoders.cache import EmbeddingCache, l2_normalise, text_key
 from core.encoders.encode import doc_text
 
 RECORD_KEY = "embedding"  # written by core.pipeline.score_dataset
+LSA_KEY = "lsa"  # ditto (core.pipeline._record_lsa): the LSA doc rows' cache id and folder
 SUPPLIED_KEY = "embeddings"  # core.ingest.embeddings.META_KEY: supplied vectors
 _CHUNK = 5_000  # ids per IN (...) query
 
@@ -33,6 +34,7 @@ class CachedVectors:
     model_id: str
     query: np.ndarray
     doc: np.ndarray
+    topic: np.ndarray | None = None  # the docs' rows in the corpus' latent semantic space, when scoring cached them
 
 
 def embedding_source(meta: dict) -> tuple[str, str | None] | None:
@@ -87,7 +89,19 @@ def cached_vectors(store, dataset: str, query_ids: Sequence[str], doc_ids: Seque
     qv = lookup_texts(c, mid, q.loc[qids, "text"].tolist())
     if qv is None:
         return None, f"query vectors missing from the cache (model {mid})"
-    dv = lookup_texts(c, mid, [doc_text(t, x) for t, x in zip(d.loc[dids, "title"], d.loc[dids, "text"])])
+    texts = [doc_text(t, x) for t, x in zip(d.loc[dids, "title"], d.loc[dids, "text"])]
+    dv = lookup_texts(c, mid, texts)
     if dv is None:
         return None, f"doc vectors missing from the cache (model {mid})"
-    return CachedVectors(mid, qv, dv), ""
+    return CachedVectors(mid, qv, dv, _topic_rows(store.dataset_info(dataset)["meta"], texts, cache)), ""
+
+
+def _topic_rows(meta: dict, texts: list[str], cache: EmbeddingCache | str | os.PathLike | None) -> np.ndarray | None:
+    """The docs' rows in the corpus' latent semantic space, as scoring cached them, or None (not recorded, or
+    any missing: the refit then goes without its topic evidence)."""
+    rec = meta.get(LSA_KEY)
+    if not isinstance(rec, dict) or not rec.get("model_id"):
+        return None
+    root = cache or rec.get("cache_dir")
+    c = cache if isinstance(cache, EmbeddingCache) else _cache(None if root is None else str(root))
+    return lookup_texts(c, str(rec["model_id"]), texts)

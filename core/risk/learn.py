@@ -100,6 +100,23 @@ def _max_sim(emb: np.ndarray, key: np.ndarray, item: np.ndarray, jkey: np.ndarra
     return out
 
 
+def topic_evidence(topic_doc: np.ndarray, q: np.ndarray, d: np.ndarray, jq: np.ndarray, jd: np.ndarray,
+                   jy: np.ndarray, static_logit: np.ndarray) -> np.ndarray | None:
+    """Per row: max cosine, in the corpus' latent semantic space (``topic_doc``: core/mining/lsa.py doc rows),
+    to the docs judged relevant for the same query, the row's own judgment left out; 0 where the query has none.
+
+    :func:`judgment_evidence` asks the same in MiniLM's space; this one sees which words *this* corpus uses
+    together, as the static ``lsa_feedback`` signal does with the labelled positives. None unless queries are
+    expected to hold several false negatives (:func:`several_expected` at least ``SEVERAL_GATE``): with about one
+    per query, closeness to a found one says little (SciFact train s0 lost 0.005 AP of the rest after 200 and
+    0.028 after 500 ungated). Gated, over 8 runs not used to build it it added +0.007 AP of the rest after 200
+    judgments (7 up, none down) and +0.015 after 500 (docs/benchmarks.md, session 21).
+    """
+    if several_expected(q, static_logit) < SEVERAL_GATE:
+        return None
+    return _max_sim(topic_doc, q, d, jq, jd, jy)[:, :1]
+
+
 def query_mass(q: np.ndarray, static_logit: np.ndarray) -> np.ndarray:
     """Per row: log-odds of the mean static probability over its query's rows (label-free; judgments weigh it)."""
     mean = query_mean(q, sigmoid(np.asarray(static_logit, dtype=float)))
@@ -208,9 +225,11 @@ def _presence(ev: np.ndarray) -> np.ndarray:
 
 def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidence: np.ndarray | None,
                       doc_ev: np.ndarray | None = None, mass: np.ndarray | None = None,
-                      extra: np.ndarray | None = None, residual: np.ndarray | None = None) -> np.ndarray:
+                      extra: np.ndarray | None = None, residual: np.ndarray | None = None,
+                      topic: np.ndarray | None = None) -> np.ndarray:
     """The re-ranker's features: the ranking view's departure from the spline view (when there is one), the
-    same-query evidence (presence-encoded), the other-query evidence, the query mass, then ``extra`` columns
+    same-query evidence then its topic column (:func:`topic_evidence`, when given; presence-encoded together),
+    the other-query evidence, the query mass, then ``extra`` columns
     (e.g. :func:`signal_features` of the similarity to the kept positive), then the judged query residual
     (:func:`query_residual`) when given.
 
@@ -220,8 +239,9 @@ def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidenc
     """
     rank_logit = np.asarray(rank_logit, dtype=float)
     cols = [] if offset is None else [(rank_logit - np.asarray(offset, dtype=float))[:, None]]
-    if evidence is not None:
-        cols.append(_presence(np.asarray(evidence, dtype=float).reshape(len(rank_logit), -1)))
+    if evidence is not None or topic is not None:
+        parts = [np.asarray(v, dtype=float).reshape(len(rank_logit), -1) for v in (evidence, topic) if v is not None]
+        cols.append(_presence(np.hstack(parts)))
     if doc_ev is not None:
         cols.append(np.asarray(doc_ev, dtype=float).reshape(len(rank_logit), -1))
     if mass is not None:

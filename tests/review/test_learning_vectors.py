@@ -100,3 +100,31 @@ def test_no_recorded_model_means_vector_free(store):
         w.merge_meta({"embedding": None})
     vec, why = V.cached_vectors(store, DS, [], [])
     assert vec is None and "no embedding model recorded" in why
+
+
+def test_scoring_caches_the_docs_topic_rows_and_the_refit_weighs_them_where_queries_hold_several(store, seed):
+    """Scoring put the candidate docs' LSA rows in the cache under an id naming the space; the refit looks them up
+    (never refits the space) and adds the closeness to judged FNs there once queries hold several (learn gate)."""
+    cache = str(seed[1])
+    rec = store.dataset_info(DS)["meta"]["lsa"]
+    assert rec["model_id"].startswith("lsa-") and rec["cache_dir"] == cache
+    _judge(store, cache)
+    items, y = SL.risk_rows(store, DS), L.targets(store, DS)
+    _, qids, _, dids = L.item_keys(items)
+    vec, why = V.cached_vectors(store, DS, qids, dids, cache)
+    assert vec is not None and vec.topic is not None, why
+    assert vec.topic.shape[0] == len(dids) and np.allclose(np.linalg.norm(vec.topic, axis=1), 1, atol=1e-4)
+    # SciFact holds about one relevant doc per query: the scorer expects few, the topic evidence stays out
+    _, info = L.refit(items, y, vec)
+    assert info["evidence"] == "cosine" and not set(L.TOPIC_NAMES) & set(info["features"])
+    # the same items as a scorer expecting several per query would hold them: it joins, after the same-query cosines
+    rich = items.assign(base=0.4, fn_risk=0.4)
+    new, info = L.refit(rich, y, vec)
+    names = info["features"]
+    assert names[:4] == L.EVIDENCE_NAMES[:4] and names[4:6] == L.TOPIC_NAMES and names[6:8] == L.EVIDENCE_NAMES[4:]
+    assert not np.allclose(new, L.refit(rich, y, V.CachedVectors(vec.model_id, vec.query, vec.doc))[0], atol=1e-6)
+    # no record (a store scored before it, or without a cache): the cosine path without it
+    with store.dataset_appender(DS) as w:
+        w.merge_meta({"lsa": None})
+    vec, _ = V.cached_vectors(store, DS, qids, dids, cache)
+    assert vec is not None and vec.topic is None

@@ -21,6 +21,7 @@ from core.risk.learn import (
     rerank,
     several_expected,
     signal_features,
+    topic_evidence,
 )
 
 
@@ -353,3 +354,43 @@ def test_query_residual_waits_for_queries_expected_to_hold_several() -> None:
     assert query_residual(q, rich, np.arange(300) % 2 == 0, y) is None  # half the rows judged: the rest is a tail
     assert 0.0 <= several_expected(q, sparse) < several_expected(q, rich) <= 1.0
     assert several_expected(np.array([], int), np.array([])) == 0.0
+
+
+@given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 1000))
+@settings(max_examples=40, deadline=None)
+def test_topic_evidence_is_the_same_query_fn_closeness_leave_one_out_and_blind_to_unjudged_labels(
+        seed: int, perm_seed: int) -> None:
+    q, d, y, emb, _ = _world(seed, n_q=4, per_q=15)
+    rich = np.full(len(q), -1.0)  # several false negatives expected per query: the evidence is on
+    judged = np.random.default_rng(seed).random(len(q)) < 0.4
+    j = np.flatnonzero(judged)
+    ev = topic_evidence(emb, q, d, q[j], d[j], y[j], rich)
+    assert ev.shape == (len(q), 1)
+    # the relevant class's column of the same-query evidence, in whatever space it is given
+    np.testing.assert_allclose(ev[:, 0], judgment_evidence(emb, q, d, q[j], d[j], y[j])[:, 0], atol=1e-6)
+    for i in range(len(q)):  # brute force: max cosine to the query's *other* judged false negatives
+        others = [k for k in j if q[k] == q[i] and y[k] == 1 and d[k] != d[i]]
+        want = max(float(emb[d[i]] @ emb[d[k]]) for k in others) if others else 0.0
+        assert abs(ev[i, 0] - want) < 1e-5
+    hidden = np.where(judged, y, 1 - y)  # unjudged labels flipped: nothing moves
+    np.testing.assert_allclose(topic_evidence(emb, q, d, q[j], d[j], hidden[j], rich), ev)
+    p = np.random.default_rng(perm_seed).permutation(len(q))
+    jp = np.flatnonzero(judged[p])
+    np.testing.assert_allclose(topic_evidence(emb, q[p], d[p], q[p][jp], d[p][jp], y[p][jp], rich), ev[p],
+                               atol=1e-6)
+
+
+def test_topic_evidence_waits_for_queries_expected_to_hold_several_and_joins_the_features() -> None:
+    q, d, y, emb, static = _world(0)
+    j = np.flatnonzero(np.arange(len(q)) % 3 == 0)
+    sparse = np.full(len(q), -5.0)
+    assert topic_evidence(emb, q, d, q[j], d[j], y[j], sparse) is None  # SciFact-like: off
+    top = topic_evidence(emb, q, d, q[j], d[j], y[j], np.full(len(q), -1.0))
+    ev = judgment_evidence(emb, q, d, q[j], d[j], y[j])
+    plain = learning_features(static, None, ev, None, query_mass(q, static))
+    both = learning_features(static, None, ev, None, query_mass(q, static), topic=top)
+    # presence-encoded with the same-query evidence: two more columns, the rest unchanged
+    assert both.shape[1] == plain.shape[1] + 2
+    np.testing.assert_allclose(both[:, :4], plain[:, :4])
+    np.testing.assert_allclose(both[:, 6:], plain[:, 4:])
+    assert (both[:, 4] == (top[:, 0] != 0)).all()
