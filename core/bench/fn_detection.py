@@ -343,6 +343,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
         "query_sample": query_sample,
         "n_queries": len(qids), "n_candidates": len(scored),
         "fn_rate": float(y.mean()), "detection": table, "maxsim": maxsim, "late_interaction_s": late_s,
+        "lsa_s": None if lsa is None else round(lsa.fit_s, 3),
         "evidence": evidence, "ceiling": ceiling, "probe_calibration": probes,
         "fn_risk_range": [float(p.min()), float(p.max())], "ECE": expected_calibration_error(y, p),
         "view": None if view is None else {"name": view.name, "c": view.c, "prior": view.prior,
@@ -399,6 +400,8 @@ def format_tables(r: dict) -> str:
     if r.get("late_interaction_s") is not None:
         how = "contextual, a second model pass" if r.get("maxsim") == "contextual" else "static word pieces"
         lines.append(f"token MaxSim ({how}): {r['late_interaction_s']:.1f} s wall")
+    if r.get("lsa_s") is not None:
+        lines.append(f"LSA space (truncated SVD of the BM25 index): {r['lsa_s']:.1f} s wall")
     if r.get("probe_calibration"):
         lines += ["", "the level from a random audit sample (the review queue's random order): ECE of the rest, static",
                   "-> shifted where the sample rejects the static level at 5% (mean of the draws):"]

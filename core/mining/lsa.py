@@ -10,6 +10,7 @@ no tokenising pass. The scorer uses it as evidence of another kind: closeness to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ class LsaSpace:
 
     query: np.ndarray  # (n_queries, k) float32; a query with no corpus term is all zeros
     doc: np.ndarray  # (n_docs, k) float32
+    fit_s: float = 0.0  # wall seconds the space took (the benches report the new evidence's cost apart)
 
 
 def lsa_space(index: Bm25Index, query_texts: Sequence[str], dims: int = LSA_DIMS, seed: int = 0,
@@ -46,6 +48,7 @@ def lsa_space(index: Bm25Index, query_texts: Sequence[str], dims: int = LSA_DIMS
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
+    t0 = time.perf_counter()
     scores = getattr(index.retriever, "scores", None)
     if not isinstance(scores, dict) or not {"data", "indices", "indptr"} <= set(scores):
         return None
@@ -74,4 +77,4 @@ def lsa_space(index: Bm25Index, query_texts: Sequence[str], dims: int = LSA_DIMS
     svd = TruncatedSVD(k, random_state=seed).fit(fit)
     doc_vecs = normalize(svd.transform(docs)).astype(np.float32)
     query_vecs = normalize(svd.transform(counts @ sp.diags(idf))).astype(np.float32)
-    return LsaSpace(query_vecs, doc_vecs)
+    return LsaSpace(query_vecs, doc_vecs, time.perf_counter() - t0)

@@ -31,6 +31,7 @@ def test_space_is_unit_rows_of_the_usual_depth_and_deterministic(corpus, index) 
     a = lsa_space(index, queries)
     assert a is not None and a.doc.shape == (len(docs), LSA_DIMS) and a.query.shape == (len(queries), LSA_DIMS)
     assert a.doc.dtype == a.query.dtype == np.float32
+    assert a.fit_s > 0  # its cost, which the benches report apart
     np.testing.assert_allclose(np.linalg.norm(a.doc, axis=1), 1, atol=1e-5)
     # a query is a unit vector when some word of it is in the corpus, else all zeros
     from core.mining import bm25_tokenize

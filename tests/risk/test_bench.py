@@ -73,6 +73,7 @@ def test_bench_runs_on_small_real_subset() -> None:
     # reported alone as evidence
     assert 0 < r["view"]["fused"]["lsa_feedback"] <= 0.35 and "lsa_feedback fused at" in format_tables(r)
     assert 0 <= r["evidence"]["LSA feedback alone"]["AP"] <= 1
+    assert r["lsa_s"] > 0 and "LSA space (truncated SVD of the BM25 index)" in format_tables(r)
 
 
 @pytest.mark.slow
