@@ -330,6 +330,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     evidence = {} if late_row is None else {"token MaxSim alone": _metrics(y, late_row)}
     if lsa is not None:
         evidence["LSA feedback alone"] = _metrics(y, sigd["lsa_feedback"])
+        evidence["LSA graph alone"] = _metrics(y, sigd["graph_lsa"])
     ceiling = _metrics(y, supervised_ceiling(y, qrow, sigd, static, seed))
     probes = probe_calibration(y, static, seed=seed)
     curve = learning_curve(y, static, offset, d_emb, qrow, drow, tuple(judgments), query_emb=q_emb,
@@ -360,7 +361,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
 def _fused_weights(view) -> dict[str, float]:
     """The weights of the terms a view fuses beside its model (core/risk/select.py), by signal."""
     from core.risk.inputs import DENSE_NQC
-    from core.risk.select import LATE_SIGNAL, LSA_SIGNAL, SENTENCE_SIGNAL
+    from core.risk.select import LATE_SIGNAL, LSA_GRAPH_SIGNAL, LSA_SIGNAL, SENTENCE_SIGNAL
 
     score = view.score
     late, query = getattr(score, "late", None), getattr(score, "query", None)
@@ -372,6 +373,8 @@ def _fused_weights(view) -> dict[str, float]:
             out[name] = round(float(term[0]), 4)
     if getattr(score, "lsa", None):
         out[LSA_SIGNAL] = round(float(score.lsa), 4)
+        if getattr(score, "lsa_graph", False):
+            out[LSA_GRAPH_SIGNAL] = round(float(score.lsa), 4)
     return out
 
 

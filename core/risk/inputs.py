@@ -285,6 +285,7 @@ DENSE_FEEDBACK_WEIGHT = 0.25
 # positives alone) once fused (docs/benchmarks.md, session 21).
 LSA_FEEDBACK_WEIGHT = 0.5
 LSA_FEEDBACK = "lsa_fb"  # the pair_arrays key (with ``feedback``) the ``lsa_feedback`` signal reads
+LSA_GRAPH = "lsa_graph"  # ... and the one the ``graph_lsa`` signal reads (the doc's nearest docs, averaged)
 
 
 def _feedback_keys(rows: np.ndarray, q: np.ndarray, d: np.ndarray,
@@ -345,7 +346,7 @@ def _dense_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.n
 
 
 def _lsa_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.ndarray, S: np.ndarray,
-                  qs: np.ndarray, pos_rows: list[np.ndarray], out: dict[str, np.ndarray]) -> None:
+                  qs: np.ndarray, pos_rows: list[np.ndarray], nbr: np.ndarray, out: dict[str, np.ndarray]) -> None:
     """How close each row's doc is to its query's labelled positives' topic in the corpus' latent semantic
     space, against the query's own top docs: the query's LSA vector moved ``LSA_FEEDBACK_WEIGHT`` toward the
     normalised mean of its positives' (Rocchio, leave-one-out as the dense feedback), its cosine z-scored over
@@ -353,7 +354,9 @@ def _lsa_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.nda
     (``S``: the block's plain dense scores, row ``i`` for query ``qs[i]``).
 
     Standardised against the query's own top docs, not over all rows, so it orders docs within a query and
-    leaves each query's level to the other terms; label-free except for the positives it moves toward.
+    leaves each query's level to the other terms; label-free except for the positives it moves toward. Also the
+    mean of the same value over the doc's nearest docs (``nbr``, the dense doc graph), as ``graph_dense`` is to
+    ``dense_z``: a doc whose neighbourhood sits on the positives' topic.
     """
     lsa = inputs.lsa
     keys, k = _feedback_keys(rows, q, d, pos_rows)
@@ -364,6 +367,9 @@ def _lsa_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.nda
     tm, ts = T.mean(1), T.std(1)
     z = (L[k, d[rows]] - mu[k]) / sd[k]
     out[LSA_FEEDBACK][rows] = np.where(ts[k] > 0, (z - tm[k]) / np.where(ts[k] > 0, ts[k], 1.0), 0.0)
+    if nbr.shape[1]:  # the same for the doc's nearest docs (the doc graph), averaged: ``graph_lsa``
+        G = ((L[k[:, None], nbr[rows]] - mu[k, None]) / sd[k, None]).mean(1)
+        out[LSA_GRAPH][rows] = np.where(ts[k] > 0, (G - tm[k]) / np.where(ts[k] > 0, ts[k], 1.0), 0.0)
 
 
 def _fill(out: dict[str, np.ndarray], value: str, graph: str, S: np.ndarray, k: np.ndarray, rows: np.ndarray,
@@ -395,7 +401,8 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
 
     ``feedback``: also the ``fb_*`` dense arrays of the queries moved toward their labelled positives,
     with ``inputs.bm25_feedback`` the lexical ones of the RM3-expanded queries, and with ``inputs.lsa`` the
-    ``lsa_fb`` closeness to the positives' topic in the corpus' latent semantic space.
+    ``lsa_fb`` closeness to the positives' topic in the corpus' latent semantic space (``lsa_graph``: of the
+    doc's nearest docs).
 
     Per-query statistics are over the whole corpus, so the same feature means the same thing for a mined
     candidate and for a uniformly sampled doc (what positive-unlabelled learning needs).
@@ -408,7 +415,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
     keys += list(FEEDBACK_KEYS.values()) if lexical else []
     keys += list(DENSE_FEEDBACK_KEYS.values()) if feedback else []
     lsa = feedback and inputs.lsa is not None
-    keys += [LSA_FEEDBACK] if lsa else []
+    keys += [LSA_FEEDBACK, LSA_GRAPH] if lsa else []
     out = {k: np.zeros(n, np.float64) for k in keys}
     out["topic_query"] = np.ones(n) if inputs.topic is None else np.asarray(inputs.topic, np.float64)[q]
     Q, D = inputs.query_emb, inputs.doc_emb
@@ -446,7 +453,7 @@ def pair_arrays(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, ranks: bool = 
         if feedback:
             _dense_feedback(inputs, rows, q, d, nbr, pos_rows, out)
         if lsa:
-            _lsa_feedback(inputs, rows, q, d, S, qs, pos_rows, out)
+            _lsa_feedback(inputs, rows, q, d, S, qs, pos_rows, nbr, out)
         _positive_arrays(Q, D, rows, q, d, pos_rows, inv, out)
     return out
 

@@ -12,11 +12,11 @@ from core.risk.calibration import OffsetCalibration, fit_offset, judgment_target
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import DENSE_NQC, RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
-from core.risk.select import LATE_SIGNAL, LSA_SIGNAL, QUERY_SIGNALS, choose_view
+from core.risk.select import LATE_SIGNAL, LSA_GRAPH_SIGNAL, LSA_SIGNAL, QUERY_SIGNALS, choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
-SCORER_VERSION = f"pu-view-12+{TOKENIZER_ID}"  # 12: the LSA closeness to the positives' topic fused at 0.35 x the topic term's factor; 11: the NQC of a sentence query's dense top docs fused at 0.2 x the topic term's factor; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-13+{TOKENIZER_ID}"  # 13: and its mean over the doc's nearest docs (graph_lsa) beside it; 12: the LSA closeness to the positives' topic fused at 0.35 x the topic term's factor; 11: the NQC of a sentence query's dense top docs fused at 0.2 x the topic term's factor; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 
@@ -102,6 +102,8 @@ def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndar
         out[DENSE_NQC] = score.nqc[0] * score.nqc_z(sig) >= 0.5
     if getattr(score, "lsa", None) and LSA_SIGNAL in sig:
         out[LSA_SIGNAL] = score.lsa * np.asarray(sig[LSA_SIGNAL], dtype=float) >= 0.5
+        if getattr(score, "lsa_graph", False) and LSA_GRAPH_SIGNAL in sig:
+            out[LSA_GRAPH_SIGNAL] = score.lsa * np.asarray(sig[LSA_GRAPH_SIGNAL], dtype=float) >= 0.5
     return out
 
 

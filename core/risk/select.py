@@ -103,6 +103,11 @@ NQC_WEIGHT = 0.2
 # (docs/benchmarks.md, session 21). Held-out labelled positives cannot set it: they are what the query moves toward.
 LSA_SIGNAL = "lsa_feedback"
 LSA_WEIGHT = 0.35
+# The same closeness averaged over the doc's nearest docs (``graph_lsa``), added beside it at the same weight
+# (pu-view-13): over 25 runs +0.004 AP on average (17 up, 5 down, worst -0.016 on NFCorpus at 35 queries), over
+# 18 more not used to choose it +0.003 (11 up, 6 down, worst -0.013 on NFCorpus at 64); every `vid-titles` run up
+# and ECE lower on nearly every run (docs/benchmarks.md, session 21). Half the weight, on 10 of those runs: +0.002.
+LSA_GRAPH_SIGNAL = "graph_lsa"
 
 
 def _signal_views() -> list[str]:
@@ -114,7 +119,8 @@ class ViewScore:
     """Sum of standardised model log-odds (one model: its log-odds), plus the standardised late-interaction
     MaxSim at ``LATE_WEIGHT`` when ``late`` is set, plus the topic queries' query-level term when ``query`` is
     set, plus the sentence queries' term when ``sentence`` is set, plus their NQC term when ``nqc`` is set, plus
-    the LSA closeness to the positives' topic when ``lsa`` is set; a class, not a lambda, so it pickles."""
+    the LSA closeness to the positives' topic (and its doc-graph mean, ``lsa_graph``) when ``lsa`` is set; a
+    class, not a lambda, so it pickles."""
 
     models: dict[str, Any]
     norm: dict[str, tuple[float, float]]  # model name -> (mean, sd) of its held-out region scores
@@ -124,6 +130,7 @@ class ViewScore:
     sentence: tuple[float, float, float] | None = None  # (weight, mean, sd) of SENTENCE_SIGNAL likewise
     nqc: tuple[float, float, float] | None = None  # (weight, mean, sd) of DENSE_NQC likewise
     lsa: float | None = None  # weight of LSA_SIGNAL (standardised per query already)
+    lsa_graph: bool = False  # LSA_GRAPH_SIGNAL too, at the same weight (False in views pickled before pu-view-13)
 
     def __call__(self, X: np.ndarray, signals: dict[str, np.ndarray] | None = None) -> np.ndarray:
         out = sum((model_score(self.models[k], X) - m) / sd for k, (m, sd) in self.norm.items())
@@ -138,6 +145,8 @@ class ViewScore:
             out = out + self.nqc[0] * self.nqc_z(signals)  # rows stored before the signal: no term
         if getattr(self, "lsa", None) and signals is not None and LSA_SIGNAL in signals:  # older pickles: no field
             out = out + self.lsa * np.asarray(signals[LSA_SIGNAL], dtype=float)
+            if getattr(self, "lsa_graph", False) and LSA_GRAPH_SIGNAL in signals:  # pu-view-13 on
+                out = out + self.lsa * np.asarray(signals[LSA_GRAPH_SIGNAL], dtype=float)
         return out
 
     def nqc_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
@@ -297,7 +306,7 @@ def choose_view(inputs: RiskInputs, names: list[str], global_train: tuple[np.nda
         score.nqc = (NQC_WEIGHT * several, *_standard(nqc[ev]))
         name = f"{name}+nqc"
     if inputs.lsa is not None and LSA_WEIGHT * several > 0:  # read when ranking (feedback arrays), not here
-        score.lsa = LSA_WEIGHT * several
+        score.lsa, score.lsa_graph = LSA_WEIGHT * several, True
         name = f"{name}+lsa"
     return View(name, score, platt, c, prior, int(y.sum()), {k: round(v, 4) for k, v in ap.items()})
 

@@ -202,6 +202,16 @@ def lsa_feedback(a: Arrays) -> np.ndarray:
     return _optional(a, "lsa_fb")
 
 
+@register("graph_lsa", lambda v, r: f"its nearest docs are on its labelled positive's topic (LSA, {v:.1f} sd)")
+def graph_lsa(a: Arrays) -> np.ndarray:
+    """``lsa_feedback`` averaged over the doc's nearest docs (the dense doc graph), as ``graph_dense`` is to
+    ``dense_z``. Not learned, for ``lsa_feedback``'s reason; the view fuses it beside that signal at the same
+    weight (core/risk/select.py): over 43 bench runs +0.003 AP on average, `vid-titles` +0.002 to +0.015 on
+    every run, NFCorpus at 35-64 queries down up to 0.016 (docs/benchmarks.md, session 21). 0 where not computed.
+    """
+    return _optional(a, "lsa_graph")
+
+
 @register("topic_query", lambda v, r: "the query names a topic" if v else "the query reads as a sentence")
 def topic_query(a: Arrays) -> np.ndarray:
     """Query-level gate, not learned: 1 where the query names a topic (no stop word in it), 0 for a sentence

@@ -72,7 +72,8 @@ def test_bench_runs_on_small_real_subset() -> None:
     # the LSA closeness to the positives' topic: fused on NFCorpus (queries with several relevant docs), and
     # reported alone as evidence
     assert 0 < r["view"]["fused"]["lsa_feedback"] <= 0.35 and "lsa_feedback fused at" in format_tables(r)
-    assert 0 <= r["evidence"]["LSA feedback alone"]["AP"] <= 1
+    assert 0 <= r["evidence"]["LSA feedback alone"]["AP"] <= 1 and 0 <= r["evidence"]["LSA graph alone"]["AP"] <= 1
+    assert r["view"]["fused"]["graph_lsa"] == r["view"]["fused"]["lsa_feedback"]
     assert r["lsa_s"] > 0 and "LSA space (truncated SVD of the BM25 index)" in format_tables(r)
 
 

@@ -3,6 +3,7 @@ the view's fused term — on synthetic spaces, and on a real NFCorpus subset."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from hypothesis import strategies as st
 
 from core.mining.lsa import LsaSpace
 from core.risk import RiskInputs, pair_arrays, score_false_negatives, train_combiner
-from core.risk.inputs import LSA_FEEDBACK, LSA_FEEDBACK_WEIGHT, with_feedback
-from core.risk.select import LSA_SIGNAL, LSA_WEIGHT
+from core.risk.inputs import LSA_FEEDBACK, LSA_FEEDBACK_WEIGHT, LSA_GRAPH, with_feedback
+from core.risk.select import LSA_GRAPH_SIGNAL, LSA_SIGNAL, LSA_WEIGHT
 from core.risk.signals import SIGNALS
 from tests.risk.conftest import make_inputs
 
@@ -36,9 +37,10 @@ def _with_space(seed: int) -> tuple[RiskInputs, object]:
     return inputs, cands
 
 
-def _brute(inputs: RiskInputs, qi: int, di: int) -> float:
+def _brute(inputs: RiskInputs, qi: int, di: int, graph: bool = False) -> float:
     """The value written out once more: the query moved half way to its other positives' mean, its cosines
-    z-scored over the corpus, then against the z-scores of the query's dense top ``top_k`` docs."""
+    z-scored over the corpus, then against the z-scores of the query's dense top ``top_k`` docs; ``graph``: that
+    value (for the same moved query) averaged over the doc's nearest docs."""
     pos = inputs.positive_rows()[qi]
     fb = pos[pos != di]
     v = inputs.lsa.query[qi].astype(np.float64)
@@ -48,7 +50,8 @@ def _brute(inputs: RiskInputs, qi: int, di: int) -> float:
     s = inputs.lsa.doc.astype(np.float64) @ v
     z = (s - s.mean()) / s.std()
     top = np.argsort(-(inputs.doc_emb @ inputs.query_emb[qi]), kind="stable")[: inputs.top_k]
-    return float((z[di] - z[top].mean()) / z[top].std())
+    t = (z - z[top].mean()) / z[top].std()
+    return float(t[inputs.neighbours(np.array([di]))[0]].mean()) if graph else float(t[di])
 
 
 @settings(max_examples=8, deadline=None)
@@ -59,10 +62,12 @@ def test_lsa_feedback_matches_a_brute_force_and_is_row_order_free(seed: int, per
     a = pair_arrays(inputs, q, d, feedback=True)
     for i in range(len(q)):
         assert abs(a[LSA_FEEDBACK][i] - _brute(inputs, int(q[i]), int(d[i]))) < 1e-4
-    assert np.isfinite(SIGNALS[LSA_SIGNAL].fn(a)).all()
+        assert abs(a[LSA_GRAPH][i] - _brute(inputs, int(q[i]), int(d[i]), graph=True)) < 1e-4
+    assert np.isfinite(SIGNALS[LSA_SIGNAL].fn(a)).all() and np.isfinite(SIGNALS[LSA_GRAPH_SIGNAL].fn(a)).all()
     perm = np.random.default_rng(perm_seed).permutation(len(q))
     b = pair_arrays(inputs, q[perm], d[perm], feedback=True)
     np.testing.assert_allclose(a[LSA_FEEDBACK][perm], b[LSA_FEEDBACK], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(a[LSA_GRAPH][perm], b[LSA_GRAPH], rtol=1e-6, atol=1e-6)
 
 
 def test_lsa_feedback_sees_only_the_querys_own_labels_never_a_positive_itself() -> None:
@@ -79,13 +84,14 @@ def test_lsa_feedback_sees_only_the_querys_own_labels_never_a_positive_itself() 
     assert not np.allclose(a[LSA_FEEDBACK][1:], plain[LSA_FEEDBACK][1:])  # the others see the moved query
     hidden = dict(inputs.positives)  # another query's labels never reach this query's values
     hidden[inputs.query_ids[1]] = set(hidden[inputs.query_ids[1]]) | {inputs.doc_ids[int(others[0])]}
-    c = pair_arrays(RiskInputs(inputs.query_ids, inputs.query_emb, inputs.doc_ids, inputs.doc_emb, hidden,
-                               lsa=inputs.lsa), np.full(len(rows), qi), rows, feedback=True)
+    c = pair_arrays(dataclasses.replace(inputs, positives=hidden), np.full(len(rows), qi), rows, feedback=True)
     np.testing.assert_allclose(a[LSA_FEEDBACK], c[LSA_FEEDBACK])
+    np.testing.assert_allclose(a[LSA_GRAPH], c[LSA_GRAPH])
     assert LSA_FEEDBACK not in pair_arrays(inputs, np.full(len(rows), qi), rows)  # computed when ranking only
     inputs.lsa = None
     off = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=True)
     assert LSA_FEEDBACK not in off and not SIGNALS[LSA_SIGNAL].fn(off).any()
+    assert LSA_GRAPH not in off and not SIGNALS[LSA_GRAPH_SIGNAL].fn(off).any()
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +117,6 @@ def nfcorpus_small() -> tuple[RiskInputs, object]:
 
 
 def test_on_real_nfcorpus_the_view_fuses_it_at_its_weight_and_the_card_says_so(nfcorpus_small) -> None:
-    import dataclasses
 
     from core.risk.select import QUERY_WEIGHT
     from core.risk.signals import compute_signals
@@ -129,12 +134,21 @@ def test_on_real_nfcorpus_the_view_fuses_it_at_its_weight_and_the_card_says_so(n
     sig.update(compute_signals(with_feedback(a), model.names))  # as the scorer ranks (core/risk/score.py)
     X = np.column_stack([sig[n] for n in model.names])
     without = {k: v for k, v in sig.items() if k != LSA_SIGNAL}
-    np.testing.assert_allclose(view.score(X, sig) - view.score(X, without), view.score.lsa * sig[LSA_SIGNAL])
+    # the closeness and its doc-graph mean, both at the view's LSA weight (pu-view-13)
+    assert view.score.lsa_graph
+    np.testing.assert_allclose(view.score(X, sig) - view.score(X, without),
+                               view.score.lsa * (sig[LSA_SIGNAL] + sig[LSA_GRAPH_SIGNAL]))
+    no_graph = {k: v for k, v in sig.items() if k != LSA_GRAPH_SIGNAL}
+    np.testing.assert_allclose(view.score(X, sig) - view.score(X, no_graph), view.score.lsa * sig[LSA_GRAPH_SIGNAL])
     assert train_combiner(dataclasses.replace(inputs, lsa=None)).view.score.lsa is None
     out = score_false_negatives(cands, inputs, model=model)
     sig = np.array([json.loads(s)[LSA_SIGNAL] for s in out.signals])
+    graph = np.array([json.loads(s)[LSA_GRAPH_SIGNAL] for s in out.signals])
     assert np.isfinite(sig).all() and sig.std() > 0.3  # standardised against each query's top docs
+    assert np.isfinite(graph).all() and graph.std() > 0
     assert out.fn_risk.between(0.01, 0.99).all()
     said = out.reasons.str.contains("LSA", regex=False).to_numpy()
-    high = model.view.score.lsa * sig >= 0.5
+    high = (model.view.score.lsa * sig >= 0.5) | (model.view.score.lsa * graph >= 0.5)
+    assert (out.reasons.str.contains("its nearest docs are on its labelled positive's topic", regex=False).to_numpy()
+            == (model.view.score.lsa * graph >= 0.5)).all()
     assert high.any() and (said == high).all()  # named exactly where its term adds half a sd or more
