@@ -12,7 +12,7 @@ from core.risk.calibration import OffsetCalibration, fit_offset, judgment_target
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import DENSE_NQC, RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
-from core.risk.select import LATE_SIGNAL, LSA_GRAPH_SIGNAL, LSA_SIGNAL, QUERY_SIGNALS, choose_view
+from core.risk.select import LATE_SIGNAL, QUERY_SIGNALS, choose_view
 from core.risk.signals import SIGNALS, compute_signals, learned_names
 from core.risk.views import P_MAX, P_MIN
 
@@ -100,10 +100,8 @@ def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndar
         out.update({n: high for n in score.query[1]})
     if getattr(score, "nqc", None) is not None and DENSE_NQC in sig:
         out[DENSE_NQC] = score.nqc[0] * score.nqc_z(sig) >= 0.5
-    if getattr(score, "lsa", None) and LSA_SIGNAL in sig:
-        out[LSA_SIGNAL] = score.lsa * np.asarray(sig[LSA_SIGNAL], dtype=float) >= 0.5
-        if getattr(score, "lsa_graph", False) and LSA_GRAPH_SIGNAL in sig:
-            out[LSA_GRAPH_SIGNAL] = score.lsa * np.asarray(sig[LSA_GRAPH_SIGNAL], dtype=float) >= 0.5
+    if hasattr(score, "lsa_terms"):
+        out.update({n: term >= 0.5 for n, term in score.lsa_terms(sig).items()})
     return out
 
 

@@ -143,11 +143,19 @@ class ViewScore:
             out = out + self.sentence[0] * self.sentence_z(signals)  # rows stored before the signal: no term
         if self.nqc is not None and signals is not None and DENSE_NQC in signals:
             out = out + self.nqc[0] * self.nqc_z(signals)  # rows stored before the signal: no term
-        if getattr(self, "lsa", None) and signals is not None and LSA_SIGNAL in signals:  # older pickles: no field
-            out = out + self.lsa * np.asarray(signals[LSA_SIGNAL], dtype=float)
-            if getattr(self, "lsa_graph", False) and LSA_GRAPH_SIGNAL in signals:  # pu-view-13 on
-                out = out + self.lsa * np.asarray(signals[LSA_GRAPH_SIGNAL], dtype=float)
+        for term in self.lsa_terms(signals).values():
+            out = out + term
         return out
+
+    def lsa_terms(self, signals: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """Signal -> the term the view adds for it: the LSA closeness to the positives' topic at ``lsa`` and, from
+        pu-view-13 (``lsa_graph``), its doc-graph mean at the same weight; none where the view fuses no LSA term
+        (or was pickled before the fields) or the rows were stored before the signal."""
+        if not getattr(self, "lsa", None) or signals is None or LSA_SIGNAL not in signals:
+            return {}
+        names = [LSA_SIGNAL] + ([LSA_GRAPH_SIGNAL] if getattr(self, "lsa_graph", False) and LSA_GRAPH_SIGNAL in signals
+                                else [])
+        return {n: self.lsa * np.asarray(signals[n], dtype=float) for n in names}
 
     def nqc_z(self, signals: dict[str, np.ndarray] | None) -> np.ndarray:
         """The retriever's commitment to the query's top docs (``DENSE_NQC``), standardised as on the region's
