@@ -69,12 +69,12 @@ def cached_vectors(store, dataset: str, query_ids: Sequence[str], doc_ids: Seque
 
     ``cache`` overrides the recorded folder (tests, a moved cache).
     """
-    src = embedding_source(store.dataset_info(dataset)["meta"])
+    meta = store.dataset_info(dataset)["meta"]
+    src = embedding_source(meta)
     if src is None:
         return None, "no embedding model recorded for the dataset (score it again)"
     mid, root = src
-    c = cache if isinstance(cache, EmbeddingCache) else _cache(None if (cache or root) is None
-                                                               else str(cache or root))
+    c = _resolve(cache, root)
     q = store.queries(dataset).astype({"query_id": str}).set_index("query_id")
     qids = [str(i) for i in query_ids]
     if not q.index.is_unique or not set(qids) <= set(q.index):
@@ -93,7 +93,15 @@ def cached_vectors(store, dataset: str, query_ids: Sequence[str], doc_ids: Seque
     dv = lookup_texts(c, mid, texts)
     if dv is None:
         return None, f"doc vectors missing from the cache (model {mid})"
-    return CachedVectors(mid, qv, dv, _topic_rows(store.dataset_info(dataset)["meta"], texts, cache)), ""
+    return CachedVectors(mid, qv, dv, _topic_rows(meta, texts, cache)), ""
+
+
+def _resolve(cache: EmbeddingCache | str | os.PathLike | None, recorded: str | None) -> EmbeddingCache:
+    """The cache to read: the one given (tests, a moved cache), else the folder scoring recorded, else the default."""
+    if isinstance(cache, EmbeddingCache):
+        return cache
+    root = cache or recorded
+    return _cache(None if root is None else str(root))
 
 
 def _topic_rows(meta: dict, texts: list[str], cache: EmbeddingCache | str | os.PathLike | None) -> np.ndarray | None:
@@ -102,6 +110,4 @@ def _topic_rows(meta: dict, texts: list[str], cache: EmbeddingCache | str | os.P
     rec = meta.get(LSA_KEY)
     if not isinstance(rec, dict) or not rec.get("model_id"):
         return None
-    root = cache or rec.get("cache_dir")
-    c = cache if isinstance(cache, EmbeddingCache) else _cache(None if root is None else str(root))
-    return lookup_texts(c, str(rec["model_id"]), texts)
+    return lookup_texts(_resolve(cache, rec.get("cache_dir")), str(rec["model_id"]), texts)
