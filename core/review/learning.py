@@ -115,9 +115,10 @@ def _signal(signals: pd.Series, name: str) -> np.ndarray | None:
     return np.where(ok, a, a[ok].mean())
 
 
-EVIDENCE_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos",
-                  "other_query_fn_cos", "other_query_neg_cos"]
+SAME_QUERY_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos"]
 TOPIC_NAMES = ["same_query_fn_topic_has", "same_query_fn_topic_cos"]  # core.risk.learn.topic_evidence
+OTHER_QUERY_NAMES = ["other_query_fn_cos", "other_query_neg_cos"]
+EVIDENCE_NAMES = SAME_QUERY_NAMES + OTHER_QUERY_NAMES  # learn.learning_features' order, topic columns between
 
 
 def item_keys(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -144,7 +145,7 @@ def _features(items: pd.DataFrame, base_logit: np.ndarray, judged: np.ndarray, l
             top = topic_evidence(vectors.topic, q, d, q[j], d[j], labels[j], base_logit)
     res = query_residual(q, base_logit, judged, labels)
     Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra, res, top)
-    names = [] if vectors is None else EVIDENCE_NAMES[:4] + (TOPIC_NAMES if top is not None else []) + EVIDENCE_NAMES[4:]
+    names = [] if vectors is None else SAME_QUERY_NAMES + (TOPIC_NAMES if top is not None else []) + OTHER_QUERY_NAMES
     names += ["query_mass"] + extra_names
     names += [] if res is None else ["query_residual"]
     return q, Z, names

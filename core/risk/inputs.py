@@ -364,12 +364,14 @@ def _lsa_feedback(inputs: RiskInputs, rows: np.ndarray, q: np.ndarray, d: np.nda
     mu, sd = L.mean(1, dtype=np.float64), _safe(L.std(1, dtype=np.float64))
     top = top_sets(S[np.searchsorted(qs, [key[0] for key in keys])], max(1, min(inputs.top_k, S.shape[1])))
     T = (np.take_along_axis(L, top, 1) - mu[:, None]) / sd[:, None]
-    tm, ts = T.mean(1), T.std(1)
-    z = (L[k, d[rows]] - mu[k]) / sd[k]
-    out[LSA_FEEDBACK][rows] = np.where(ts[k] > 0, (z - tm[k]) / np.where(ts[k] > 0, ts[k], 1.0), 0.0)
+    tm, ts = T.mean(1)[k], T.std(1)[k]
+
+    def against_top(z: np.ndarray) -> np.ndarray:  # 0 where the query's top docs all sit alike
+        return np.where(ts > 0, (z - tm) / np.where(ts > 0, ts, 1.0), 0.0)
+
+    out[LSA_FEEDBACK][rows] = against_top((L[k, d[rows]] - mu[k]) / sd[k])
     if nbr.shape[1]:  # the same for the doc's nearest docs (the doc graph), averaged: ``graph_lsa``
-        G = ((L[k[:, None], nbr[rows]] - mu[k, None]) / sd[k, None]).mean(1)
-        out[LSA_GRAPH][rows] = np.where(ts[k] > 0, (G - tm[k]) / np.where(ts[k] > 0, ts[k], 1.0), 0.0)
+        out[LSA_GRAPH][rows] = against_top(((L[k[:, None], nbr[rows]] - mu[k, None]) / sd[k, None]).mean(1))
 
 
 def _fill(out: dict[str, np.ndarray], value: str, graph: str, S: np.ndarray, k: np.ndarray, rows: np.ndarray,
