@@ -4,11 +4,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.risk import RiskInputs
+from core.risk import RiskInputs, pair_arrays
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def feedback_arrays_row_order_free(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, keys: tuple[str, ...],
+                                   perm_seed: int, **tol: float) -> dict[str, np.ndarray]:
+    """``pair_arrays(feedback=True)`` over rows (q, d), asserting that the ``keys`` arrays come out the same for
+    the rows in a seeded random order (``tol``: assert_allclose's); the arrays in the given order."""
+    a = pair_arrays(inputs, q, d, feedback=True)
+    perm = np.random.default_rng(perm_seed).permutation(len(q))
+    b = pair_arrays(inputs, q[perm], d[perm], feedback=True)
+    for k in keys:
+        np.testing.assert_allclose(a[k][perm], b[k], **tol)
+    return a
 
 
 def make_inputs(n_docs: int = 60, n_queries: int = 8, seed: int = 0) -> tuple[RiskInputs, pd.DataFrame]:
