@@ -148,27 +148,12 @@ def learning_curve(y: np.ndarray, static_logit: np.ndarray, offset: np.ndarray, 
     ``topic_doc``: the docs' rows in the corpus' latent semantic space (the learner's topic evidence), or None.
     """
     from core.risk.combiner import sigmoid
-    from core.risk.learn import (
-        doc_evidence,
-        judgment_evidence,
-        learning_features,
-        query_mass,
-        query_residual,
-        rerank,
-        static_extras,
-        topic_evidence,
-    )
+    from core.risk.learn import LearnerFeatures, rerank
 
-    mass = query_mass(q, static_logit)
-    extra, _ = static_extras(q, pos_similarity, late)
+    build = LearnerFeatures(q, d, static_logit, offset, doc_emb, query_emb, topic_doc, pos_similarity, late)
 
     def features(judged: np.ndarray) -> np.ndarray:
-        j = np.flatnonzero(judged)  # only the judged rows' labels are read
-        ev = judgment_evidence(doc_emb, q, d, q[j], d[j], y[j])
-        dev = None if query_emb is None else doc_evidence(query_emb, q, d, q[j], d[j], y[j])
-        res = query_residual(q, static_logit, judged, y)  # reads only the judged rows' labels
-        top = None if topic_doc is None else topic_evidence(topic_doc, q, d, q[j], d[j], y[j], static_logit)
-        return learning_features(static_logit, offset, ev, dev, mass, extra, res, top)
+        return build(judged, y)[0]  # only the judged rows' labels are read
 
     def relearn(judged: np.ndarray) -> np.ndarray:
         return rerank(static_logit, features(judged), judged, y, groups=q)

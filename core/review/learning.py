@@ -10,7 +10,7 @@ embedding cache already holds the vectors of the queries and docs in play, the b
 (to docs judged FN / negative for the same query, and of the query to other queries that judged the same doc;
 `core.review.vectors` looks them up and never encodes), with, where scoring cached the docs' rows of the corpus'
 latent semantic space and queries hold several false negatives, the closeness to the query's judged FNs there
-(`topic_evidence`). Any vector missing: the vector-free features, and the
+(`topic_evidence`); `core.risk.learn.LearnerFeatures` builds them for both. Any vector missing: the vector-free features, and the
 refit's record says which path ran and why. The model and its shrinkage are chosen by query-grouped
 cross-validation on the judged items, so a few judgments leave the unjudged items at the scorer's risk unless
 they clearly re-order them; re-ordered, they keep the scorer's level (`core.risk.learn.anchor_levels`). No
@@ -37,16 +37,7 @@ from core.review.settings import int_setting
 from core.review.vectors import CachedVectors, cached_vectors
 from core.risk.calibration import expected_calibration_error, judgment_targets, level_shift
 from core.risk.combiner import logit, sigmoid
-from core.risk.learn import (
-    doc_evidence,
-    judgment_evidence,
-    learning_features,
-    query_mass,
-    query_residual,
-    rerank,
-    static_extras,
-    topic_evidence,
-)
+from core.risk.learn import LearnerFeatures, rerank
 from core.store import Store
 from core.store import learning as SL
 from core.types import NegauditError, Role
@@ -115,12 +106,6 @@ def _signal(signals: pd.Series, name: str) -> np.ndarray | None:
     return np.where(ok, a, a[ok].mean())
 
 
-SAME_QUERY_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos"]
-TOPIC_NAMES = ["same_query_fn_topic_has", "same_query_fn_topic_cos"]  # core.risk.learn.topic_evidence
-OTHER_QUERY_NAMES = ["other_query_fn_cos", "other_query_neg_cos"]
-EVIDENCE_NAMES = SAME_QUERY_NAMES + OTHER_QUERY_NAMES  # learn.learning_features' order, topic columns between
-
-
 def item_keys(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(query codes, query ids, doc codes, doc ids) of the items: vectors are looked up in the ids' order."""
     q, qids = pd.factorize(items.query_id.astype(str))
@@ -130,24 +115,15 @@ def item_keys(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 def _features(items: pd.DataFrame, base_logit: np.ndarray, judged: np.ndarray, labels: np.ndarray,
               vectors: CachedVectors | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(query codes, features, names): the bench learner's cosine evidence when the vectors are given
-    (docs judged FN / negative for the same query, other queries that judged the same doc), the query
-    mass, the kept-positive similarity and the query's mean late-interaction MaxSim when stored."""
+    """(query codes, features, names): the bench learner's features (core.risk.learn.LearnerFeatures) with the
+    cosine evidence when the vectors are given, the stored kept-positive similarity and late MaxSim when stored."""
     q, _, d, _ = item_keys(items)
     signals = items.signals.reset_index(drop=True)
-    extra, extra_names = static_extras(q, _signal(signals, "pos_similarity"), _signal(signals, "late_maxsim"))
-    ev = dev = top = None
-    if vectors is not None:
-        j = np.flatnonzero(judged)  # only the judged rows' labels are read
-        ev = judgment_evidence(vectors.doc, q, d, q[j], d[j], labels[j])
-        dev = doc_evidence(vectors.query, q, d, q[j], d[j], labels[j])
-        if vectors.topic is not None:
-            top = topic_evidence(vectors.topic, q, d, q[j], d[j], labels[j], base_logit)
-    res = query_residual(q, base_logit, judged, labels)
-    Z = learning_features(base_logit, None, ev, dev, query_mass(q, base_logit), extra, res, top)
-    names = [] if vectors is None else SAME_QUERY_NAMES + (TOPIC_NAMES if top is not None else []) + OTHER_QUERY_NAMES
-    names += ["query_mass"] + extra_names
-    names += [] if res is None else ["query_residual"]
+    build = LearnerFeatures(q, d, base_logit, None,
+                            None if vectors is None else vectors.doc, None if vectors is None else vectors.query,
+                            None if vectors is None else vectors.topic,
+                            _signal(signals, "pos_similarity"), _signal(signals, "late_maxsim"))
+    Z, names = build(judged, labels)
     return q, Z, names
 
 

@@ -18,6 +18,9 @@ the rest. Pure functions over arrays: the app's recalibration and the bench's le
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
 from core.risk.calibration import OffsetCalibration, fit_offset
@@ -251,6 +254,55 @@ def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidenc
     if residual is not None:
         cols.append(np.asarray(residual, dtype=float)[:, None])
     return np.column_stack(cols) if cols else np.zeros((len(rank_logit), 0))
+
+
+
+# The names of learning_features' evidence columns, in its order (_presence: a has / value pair per column).
+SAME_QUERY_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos"]
+TOPIC_NAMES = ["same_query_fn_topic_has", "same_query_fn_topic_cos"]
+OTHER_QUERY_NAMES = ["other_query_fn_cos", "other_query_neg_cos"]
+
+
+@dataclass(frozen=True, eq=False)
+class LearnerFeatures:
+    """The learner's features over one set of rows, built one way for the bench's learning curve and the app's
+    refit (each had written the same calls, and every new column had to be added to both). The label-free parts
+    (query mass, the ``static_extras``) are built once; each call adds the judgment evidence, which reads only
+    the judged rows' labels. A vector set left None drops its columns: the app's vector-free path, a bench
+    without query vectors. ``offset``: the spline view's log-odds, whose departure the bench can show (the store
+    does not keep it)."""
+
+    q: np.ndarray
+    d: np.ndarray
+    static_logit: np.ndarray
+    offset: np.ndarray | None = None
+    doc_vec: np.ndarray | None = None  # MiniLM doc rows: same-query evidence (judgment_evidence)
+    query_vec: np.ndarray | None = None  # MiniLM query rows: other-query evidence (doc_evidence)
+    topic_vec: np.ndarray | None = None  # LSA doc rows: topic evidence (topic_evidence)
+    pos_similarity: np.ndarray | None = None
+    late: np.ndarray | None = None
+
+    @cached_property
+    def _label_free(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+        extra, names = static_extras(self.q, self.pos_similarity, self.late)
+        return query_mass(self.q, self.static_logit), extra, names
+
+    def __call__(self, judged: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(features, their names) given which rows are judged; ``labels`` is read on the judged rows only."""
+        judged = np.asarray(judged, dtype=bool)
+        j = np.flatnonzero(judged)
+        jq, jd, jy = self.q[j], self.d[j], np.asarray(labels, dtype=float)[j]
+        ev = None if self.doc_vec is None else judgment_evidence(self.doc_vec, self.q, self.d, jq, jd, jy)
+        dev = None if self.query_vec is None else doc_evidence(self.query_vec, self.q, self.d, jq, jd, jy)
+        top = (None if self.topic_vec is None
+               else topic_evidence(self.topic_vec, self.q, self.d, jq, jd, jy, self.static_logit))
+        res = query_residual(self.q, self.static_logit, judged, labels)
+        mass, extra, extra_names = self._label_free
+        Z = learning_features(self.static_logit, self.offset, ev, dev, mass, extra, res, top)
+        names = ([] if self.offset is None else ["departure"]) + ([] if ev is None else SAME_QUERY_NAMES)
+        names += ([] if top is None else TOPIC_NAMES) + ([] if dev is None else OTHER_QUERY_NAMES)
+        names += ["query_mass", *extra_names] + ([] if res is None else ["query_residual"])
+        return Z, names
 
 
 def _heldout_loss(offset: np.ndarray, y: np.ndarray, Z: np.ndarray | None, l2: float,

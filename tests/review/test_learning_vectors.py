@@ -13,8 +13,11 @@ from core.encoders import doc_text, text_key
 from core.encoders.cache import EmbeddingCache
 from core.review import learning as L
 from core.review import vectors as V
+from core.risk.learn import OTHER_QUERY_NAMES, SAME_QUERY_NAMES, TOPIC_NAMES
 from core.store import Store
 from core.store import learning as SL
+
+EVIDENCE_NAMES = SAME_QUERY_NAMES + OTHER_QUERY_NAMES
 
 DS = "sf"
 
@@ -57,7 +60,7 @@ def test_refit_uses_cached_vectors_and_they_change_the_ranking(store, seed):
     items, y = SL.risk_rows(store, DS), L.targets(store, DS)
     rec = L.relearn(store, DS, cache=cache)
     assert rec["evidence"] == "cosine", rec
-    assert set(L.EVIDENCE_NAMES) <= set(rec["features"])
+    assert set(EVIDENCE_NAMES) <= set(rec["features"])
     with_ev = SL.risk_rows(store, DS).fn_risk.to_numpy()
     plain, info = L.refit(items, y, None)
     assert info["evidence"] == "vector-free" and "same_query_fn_cos" not in info["features"]
@@ -87,7 +90,7 @@ def test_refit_falls_back_when_the_cache_lacks_a_vector(store, seed, tmp_path):
     partial.put(mid, [text_key(t) for t in qs.text], qv)
     rec = L.relearn(store, DS, cache=partial)
     assert rec["evidence"].startswith("vector-free: doc vectors missing"), rec
-    assert not set(L.EVIDENCE_NAMES) & set(rec["features"])
+    assert not set(EVIDENCE_NAMES) & set(rec["features"])
     plain, _ = L.refit(items, L.targets(store, DS), None)
     assert np.allclose(SL.risk_rows(store, DS).fn_risk.to_numpy(), plain)
     # an empty cache folder: the queries are missing first
@@ -116,12 +119,12 @@ def test_scoring_caches_the_docs_topic_rows_and_the_refit_weighs_them_where_quer
     assert vec.topic.shape[0] == len(dids) and np.allclose(np.linalg.norm(vec.topic, axis=1), 1, atol=1e-4)
     # SciFact holds about one relevant doc per query: the scorer expects few, the topic evidence stays out
     _, info = L.refit(items, y, vec)
-    assert info["evidence"] == "cosine" and not set(L.TOPIC_NAMES) & set(info["features"])
+    assert info["evidence"] == "cosine" and not set(TOPIC_NAMES) & set(info["features"])
     # the same items as a scorer expecting several per query would hold them: it joins, after the same-query cosines
     rich = items.assign(base=0.4, fn_risk=0.4)
     new, info = L.refit(rich, y, vec)
     names = info["features"]
-    assert names[:4] == L.EVIDENCE_NAMES[:4] and names[4:6] == L.TOPIC_NAMES and names[6:8] == L.EVIDENCE_NAMES[4:]
+    assert names[:8] == SAME_QUERY_NAMES + TOPIC_NAMES + OTHER_QUERY_NAMES
     assert not np.allclose(new, L.refit(rich, y, V.CachedVectors(vec.model_id, vec.query, vec.doc))[0], atol=1e-6)
     # no record (a store scored before it, or without a cache): the cosine path without it
     with store.dataset_appender(DS) as w:

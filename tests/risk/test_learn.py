@@ -9,8 +9,12 @@ from sklearn.metrics import average_precision_score
 
 from core.risk.combiner import sigmoid
 from core.risk.learn import (
+    OTHER_QUERY_NAMES,
     RESIDUAL_MAX_JUDGED,
+    SAME_QUERY_NAMES,
     SEVERAL_GATE,
+    TOPIC_NAMES,
+    LearnerFeatures,
     choose_fit,
     doc_evidence,
     judgment_evidence,
@@ -394,3 +398,46 @@ def test_topic_evidence_waits_for_queries_expected_to_hold_several_and_joins_the
     np.testing.assert_allclose(both[:, :4], plain[:, :4])
     np.testing.assert_allclose(both[:, 6:], plain[:, 4:])
     assert (both[:, 4] == (top[:, 0] != 0)).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), vec_mask=st.integers(0, 7), with_offset=st.booleans(), rich=st.booleans(),
+       n_judged=st.integers(0, 200))
+def test_learner_features_name_every_column_and_read_only_judged_labels(seed, vec_mask, with_offset, rich,
+                                                                         n_judged) -> None:
+    """The one builder of the bench's and the app's learner features: a name per column in the order the direct
+    calls give, each vector set optional, unjudged labels never read, row order irrelevant."""
+    q, d, y, emb, static = _world(seed % 50)
+    static = static + (0.0 if rich else -6.0)  # rich: queries expected to hold several (residual, topic gates)
+    rng = np.random.default_rng(seed)
+    judged = np.zeros(len(q), bool)
+    judged[rng.choice(len(q), size=n_judged, replace=False)] = True
+    qv = np.asarray(rng.normal(size=(q.max() + 1, emb.shape[1])), dtype=np.float32)
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    doc_vec, query_vec, topic_vec = (v if vec_mask >> i & 1 else None for i, v in enumerate((emb, qv, emb[:, ::-1])))
+    offset = 0.7 * static if with_offset else None
+    pos = np.abs(rng.normal(size=len(q)))
+    build = LearnerFeatures(q, d, static, offset, doc_vec, query_vec, topic_vec, pos)
+    Z, names = build(judged, y)
+    assert Z.shape == (len(q), len(names)) and len(set(names)) == len(names)
+    assert names[-1] == "query_residual" if rich and 0 < judged.mean() <= RESIDUAL_MAX_JUDGED else "query_residual" not in names
+    assert ("departure" in names) == with_offset and (SAME_QUERY_NAMES[0] in names) == (doc_vec is not None)
+    assert (OTHER_QUERY_NAMES[0] in names) == (query_vec is not None)
+    assert (TOPIC_NAMES[0] in names) == (topic_vec is not None and rich)
+    # the same columns as the direct calls, in the same order
+    j = np.flatnonzero(judged)
+    ev = None if doc_vec is None else judgment_evidence(emb, q, d, q[j], d[j], y[j])
+    dev = None if query_vec is None else doc_evidence(qv, q, d, q[j], d[j], y[j])
+    top = None if topic_vec is None else topic_evidence(topic_vec, q, d, q[j], d[j], y[j], static)
+    extra = signal_features(q, pos)
+    direct = learning_features(static, offset, ev, dev, query_mass(q, static), extra,
+                               query_residual(q, static, judged, y), top)
+    np.testing.assert_allclose(Z, direct)
+    # unjudged labels never read
+    np.testing.assert_array_equal(build(judged, np.where(judged, y, 1 - y))[0], Z)
+    # row order irrelevant (the presence columns centre over the rows, the same set)
+    p = rng.permutation(len(q))
+    Zp, names_p = LearnerFeatures(q[p], d[p], static[p], None if offset is None else offset[p], doc_vec, query_vec,
+                                  topic_vec, pos[p])(judged[p], y[p])
+    assert names_p == names
+    np.testing.assert_allclose(Zp, Z[p], atol=1e-6)
