@@ -89,3 +89,30 @@ def test_blocks_shrink_on_a_big_corpus_and_never_change_the_arrays():
     assert whole.keys() == small.keys()
     for k in whole:
         np.testing.assert_allclose(small[k], whole[k], rtol=1e-6, atol=1e-6, err_msg=k)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), graph_k=st.integers(1, 8))
+def test_graph_signals_weigh_the_nearest_docs_most(seed: int, graph_k: int) -> None:
+    """graph_dense / graph_bm25 against a brute force: the neighbours' z-scores over the corpus, the r-th nearest
+    of k weighing k + 1 - r (not a plain mean: the nearest docs say most about a doc's neighbourhood)."""
+    import dataclasses
+
+    from core.risk.inputs import graph_weights, pair_arrays
+
+    base, _ = make_inputs(seed=seed % 50)
+    inputs = dataclasses.replace(base, graph_k=graph_k)
+    w = graph_weights(graph_k)
+    assert np.isclose(w.sum(), 1) and (np.diff(w) < 0).all() and np.allclose(np.diff(w, 2), 0)
+    rng = np.random.default_rng(seed)
+    q = rng.integers(0, len(inputs.query_ids), 12)
+    d = rng.integers(0, len(inputs.doc_ids), 12)
+    a = pair_arrays(inputs, q, d)
+    B = inputs.bm25(list(range(len(inputs.query_ids))))
+    for i in range(len(q)):
+        nb = np.argsort(-(inputs.doc_emb @ inputs.doc_emb[d[i]]), kind="stable")
+        nb = [j for j in nb if j != d[i]][:graph_k]
+        for key, row in (("graph_dense", inputs.doc_emb @ inputs.query_emb[q[i]]), ("graph_bm25", B[q[i]])):
+            z = (row - row.mean()) / row.std()
+            want = (z[nb] * np.arange(graph_k, 0, -1)).sum() / (graph_k * (graph_k + 1) / 2)
+            assert np.isclose(a[key][i], want, atol=1e-4), (key, a[key][i], want)

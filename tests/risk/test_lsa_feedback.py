@@ -51,7 +51,11 @@ def _brute(inputs: RiskInputs, qi: int, di: int, graph: bool = False) -> float:
     z = (s - s.mean()) / s.std()
     top = np.argsort(-(inputs.doc_emb @ inputs.query_emb[qi]), kind="stable")[: inputs.top_k]
     t = (z - z[top].mean()) / z[top].std()
-    return float(t[inputs.neighbours(np.array([di]))[0]].mean()) if graph else float(t[di])
+    if not graph:
+        return float(t[di])
+    nb = inputs.neighbours(np.array([di]))[0]  # nearest first; the r-th of k weighs k + 1 - r
+    w = np.arange(len(nb), 0, -1, dtype=np.float64)
+    return float((t[nb] * w).sum() / w.sum())
 
 
 @settings(max_examples=8, deadline=None)
