@@ -309,8 +309,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
 
     sigd = {k: sig[k].to_numpy(dtype=float) for k in sig}
     X = np.column_stack([sigd[n] for n in model.names])
-    static, offset = static_log_odds(model, X, sigd), model.shape_logit(X)
     qrow, drow = inputs.qrow(scored.query_id.tolist()), inputs.drow(scored.doc_id.tolist())
+    static, offset = static_log_odds(model, X, sigd, qrow, d_emb[drow]), model.shape_logit(X)
     late_row = sigd.get("late_maxsim") if late is not None else None
     evidence = {} if late_row is None else {"token MaxSim alone": _metrics(y, late_row)}
     if lsa is not None:

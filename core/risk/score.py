@@ -13,10 +13,11 @@ from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import DENSE_NQC, RiskInputs, pair_arrays, with_feedback
 from core.risk.learn import judgment_evidence
 from core.risk.select import LATE_SIGNAL, QUERY_SIGNALS, choose_view
-from core.risk.signals import SIGNALS, compute_signals, learned_names
+from core.risk.signals import CO_CANDIDATES, SIGNALS, compute_signals, learned_names
+from core.risk.smooth import co_candidate_shift
 from core.risk.views import P_MAX, P_MIN
 
-SCORER_VERSION = f"pu-view-14+{TOKENIZER_ID}"  # 14: the graph signals weigh a doc's nearest docs by rank (inputs.graph_weights); 13: and its mean over the doc's nearest docs (graph_lsa) beside it; 12: the LSA closeness to the positives' topic fused at 0.35 x the topic term's factor; 11: the NQC of a sentence query's dense top docs fused at 0.2 x the topic term's factor; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
+SCORER_VERSION = f"pu-view-15+{TOKENIZER_ID}"  # 15: the log-odds pulled toward each candidate's 3 closest fellow candidates' (core/risk/smooth.py); 14: the graph signals weigh a doc's nearest docs by rank (inputs.graph_weights); 13: and its mean over the doc's nearest docs (graph_lsa) beside it; 12: the LSA closeness to the positives' topic fused at 0.35 x the topic term's factor; 11: the NQC of a sentence query's dense top docs fused at 0.2 x the topic term's factor; 10: dense feedback (the query vector moved 0.25 toward its labelled positives) when ranking; 9: a sentence query's top docs' closeness to its labelled positive fused at 0.15; 8: the global view averages the PU regression with the equal-weight sum of its signals; 7: the MaxSim fused at 0.25, not 0.5; 6: the query-level term for topic queries only; 5: the static token MaxSim; BM25 signals depend on the tokeniser: record which
 MAX_TRAIN_QUERIES = 2000  # bounds PU training pairs at ~MAX_TRAIN_QUERIES * pu_sample
 FOLDS_MIN_POSITIVES = 20  # fewer labelled positives than this: no held-out view choice, the linear view ranks
 
@@ -71,9 +72,13 @@ def judged_evidence(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, jq: np.nda
     return judgment_evidence(inputs.doc_emb, q, d, jq, jd, jy)
 
 
-def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray]) -> np.ndarray:
-    """The judgment-free log-odds that rank the queue (the chosen view's, else the linear PU model's)."""
-    return model.rank_logit(X) if model.view is None else model.view.log_odds(model.view.score(X, sig))
+def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray], groups: np.ndarray | None = None,
+                    vecs: np.ndarray | None = None) -> np.ndarray:
+    """The judgment-free log-odds that rank the queue (the chosen view's, else the linear PU model's); with
+    ``groups`` (the query of each row) and ``vecs`` (its doc's unit vector), pulled toward the row's closest
+    fellow candidates' (core/risk/smooth.py, since pu-view-15), as :func:`score_false_negatives` ranks."""
+    z = model.rank_logit(X) if model.view is None else model.view.log_odds(model.view.score(X, sig))
+    return z if groups is None else z + co_candidate_shift(z, groups, vecs)
 
 
 QUERY_REASON = "a query likely to hold several relevant docs"
@@ -90,7 +95,8 @@ def _contributions(model: PUModel, X: np.ndarray) -> np.ndarray:
 def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Signal -> rows where a term the view fuses (core/risk/select.py) is high: the MaxSim at z >= 1 on the
     region's top rows; the query-level signals (the NQC among them) and the LSA closeness to the positives'
-    topic where their term adds half a standard deviation or more."""
+    topic where their term adds half a standard deviation or more; the pull toward the fellow candidates where
+    it adds half a log-odds or more."""
     score = model.view.score if model.view is not None else None
     out = {}
     if getattr(score, "late", None) is not None:
@@ -102,6 +108,8 @@ def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndar
         out[DENSE_NQC] = score.nqc[0] * score.nqc_z(sig) >= 0.5
     if hasattr(score, "lsa_terms"):
         out.update({n: term >= 0.5 for n, term in score.lsa_terms(sig).items()})
+    if CO_CANDIDATES in sig:
+        out[CO_CANDIDATES] = np.asarray(sig[CO_CANDIDATES]) >= 0.5
     return out
 
 
@@ -138,7 +146,7 @@ def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
 
     ``inputs.positives`` must be the labels the dataset came with (sparse); ``judgments`` (query_id, doc_id,
     label) recalibrate the probability and add judgment evidence once there are both classes among them.
-    Every output row depends only on its own (query, doc) pair given ``model`` and ``calibration``, so a
+    Every output row depends only on its own query's candidates given ``model`` and ``calibration``, so a
     batch engine scores query-partitions separately with the dataset's :func:`train_combiner` model and
     :func:`fit_judgment_calibration` (fitted here from the judged candidates when not given).
     """
@@ -152,7 +160,9 @@ def fit_judgment_calibration(candidates_df: pd.DataFrame, inputs: RiskInputs, ju
     if jt is None or jt.y.nunique() != 2:
         return None
     df = candidates_df.astype({"query_id": str, "doc_id": str})
-    judged = df.merge(jt[["query_id", "doc_id"]].drop_duplicates(), on=["query_id", "doc_id"])
+    # every candidate of the judged queries (the co-candidate step reads a query's rows together); the fit
+    # itself reads the judged rows only
+    judged = df[df.query_id.isin(set(jt.query_id.astype(str)))]
     return _score(judged, inputs, judgments, model, None)[1] if len(judged) else None
 
 
@@ -172,10 +182,13 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
     # the model's features as it ranks: lexical ones of the query its labelled positives expand (RM3)
     sig.update(compute_signals(with_feedback(a), model.names))
     X = np.column_stack([sig[n] for n in model.names])
+    z = static_log_odds(model, X, sig)
+    sig[CO_CANDIDATES] = co_candidate_shift(z, q, inputs.doc_emb[d])  # each query's own rows: partitions agree
+    z = z + sig[CO_CANDIDATES]
     if model.view is None:  # too few labels to choose a view: still never 0% or 100% before judgments
-        risk = P_MIN + (P_MAX - P_MIN) * sigmoid(model.rank_logit(X))
+        risk = P_MIN + (P_MAX - P_MIN) * sigmoid(z)
     else:
-        risk = model.view.probability(model.view.score(X, sig))
+        risk = model.view.probability_of_log_odds(z)
     extra = None
     jt = judgment_targets(judgments) if judgments is not None else None
     if jt is not None and jt.y.nunique() == 2:
@@ -187,7 +200,7 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
         offset = model.shape_logit(X)
         # row-local features only (departure + raw evidence), so query partitions score alike; the learning
         # queue's richer set (core.risk.learn.learning_features) needs every row of the dataset at once
-        Z = np.column_stack([static_log_odds(model, X, sig) - offset, extra])
+        Z = np.column_stack([z - offset, extra])
         key = pd.MultiIndex.from_frame(pairs)
         hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
         ok = hit >= 0

@@ -212,6 +212,18 @@ def graph_lsa(a: Arrays) -> np.ndarray:
     return _optional(a, "lsa_graph")
 
 
+CO_CANDIDATES = "co_candidates"  # set by core/risk/score.py after the view, not from the pair arrays
+
+
+@register(CO_CANDIDATES, lambda v, r: f"its closest fellow candidates for this query look relevant too (+{v:.1f} "
+                                      "log-odds)")
+def co_candidates(a: Arrays) -> np.ndarray:
+    """How far the final log-odds moved toward the row's 3 closest fellow candidates' (core/risk/smooth.py):
+    written by the scorer after the view, since it reads the view's own output; 0 in the pair arrays and in
+    rows stored before it. Not learned."""
+    return _optional(a, CO_CANDIDATES)
+
+
 @register("topic_query", lambda v, r: "the query names a topic" if v else "the query reads as a sentence")
 def topic_query(a: Arrays) -> np.ndarray:
     """Query-level gate, not learned: 1 where the query names a topic (no stop word in it), 0 for a sentence

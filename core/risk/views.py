@@ -112,7 +112,11 @@ class View:
         squeezed linearly into [0.01, 0.99], the percentages the review card can show. Monotone maps
         only: the queue order is the view's order, with no ties made by clipping.
         """
-        p = 1.0 / (1.0 + np.exp(-np.clip(self.log_odds(s), -500, 500)))
+        return self.probability_of_log_odds(self.log_odds(s))
+
+    def probability_of_log_odds(self, z: np.ndarray) -> np.ndarray:
+        """:meth:`probability` from the log-odds (:meth:`log_odds`, after any step that moves them)."""
+        p = 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=float), -500, 500)))
         n = max(self.n_labelled, 1)
         p = (n * p + self.prior) / (n + 1)
         return P_MIN + (P_MAX - P_MIN) * p

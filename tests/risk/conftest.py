@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,3 +50,26 @@ def make_inputs(n_docs: int = 60, n_queries: int = 8, seed: int = 0) -> tuple[Ri
 @pytest.fixture(scope="session")
 def tiny() -> tuple[RiskInputs, pd.DataFrame]:
     return make_inputs()
+
+
+NFCORPUS_SMALL = Path(__file__).parents[1] / "fixtures" / "risk" / "nfcorpus_small"
+
+
+@pytest.fixture(scope="session")
+def nfcorpus_small() -> tuple[RiskInputs, pd.DataFrame]:
+    """20 real NFCorpus queries over 800 docs, stored MiniLM vectors, real BM25 and LSA, one kept positive each,
+    and their dense top-30 candidates."""
+    from core.bench.fn_detection import _bm25_rows, embed, load_beir, sparsify_qrels
+    from core.mining import mine_dense, topic_queries
+
+    doc_ids, doc_texts, queries, qrels = load_beir(NFCORPUS_SMALL)
+    kept, _ = sparsify_qrels(qrels, 1, 0)
+    qids = [q for q in sorted(kept) if q in queries]
+    texts = [queries[q] for q in qids]
+    q_emb, d_emb = embed(texts, doc_texts, str(NFCORPUS_SMALL / "emb"), qids, doc_ids)
+    bm25, fb, cov, lsa = _bm25_rows(doc_texts, texts)
+    sparse = {q: kept[q] for q in qids}
+    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=fb, coverage=cov, lsa=lsa,
+                        topic=topic_queries(texts))
+    cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=30)[["query_id", "doc_id", "miner", "rank", "score"]]
+    return inputs, cands

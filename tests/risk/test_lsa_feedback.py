@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,6 @@ from core.risk.inputs import LSA_FEEDBACK, LSA_FEEDBACK_WEIGHT, LSA_GRAPH, with_
 from core.risk.select import LSA_GRAPH_SIGNAL, LSA_SIGNAL, LSA_WEIGHT
 from core.risk.signals import SIGNALS
 from tests.risk.conftest import feedback_arrays_row_order_free, make_inputs
-
-FIX = Path(__file__).parents[1] / "fixtures" / "risk" / "nfcorpus_small"
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -92,28 +89,6 @@ def test_lsa_feedback_sees_only_the_querys_own_labels_never_a_positive_itself() 
     off = pair_arrays(inputs, np.full(len(rows), qi), rows, feedback=True)
     assert LSA_FEEDBACK not in off and not SIGNALS[LSA_SIGNAL].fn(off).any()
     assert LSA_GRAPH not in off and not SIGNALS[LSA_GRAPH_SIGNAL].fn(off).any()
-
-
-@pytest.fixture(scope="module")
-def nfcorpus_small() -> tuple[RiskInputs, object]:
-    """20 real NFCorpus queries over 800 docs, stored MiniLM vectors, real BM25 and LSA, one kept positive each."""
-    import pandas as pd
-
-    from core.bench.fn_detection import _bm25_rows, embed, load_beir, sparsify_qrels
-    from core.mining import mine_dense, topic_queries
-
-    doc_ids, doc_texts, queries, qrels = load_beir(FIX)
-    kept, _ = sparsify_qrels(qrels, 1, 0)
-    qids = [q for q in sorted(kept) if q in queries]
-    texts = [queries[q] for q in qids]
-    q_emb, d_emb = embed(texts, doc_texts, str(FIX / "emb"), qids, doc_ids)
-    bm25, fb, cov, lsa = _bm25_rows(doc_texts, texts)
-    sparse = {q: kept[q] for q in qids}
-    inputs = RiskInputs(qids, q_emb, doc_ids, d_emb, sparse, bm25=bm25, bm25_feedback=fb, coverage=cov, lsa=lsa,
-                        topic=topic_queries(texts))
-    cands = mine_dense(qids, q_emb, doc_ids, d_emb, sparse, top_k=30)[["query_id", "doc_id", "miner", "rank", "score"]]
-    assert isinstance(cands, pd.DataFrame)
-    return inputs, cands
 
 
 def test_on_real_nfcorpus_the_view_fuses_it_at_its_weight_and_the_card_says_so(nfcorpus_small) -> None:

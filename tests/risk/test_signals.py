@@ -19,7 +19,7 @@ A = {
     "late_maxsim": np.array([0.74, 0.31]), "late_query_mean": np.array([0.52, 0.52]),
     "coverage_query_mean": np.array([0.71, 0.71]), "topic_query": np.array([1.0, 0.0]),
     "pos_query_mean": np.array([0.44, 0.44]), "dense_nqc": np.array([0.61, 0.61]),
-    "lsa_fb": np.array([1.3, -0.4]), "lsa_graph": np.array([0.8, -1.1]),
+    "lsa_fb": np.array([1.3, -0.4]), "lsa_graph": np.array([0.8, -1.1]), "co_candidates": np.array([0.6, -0.2]),
 }
 EXPECTED = {
     "dense_score": [0.8, 0.4], "inverse_rank": [1.0, 0.0], "pos_ratio": [1.0, 0.0], "dense_z": [6.0, 0.0],
@@ -28,7 +28,7 @@ EXPECTED = {
     "neighbour_label": [0.9, 0.0], "pos_similarity": [0.7, 0.0], "bm25_rm3_z": [4.0, 0.0],
     "late_maxsim": [0.74, 0.31], "late_query_mean": [0.52, 0.52], "coverage_query_mean": [0.71, 0.71],
     "topic_query": [1.0, 0.0], "pos_query_mean": [0.44, 0.44], "dense_nqc": [0.61, 0.61],
-    "lsa_feedback": [1.3, -0.4], "graph_lsa": [0.8, -1.1],
+    "lsa_feedback": [1.3, -0.4], "graph_lsa": [0.8, -1.1], "co_candidates": [0.6, -0.2],
 }
 
 
@@ -45,6 +45,7 @@ def test_every_signal_is_tested_and_learned_ones_are_leak_free() -> None:
     assert "pos_similarity" not in learned_names() and "pos_ratio" not in learned_names()
     assert "bm25_rm3_z" not in learned_names()  # a lone labelled positive cannot expand its own query
     assert "lsa_feedback" not in learned_names() and "graph_lsa" not in learned_names()  # nor move its own query
+    assert "co_candidates" not in learned_names()  # written after the view, from its output
     assert set(compute_signals(A)) == set(SIGNALS)
 
 
@@ -56,10 +57,11 @@ def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
 
 
 @pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean", "pos_query_mean",
-                                  "dense_nqc", "lsa_feedback", "graph_lsa"])
+                                  "dense_nqc", "lsa_feedback", "graph_lsa", "co_candidates"])
 def test_optional_signals_are_zero_where_not_computed(name: str) -> None:
     a = {k: v for k, v in A.items() if k not in ("late_maxsim", "late_query_mean", "coverage_query_mean",
-                                                  "pos_query_mean", "dense_nqc", "lsa_fb", "lsa_graph")}
+                                                  "pos_query_mean", "dense_nqc", "lsa_fb", "lsa_graph",
+                                                  "co_candidates")}
     assert not SIGNALS[name].fn(a).any()
     # query-level: one labelled positive per query cannot weigh them
     assert "late_query_mean" not in learned_names() and "coverage_query_mean" not in learned_names()
