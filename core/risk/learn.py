@@ -256,7 +256,6 @@ def learning_features(rank_logit: np.ndarray, offset: np.ndarray | None, evidenc
     return np.column_stack(cols) if cols else np.zeros((len(rank_logit), 0))
 
 
-
 # The names of learning_features' evidence columns, in its order (_presence: a has / value pair per column).
 SAME_QUERY_NAMES = ["same_query_fn_has", "same_query_fn_cos", "same_query_neg_has", "same_query_neg_cos"]
 TOPIC_NAMES = ["same_query_fn_topic_has", "same_query_fn_topic_cos"]

@@ -8,7 +8,7 @@ scores over a doc's nearest docs in the whole corpus; this step averages the *fi
 kept positive's feedback, LSA and the query-level terms, over the query's own candidate list, after the view.
 
 Label-free and local to a query: a row moves with its own query's candidates only, so query partitions score
-alike (core/engines). At ``CO_CANDIDATES`` 3 and ``CO_WEIGHT`` 0.2 (chosen on 22 bench runs): +0.0045 AP over 25
+alike (core/engines). At ``CO_FELLOWS`` 3 and ``CO_WEIGHT`` 0.2 (chosen on 22 bench runs): +0.0045 AP over 25
 bench runs (23 up; SciFact train s2 -0.012) and +0.0058 over 18 held out (15 up; SciFact train s3 -0.003); on
 the sentence-query stand-ins 11 of 24 runs now reach 1.25x the best baseline (docs/benchmarks.md, session 22).
 """
@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-CO_CANDIDATES = 3  # the fellow candidates a row's log-odds is pulled toward (5: a little less; 10: lost on SciFact)
+CO_FELLOWS = 3  # the fellow candidates a row's log-odds is pulled toward (5: a little less; 10: lost on SciFact)
 CO_WEIGHT = 0.2  # how far: (1 - w) own + w fellows' mean (0.5 lost on four of six runs)
 
 
 _BLOCK = 1 << 22  # numbers per batched (queries x rows x dim) block of vectors: ~32 MB as float64
 
 
-def co_candidate_shift(log_odds: np.ndarray, groups: np.ndarray, vecs: np.ndarray, k: int = CO_CANDIDATES,
+def co_candidate_shift(log_odds: np.ndarray, groups: np.ndarray, vecs: np.ndarray, k: int = CO_FELLOWS,
                        weight: float = CO_WEIGHT) -> np.ndarray:
     """Per row: ``weight`` x (the mean log-odds of its ``k`` most similar other rows of the same group, by the
     cosine of ``vecs`` (unit rows), minus its own). 0 for a row alone in its group; fewer fellows than ``k``: all

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from core.risk import score_false_negatives, train_combiner
 from core.risk.signals import CO_CANDIDATES
-from core.risk.smooth import CO_CANDIDATES as K
+from core.risk.smooth import CO_FELLOWS as K
 from core.risk.smooth import CO_WEIGHT, co_candidate_shift
 
 SAID_AT_LEAST = 1  # 3 of the 600 candidates here are pulled up by half a log-odds or more
