@@ -26,87 +26,55 @@ from core.risk.views import (
 )
 
 MODEL_VIEWS = ("linear_equal", "region_gbm")
-# Reported in View.heldout, never chosen: single signals (below), the PU regression and the equal-weight sum
-# each alone, and the blend of the two views' standardised scores, which held-out AP preferred on NFCorpus
-# seed 2 (even at a 99% bootstrap bar) while it ranked the hidden false negatives 0.03 AP worse there.
-# The default: the PU regression over the whole corpus averaged with the equal-weight sum of the same
-# standardised signals (views.EqualWeights), each standardised on the region's held-out scores. Held-out
-# labelled positives cannot weigh the two (the sum ranks SciFact's held-out positives at AP 0.03 against the
-# regression's 0.61 while it ranks the hidden false negatives better, 0.15 vs 0.09 at 225 queries): a fixed
-# average, measured on few-query samples and whole collections (docs/benchmarks.md, session 17).
+# The default view: the PU regression over the whole corpus averaged with the equal-weight sum of the same
+# standardised signals (views.EqualWeights). Held-out labelled positives cannot weigh the two (they prefer the
+# regression on SciFact while the hidden false negatives prefer the sum), so the average is fixed; the blend of
+# both views and each part alone are reported in View.heldout, never chosen (docs/benchmarks.md, session 17).
 GLOBAL_PARTS = ("global_linear", "equal_weights")
 DEFAULT_VIEW = "linear_equal"  # robust with few labelled positives; the boosted view must beat it clearly
 BOOTSTRAP = 200  # query resamples for the paired test below
 MIN_REGION_POSITIVES = 200  # fewer labelled positives in the top regions: too few for boosted leaves of 40
 WIN_SHARE = 0.95  # another view replaces the default only if it wins in this share of resamples
-# Single signals are scored too (reported in View.heldout) but never chosen: with one labelled positive per
-# query, held-out AP weighs every query alike while the queue's false negatives crowd into the queries with
-# many relevant docs, and query-level signals (graph_bm25 on NFCorpus: held-out AP 0.02, bench AP 0.44)
-# were ranked wrongly by it. The model views all see the same features, so that bias hits them alike.
+# Single signals are scored (View.heldout) but never chosen: held-out AP weighs every query alike while the
+# false negatives crowd into rich queries, so it misjudges query-level signals (graph_bm25 on NFCorpus: held-out
+# AP 0.02, bench AP 0.44).
 SKIP_SIGNALS = ("inverse_rank", "topic_query")  # topic_query: a gate, not evidence
-# With late interaction the chosen view's score is fused with the token MaxSim (both standardised on the
-# region's top rows) at this fixed weight: fitted against uniform corpus docs, the PU models give the MaxSim
-# the small weight that separates "on topic" from random docs, while among the mined candidates it ranks
-# hidden false negatives nearly as well as the whole view (NFCorpus AP 0.495 alone vs 0.546). A constant for
-# every collection. 0.5 until session 10, set on NFCorpus keyword/title queries (AP flat within 0.01 for
-# 0.3-1.0); then measured on sentence queries too (NFCorpus vid-desc) and lowered: 0.5 -> 0.25 gave vid-desc
-# +0.022 to +0.025 AP (P@100 0.54-0.55 -> 0.57-0.58), NFCorpus and half-title -0.003 to +0.003, SciFact train
-# -0.004 to +0.016 (seeds 0-2); at 0 SciFact lost 0.02-0.03 (docs/benchmarks.md, session 10). Held-out
-# labelled positives cannot set it: on SciFact they rank best with no MaxSim (held-out AP 0.82 at 0, 0.79 at
-# 0.5) while the hidden false negatives gain from it, and on NFCorpus much of its gain is query-level.
+
+# Terms fused beside the view, each standardised on the region's top rows and added at a constant weight for
+# every collection. Held-out labelled positives cannot set any of them (one per query, rich query or not; a
+# positive is what feedback moves toward), so each weight was screened on bench runs and checked on runs not
+# used to choose it; the figures are in docs/benchmarks.md under the session named.
+# The token MaxSim: fitted against uniform corpus docs the PU models give it the small weight that separates "on
+# topic" from random, while among mined candidates it ranks nearly as well as the whole view (session 10: 0.5 ->
+# 0.25 lifted the sentence queries +0.022 to +0.025 AP; at 0 SciFact lost 0.02-0.03).
 LATE_WEIGHT = 0.25
 LATE_SIGNAL = "late_maxsim"
-# Then, with or without it, the query-level signals (QUERY_SIGNALS: the mean term coverage and, with late
-# interaction, the mean MaxSim of each query's dense top docs), each standardised the same way and averaged, at
-# QUERY_WEIGHT times the chance that a query holds two or more unlabelled relevant docs among its top_k
-# (:func:`several_share`, label-free). Queries whose top docs answer more of them hold more relevant docs
-# (NFCorpus: Spearman 0.56 between the mean MaxSim and the hidden count), which matters only where queries
-# hold several (NFCorpus: weight ~0.9; SciFact train, about one relevant doc per query: ~0.02, where a fixed
-# weight lost 0.02-0.03 AP). Held-out labelled positives cannot set it (one per query, rich query or not).
+# For queries that name a topic (TOPIC_GATE 1): how much of the query its top docs answer (QUERY_SIGNALS: mean
+# term coverage and, with late interaction, mean MaxSim), at QUERY_WEIGHT times the chance that a query holds two
+# or more unlabelled relevant docs (:func:`several_share`, label-free: ~0.9 on NFCorpus, ~0.02 on SciFact train).
+# Such queries hold more relevant docs; for a sentence the same term measures its wording (session 9: NFCorpus
+# asked in descriptions 0.444 -> 0.292 ungated; gated, the collection 0.560 -> 0.580). Signals without the gate
+# (older stored rows): the term applies to every query.
 QUERY_WEIGHT = 1.0
 QUERY_SIGNALS = QUERY_MEANS
-# The term is fused for queries that name a topic only (the signal's 1; 0 for a sentence): how much of a query
-# its top docs hold says how many relevant docs it has when it names a topic; for a sentence it measures the
-# wording. NFCorpus split by query kind (seed 0, view alone -> with the term): keyword queries 0.623 -> 0.683 AP,
-# title queries 0.430 -> 0.320, description queries (vid-desc) 0.444 -> 0.292; gated, the collection 0.560 -> 0.580
-# (docs/benchmarks.md, session 9). Signals without the gate (older stored rows): the term applies to every query.
 TOPIC_GATE = "topic_query"
-# For sentence queries (the gate's 0) another query-level term: how close the query's top unlabelled docs are to
-# its labelled positive (inputs.POSITIVE_MEAN), standardised on the region's top rows, at SENTENCE_WEIGHT. A
-# sentence says what it asks and its positive shows it; top docs far from the positive answer other readings
-# of the words (a 35-query vid-desc queue's head held 15 rows of "comparing the regularity of omnivores,
-# vegetarians, and vegans" — diet papers, none about bowel regularity — whose cosine to the positive was 0.26
-# against 0.47 over all rows). In the bench (pu-view-8 -> 9): SciFact train +0.032 to +0.035 AP, the sentence
-# stand-ins -0.002 to +0.025 (eight of nine up), NFCorpus' keyword runs -0.006 to +0.001; ungated (every query)
-# it cost NFCorpus 0.01-0.03, at 0.25 its small samples up to 0.016 (docs/benchmarks.md, session 17). A constant
-# for every collection; held-out labelled positives cannot set it (one per query).
+# For sentence queries (TOPIC_GATE 0): how close the query's top unlabelled docs are to its labelled positive
+# (inputs.POSITIVE_MEAN). Top docs far from the positive answer another reading of the words (session 17:
+# SciFact train +0.032 to +0.035 AP; ungated it cost NFCorpus 0.01-0.03).
 SENTENCE_SIGNAL = POSITIVE_MEAN
 SENTENCE_WEIGHT = 0.15
-# For sentence queries (the gate's 0) a third query-level term: how far the retriever commits to some of the
-# query's top docs over the others (inputs.DENSE_NQC, label-free: NQC, a query-performance predictor),
-# standardised on the region's top rows, at NQC_WEIGHT times the chance that a query holds two or more unlabelled
-# relevant docs among its top_k (the topic term's factor: with about one relevant doc per query, SciFact train,
-# a fixed weight cost up to 0.01 AP in the screen). Sentence queries whose top docs spread more hold more false
-# negatives among them: on the sentence stand-ins (NFCorpus asked in video descriptions / titles, half-title)
-# +0.007 to +0.019 AP on the 11 runs of sessions 17-18, -0.001 to +0.026 on 10 new ones. 0.2 of {0.1, 0.2, 0.3}
-# on four runs; fused for every query it cost NFCorpus' keyword queries at 35 up to 0.023 AP, so topic queries
-# get none (docs/benchmarks.md, session 19).
-# Held-out labelled positives cannot set it (one per query, rich query or not).
+# For sentence queries: how far the retriever commits to some of its top docs over the others (inputs.DENSE_NQC,
+# the NQC query-performance predictor, label-free), at NQC_WEIGHT times the topic term's factor (session 19: +0.007
+# to +0.019 AP on 11 sentence stand-in runs, -0.001 to +0.026 on 10 more; for topic queries it cost NFCorpus at
+# 35 queries up to 0.023).
 NQC_WEIGHT = 0.2
-# For every query, a row-level term of another kind of evidence: the doc's closeness to the query's labelled
-# positives' topic in the corpus' latent semantic space (signal ``lsa_feedback``, core/mining/lsa.py; already
-# standardised against the query's own top docs, so it is added as it is), at LSA_WEIGHT times the topic term's
-# factor. Topical closeness says "relevant" where relevance is topical, queries with several relevant docs
-# (NFCorpus); with about one per query (SciFact train) relevance is specific and a fixed weight cost 0.008-0.012
-# AP in the screen. 0.35 in the view's units is 0.3 in log-odds at NFCorpus' Platt slope (0.66-0.87), the weight
-# screened over 22 runs: 16 up, 2 down (the half-title sentence runs, -0.005 / -0.001), mean +0.008
-# (docs/benchmarks.md, session 21). Held-out labelled positives cannot set it: they are what the query moves toward.
+# For every query: the doc's closeness to its labelled positives' topic in the corpus' LSA space (``lsa_feedback``,
+# core/mining/lsa.py; already standardised against the query's own top docs) and its mean over the doc's nearest
+# docs (``graph_lsa``, pu-view-13), at LSA_WEIGHT times the topic term's factor: topical closeness says
+# "relevant" where queries hold several relevant docs, not where relevance is specific (session 21: 22 runs,
+# 16 up, mean +0.008; the graph mean +0.004 over 25).
 LSA_SIGNAL = "lsa_feedback"
 LSA_WEIGHT = 0.35
-# The same closeness averaged over the doc's nearest docs (``graph_lsa``), added beside it at the same weight
-# (pu-view-13): over 25 runs +0.004 AP on average (17 up, 5 down, worst -0.016 on NFCorpus at 35 queries), over
-# 18 more not used to choose it +0.003 (11 up, 6 down, worst -0.013 on NFCorpus at 64); every `vid-titles` run up
-# and ECE lower on nearly every run (docs/benchmarks.md, session 21). Half the weight, on 10 of those runs: +0.002.
 LSA_GRAPH_SIGNAL = "graph_lsa"
 
 
