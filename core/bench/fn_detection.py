@@ -84,6 +84,22 @@ def sample_queries(qids: list[str], n: int, seed: int) -> list[str]:
     return qids if n >= len(qids) else sorted(random.Random(f"queries-{seed}").sample(qids, n))
 
 
+def sample_docs(doc_ids: list[str], doc_texts: list[str], qrels: pd.DataFrame, n: int
+                ) -> tuple[list[str], list[str], pd.DataFrame]:
+    """A fixed random ``n`` of the corpus (``random.Random(0)`` over the sorted ids: the same docs for every
+    ``--seed``, so seeds vary the labels, not the collection), in corpus order, with the qrels on those docs.
+
+    Why: how fn_risk fares on a small collection (classic test collections hold 1,400-6,000 docs), where the PU
+    sample, the doc graph and the LSA space all come from few docs. The whole corpus when ``n`` is not smaller.
+    """
+    if n >= len(doc_ids):
+        return doc_ids, doc_texts, qrels
+    keep = set(random.Random(0).sample(sorted(doc_ids), n))
+    rows = [i for i, d in enumerate(doc_ids) if d in keep]
+    return ([doc_ids[i] for i in rows], [doc_texts[i] for i in rows],
+            qrels[qrels.doc_id.isin(keep)].reset_index(drop=True))
+
+
 def embed(query_texts: list[str], doc_texts: list[str], embeddings: str | None = None,
           query_ids: list[str] | None = None, doc_ids: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The one model-dependent step: precomputed ``{prefix}_{queries,corpus}.npy`` (+ ``_ids.json``) or MiniLM."""
@@ -252,12 +268,14 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
                      split: str = "test", judgments: tuple[int, ...] = (0, 50, 100, 200, 500),
                      embeddings: str | None = None, max_queries: int | None = None, qrels_file: str | None = None,
                      verbose: bool = True, late_interaction: bool = False, static_maxsim: bool = True,
-                     query_field: str | None = None, query_sample: int | None = None) -> dict:
+                     query_field: str | None = None, query_sample: int | None = None,
+                     doc_sample: int | None = None) -> dict:
     """Run the protocol; print the tables; return them as a dict (for ``--json``).
 
     ``query_sample``: score only a seeded random N of the judged queries (the corpus stays whole) — how fn_risk
     fares on collections with few queries, where its PU model learns from few labelled positives (classic test
-    collections hold 35-225 judged queries).
+    collections hold 35-225 judged queries). ``doc_sample``: keep a fixed random N of the corpus and the qrels on
+    those docs (:func:`sample_docs`; classic test collections hold 1,400-6,000 docs).
 
     The token MaxSim signal is the static one over the word-piece table (core/encoders/static_late.py, as the
     product scores by default; ``static_maxsim=False`` leaves it out); ``late_interaction``: the contextual one
@@ -272,6 +290,8 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     doc_ids, doc_texts, queries, qrels = load_beir(beir_dir, split, query_field)
     if qrels_file:
         qrels = load_qrels(qrels_file)
+    if doc_sample:
+        doc_ids, doc_texts, qrels = sample_docs(doc_ids, doc_texts, qrels, doc_sample)
     kept, hidden = sparsify_qrels(qrels, keep_positives, seed)
     qids = [q for q in sorted(kept) if q in queries]
     if query_sample:
@@ -326,7 +346,7 @@ def run_fn_detection(beir_dir: str | Path, keep_positives: int = 1, top_k: int =
     result = {
         "dataset": str(beir_dir), "split": split, "qrels": str(qrels_file or f"qrels/{split}.tsv"), "seed": seed,
         "keep_positives": keep_positives, "top_k": top_k, "query_field": query_field or "text",
-        "query_sample": query_sample,
+        "query_sample": query_sample, "doc_sample": doc_sample, "n_docs": len(doc_ids),
         "n_queries": len(qids), "n_candidates": len(scored),
         "fn_rate": float(y.mean()), "detection": table, "maxsim": maxsim, "late_interaction_s": late_s,
         "lsa_s": None if lsa is None else round(lsa.fit_s, 3),
@@ -367,6 +387,8 @@ def format_tables(r: dict) -> str:
     field = "" if r.get("query_field", "text") == "text" else f", queries from {r['query_field']!r}"
     if r.get("query_sample"):
         field += f", a seeded sample of {r['query_sample']} queries"
+    if r.get("doc_sample"):
+        field += f", a fixed sample of {r['n_docs']} docs"
     lines = [(f"{r['dataset']} ({r['qrels']}{field}) seed {r['seed']}, keep {r['keep_positives']}: {r['n_queries']} "
               f"queries, {r['n_candidates']} candidates, {r['fn_rate']:.1%} false negatives"),
              f"{'scorer':24s} {'AP':>6s} {'AUROC':>6s} {'P@50':>6s} {'P@100':>6s}"]
@@ -424,24 +446,27 @@ def format_tables(r: dict) -> str:
 def main_kwargs(argv: list[str]) -> dict:
     """``python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX] [KEEP] [QRELS] [flags]`` as keyword
     arguments of :func:`run_fn_detection` ("-" skips a positional). The flags (``--late-interaction``,
-    ``--no-static-maxsim``, ``--query-field F``, ``--query-sample N``) end the positionals, so a flag is never
-    read as a path."""
-    flags = {"--late-interaction": 0, "--no-static-maxsim": 0, "--query-field": 1, "--query-sample": 1}
+    ``--no-static-maxsim``, ``--query-field F``, ``--query-sample N``, ``--doc-sample N``) end the positionals, so a
+    flag is never read as a path."""
+    flags = {"--late-interaction": 0, "--no-static-maxsim": 0, "--query-field": 1, "--query-sample": 1,
+             "--doc-sample": 1}
     first = next((i for i, a in enumerate(argv) if a.startswith("--")), len(argv))
     pos, rest = argv[:first], argv[first:]
     if not pos or len(pos) > 6:
         raise SystemExit("usage: python -m core.bench.fn_detection DIR [SEED] [SPLIT] [EMB_PREFIX] [KEEP] [QRELS] "
-                         "[--late-interaction] [--no-static-maxsim] [--query-field F] [--query-sample N]")
-    i, field, sample = 0, None, None
+                         "[--late-interaction] [--no-static-maxsim] [--query-field F] [--query-sample N] "
+                         "[--doc-sample N]")
+    i, field, sample = 0, None, {"--query-sample": None, "--doc-sample": None}
     while i < len(rest):
         if rest[i] not in flags or i + flags[rest[i]] >= len(rest):
             raise SystemExit(f"fn_detection: unknown or incomplete option {rest[i]!r} (options: {', '.join(flags)})")
         if rest[i] == "--query-field":
             field = rest[i + 1]
-        if rest[i] == "--query-sample":
+        if rest[i] in sample:
+            what = "queries" if rest[i] == "--query-sample" else "docs"
             if not rest[i + 1].isdigit() or int(rest[i + 1]) < 2:
-                raise SystemExit(f"fn_detection: --query-sample takes a number of queries (2 or more), not {rest[i + 1]!r}")
-            sample = int(rest[i + 1])
+                raise SystemExit(f"fn_detection: {rest[i]} takes a number of {what} (2 or more), not {rest[i + 1]!r}")
+            sample[rest[i]] = int(rest[i + 1])
         i += 1 + flags[rest[i]]
 
     def at(k: int) -> str | None:
@@ -449,7 +474,8 @@ def main_kwargs(argv: list[str]) -> dict:
 
     return {"beir_dir": pos[0], "seed": int(at(1) or 0), "split": at(2) or "test", "embeddings": at(3),
             "keep_positives": int(at(4) or 1), "qrels_file": at(5), "late_interaction": "--late-interaction" in rest,
-            "static_maxsim": "--no-static-maxsim" not in rest, "query_field": field, "query_sample": sample}
+            "static_maxsim": "--no-static-maxsim" not in rest, "query_field": field,
+            "query_sample": sample["--query-sample"], "doc_sample": sample["--doc-sample"]}
 
 
 if __name__ == "__main__":

@@ -77,6 +77,9 @@ def fn_detection(
     query_sample: Annotated[int | None, typer.Option(
         "--query-sample", min=2, help="score a seeded random N of the judged queries only (few-query "
         "collections: the PU model learns from N labelled positives)")] = None,
+    doc_sample: Annotated[int | None, typer.Option(
+        "--doc-sample", min=2, help="keep a fixed random N of the corpus and the qrels on those docs (small "
+        "collections: the same docs for every --seed)")] = None,
     json_out: JsonOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -88,7 +91,7 @@ def fn_detection(
     _dump(run_fn_detection(directory, keep_positives=keep_positives, top_k=top_k, seed=seed, split=split,
                            judgments=points, qrels_file=str(qrels) if qrels else None,
                            late_interaction=late_interaction, static_maxsim=static_maxsim,
-                           query_field=query_field, query_sample=query_sample), json_out)
+                           query_field=query_field, query_sample=query_sample, doc_sample=doc_sample), json_out)
 
 
 class Orders(str, Enum):

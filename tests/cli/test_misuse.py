@@ -334,6 +334,7 @@ NUMERIC = [
     Num(("bench", "fn-detection", str(BEIR)), "--top-k", 1, **JSON_STOP),
     Num(("bench", "fn-detection", str(BEIR)), "--seed", 0, SEED_MAX, **JSON_STOP),
     Num(("bench", "fn-detection", str(BEIR)), "--query-sample", 2, **JSON_STOP),
+    Num(("bench", "fn-detection", str(BEIR)), "--doc-sample", 2, **JSON_STOP),
     Num(("bench", "mining", str(BEIR)), "--top-k", 1, **JSON_STOP),
     Num(("bench", "mining", str(BEIR)), "--batch-size", 1, **JSON_STOP),
     Num(("bench", "mining", str(BEIR)), "--max-queries", 1, **JSON_STOP),

@@ -33,6 +33,36 @@ def test_sample_queries_is_seeded_sorted_and_order_free() -> None:
     assert sample_queries(ids, 300, 0) == sample_queries(ids, 999, 0) == sorted(ids)
 
 
+def test_sample_docs_is_fixed_in_corpus_order_with_its_qrels() -> None:
+    """The small-collection check (``--doc-sample``): the same N docs whatever order the corpus came in (so every
+    ``--seed`` sees one collection), kept in corpus order beside their texts, the qrels on them only; the whole
+    corpus when N is not smaller."""
+    import pandas as pd
+
+    from core.bench.fn_detection import sample_docs
+
+    ids = [f"d{i}" for i in range(500)]
+    texts = [f"text of {d}" for d in ids]
+    qrels = pd.DataFrame({"query_id": ["q"] * 500, "doc_id": ids, "relevance": [1] * 500})
+    d, t, q = sample_docs(ids, texts, qrels, 140)
+    assert len(d) == len(set(d)) == 140 and set(d) <= set(ids)
+    assert [ids.index(x) for x in d] == sorted(ids.index(x) for x in d)  # corpus order
+    assert t == [f"text of {x}" for x in d] and set(q.doc_id) == set(d) and len(q) == 140
+    r_d, r_t, _ = sample_docs(list(reversed(ids)), list(reversed(texts)), qrels, 140)
+    assert set(r_d) == set(d) and r_t == [f"text of {x}" for x in r_d]
+    assert sample_docs(ids, texts, qrels, 500) == (ids, texts, qrels)
+
+
+@pytest.mark.slow
+def test_bench_doc_sample_scores_on_that_many_docs() -> None:
+    from core.bench.fn_detection import format_tables, run_fn_detection
+
+    r = run_fn_detection(FIX, embeddings=str(FIX / "emb"), judgments=(0,), verbose=False, doc_sample=400)
+    assert r["n_docs"] == 400 and r["doc_sample"] == 400 and 0 < r["n_queries"] <= 20
+    assert r["n_candidates"] == 30 * r["n_queries"] and 0 <= r["detection"]["fn_risk"]["AP"] <= 1
+    assert "a fixed sample of 400 docs" in format_tables(r)
+
+
 @pytest.mark.slow
 def test_bench_query_sample_scores_that_many_queries() -> None:
     from core.bench.fn_detection import format_tables, run_fn_detection
@@ -139,10 +169,14 @@ def test_module_arguments_end_at_the_first_flag() -> None:
     assert kw["query_field"] == "vid-desc" and not kw["static_maxsim"] and not kw["late_interaction"]
     assert main_kwargs(["D"]) == {"beir_dir": "D", "seed": 0, "split": "test", "embeddings": None,
                                   "keep_positives": 1, "qrels_file": None, "late_interaction": False,
-                                  "static_maxsim": True, "query_field": None, "query_sample": None}
+                                  "static_maxsim": True, "query_field": None, "query_sample": None,
+                                  "doc_sample": None}
     assert main_kwargs(["D", "--query-sample", "35"])["query_sample"] == 35
+    kw = main_kwargs(["D", "--doc-sample", "1400", "--query-sample", "35"])
+    assert (kw["doc_sample"], kw["query_sample"]) == (1400, 35)
     for bad in (["D", "--late"], ["D", "--query-field"], [], ["--late-interaction"], ["D", "--query-sample", "x"],
-                ["D", "--query-sample", "1"], ["D", "--query-sample"]):
+                ["D", "--query-sample", "1"], ["D", "--query-sample"], ["D", "--doc-sample", "1"],
+                ["D", "--doc-sample", "many"]):
         with pytest.raises(SystemExit):
             main_kwargs(bad)
 
