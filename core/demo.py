@@ -28,14 +28,14 @@ def seed_demo_cache(log: Callable[[str], None] = print, cache: str | Path | None
     """Load the committed demo embeddings into the cache so the demo encodes (almost) nothing: (vectors new to
     the cache, vectors the exports hold). On a machine that built the demo before, the first is 0 and every
     vector still comes from the cache, so the build log says both."""
-    from core.encoders import seed_cache
-    from core.encoders.cache import load_embeddings
+    from core.encoders.cache import import_embeddings, load_embeddings
 
     added = held = 0
     for path in demo_embedding_exports():
         try:
-            held += len(set(load_embeddings(path).text_sha256))  # distinct texts (an export may repeat one)
-            added += seed_cache(path, cache)
+            ef = load_embeddings(path)
+            held += len(set(ef.text_sha256))  # distinct texts (an export may repeat one)
+            added += import_embeddings(ef, cache)
         except Exception as exc:  # noqa: BLE001 - a bad export only costs encoding time
             log(f"note: could not use {path.name} ({exc}); encoding instead")
     return added, held

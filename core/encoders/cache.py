@@ -252,7 +252,11 @@ def load_embeddings(path: str | os.PathLike) -> EmbeddingFile:
 
 def seed_cache(path: str | os.PathLike, cache: EmbeddingCache | str | os.PathLike | None = None) -> int:
     """Import an export into the cache (only keys it lacks); returns how many vectors were added."""
-    ef = load_embeddings(path)
+    return import_embeddings(load_embeddings(path), cache)
+
+
+def import_embeddings(ef: EmbeddingFile, cache: EmbeddingCache | str | os.PathLike | None = None) -> int:
+    """:func:`seed_cache` for an export already read (a caller that also counts its vectors reads it once)."""
     store = as_cache(cache)
     assert store is not None
     keys = ef.text_sha256
