@@ -197,7 +197,8 @@ class ScoreResult:
     candidates: pd.DataFrame  # query_id, doc_id, miner, rank, score, pos_score, fn_risk, reasons, signals
     queries: pd.DataFrame  # query_id, n_positives, judged_at_k, lexical_overlap, positive_rank, ...
     judgments_used: int
-    timings: dict[str, float]
+    timings: dict[str, float]  # seconds per stage; "lsa" is part of "score" and "bm25_index" of
+    # whichever stage built the index first (mine or score), not beside them
     encoded: int = 0  # texts run through a model by this call's corpus (0 when all were cached)
 
     def summary(self) -> str:

@@ -107,9 +107,11 @@ def export(
 ) -> None:
     """Write clean training data or corrected qrels, with a manifest.json beside it."""
     from core.export import ExportPolicy, export_dataset, parse_threshold
-    from core.export.writers import TABLE_LAYOUTS, check_file_target
+    from core.export.writers import TABLE_LAYOUTS, check_file_target, check_folder_target
 
     check_output(out, overwrite=overwrite, folder=fmt in FOLDER_FORMATS)
+    if fmt in FOLDER_FORMATS:
+        check_folder_target(out, overwrite)  # --overwrite replaces only an earlier export's folder
     if fmt.value in TABLE_LAYOUTS:
         check_file_target(out, overwrite)  # the suffix picks the file type
 

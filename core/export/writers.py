@@ -131,12 +131,45 @@ def atomic_file(path: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def _is_export_folder(path: Path) -> bool:
+    """Does `path` hold the manifest an earlier negaudit export wrote (what --overwrite may replace)?"""
+    from core.export.manifest import MANIFEST_NAME
+
+    try:
+        return "negaudit_manifest" in json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def check_folder_target(path: Path, overwrite: bool = False) -> None:
+    """Refuse a folder export's `--out` whose replacement would lose what no export wrote.
+
+    --overwrite replaces the whole folder, so it may only replace an earlier export's (one that holds its
+    manifest), and never the current folder or one above it (`--out .` once emptied the folder it ran in).
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise NegauditError(f"{path} is a file; this format writes a folder")
+    if not any(path.iterdir()):
+        return
+    if not overwrite:
+        raise NegauditError(f"{path} exists and is not empty; pass --overwrite or pick another --out")
+    full, here = path.resolve(), Path.cwd().resolve()
+    if full == here or full in here.parents:
+        raise NegauditError(f"--out {path} is the current folder or holds it: --overwrite would delete it "
+                            f"with everything in it; pick a new folder")
+    if not _is_export_folder(full):
+        raise NegauditError(f"--out {path} holds files no negaudit export wrote (no export manifest.json in "
+                            f"it); --overwrite replaces only an earlier export's folder: pick a new or empty "
+                            f"folder")
+
+
 @contextmanager
 def atomic_folder(path: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp folder beside `path`; it replaces `path` only if the block succeeds."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
-        raise NegauditError(f"{path} exists and is not empty; pass --overwrite or pick "
-                            f"another --out")
+    check_folder_target(path, overwrite)
+    path = path.resolve()  # `.`'s parent is `.` itself: the temp folder must sit beside, not inside
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

@@ -153,3 +153,45 @@ def test_cli_export(toy_db, tmp_path):
     assert man["policy"]["drop_risk_above"] is None and man["policy"]["partial"] == "negative"
     assert list(pd.read_parquet(out).columns) == ["anchor", "positive", "negative_1"]
     assert "judged_false_negative" in res.output
+
+
+def test_folder_overwrite_replaces_only_an_earlier_export(store, tmp_path, monkeypatch):
+    """--overwrite deletes the whole folder: only an earlier export's (it holds the export manifest), never
+    a folder of other files, nor the folder the command runs in (`--out .` once emptied it)."""
+    mine = tmp_path / "notes"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "keep.txt").write_text("a")
+    (mine / "sub" / "code.py").write_text("b")
+    with pytest.raises(NegauditError, match="no negaudit export wrote"):
+        export_dataset(store, DS, "beir", mine, overwrite=True)
+    with pytest.raises(NegauditError, match="no negaudit export wrote"):  # a foreign manifest.json is not one
+        (mine / "manifest.json").write_text('{"name": "mine"}')
+        export_dataset(store, DS, "beir", mine, overwrite=True)
+    assert (mine / "keep.txt").read_text() == "a" and (mine / "sub" / "code.py").read_text() == "b"
+
+    out = tmp_path / "beir"
+    export_dataset(store, DS, "beir", out)
+    export_dataset(store, DS, "beir", out, overwrite=True)  # an earlier export: replaced
+    assert (out / "corpus.jsonl").exists() and not verify_manifest(out / "manifest.json")
+    monkeypatch.chdir(out)
+    before = sorted(p.name for p in out.iterdir())
+    for here in (Path("."), out, tmp_path):  # the current folder, by any name, or a folder above it
+        with pytest.raises(NegauditError, match="current folder"):
+            export_dataset(store, DS, "hf", here, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_cli_refuses_to_overwrite_the_current_folder(toy_db, tmp_path, monkeypatch, capsys):
+    from core.cli import main
+
+    db = tmp_path / "cli.duckdb"
+    db.write_bytes(Path(toy_db).read_bytes())
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    with pytest.raises(SystemExit) as done:  # the console entry point: one error line, exit 2, before any work
+        main(["export", "--name", DS, "--db", str(db), "--format", "hf", "--out", ".", "--overwrite"])
+    assert done.value.code == 2
+    assert "current folder" in capsys.readouterr().err
+    assert (work / "notes.txt").read_text() == "mine" and sorted(p.name for p in work.iterdir()) == ["notes.txt"]
