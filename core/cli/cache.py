@@ -46,7 +46,7 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
 
     try:
         n = seed_cache(file)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # what numpy raises
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # what numpy raises (EOFError: empty)
         first = (str(exc).splitlines() or [""])[0]
         raise NegauditError(f"{file} is not an embedding export written by `negaudit cache "
                             f"export` ({type(exc).__name__}: {first})") from None

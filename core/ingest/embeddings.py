@@ -19,6 +19,7 @@ cache keeps the first vector per text: to change vectors for the same texts, use
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,14 +176,25 @@ def _read_parquet(path: Path) -> Supplied:
                            "vector"), model)
 
 
+def _check_magic(path: Path, magic: bytes, what: str) -> None:
+    """A file that does not start like ``what`` is named as such (numpy would call it pickled data, or the
+    command would only say "aborted": click turns numpy's EOFError on an empty file into an abort)."""
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if head != magic:
+        raise InputError(path, None, None, "empty file" if not head else f"not a {what} file (it does not "
+                                                                          f"start with the {what} header)")
+
+
 def _read_npz(path: Path, kind: str | None) -> Supplied:
+    _check_magic(path, b"PK", ".npz")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as exc:  # object arrays need pickle, which we never load
         raise InputError(path, None, None, f"cannot read the npz without pickle ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(path, None, None, f"not a readable npz file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # truncated or corrupt
+        raise InputError(path, None, None, f"not a readable npz file ({type(exc).__name__}: {exc})") from None
     model = str(arrays["model"]) if "model" in arrays else None
     if "ids" in arrays or "vectors" in arrays:
         for key in ("ids", "vectors"):
@@ -218,10 +230,11 @@ def _read_npy(path: Path, ids_path: str | Path | None, kind: str | None) -> Supp
     if ids_path is None or kind is None:
         raise InputError(path, None, None, "a .npy matrix has no ids: give --ids FILE (one id per "
                                            "line) and --kind doc|query")
+    _check_magic(path, b"\x93NUMPY", ".npy")
     try:
         vectors = _matrix(np.load(path, allow_pickle=False), path, None)
-    except ValueError as exc:
-        raise InputError(path, None, None, f"not a readable npy file ({exc})") from None
+    except (ValueError, OSError, EOFError) as exc:  # truncated, or object arrays (pickle is never loaded)
+        raise InputError(path, None, None, f"not a readable npy file ({type(exc).__name__}: {exc})") from None
     ids_file = input_file(ids_path)
     ids = []
     for line, text in read_lines(ids_file):

@@ -61,3 +61,15 @@ def test_clear_misuse_names_the_choices(cache):
     assert_misuse(negaudit("cache", "clear", "--model", "bm25", "--yes"), "'bm25'", mid_folder)
     assert_misuse(negaudit("cache", "clear", "--model", "../..", "--yes"), "'../..'")
     assert (cache / "bm25").is_dir() and np.load(next((cache / mid_folder).glob("*.keys.npy"))).size
+
+
+def test_import_of_a_bad_file_names_it_and_adds_nothing(cache, tmp_path):
+    """Empty, truncated or foreign files: one error line naming the file (numpy's EOFError on an empty file
+    once surfaced as a bare "aborted"), and the cache is as it was."""
+    before = cache_usage(cache)
+    good = (FX / "embeddings.npz").read_bytes()
+    for name, data in (("empty.npz", b""), ("head.npz", b"PK\x03\x04"), ("cut.npz", good[:len(good) // 2]),
+                       ("text.npz", b"ids,vectors\n")):
+        (tmp_path / name).write_bytes(data)
+        assert_misuse(negaudit("cache", "import", tmp_path / name), name, "is not an embedding export")
+    assert cache_usage(cache) == before
