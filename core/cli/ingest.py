@@ -68,6 +68,7 @@ def _print(result: dict[str, Any], what: str) -> None:
                       "at the first instead)[/yellow]")
     for key, label in (("skipped_positive", "run lines labelled positive (not negatives)"),
                        ("skipped_duplicate", "duplicate run lines"),
+                       ("duplicate_qrels", "qrels already held (same query, doc, split and grade)"),
                        ("dropped_positive_negatives", "negatives that are also positives")):
         if result.get(key):
             console.print(f"[yellow]skipped {result[key]:,} {label}[/yellow]")

@@ -13,8 +13,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.ingest.beir import read_beir
-from core.ingest.common import CHUNK_ROWS, Progress, write_chunks
+from core.ingest.common import CHUNK_ROWS, Progress, SeenIds, grade_values, qrel_keys, write_chunks
 from core.ingest.msmarco import read_msmarco
 from core.ingest.skips import META_KEY, merge_skips, skips_of
 from core.ingest.st import ST_SUFFIXES, read_st
@@ -117,6 +119,18 @@ def _require_dataset(store: Any, name: str) -> None:
         raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
 
 
+def _stored_qrels(store: Any, name: str, split: str) -> SeenIds:
+    """The (split, query, doc) keys and grades dataset `name` already holds in `split`: a qrels file merged
+    in adds only what is new (imported twice, it adds nothing) and may not regrade a stored pair."""
+    seen = SeenIds()
+    q = store.qrels(name, split)
+    if len(q):
+        keys = qrel_keys([split] * len(q), q["query_id"].astype(str).tolist(), q["doc_id"].astype(str).tolist())
+        _, first = np.unique(keys, return_index=True)
+        seen.add(keys[first], grade_values(q["relevance"].to_numpy()[first]))
+    return seen
+
+
 def ingest_trec_qrels(store: Any, path: str | Path, into: str, split: str = "test",
                       strict: bool = False, progress: Progress | None = None,
                       chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
@@ -128,7 +142,8 @@ def ingest_trec_qrels(store: Any, path: str | Path, into: str, split: str = "tes
         path, split=split, origin=Path(path).name,
         known_queries=known_in(store.ids(into, "queries")),
         known_docs=known_in(store.ids(into, "docs")),
-        strict=strict, report=report, progress=progress, chunk_rows=chunk_rows)
+        strict=strict, report=report, progress=progress, chunk_rows=chunk_rows,
+        seen_qrels=_stored_qrels(store, into, split))
     old = _stored_skips(store, into)
     with store.dataset_appender(into) as writer:
         counts = write_chunks(writer, chunks)

@@ -15,6 +15,7 @@ from core.ingest.common import (
     SeenIds,
     Skipped,
     dedupe_records,
+    drop_repeated_qrels,
     files_in,
     frame,
     get_id,
@@ -159,6 +160,7 @@ def read_qrels_tsv(
 ) -> Iterator[Chunk]:
     """BEIR qrels: `query-id corpus-id score` (tab-separated, header optional, score an int)."""
     batch = Batch("qrels", chunk_rows)
+    seen = SeenIds()  # (split, query, doc) once: a repeated line adds nothing, another grade is an error
     for line, text in read_lines(path, progress):
         if not text.strip():
             continue
@@ -178,12 +180,12 @@ def read_qrels_tsv(
             raise InputError(path, line, "corpus-id", "empty id")
         batch.append(line, qid, did, parse_int(score, path, line, "score"), split, origin)
         if batch.full():
-            yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report, skipped)
-    yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report, skipped)
+            yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report, skipped, seen)
+    yield _flush_qrels(batch, seen_queries, seen_docs, path, strict, report, skipped, seen)
 
 
 def _flush_qrels(batch: Batch, seen_queries: SeenIds, seen_docs: SeenIds, path: Path,
-                 strict: bool, report: dict, skipped: Skipped | None) -> Chunk:
+                 strict: bool, report: dict, skipped: Skipped | None, seen: SeenIds) -> Chunk:
     cols, lines = batch.take()
     table, df = frame("qrels", cols)
     if df.empty:
@@ -204,5 +206,5 @@ def _flush_qrels(batch: Batch, seen_queries: SeenIds, seen_docs: SeenIds, path: 
                 cols["query_id"][j] if not known_q[j] else cols["doc_id"][j]
                 for j in np.flatnonzero(unknown)[:5]], int(unknown.sum()))
         df = df[ok]
-    return table, df
+    return table, drop_repeated_qrels(seen, df, [ln for ln, k in zip(lines, ok) if k], path, "score", report)
 

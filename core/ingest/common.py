@@ -200,6 +200,34 @@ class SeenIds:
         return keep
 
 
+def _first_occurrences(seen: SeenIds, keys: np.ndarray, vals: np.ndarray, lines: list[int],
+                       clash: Callable[[int, int, int], InputError]) -> np.ndarray:
+    """Mask of each key's first occurrence, in this chunk and in `seen` (which records them).
+
+    A key again with another value raises ``clash(i, first_line, first_value)`` for its first such row.
+    """
+    line_arr = np.asarray(lines, dtype=np.int64)
+    # Within the chunk: first occurrence of each key.
+    _, first_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    conflict = vals != vals[first_idx][inverse]
+    if conflict.any():
+        i = int(np.argmax(conflict))
+        j = int(first_idx[inverse[i]])
+        raise clash(i, int(lines[j]), int(vals[j]))
+    first = np.zeros(len(keys), dtype=bool)
+    first[first_idx] = True
+    # Across chunks.
+    found, old_vals, old_lines = seen.lookup(keys)
+    bad = found & (old_vals != vals)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise clash(i, int(old_lines[i]), int(old_vals[i]))
+    keep = first & ~found
+    seen.add(keys[keep], vals[keep], line_arr[keep])
+    return keep
+
+
 def dedupe_records(seen: SeenIds, ids: list[str], texts: list[str] | None, lines: list[int],
                    path: Path, field: str) -> np.ndarray:
     """Mask of first occurrences; the same id again with a different text is an InputError.
@@ -210,29 +238,54 @@ def dedupe_records(seen: SeenIds, ids: list[str], texts: list[str] | None, lines
         return np.zeros(0, dtype=bool)
     keys = hash64(ids)
     vals = hash64(texts) if texts is not None else keys
-    line_arr = np.asarray(lines, dtype=np.int64)
-    # Within the chunk: first occurrence of each key.
-    _, first_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    conflict = vals != vals[first_idx][inverse]
-    if conflict.any():
-        i = int(np.argmax(conflict))
-        j = int(first_idx[inverse[i]])
-        raise InputError(path, lines[i], field,
-                         f"duplicate id {ids[i]!r} with a different text (first seen on line "
-                         f"{lines[j]})")
-    first = np.zeros(len(ids), dtype=bool)
-    first[first_idx] = True
-    # Across chunks.
-    found, old_vals, old_lines = seen.lookup(keys)
-    clash = found & (old_vals != vals)
-    if clash.any():
-        i = int(np.argmax(clash))
-        raise InputError(path, lines[i], field,
-                         f"duplicate id {ids[i]!r} with a different text (first seen on line "
-                         f"{int(old_lines[i])})")
-    keep = first & ~found
-    seen.add(keys[keep], vals[keep], line_arr[keep])
+    return _first_occurrences(seen, keys, vals, lines, lambda i, line, _: InputError(
+        path, lines[i], field, f"duplicate id {ids[i]!r} with a different text (first seen on line {line})"))
+
+
+def drop_repeated_qrels(seen: SeenIds, df: pd.DataFrame, lines: list[int], path: Path, field: str,
+                        report: dict) -> pd.DataFrame:
+    """`df` (qrels rows, `lines` their line numbers) without the qrels `seen` already holds (`dedupe_qrels`)."""
+    if df.empty:
+        return df
+    cols = {c: df[c].tolist() for c in ("query_id", "doc_id", "relevance", "split")}
+    keep = dedupe_qrels(seen, cols, lines, path, field, report)
+    return df if keep.all() else df[keep]
+
+
+def qrel_keys(splits: list[str], query_ids: list[str], doc_ids: list[str]) -> np.ndarray:
+    """64-bit keys of (split, query, doc): a pair is labelled once per split."""
+    keys = (hash((s, q, d)) for s, q, d in zip(splits, query_ids, doc_ids))
+    return np.fromiter(keys, dtype=np.int64, count=len(query_ids)).view(np.uint64)
+
+
+def grade_values(grades: Iterable[int]) -> np.ndarray:
+    """Grades as `SeenIds` values (negative grades too: the uint64 view round-trips through int64)."""
+    return np.asarray(list(grades), dtype=np.int64).view(np.uint64)
+
+
+def dedupe_qrels(seen: SeenIds, cols: dict[str, list], lines: list[int], path: Path, field: str,
+                 report: dict) -> np.ndarray:
+    """Mask of each (split, query, doc)'s first qrel; the pair again with another grade is an InputError.
+
+    A repeated qrel (same grade) is dropped and counted in ``report["duplicate_qrels"]``: a file imported
+    twice, or a pair listed twice, would otherwise count twice in every export. `seen` may hold the
+    dataset's stored qrels (line 0: "stored"), so a file merged in cannot contradict them either.
+    """
+    if not lines:
+        return np.zeros(0, dtype=bool)
+    q, d, sp = cols["query_id"], cols["doc_id"], cols["split"]
+    grades = grade_values(cols["relevance"])
+
+    def clash(i: int, line: int, old: int) -> InputError:
+        old = int(np.uint64(old).view(np.int64))
+        where = (f"line {line}" if line else f"the dataset's stored {sp[i]!r} qrels (import into another "
+                                             f"--split, or re-import the dataset with --replace)")
+        return InputError(path, lines[i], field, f"query {q[i]!r}, doc {d[i]!r} graded "
+                                                 f"{cols['relevance'][i]} here but {old} on {where}")
+
+    keep = _first_occurrences(seen, qrel_keys(sp, q, d), grades, lines, clash)
+    if not keep.all():
+        report["duplicate_qrels"] = report.get("duplicate_qrels", 0) + int((~keep).sum())
     return keep
 
 

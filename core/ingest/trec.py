@@ -17,7 +17,9 @@ from core.ingest.common import (
     Batch,
     Chunk,
     Progress,
+    SeenIds,
     Skipped,
+    drop_repeated_qrels,
     frame,
     input_file,
     note_unknown,
@@ -63,17 +65,20 @@ def read_qrels_lines(
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
     skipped: Skipped | None = None,
+    seen_qrels: SeenIds | None = None,
 ) -> Iterator[Chunk]:
-    """Stream a TREC / MS MARCO qrels file as qrels chunks (a header line is skipped).
+    """Stream a TREC / MS MARCO qrels file as qrels chunks (a header line and `#` comments are skipped).
 
     `skipped`: the docs/queries the same import skipped for having no text; qrels naming them
-    are reported with that skip rather than as unknown ids.
+    are reported with that skip rather than as unknown ids. `seen_qrels`: the (split, query, doc) keys
+    already held (the dataset's stored qrels, `core.ingest.common.dedupe_qrels`); a qrel repeats once.
     """
     path = input_file(path)
     report = report if report is not None else {}
+    seen = seen_qrels if seen_qrels is not None else SeenIds()
     batch = Batch("qrels", chunk_rows)
     for line, text in read_lines(path, progress):
-        if not text.strip():
+        if not text.strip() or text.lstrip().startswith("#"):
             continue
         if line == 1 and _is_header(text):
             continue
@@ -81,8 +86,8 @@ def read_qrels_lines(
         batch.append(line, qid, did, rel, split, origin)
         if batch.full():
             yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels",
-                           skipped)
-    yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels", skipped)
+                           skipped, seen)
+    yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels", skipped, seen)
 
 
 def _is_header(text: str) -> bool:
@@ -96,8 +101,9 @@ def _is_header(text: str) -> bool:
 
 
 def _checked(batch: Batch, path: Path, known_queries: Known, known_docs: Known, strict: bool,
-             report: dict, kind: str, skipped: Skipped | None = None) -> Chunk:
-    """Drop (or with `strict`, reject) rows whose query or doc id the dataset lacks."""
+             report: dict, kind: str, skipped: Skipped | None = None, seen: SeenIds | None = None) -> Chunk:
+    """Drop (or with `strict`, reject) rows whose query or doc id the dataset lacks; qrels also drop
+    the (split, query, doc) keys ``seen`` holds (a repeat; another grade is an error)."""
     cols, lines = batch.take()
     table, df = frame(batch.table, cols)
     if df.empty:
@@ -121,6 +127,8 @@ def _checked(batch: Batch, path: Path, known_queries: Known, known_docs: Known, 
         if len(bad):
             note_unknown(report, kind, examples, len(bad))
         df = df[ok]
+    if seen is not None:
+        df = drop_repeated_qrels(seen, df, [ln for ln, k in zip(lines, ok) if k], path, "relevance", report)
     return table, df
 
 

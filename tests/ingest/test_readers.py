@@ -192,3 +192,53 @@ def test_upload_dispatch(fixtures: Path, store, tmp_path: Path) -> None:
             if f.is_file():
                 zf.write(f, "nf/" + str(f.relative_to(fixtures / "beir_nfcorpus")))
     assert ingest_upload(store, "nf.zip", zpath.read_bytes(), "upz")["docs"] == 150
+
+
+def test_qrels_repeat_once_and_a_regrade_is_named(fixtures: Path, store, tmp_path: Path) -> None:
+    """A qrel is (split, query, doc) once: a file imported twice or a line listed twice adds nothing (exports
+    once wrote each such qrel as often as it was imported); the pair again with another grade names both."""
+    from core.types import InputError
+
+    ingest_msmarco(store, fixtures / "msmarco", "mm")
+    src = fixtures / "trec" / "qrels.test.txt"
+    first = ingest_trec_qrels(store, src, "mm", chunk_rows=3)
+    held = store.qrels("mm", "test")
+    assert first["qrels"] == len(held) > 3
+    assert len(held.drop_duplicates(["query_id", "doc_id"])) == len(held)
+    again = ingest_trec_qrels(store, src, "mm", chunk_rows=3)
+    assert again["qrels"] == 0 and again["duplicate_qrels"] == first["qrels"]
+    pd.testing.assert_frame_equal(store.qrels("mm", "test"), held)
+    other = ingest_trec_qrels(store, src, "mm", split="dev")  # another split: its own qrels
+    assert other["qrels"] == first["qrels"] and "duplicate_qrels" not in other
+
+    q, d, g = held.iloc[0][["query_id", "doc_id", "relevance"]]
+    regrade = tmp_path / "regrade.txt"
+    regrade.write_text(f"{q} 0 {d} {g + 1}\n")
+    with pytest.raises(InputError, match=f"regrade.txt, line 1.*graded {g + 1} here but {g} on the dataset's "
+                                         f"stored 'test' qrels"):
+        ingest_trec_qrels(store, regrade, "mm")
+    twice = tmp_path / "twice.txt"  # within one file, across chunks: the earlier line is named
+    twice.write_text(f"# judged by hand\n{q} 0 {d} 1\n{q} 0 {d} 1\n{q} 0 {d} 0\n")
+    with pytest.raises(InputError, match="twice.txt, line 4.*graded 0 here but 1 on line 2"):
+        ingest_trec_qrels(store, twice, "mm", split="new", chunk_rows=1)
+    pd.testing.assert_frame_equal(store.qrels("mm", "test"), held)
+    assert store.qrels("mm", "new").empty  # a failed import stores nothing
+
+
+def test_beir_qrels_repeat_once_and_a_regrade_is_named(tmp_path: Path, fixtures: Path) -> None:
+    from core.types import InputError
+
+    src = fixtures / "beir_scifact"
+    root = tmp_path / "b"
+    (root / "qrels").mkdir(parents=True)
+    for f in ("corpus.jsonl", "queries.jsonl"):
+        (root / f).write_text((src / f).read_text())
+    lines = (src / "qrels" / "test.tsv").read_text().splitlines()
+    (root / "qrels" / "test.tsv").write_text("\n".join(lines + lines[1:3]) + "\n")
+    report: dict = {}
+    got = _collect(read_beir(root, chunk_rows=2, report=report))
+    assert len(got["qrels"]) == len(lines) - 1 and report["duplicate_qrels"] == 2
+    q, d, g = lines[1].split("\t")
+    (root / "qrels" / "test.tsv").write_text("\n".join(lines + [f"{q}\t{d}\t{int(g) + 1}"]) + "\n")
+    with pytest.raises(InputError, match=f"line {len(lines) + 1}, field 'score'.*but {g} on line 2"):
+        _collect(read_beir(root))
