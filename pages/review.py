@@ -71,8 +71,10 @@ STALE_KEY = "That key arrived while the next card was loading: nothing saved. Pr
 def _stale(key: tuple[str, str]) -> bool:
     """A button's callback carries the card of the run that drew it. A key pressed after the next card
     was drawn but before its buttons were (a run interrupted between them) would reach the previous
-    card's callback: write nothing rather than label a card the annotator is no longer looking at."""
-    if key == state.get("card_key"):
+    card's callback: write nothing rather than label a card the annotator is no longer looking at.
+    A card already decided (or skipped) is no longer in `shown` until it is drawn again: keys pressed
+    in a burst before the next card came each reached the same card's callback and wrote it again."""
+    if key == state.get("card_key") and key in shown:
         return False
     state["flash"] = STALE_KEY
     return True

@@ -313,19 +313,18 @@ class Store:
         raise AssertionError("unreachable")
 
     def undo_last(self, dataset: str, annotator: str) -> dict | None:
-        """Undo the annotator's latest decision in `dataset` by appending the label it replaced."""
+        """Undo the annotator's latest decision not yet undone, by appending the label it replaced.
+
+        Each call goes one decision further back, across items (a stack, as in an editor); None when every
+        decision is undone (nothing is written then).
+        """
         j = self.judgments(dataset, annotator=annotator)
-        if j.empty:
+        stack = _undo_stack(j)
+        if not stack:
             return None
-        j = j.sort_values("id")
-        # The decisions that are still "live": walk back over earlier undos.
-        last = j.iloc[-1]
-        item = j[(j.query_id == last.query_id) & (j.doc_id == last.doc_id)]
-        history = _effective_history(item)
-        previous = history[-2] if len(history) >= 2 else ""
-        self.add_judgment(dataset, last.query_id, last.doc_id, annotator, previous,
-                          note="undo", action="undo")
-        return {"query_id": last.query_id, "doc_id": last.doc_id, "restored": previous}
+        query_id, doc_id, previous = stack[-1]
+        self.add_judgment(dataset, query_id, doc_id, annotator, previous, note="undo", action="undo")
+        return {"query_id": query_id, "doc_id": doc_id, "restored": previous}
 
     def judgments(self, dataset: str, annotator: str | None = None) -> pd.DataFrame:
         where = S.judgments.c.annotator == annotator if annotator else None
@@ -429,13 +428,22 @@ def _copy_values(col: pd.Series, pg_type: str) -> list:
     return values
 
 
-def _effective_history(item: pd.DataFrame) -> list[str]:
-    """Replay one annotator's rows for one item into the stack of labels an undo walks back."""
-    stack: list[str] = []
-    for row in item.sort_values("id").itertuples():
-        if row.action == "undo":
-            if stack:
-                stack.pop()
+def _undo_stack(rows: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Replay one annotator's rows into the decisions an undo can still take back, oldest first:
+    (query, doc, the label the decision replaced). An undo row takes back the latest decision on its item
+    still on the stack (rows written before undo walked across items read the same; an undo that found
+    nothing to take back is ignored)."""
+    stack: list[tuple[str, str, str]] = []
+    current: dict[tuple[str, str], str] = {}
+    if rows.empty:
+        return stack
+    for q, d, label, action in zip(rows["query_id"], rows["doc_id"], rows["label"], rows["action"]):
+        item = (str(q), str(d))
+        if action == "undo":
+            hit = next((i for i in range(len(stack) - 1, -1, -1) if stack[i][:2] == item), None)
+            if hit is not None:
+                current[item] = stack.pop(hit)[2]
         else:
-            stack.append(row.label)
+            stack.append((*item, current.get(item, "")))
+            current[item] = label
     return stack

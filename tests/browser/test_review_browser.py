@@ -140,3 +140,36 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
                    (order[2], "partial", "label"), (order[2], "", "undo")]
     assert sorted(zip(cur.doc_id, cur.label)) == sorted([(order[0], "negative"),
                                                          (order[1], "false_negative")])
+
+
+def test_a_burst_of_keys_labels_each_card_once(server):
+    """F pressed five times 40 ms apart: each card gets at most one judgment (a burst once wrote one card
+    five times, four with a decision time of 0 s, and Z then seemed to do nothing); keys that arrive before
+    the next card is up save nothing and say so."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, proc = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.get_by_role("textbox", name="User name").fill("ann")
+        page.get_by_role("textbox", name="Password").fill("pw-ann")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
+        first = _card(page)
+        focus_page(page)
+        for _ in range(5):
+            page.keyboard.press("f")
+            page.wait_for_timeout(40)
+        _wait_card_change(page, first)
+        wait_idle(page)
+        browser.close()
+    proc.terminate()
+    proc.wait(10)
+    with Store.open(str(db)) as s:
+        j = s.judgments(DS)
+    assert len(j) >= 1 and set(j.action) == {"label"} and set(j.label) == {"false_negative"}
+    per_card = j.groupby(["query_id", "doc_id"]).size()
+    assert per_card.max() == 1, per_card[per_card > 1]
+    assert (j.seconds > 0).all(), j.seconds.tolist()

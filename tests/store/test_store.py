@@ -126,3 +126,31 @@ def test_locked_file_message(held_db: Path) -> None:
     with pytest.raises(StoreLockedError, match="in use by another process") as info:
         Store.open(str(held_db))
     assert "--db" in str(info.value)
+
+
+def test_undo_walks_back_one_decision_per_call_across_items(store: Store) -> None:
+    """Z, Z, Z takes back the last three decisions, newest first, whatever their items (it once undid the
+    same item again and again, writing an undo row each time); with nothing left it writes nothing."""
+    _small(store)
+    for doc, label in (("d1", "negative"), ("d2", "unsure"), ("d1", "false_negative")):
+        store.add_judgment("ds", "q1", doc, "ann", label)
+    store.add_judgment("ds", "q1", "d2", "bob", "negative")  # another annotator's: never undone by ann
+    got = [store.undo_last("ds", "ann") for _ in range(3)]
+    assert [(u["doc_id"], u["restored"]) for u in got] == [("d1", "negative"), ("d2", ""), ("d1", "")]
+    n = len(store.judgments("ds"))
+    assert store.undo_last("ds", "ann") is None and len(store.judgments("ds")) == n
+    cur = store.current_labels("ds")
+    assert list(zip(cur.doc_id, cur.annotator, cur.label)) == [("d2", "bob", "negative")]
+    store.add_judgment("ds", "q1", "d2", "ann", "partial")  # a new decision after undoing: undoable again
+    assert store.undo_last("ds", "ann") == {"query_id": "q1", "doc_id": "d2", "restored": ""}
+
+
+def test_undo_reads_rows_written_before_it_walked_across_items(store: Store) -> None:
+    """Undo rows that found nothing on their item (written by the old undo, pressed again) change nothing."""
+    _small(store)
+    store.add_judgment("ds", "q1", "d1", "ann", "negative")
+    store.add_judgment("ds", "q1", "d2", "ann", "unsure")
+    for _ in range(3):  # the old undo: the last row's item, again and again
+        store.add_judgment("ds", "q1", "d2", "ann", "", note="undo", action="undo")
+    assert store.undo_last("ds", "ann") == {"query_id": "q1", "doc_id": "d1", "restored": ""}
+    assert store.undo_last("ds", "ann") is None
