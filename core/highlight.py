@@ -33,8 +33,10 @@ MIN_DOCS_FOR_DF = 20  # below this, a document frequency says nothing about comm
 
 STRONG, LIGHT = "strong", "light"
 # When the candidate shares more than this share of its content terms with a positive, marking
-# them says nothing (everything lights up): the card says "near copy" instead.
+# them says nothing (everything lights up): the card gives the share instead.
 MAX_LIGHT_SHARE = 0.5
+# From this share the card calls the candidate a near copy (the Consistency check's bar, 90% of words).
+NEAR_COPY_SHARE = 0.9
 
 
 def term_key(token: str) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from core.highlight import (
     LIGHT,
     MAX_LIGHT_SHARE,
+    NEAR_COPY_SHARE,
     STRONG,
     Highlight,
     highlight_terms,
@@ -95,10 +96,13 @@ def card_highlight(query: str, positives: Sequence[CardText], candidate: CardTex
 
 
 def candidate_label(hl: Highlight) -> str:
-    """The candidate's caption; says so when it is a near copy of a labelled positive."""
+    """The candidate's caption; past MAX_LIGHT_SHARE (its shared terms are not lit then) it says how much
+    of it the labelled positive holds, and from NEAR_COPY_SHARE that it is a near copy. Two abstracts on
+    one topic share half their terms: "near copy" at 51% misled annotators."""
+    if hl.pos_share >= NEAR_COPY_SHARE:
+        return f"candidate (mined negative) - near copy: {100 * hl.pos_share:.0f}% of its terms are in the positive"
     if hl.pos_share > MAX_LIGHT_SHARE:
-        return (f"candidate (mined negative) - near copy: {100 * hl.pos_share:.0f}% of its "
-                "terms are in the labelled positive")
+        return f"candidate (mined negative) - {100 * hl.pos_share:.0f}% of its terms are in the positive"
     return "candidate (mined negative)"
 
 
@@ -126,8 +130,11 @@ def _body(p: CardText, hl: Highlight, show_words: int = SHOW_WORDS) -> str:
 
 
 def _passage(label: str, p: CardText, hl: Highlight) -> str:
+    """One passage under its caption; a long one says its length there, in view before its box scrolls."""
+    n = len(_WORD_RUN.findall(p.text or ""))
+    size = f" &#183; {n:,} words".replace(",", "&#44;") if n > SHOW_WORDS + MIN_HIDDEN else ""
     return (f'<div class="na-passage" style="margin-bottom:8px"><div style="font-size:0.8em;'
-            f'opacity:0.7">{escape_text(label)} &#183; {escape_text(p.doc_id)}</div>'
+            f'opacity:0.7">{escape_text(label)} &#183; {escape_text(p.doc_id)}{size}</div>'
             f"{_body(p, hl)}</div>")
 
 
@@ -250,6 +257,6 @@ def miners_html(miners: Sequence[dict], signals: dict | None = None) -> str:
 
 def votes_html(votes: dict) -> str:
     """Each annotator's current label for a disputed item."""
-    rows = "".join(f"<li>{escape_text(str(a))} &#8594; {escape_text(str(v))}</li>"
-                   for a, v in sorted(votes.items()))
-    return f'<div class="na-votes">votes&#58;<ul>{rows}</ul></div>'
+    rows = " &#183; ".join(f"<b>{escape_text(str(a))}</b> &#8594; {escape_text(str(v))}"
+                           for a, v in sorted(votes.items()))
+    return f'<div class="na-votes">votes&#58; {rows}</div>'

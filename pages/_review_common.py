@@ -18,12 +18,20 @@ LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the butt
 # Both passage boxes (and the list) take what the viewport leaves after the fixed rows:
 # at 1280x800 about 390 px, never under 160 px; each scrolls inside itself.
 BOX_HEIGHT = "max(160px, calc(100vh - 410px))"
-# Our own static CSS: a tighter page so query, passages, risk and keys fit one screen.
+# Our own static CSS: a tighter page so query, passages, risk and keys fit one screen; a button's
+# label wraps instead of ending in an ellipsis ("False n..." with the sidebar open at 1024 px); an opened
+# "show more" goes (it read "show more" above the text it had shown).
 CSS = """<style>
 [data-testid="stMainBlockContainer"]{padding-top:3rem;padding-bottom:1rem;
   padding-left:2rem;padding-right:2rem}
 h1{font-size:1.5rem !important;padding:0 0 0.1rem 0 !important}
 [data-testid="stMain"] [data-testid="stVerticalBlock"]{gap:0.5rem}
+[data-testid="stMain"] [data-testid^="stBaseButton"] .stMarkdownEllipsis,
+[data-testid="stMain"] [data-testid^="stBaseButton"] .stMarkdownEllipsis p{white-space:normal;
+  overflow:visible;text-overflow:clip;line-height:1.2;word-break:keep-all;overflow-wrap:normal}
+details.na-more[open] > summary{display:none !important}
+@media (max-width:1200px){[data-testid="stMain"] [data-testid^="stBaseButton"]{padding-left:6px;
+  padding-right:6px}}
 </style>"""
 
 
@@ -62,3 +70,9 @@ def learned_line(store: Store, dataset: str) -> str:
              if last.get("level_shift") else "")
     return (f"Learning queue: refitted at {last['judgments']} judgments "
             f"({last['head_moved']} of the top {learning.HEAD} moved); every {every}.{level}")
+
+
+def query_choice(query_id: str, text: str, width: int = 70) -> str:
+    """A query picker's option: its id and the start of what it asks (plain text: pickers render none)."""
+    text = " ".join(str(text).split())
+    return f"{query_id} · {text[:width - 1] + '…' if len(text) > width else text}" if text else str(query_id)

@@ -14,19 +14,29 @@ from core.review import learning, listing
 from core.review.blind import blind_share
 from core.store import Store
 from core.types import Mode
-from pages._review_common import BOX_HEIGHT, LABELS, common_terms, flash_line, learned_line
+from pages._review_common import (
+    BOX_HEIGHT,
+    LABELS,
+    common_terms,
+    flash_line,
+    learned_line,
+    query_choice,
+)
+from pages._ui import release_sidebar_focus
 
 
 def list_view(db: Store, me: User, dataset: str) -> None:
     """Render the list mode of the Review page for the signed-in annotator."""
     state, sb = st.session_state, st.sidebar
-    qids = review.candidate_query_ids(db, dataset)
-    if not qids:
+    qtexts = dict(review.candidate_queries(db, dataset))
+    if not qtexts:
         st.info("No candidates to judge in this dataset yet.")
         return
-    qid = sb.selectbox("Query", qids, key="list_query")
+    qid = sb.selectbox("Query", list(qtexts), key="list_query", format_func=lambda q: query_choice(q, qtexts[q]))
     sb.caption(learned_line(db, dataset))
     if state.get("list_key") != (db.url, dataset, qid):
+        if state.get("list_key") is not None:
+            release_sidebar_focus()
         state["list_key"] = (db.url, dataset, qid)
         state["list_cards"] = listing.query_cards(db, me.name, dataset, qid)
         state["list_focus"], state["list_t0"] = 0, time.time()
@@ -81,7 +91,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
     right.markdown(render.list_html(rows, focus, hls, BOX_HEIGHT), unsafe_allow_html=True)
     st.markdown(render.blind_html() if blind[focus] else
                 render.risk_html(now.fn_risk, now.reasons), unsafe_allow_html=True)
-    cols = st.columns([0.8, 0.9, 1.1, 1.45, 1, 1, 0.8])  # room for "False negative"
+    cols = st.columns([0.75, 0.9, 1.1, 1.4, 0.95, 0.95, 0.95])  # room for "False negative" (wraps at 1024 px)
     cols[0].button("Up", key="list_up", shortcut="K", on_click=_move, args=(-1,),
                    width="stretch")
     cols[1].button("Down", key="list_down", shortcut="J", on_click=_move, args=(1,),

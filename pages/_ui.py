@@ -96,3 +96,17 @@ def dataset_picker(key: str = "dataset", where=st.sidebar) -> str | None:
     name = where.selectbox("Dataset", names, index=idx, key=key)
     st.session_state["dataset_choice"] = name
     return name
+
+
+# Our own static script (no data in it): after a sidebar choice (queue, filter, query) the control keeps
+# the keyboard focus, so the label keys went into its search box and nothing said so.
+_RELEASE_FOCUS = """<script data-run="{n}">
+(() => {{ const a = document.activeElement;
+  if (a && a.closest && a.closest('[data-testid="stSidebar"]')) a.blur(); }})();
+</script>"""
+
+
+def release_sidebar_focus() -> None:
+    """Give the keyboard back to the page's shortcut keys once a sidebar control has changed."""
+    n = st.session_state["release_focus"] = st.session_state.get("release_focus", 0) + 1
+    st.sidebar.html(_RELEASE_FOCUS.format(n=n), unsafe_allow_javascript=True)

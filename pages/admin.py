@@ -9,7 +9,10 @@ from core import auth, render, review
 from core.review import checks, learning
 from core.review.blind import blind_share, set_blind_share
 from core.types import Label, NegauditError, Role
+from pages._review_common import LABELS
 from pages._ui import dataset_picker, require_admin, store
+
+ADJ_BOX = "max(180px, calc(100vh - 580px))"  # the passage boxes: votes, note and buttons in view at 800 px
 
 me = require_admin()
 db = store()
@@ -19,7 +22,7 @@ tab_users, tab_settings, tab_review, tab_adj, tab_cons = st.tabs(
     ["Annotators", "Guidelines & overlap", "Review settings", "Adjudicate", "Consistency"])
 
 with tab_users:
-    st.dataframe(db.annotators(), hide_index=True, width="stretch")
+    accounts = st.empty()  # filled last: an account saved, re-roled or removed below shows at once
     with st.form("add_user", clear_on_submit=True):
         st.markdown("**Add or reset an account**")
         c1, c2, c3 = st.columns(3)
@@ -46,6 +49,7 @@ with tab_users:
                 st.success(f"Removed {who} (their judgments stay).")
         except NegauditError as exc:  # e.g. the account was removed in another session
             st.error(render.plain(str(exc)))
+    accounts.dataframe(db.annotators(), hide_index=True, width="stretch")
 
 with tab_settings:
     k = st.number_input("Overlap k: how many annotators label each item", 1, 20,
@@ -87,13 +91,21 @@ with tab_adj:
         st.caption(f"{len(dis)} disputed items; your label here is final.")
         row = dis.iloc[0]
         card = review.load_card(db, dataset, row.query_id, row.doc_id)
-        st.markdown(render.card_html(card.query, card.positives, card.candidate),
-                    unsafe_allow_html=True)
+        # The Review card's layout: positive | disputed candidate side by side, each scrolling in itself,
+        # so the votes and the buttons stay in view (the stacked card put them two screens down).
+        hl = render.card_highlight(card.query, card.positives, card.candidate)
         st.markdown(render.votes_html(row.votes), unsafe_allow_html=True)
+        st.markdown(render.query_html(card.query, hl), unsafe_allow_html=True)
+        left, right = st.columns(2)
+        left.markdown(render.box_html("positive", "labelled positive", card.positives[:3], hl, ADJ_BOX,
+                                      "#16a34a", more=max(0, len(card.positives) - 3)), unsafe_allow_html=True)
+        right.markdown(render.box_html("candidate", "disputed candidate", [card.candidate], hl, ADJ_BOX,
+                                       "#d97706"), unsafe_allow_html=True)
         note = st.text_input("Adjudication note", key=f"adj_note::{row.query_id}::{row.doc_id}")
         cols = st.columns(4)
-        for col, lab in zip(cols, Label):
-            if col.button(lab.value, key=f"adj_{lab.value}"):
+        for col, (lab, text, _) in zip(cols, LABELS):  # no shortcut keys: every tab's buttons are on the page
+            if col.button(text, key=f"adj_{lab}", width="stretch",
+                          type="primary" if lab == Label.FALSE_NEGATIVE.value else "secondary"):
                 review.adjudicate(db, me, dataset, row.query_id, row.doc_id, lab, note)
                 st.rerun()
 
@@ -117,8 +129,8 @@ with tab_cons:
             col.markdown(render.box_html("candidate", f"labels: {votes}", [card.candidate], hl,
                                          "320px", "#d97706"), unsafe_allow_html=True)
         cols = st.columns(4)
-        for col, lab in zip(cols, Label):
-            if col.button(f"Both {lab.value}", key=f"cons_{lab.value}"):
+        for col, (lab, text, _) in zip(cols, LABELS):
+            if col.button(f"Both: {text}", key=f"cons_{lab}", width="stretch"):
                 for did in (row.doc_a, row.doc_b):
                     review.adjudicate(db, me, dataset, row.query_id, did, lab,
                                       "consistency: near-identical texts")

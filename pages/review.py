@@ -11,9 +11,17 @@ from core import render, review
 from core.quality import pace
 from core.review import Mode, QueueSpec, learning
 from core.review.blind import card_is_blind
-from pages._review_common import BOX_HEIGHT, CSS, LABELS, common_terms, flash_line, learned_line
+from pages._review_common import (
+    BOX_HEIGHT,
+    CSS,
+    LABELS,
+    common_terms,
+    flash_line,
+    learned_line,
+    query_choice,
+)
 from pages._review_list import list_view
-from pages._ui import dataset_picker, store, user
+from pages._ui import dataset_picker, release_sidebar_focus, store, user
 
 MODES = {
     "Highest risk first": Mode.RISK,
@@ -47,10 +55,12 @@ others = [n for n in db.annotators()["name"] if n != me.name]
 status_opts = {"Unreviewed by me": "unreviewed", "Reviewed by me": "mine",
                **{f"Reviewed by {n}": f"by:{n}" for n in others}, "All": "any"}
 status = status_opts[sb.selectbox("Show", list(status_opts), key="status")]
-query_id, seed = None, 0
+query_id, seed, qids = None, 0, []
 if mode == Mode.QUERY:
-    qids = review.candidate_query_ids(db, dataset)
-    query_id = sb.selectbox("Query", qids, key="query_id") if qids else None
+    qtexts = dict(review.candidate_queries(db, dataset))
+    qids = list(qtexts)
+    query_id = sb.selectbox("Query", qids, key="query_id", format_func=lambda q: query_choice(q, qtexts[q])
+                            ) if qids else None
 if mode == Mode.RANDOM:
     seed = int(sb.number_input("Sample seed", 0, 10**6, 0, key="seed"))
 spec = QueueSpec(dataset, mode, None if miner == "all" else miner, risk_min, risk_max, status,
@@ -61,6 +71,8 @@ sb.caption(learned_line(db, dataset))
 if state.get("spec") != spec:
     if state.get("card_key") and state.get("spec"):
         review.skip(db, me, state["spec"].dataset, *state["card_key"])
+    if state.get("spec") is not None:
+        release_sidebar_focus()
     state["spec"], state["exclude"], state["card_key"] = spec, [], None
 shown: dict = state.setdefault("shown_at", {})  # card key -> when it was first shown
 
@@ -116,12 +128,22 @@ def _undo() -> None:
     state["flash"] = f"Undid your last decision on {out['doc_id']}: now {restored}."
 
 
+def _goto_query(qid: str) -> None:
+    state["query_id"] = qid  # the sidebar's query picker, set before it is drawn again
+
+
 card = review.next_card(db, me.name, spec, state["exclude"])
 state["card_key"] = card.key if card else None
 st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
 if card is None:
-    st.info("Queue empty for these filters. Change the queue or filters in the sidebar.")
-    st.button("Undo last (Z)", on_click=_undo, shortcut="Z", key="undo")
+    after = qids[qids.index(query_id) + 1:] if query_id in qids else []
+    if after:  # "By query": the end of one query is the way to the next, not a dead end
+        st.info(f"Query {render.plain(query_id)} has nothing left for these filters.")
+        st.button(f"Next query: {render.plain(query_choice(after[0], qtexts[after[0]]))}", key="next_query",
+                  shortcut="Q", type="primary", on_click=_goto_query, args=(after[0],))
+    else:
+        st.info("Queue empty for these filters. Change the queue or filters in the sidebar.")
+    st.button("Undo last", on_click=_undo, shortcut="Z", key="undo")
     st.stop()
 shown.setdefault(card.key, time.time())
 

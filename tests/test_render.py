@@ -14,6 +14,7 @@ from core.render import (
     ListRow,
     blind_html,
     box_html,
+    candidate_label,
     card_highlight,
     card_html,
     escape_text,
@@ -127,3 +128,25 @@ def test_no_foreign_markup_ever(q, p, c, t):
     assert "<" not in rest and ">" not in rest
     # every markdown/HTML-significant ASCII char outside our tags is an entity
     assert not re.search(r"[*_\[\]()`#~|$:\\!]", re.sub(r"&#\d+;", "", rest))
+
+
+def test_the_caption_calls_only_a_real_near_copy_one():
+    """Two abstracts on one topic share half their terms: the caption gives the share past 50% (where the
+    shared terms stop being lit) and says "near copy" only from 90%."""
+    assert candidate_label(Highlight(pos_share=0.3)) == "candidate (mined negative)"
+    mid = candidate_label(Highlight(pos_share=0.58))
+    assert "58% of its terms are in the positive" in mid and "near copy" not in mid
+    assert "near copy: 95%" in candidate_label(Highlight(pos_share=0.95))
+    pos, cand = CardText("p", "", "gut microbiome shapes immune response"), CardText("c", "", "gut microbiome shapes immune response")
+    assert "near copy: 100%" in candidate_label(card_highlight("does the gut matter", [pos], cand))
+
+
+def test_a_long_passage_says_its_length_in_its_caption():
+    """The "show more" toggle sits at the end of the shown words, often below the box's fold: the caption,
+    always in view, says the passage is long."""
+    hl = Highlight()
+    long_text = " ".join(f"w{i}" for i in range(1436))
+    out = box_html("candidate", "candidate", [CardText("d1", "", long_text)], hl, "300px", "#d97706")
+    assert "d1 &#183; 1&#44;436 words</div>" in out and "show more &#40;1316 words&#41;" in out
+    short = box_html("candidate", "candidate", [CardText("d2", "", "a few words only")], hl, "300px", "#d97706")
+    assert "words</div>" not in short

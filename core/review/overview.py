@@ -80,6 +80,11 @@ def candidate_query_ids(store: Store, dataset: str, limit: int = 5000) -> list[s
     return SI.candidate_query_ids(store, dataset, limit)
 
 
+def candidate_queries(store: Store, dataset: str, limit: int = 5000) -> list[tuple[str, str]]:
+    """(query_id, text) per query with candidates, ordered as `candidate_query_ids`."""
+    return SI.candidate_queries(store, dataset, limit)
+
+
 def rank_risk_summary(store: Store, dataset: str) -> pd.DataFrame:
     """Mean fn_risk and item count per (miner, rank), aggregated in SQL."""
     return SI.rank_risk_summary(store, dataset)

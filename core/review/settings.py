@@ -12,11 +12,13 @@ LEASE_TTL = timedelta(minutes=30)  # how long an item shown to an annotator stay
 OVERLAP_KEY = "overlap_k"
 GUIDELINES_KEY = "guidelines"
 DEFAULT_GUIDELINES = """\
-**negative** — the candidate does not answer the query: safe to train on as a negative.
-**false_negative** — the candidate answers the query as well as a labelled positive would.
-**partial** — it answers part of the query, or a closely related question.
-**unsure** — you cannot tell from the text; add a note saying why.
-"""
+- **Negative (N)**: the candidate does not answer the query; safe to train on as a negative.
+- **False negative (F)**: the candidate answers the query as well as a labelled positive would.
+- **Partial (P)**: it answers part of the query, or a closely related question.
+- **Unsure (U)**: you cannot tell from the text; add a note saying why.
+
+**Skip (S)** moves on without writing anything; **Undo (Z)** takes back your last decision, one per press.
+"""  # a markdown list: single newlines ran the four labels together into one paragraph
 
 
 def int_setting(store: Store, key: str, default: int, minimum: int) -> int:

@@ -69,6 +69,18 @@ def candidate_query_ids(store: Store, dataset: str, limit: int = 5000) -> list[s
             f"LIMIT {int(limit)}"), {"d": dataset}).scalars())
 
 
+def candidate_queries(store: Store, dataset: str, limit: int = 5000) -> list[tuple[str, str]]:
+    """(query_id, text) of the queries with candidates, in `candidate_query_ids`' order: the query picker
+    shows what each id asks."""
+    sql = text(f"""
+        SELECT c.query_id, coalesce(q.text, '') AS text
+        FROM (SELECT DISTINCT query_id FROM candidates WHERE dataset = :d) c
+        LEFT JOIN queries q ON q.dataset = :d AND q.query_id = c.query_id
+        ORDER BY c.query_id LIMIT {int(limit)}""")
+    with store.engine.connect() as conn:
+        return [(str(q), str(t)) for q, t in conn.execute(sql, {"d": dataset})]
+
+
 def rank_risk_summary(store: Store, dataset: str) -> pd.DataFrame:
     """Mean fn_risk and item count per (miner, rank), aggregated in SQL."""
     sql = text("""

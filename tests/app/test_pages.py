@@ -107,7 +107,7 @@ def test_review_labels_skips_and_undoes(app, store_of):
     assert again.session_state["card_key"] == third
 
 
-def test_review_queue_modes_and_filters(app):
+def test_review_queue_modes_and_filters(app, store_of):
     at = app("ann")
     at.radio(key="mode").set_value("Most uncertain").run()
     assert not at.exception
@@ -115,10 +115,20 @@ def test_review_queue_modes_and_filters(app):
     assert not at.exception
     at.radio(key="mode").set_value("By query").run()
     assert not at.exception and at.selectbox(key="query_id").value
+    picker = at.selectbox(key="query_id")
+    first = picker.value
+    texts = dict(review.candidate_queries(store_of, DS))
+    assert picker.options[0].startswith(f"{first} · {' '.join(texts[first].split())[:20]}")  # says what it asks
     at.selectbox(key="miner").set_value("bm25").run()
     at.selectbox(key="status").set_value("Reviewed by me").run()
     assert not at.exception
-    assert any("Queue empty" in i.value for i in at.info)
+    # the end of a query leads to the next one (Q), not to a dead end
+    assert any("has nothing left" in i.value for i in at.info)
+    at.button(key="next_query").click().run()
+    assert at.selectbox(key="query_id").value == list(texts)[1] and not at.exception
+    at.selectbox(key="query_id").set_value(list(texts)[-1]).run()
+    assert any("Queue empty" in i.value for i in at.info)  # the last query: nothing after it
+    assert not [b for b in at.button if b.key == "next_query"]
 
 
 def test_datasets_page_counts_and_imports_a_beir_folder(app, store_of):
@@ -195,6 +205,10 @@ def test_admin_page_settings_and_adjudication(app, store_of):
     at.number_input[0].set_value(2).run()
     next(b for b in at.button if b.label == "Save overlap").click().run()
     assert review.overlap_k(store_of) == 2
-    next(b for b in at.button if b.label == "false_negative").click().run()
+    assert {"Negative", "False negative", "Partial", "Unsure"} <= {b.label for b in at.button}  # words, not values
+    box = [m.value for m in at.markdown if "na-candidate" in m.value]
+    assert box and "disputed candidate" in box[0]  # beside the positive, not under it
+    next(b for b in at.button if b.label == "False negative").click().run()
     c = review.consensus(store_of, DS)
     assert c.set_index(["query_id", "doc_id"]).loc[(q, d), "status"] == "adjudicated"
+    assert store_of.judgments(DS).label.iloc[-1] == "false_negative"

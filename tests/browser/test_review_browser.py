@@ -173,3 +173,41 @@ def test_a_burst_of_keys_labels_each_card_once(server):
     per_card = j.groupby(["query_id", "doc_id"]).size()
     assert per_card.max() == 1, per_card[per_card > 1]
     assert (j.seconds > 0).all(), j.seconds.tolist()
+
+
+def test_keys_work_right_after_a_sidebar_choice(server):
+    """After picking a queue and a query in the sidebar the keys label the card: the control kept the focus,
+    so N went into the query box's search and nothing was saved or said."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, db, proc = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.get_by_role("textbox", name="User name").fill("ann")
+        page.get_by_role("textbox", name="Password").fill("pw-ann")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
+        wait_idle(page)
+        page.get_by_text("By query", exact=True).click()
+        wait_idle(page)
+        box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Query")
+        box.locator("input").click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        page.wait_for_timeout(300)
+        shown = _card(page)
+        page.keyboard.press("n")  # no click on the page first
+        _wait_card_change(page, shown)
+        wait_idle(page)
+        browser.close()
+    proc.terminate()
+    proc.wait(10)
+    from core import review
+
+    with Store.open(str(db)) as s:
+        j = s.judgments(DS)
+        qids = review.candidate_query_ids(s, DS)
+    assert list(zip(j.query_id, j.label)) == [(qids[1], "negative")]  # the query picked, labelled by the key
