@@ -19,7 +19,7 @@ def list_datasets(ctx: typer.Context, db: DbOption = None) -> None:
 
     from core.ingest.skips import META_KEY, skip_lines, skip_summary
 
-    with open_store(db) as store:
+    with open_store(db, read_only=True) as store:  # a listing creates nothing (a mistyped --db made a file)
         rows = store.counts()
         metas = {r.name: store.dataset_info(r.name)["meta"] for r in rows}
     skips = {name: meta.get(META_KEY, {}) for name, meta in metas.items()}

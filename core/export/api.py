@@ -104,6 +104,10 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
     policy = policy or ExportPolicy()
     out = Path(out)
     f = policy_inputs(store, name)
+    held = sorted(set(f["qrels"]["split"].astype(str)))
+    if policy.split and policy.split not in held:  # it would export nothing, and say "wrote 0 rows"
+        raise NegauditError(f"dataset {name!r} has no qrels split {policy.split!r}; its splits: "
+                            f"{', '.join(held) or 'none'}")
     info = store.dataset_info(name)
     rows, counts = apply_policy(f["candidates"], f["risk"], f["consensus"], f["qrels"], policy)
 

@@ -114,6 +114,13 @@ def ingest_msmarco(store: Any, path: str | Path, name: str, replace: bool = Fals
     return _result(counts, report)
 
 
+def _reserved_tags() -> frozenset[str]:
+    from core.ingest.st import MINER as IMPORTED
+    from core.mining import miner_names
+
+    return frozenset([*miner_names(), IMPORTED])
+
+
 def _require_dataset(store: Any, name: str) -> None:
     if not store.has_dataset(name):
         raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
@@ -174,6 +181,10 @@ def ingest_trec_run(store: Any, path: str | Path, into: str, strict: bool = Fals
     with store.dataset_appender(into) as writer:
         counts: dict[str, int] = {}
         for table, df in chunks:
+            reserved = sorted(set(report.get("miners", [])) & _reserved_tags())
+            if reserved:  # `negaudit mine` replaces its own miners' candidates: the run's would go silently
+                raise InputError(path, None, "tag", f"run tag(s) {reserved} name negaudit's own miners, whose "
+                                                    f"candidates `mine` replaces; rename the tag in the run")
             clash = existing.intersection(report.get("miners", []))
             if clash:
                 raise InputError(path, None, "tag",

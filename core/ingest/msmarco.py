@@ -161,8 +161,9 @@ def _read_triples(path: Path, known_q, known_d, labelled: SeenIds, strict: bool,
             unknown = skipped.split_unknown("triples", ok, kq, kp & kn, qids,
                                             [p if not a else n for p, n, a in zip(poss, negids, kp)])
             if unknown.any():
-                j = int(unknown.argmax())
-                note_unknown(report, "triples", [qids[j]], int(unknown.sum()))
+                j = int(unknown.argmax())  # the example is the id the dataset lacks, not the query's
+                missing = qids[j] if not kq[j] else poss[j] if not kp[j] else negids[j]
+                note_unknown(report, "triples", [missing], int(unknown.sum()))
             keep_idx = np.flatnonzero(ok)
             lines, qids, poss, negids = ([x[j] for j in keep_idx]
                                          for x in (lines, qids, poss, negids))

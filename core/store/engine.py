@@ -13,14 +13,20 @@ DEFAULT_DB = "negaudit.duckdb"
 SUPPORTED_DIALECTS = ("duckdb", "postgresql")
 
 
-def resolve_url(db: str | os.PathLike | None = None) -> str:
-    """`--db` beats `NEGAUDIT_DB` beats ./negaudit.duckdb; a plain path means a DuckDB file."""
+def resolve_url(db: str | os.PathLike | None = None, create: bool = True) -> str:
+    """`--db` beats `NEGAUDIT_DB` beats ./negaudit.duckdb; a plain path means a DuckDB file.
+
+    `create`: make a missing parent folder (a read-only open creates nothing: it names the missing file).
+    """
     value = str(db) if db else os.environ.get("NEGAUDIT_DB") or DEFAULT_DB
     if "://" in value:
         return value
     path = Path(value).expanduser()
     if path.is_dir():
         raise NegauditError(f"--db {path} is a folder; give a DuckDB file or a database URL")
+    if not create and not path.exists():
+        raise NegauditError(f"--db {path}: no such database file (check the path; commands that import "
+                            f"data create it)")
     if path.parent and not path.parent.exists():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +55,9 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     """Create the engine and connect once, so a held lock, a file that is not a database or an
     unreachable server surfaces here as one clear `NegauditError` (the CLI and the app show it)."""
     kwargs: dict = {}
+    if not url.startswith(("duckdb", "postgresql", "postgres")):  # before its driver import fails obscurely
+        raise NegauditError(f"cannot use database URL {_shown(url)}: negaudit stores its data in DuckDB "
+                            f"or PostgreSQL (a DuckDB file path, or postgresql+psycopg://...)")
     if url.startswith("duckdb"):
         kwargs["connect_args"] = {"read_only": True} if read_only else {}
         kwargs["pool_size"] = 8

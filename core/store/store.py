@@ -78,7 +78,7 @@ class Store:
 
     @classmethod
     def open(cls, db: str | None = None, read_only: bool = False) -> Store:
-        url = resolve_url(db)
+        url = resolve_url(db, create=not read_only)
         return cls(make_engine(url, read_only=read_only), url, read_only=read_only)
 
     def close(self) -> None:

@@ -157,6 +157,17 @@ def test_db_that_is_not_a_database_names_the_file(files, cmd) -> None:
     assert files["notdb"].read_text().startswith("these are my notes")
 
 
+@pytest.mark.parametrize("cmd", [["datasets"], ["report", "--name", "sf"],
+                                 ["export", "--name", "sf", "--format", "triplet", "--out",
+                                  "/tmp/negaudit-never-written.parquet"]])
+def test_reading_commands_create_no_database_for_a_mistyped_db(files, cmd) -> None:
+    """Listing, reporting and exporting only read: a mistyped --db is named, and no folder or file appears
+    (`datasets` once created both and said "no datasets yet")."""
+    missing = files["root"] / "typo" / "dir" / "x.duckdb"
+    assert_misuse(negaudit(*cmd, "--db", missing), str(missing), "no such database file")
+    assert not (files["root"] / "typo").exists()
+
+
 def test_store_open_raises_the_projects_error_for_the_app_too(files) -> None:
     """The app opens stores through the same code: it gets the same message, not a driver error."""
     with pytest.raises(NegauditError, match="not a valid DuckDB database") as info:
@@ -173,6 +184,7 @@ def test_db_folder_unsupported_url_and_foreign_duckdb_file(files) -> None:
         files["root"] / "x.sqlite")), "sqlite", "DuckDB or PostgreSQL")
     assert_misuse(negaudit("report", "--name", "sf", "--db", "nosuchdialect://h/db"),
                   "nosuchdialect://h/db")
+    assert_misuse(negaudit("datasets", "--db", "mysql://u@h/db"), "mysql://", "DuckDB", "PostgreSQL")
     import duckdb
 
     foreign = files["root"] / "foreign.duckdb"

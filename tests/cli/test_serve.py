@@ -204,8 +204,10 @@ def test_sigkill_mid_burst_loses_no_acknowledged_relabel(tmp_path):
 def test_in_process_main_returns_even_with_torch_loaded(tmp_path):
     """`main(argv)` in-process (as the CLI tests call it) must not `os._exit`: with torch loaded
     that ended a pytest run mid-suite with exit code 0 and no summary."""
+    db = tmp_path / "m.duckdb"
+    Store.open(str(db)).close()  # `datasets` only reads: it lists an existing (empty) store
     code = ("import torch, sys\nfrom core.cli import main\n"
-            f"try:\n    main(['datasets', '--db', {str(tmp_path / 'm.duckdb')!r}])\n"
+            f"try:\n    main(['datasets', '--db', {str(db)!r}])\n"
             "except SystemExit as exc:\n    print('returned', exc.code)\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)

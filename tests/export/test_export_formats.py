@@ -195,3 +195,11 @@ def test_cli_refuses_to_overwrite_the_current_folder(toy_db, tmp_path, monkeypat
     assert done.value.code == 2
     assert "current folder" in capsys.readouterr().err
     assert (work / "notes.txt").read_text() == "mine" and sorted(p.name for p in work.iterdir()) == ["notes.txt"]
+
+
+def test_a_split_the_dataset_lacks_is_named_not_exported_empty(store, tmp_path):
+    out = tmp_path / "t.parquet"
+    splits = ", ".join(sorted(set(store.qrels(DS).split)))
+    with pytest.raises(NegauditError, match=f"no qrels split 'nosuch'; its splits: {splits}"):
+        export_dataset(store, DS, "triplet", out, ExportPolicy(split="nosuch"))
+    assert not out.exists()

@@ -173,6 +173,11 @@ def test_trec_unknown_ids_skipped_or_strict(fixtures: Path, store, tmp_path: Pat
     assert info["count"] == 7 and len(info["examples"]) == 5 and res["candidates"] <= 1
     with pytest.raises(InputError, match="line 2.*unknown id 'nope0'"):
         ingest_trec_qrels(store, _qrels(tmp_path, qid, did), "sf", strict=True)
+    mine = tmp_path / "dense.run"  # a tag `negaudit mine` owns: its candidates would be replaced silently
+    mine.write_text(f"{qid} Q0 {did} 1 9.5 dense\n")
+    with pytest.raises(InputError, match=r"field 'tag'.*\['dense'\] name negaudit's own miners"):
+        ingest_trec_run(store, mine, "sf")
+    assert "dense" not in set(store.candidates("sf").miner)
 
 
 def _qrels(tmp: Path, qid: str, did: str) -> Path:

@@ -183,3 +183,15 @@ def test_skip_report_is_stored_on_both_backends(store_url: str, fixtures: Path,
     assert meta["splits"] == "all"  # the writer's own meta survives the merge
     assert meta[META_KEY]["empty"] == BEIR_SKIPS["empty"]
     assert meta[META_KEY]["unknown"]["qrels"]["count"] == 2
+
+
+def test_msmarco_unknown_triple_names_the_missing_id(fixtures: Path, store, tmp_path: Path) -> None:
+    """The skip note's example is the id the collection lacks (it once named the triple's query)."""
+    import shutil
+
+    root = tmp_path / "mm"
+    shutil.copytree(fixtures / "msmarco_empty", root)
+    with (root / "triples.tsv").open("a") as f:
+        f.write("0\t31715818\tnosuchdoc\n")
+    out = ingest_msmarco(store, root, "mm")
+    assert out["skipped_unknown"]["triples"] == {"count": 1, "examples": ["nosuchdoc"]}
