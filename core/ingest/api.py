@@ -33,14 +33,21 @@ def _checked(path: str | Path) -> Path:
     return Path(path)
 
 
-def _require_some(path: Path, counts: dict[str, int], report: dict) -> None:
-    """Skipping every record is not an import: fail (rolling back) rather than store nothing."""
+def _require_some(path: Path, counts: dict[str, int], report: dict, files: dict[str, str] | None = None
+                  ) -> None:
+    """Skipping every record is not an import: fail (rolling back) rather than store nothing.
+
+    `files`: the file each table comes from (a folder format); one that held no record at all is named.
+    """
     empty = report.get("skipped_empty", {})
     for table, kind in (("docs", "docs"), ("queries", "queries"), ("queries", "rows")):
         if not counts.get(table) and kind in empty:
             raise InputError(path, None, None,
                              f"nothing to import: all {empty[kind]['count']:,} {kind} are empty "
                              f"(e.g. {', '.join(map(repr, empty[kind]['examples']))})")
+    for table, name in (files or {}).items():
+        if not counts.get(table):  # an empty corpus or query file once imported "successfully"
+            raise InputError(path / name, None, None, f"no {table}: the file holds no records")
 
 
 def _keep_skips(writer: Any, report: dict, old: dict | None = None) -> None:
@@ -73,7 +80,7 @@ def ingest_beir(store: Any, path: str | Path, name: str, splits: list[str] | Non
     with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="beir",
                               replace=replace, meta={"splits": splits or "all"}) as writer:
         counts = write_chunks(writer, chunks)
-        _require_some(path, counts, report)
+        _require_some(path, counts, report, {"docs": "corpus.jsonl", "queries": "queries.jsonl"})
         _keep_skips(writer, report)
     return _result(counts, report)
 
@@ -109,7 +116,7 @@ def ingest_msmarco(store: Any, path: str | Path, name: str, replace: bool = Fals
     with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="msmarco",
                               replace=replace) as writer:
         counts = write_chunks(writer, chunks)
-        _require_some(path, counts, report)
+        _require_some(path, counts, report, {"docs": "collection.tsv", "queries": "queries*.tsv"})
         _keep_skips(writer, report)
     return _result(counts, report)
 

@@ -325,8 +325,8 @@ def ingest_embeddings(store: Any, path: str | Path, into: str, model: str | None
     recorded = store.dataset_info(into)["meta"].get(META_KEY)
     _check_model(recorded, model, dim, into, replace)
     mid, cache_ = cache_model_id(model, dim), as_cache(cache if cache is not None else True)
-    coverage, added = {}, 0
-    for k in KINDS:
+    coverage, added, staged = {}, 0, {}
+    for k in KINDS:  # every check before any write: a refused file adds nothing to the cache
         all_ids, texts = _texts(store, into, k)
         keys = {rid: text_key(t) for rid, t in zip(all_ids, texts)}
         block = supplied.blocks.get(k)
@@ -335,6 +335,16 @@ def ingest_embeddings(store: Any, path: str | Path, into: str, model: str | None
             if unknown:
                 raise InputError(path, None, "id", f"{len(unknown):,} {k} ids are not in dataset "
                                                    f"{into!r} (e.g. {', '.join(map(repr, unknown[:5]))})")
+            clash = _clashes(cache_, mid, [keys[rid] for rid in block.ids], block.vectors)
+            if len(clash):  # the cache keeps the first vector per text: the new ones would be ignored silently
+                shown = ", ".join(repr(block.ids[i]) for i in clash[:3])
+                raise InputError(path, None, "vector", f"model {model!r} already holds other vectors for "
+                                                       f"{len(clash):,} of these {k} texts (e.g. {shown}): name "
+                                                       f"these vectors' model differently (--model), or clear "
+                                                       f"the old ones (`negaudit cache clear --model`)")
+        staged[k] = (keys, block)
+    for k, (keys, block) in staged.items():
+        if block is not None:
             added += _put(cache_, mid, [keys[rid] for rid in block.ids], block.vectors)
         hit, _ = cache_.lookup(mid, list(keys.values())) if keys else (np.zeros(0, bool), None)
         coverage[k] = [int(hit.sum()), len(keys)]
@@ -345,6 +355,20 @@ def ingest_embeddings(store: Any, path: str | Path, into: str, model: str | None
     return {**info, "added": added,
             "in_file": {k: len(supplied.blocks[k].ids) if k in supplied.blocks else 0
                         for k in KINDS}}
+
+
+SAME_VECTOR = 0.999  # cosine above which a supplied vector is the cached one (float16 round trips: ~0.99999)
+
+
+def _clashes(cache: Any, mid: str, keys: list[bytes], vectors: np.ndarray) -> np.ndarray:
+    """Rows whose text the cache already holds under this model with another vector."""
+    hit, held = cache.lookup(mid, keys)
+    if held is None:
+        return np.zeros(0, dtype=np.int64)
+    new = np.asarray(vectors[hit], dtype=np.float32)
+    norms = np.linalg.norm(new, axis=1) * np.linalg.norm(held, axis=1)
+    cos = np.einsum("ij,ij->i", new, held) / np.where(norms > 0, norms, 1.0)
+    return np.flatnonzero(hit)[cos < SAME_VECTOR]
 
 
 def _put(cache: Any, mid: str, keys: list[bytes], vectors: np.ndarray) -> int:

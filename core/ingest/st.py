@@ -119,6 +119,11 @@ def resolve_columns(columns: list[str], spec: str | dict | None, path: Path) -> 
             if col not in columns:
                 raise InputError(path, None, col,
                                  f"no such column; the file has: {', '.join(columns)}")
+        if not cmap.document and not cmap.positive:  # anchors alone: queries with nothing to judge them by
+            raise InputError("--columns", None, "positive", "missing: name a positive=... column (or "
+                                                            "document=... with label=...)")
+        if len(set(cmap.used())) < len(cmap.used()):
+            raise InputError("--columns", None, None, f"a column plays two roles: {', '.join(cmap.used())}")
         return cmap
     labels = [c for c in columns if c.lower() in LABEL_NAMES]
     texts = [c for c in columns if c.lower() not in LABEL_NAMES]
@@ -180,8 +185,8 @@ class _Rows:
                 raise self._err(line, col, f"expected a number, got {value!r}") from None
         if isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, (int, float)) or math.isnan(value):
-            raise self._err(line, col, f"expected a number, got {value!r}")
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self._err(line, col, f"expected a finite number, got {value!r}")
         return float(value)
 
     def texts(self, value: Any, line: int, col: str) -> list[str | None]:

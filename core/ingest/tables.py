@@ -93,6 +93,9 @@ def _iter_csv(path: Path, chunk_rows: int, progress: Progress | None, delimiter:
     except csv.Error as exc:
         raise InputError(path, 1, None, f"bad CSV ({exc})") from None
     cols = [h.strip() for h in header]
+    dup = next((c for i, c in enumerate(cols) if c in cols[:i]), None)
+    if dup is not None:  # both would map onto one column: a query could become its own positive
+        raise InputError(path, 1, dup, f"the header names column {dup!r} twice; give each column its own name")
     data: dict[str, list] = {c: [] for c in cols}
     lines: list[int] = []
     while True:

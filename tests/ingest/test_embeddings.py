@@ -202,3 +202,32 @@ def test_read_embeddings_accepts_integer_ids_and_any_dimension(tmp_path: Path) -
     np.savez(tmp_path / "i.npz", doc_ids=np.arange(3), doc_vectors=np.eye(3, 7))
     sup = read_embeddings(tmp_path / "i.npz")
     assert sup.blocks["doc"].ids == ["0", "1", "2"] and sup.dim == 7
+
+
+def test_other_vectors_under_a_model_already_cached_are_refused(tmp_path: Path, sf, fixtures: Path,
+                                                                real_vectors) -> None:
+    """The cache keeps the first vector per text and model: a second file of other vectors under the same
+    model name was "added 0" and silently never used. The same vectors again (float16 or not) are fine."""
+    (d_ids, d_vec), (q_ids, q_vec) = real_vectors["doc"], real_vectors["query"]
+    cache = tmp_path / "cache"
+    np.savez(tmp_path / "d.npz", doc_ids=np.array(d_ids), doc_vectors=d_vec)
+    ingest_embeddings(sf, tmp_path / "d.npz", "sf", model=MODEL, cache=cache)
+    np.savez(tmp_path / "same.npz", doc_ids=np.array(d_ids), doc_vectors=d_vec.astype(np.float16))
+    assert ingest_embeddings(sf, tmp_path / "same.npz", "sf", model=MODEL, cache=cache)["added"] == 0
+    ingest_beir(sf, fixtures / "beir_scifact", "sf2")  # same texts, another dataset
+    other = np.roll(d_vec, 1, axis=0)  # real vectors, each on another doc
+    np.savez(tmp_path / "other.npz", doc_ids=np.array(d_ids), doc_vectors=other,
+             query_ids=np.array(q_ids), query_vectors=q_vec)
+    with pytest.raises(InputError, match=f"model '{MODEL}' already holds other vectors for 150 of these doc "
+                                         f"texts \\(e.g. '{d_ids[0]}'") as info:
+        ingest_embeddings(sf, tmp_path / "other.npz", "sf2", model=MODEL, cache=cache)
+    assert info.value.field == "vector"
+    assert META_KEY not in sf.dataset_info("sf2")["meta"]
+    from core.encoders import EmbeddingCache, text_key
+    from core.ingest.embeddings import cache_model_id
+
+    qs = sf.queries("sf2")
+    hit, _ = EmbeddingCache(cache).lookup(cache_model_id(MODEL, 384), [text_key(t) for t in qs.text])
+    assert not hit.any()  # refused before any write: the file's query vectors were not added either
+    out = ingest_embeddings(sf, tmp_path / "other.npz", "sf2", model="my-model", cache=cache)
+    assert out["coverage"] == {"doc": [150, 150], "query": [60, 60]}

@@ -42,6 +42,8 @@ BEIR_CASES = [
     (None, None, "query-id\tcorpus-id\tscore\nq1\td1\t1.5\n", "test.tsv", 2, "score",
      "integer"),
     (None, None, "q1\td1\n", "test.tsv", 1, None, "3 tab-separated fields"),
+    ("\n", None, "query-id\tcorpus-id\tscore\n", "corpus.jsonl", None, None, "no docs"),  # once imported
+    (None, "\n", "query-id\tcorpus-id\tscore\n", "queries.jsonl", None, None, "no queries"),
 ]
 BEIR_STRICT_CASES = [  # empty records: skipped by default, errors with strict
     (DOC + '\n{"_id": "d2", "text": ""}\n', None, None, "corpus.jsonl", 2, "text", "empty text"),
@@ -134,6 +136,8 @@ ST_CASES = [
     ("x.jsonl", '{"a": "q"}\n', None, None, "at least 2 columns"),
     ("x.csv", "a,p,n\nq,d,e\nq,d\n", 3, None, "expected 3 fields"),
     ("x.csv", "s1,s2,label\nq,d,1\nq,e,yes\n", 3, "label", "expected a number"),
+    ("x.csv", "s1,s2,label\nq,d,1\nq,e,inf\n", 3, "label", "expected a finite number"),
+    ("x.csv", "anchor,anchor,negative\nq,p,n\n", 1, "anchor", "names column .anchor. twice"),
     ("x.jsonl", '{"q": "a", "docs": ["x", "y"], "labels": [1]}\n', 1, "labels",
      "1 labels for 2 documents"),
     ("x.txt", "a,b\n", None, None, "unsupported file type"),
@@ -193,6 +197,8 @@ def test_st_parquet_errors_name_the_row(tmp_path: Path, store) -> None:
     ("positive=p", "anchor"),
     ("anchor=q,bogus=p", "unknown role"),
     ("anchor=q,p", "bare column"),
+    ("anchor=q", "name a positive"),  # queries alone: once 40 queries, 0 docs and no error
+    ("anchor=q,positive=q", "plays two roles"),
 ])
 def test_st_bad_columns_spec(tmp_path: Path, store, spec: str, message: str) -> None:
     path = tmp_path / "x.csv"
@@ -314,3 +320,16 @@ def test_duplicate_ids_with_the_same_text_and_extra_fields_are_fine(tmp_path: Pa
               + '{"_id": "d2", "text": "two", "metadata": {"url": "x"}, "extra": 1}\n')
     out = ingest_beir(store, _beir(tmp_path, corpus), "ok")
     assert out["docs"] == 2 and sorted(store.docs("ok").doc_id) == ["d1", "d2"]
+
+
+@pytest.mark.parametrize("empty,kind", [("collection.tsv", "docs"), ("queries.tsv", "queries")])
+def test_msmarco_file_with_no_records_is_named(tmp_path: Path, store, empty: str, kind: str) -> None:
+    """An empty collection or query file once imported with exit 0 and an empty dataset."""
+    (tmp_path / "collection.tsv").write_text("d1\tone\n")
+    (tmp_path / "queries.tsv").write_text("q1\tquery\n")
+    (tmp_path / "qrels.tsv").write_text("")
+    (tmp_path / empty).write_text("\n")
+    with pytest.raises(InputError, match=f"no {kind}: the file holds no records") as info:
+        ingest_msmarco(store, tmp_path, "bad")
+    assert Path(info.value.path).name in (empty, "queries*.tsv")
+    assert "bad" not in store.dataset_names()
