@@ -142,7 +142,8 @@ def _print_summary(manifest: dict, out: Path) -> None:
     what = f"{w['rows']:,} rows ({w['layout']})" if "rows" in w else f"{w['qrels']:,} qrels"
     console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}")
     for k, v in (w.get("skipped") or {}).items():
-        console.print(f"[yellow]skipped {v:,} {k.replace('_', ' ')}[/yellow]")
+        if v:
+            console.print(f"[yellow]skipped {v:,} {k.replace('_', ' ')}[/yellow]")
 
 
 def report(
@@ -178,7 +179,11 @@ def report(
                   _rate(r.fn_rate, r.ci_low, r.ci_high),
                   _rate(r.fn_or_partial_rate, r.fnp_ci_low, r.fnp_ci_high), str(r.excluded))
     console.print(t)
-    for k, v in meta.items():
+    for k, v in meta.items():  # no "miner: None" or "coverage: nan" (nothing judged yet)
+        if v is None:
+            continue
+        if isinstance(v, float):
+            v = "n/a" if math.isnan(v) else f"{v:.3g}"
         console.print(f"{k}: {v}")
     if out:
         write_report_csv(table, out)

@@ -63,13 +63,14 @@ def shape_rows(rows: pd.DataFrame, layout: str, query_text: dict[str, str],
     - labeled-list: one row per query: anchor, positive (list of docs: positives then negatives),
       labels (list of 1/0).
 
-    Returns the table and what was skipped (queries without a positive / with too few negatives).
+    Returns the table and what was skipped (queries without a positive / with too few negatives, and for
+    n-tuple the negatives past the n-th of each query).
     """
     if layout not in TABLE_LAYOUTS:
         raise NegauditError(f"unknown layout {layout!r}; expected one of {TABLE_LAYOUTS}")
     groups = list(_groups(rows))
     skipped = {"queries_without_positive": 0, "queries_without_negative": 0,
-               "queries_with_too_few_negatives": 0}
+               "queries_with_too_few_negatives": 0, "negatives_past_the_n_columns": 0}
     missing = sorted({d for _, p, ng in groups for d in (*p, *ng) if d not in doc_text}
                      | {q for q, _, _ in groups if q not in query_text})
     if missing:
@@ -95,6 +96,7 @@ def shape_rows(rows: pd.DataFrame, layout: str, query_text: dict[str, str],
             if len(negatives) < n:
                 skipped["queries_with_too_few_negatives"] += 1
                 continue
+            skipped["negatives_past_the_n_columns"] += len(negatives) - n  # n columns: a query's later negatives go
             negs = {f"negative_{i + 1}": doc_text[d] for i, d in enumerate(negatives[:n])}
             out.extend({"anchor": anchor, "positive": doc_text[p], **negs} for p in positives)
         elif layout == "labeled-pair":

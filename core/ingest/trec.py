@@ -166,6 +166,8 @@ def read_trec_run(
                              f"{len(parts)} fields")
         qid, _, did, rank_s, score_s, tag = parts
         rank = parse_int(rank_s, path, line, "rank")
+        if rank < 0:  # 0-based runs are common; a negative rank is a broken file
+            raise InputError(path, line, "rank", f"a rank cannot be negative, got {rank}")
         try:
             score = float(score_s)
         except ValueError:

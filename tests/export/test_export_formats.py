@@ -69,12 +69,19 @@ def test_manifest_provenance(store, tmp_path):
 
 
 def test_n_tuple_and_labeled_list_layouts(store, tmp_path):
-    export_dataset(store, DS, "n-tuple", tmp_path / "n.parquet", ExportPolicy(num_negatives=2))
+    m = export_dataset(store, DS, "n-tuple", tmp_path / "n.parquet", ExportPolicy(num_negatives=2))
     n = pd.read_parquet(tmp_path / "n.parquet")
     assert list(n.columns) == ["anchor", "positive", "negative_1", "negative_2"]
     assert n.notna().all().all()
     export_dataset(store, DS, "labeled-list", tmp_path / "l.parquet", ExportPolicy())
     lst = pd.read_parquet(tmp_path / "l.parquet")
+    assert "negatives_past_the_n_columns" not in m["written"]["skipped"]  # the policy kept 2 per query
+    # without --num-negatives n is the smallest count: the manifest counts the negatives that got no column
+    m = export_dataset(store, DS, "n-tuple", tmp_path / "all.parquet", ExportPolicy())
+    negs = [len(lab) - sum(lab) for lab in lst.labels if sum(lab) and len(lab) > sum(lab)]
+    n_cols = len(pd.read_parquet(tmp_path / "all.parquet").columns) - 2
+    assert n_cols == min(negs) and sum(negs) > n_cols * len(negs)
+    assert m["written"]["skipped"]["negatives_past_the_n_columns"] == sum(negs) - n_cols * len(negs)
     assert list(lst.columns) == ["anchor", "positive", "labels"]
     assert all(len(p) == len(lab) for p, lab in zip(lst.positive, lst.labels))
     q1 = lst[lst.anchor == QUERY_TEXT["q1"]].iloc[0]

@@ -60,3 +60,6 @@ def test_cli_report(toy_db, tmp_path):
                                    "--out", str(tmp_path / "r.csv")])
     assert res.exit_code == 0, res.output
     assert "FN rate" in res.output and (tmp_path / "r.csv").exists()
+    assert "None" not in res.output and "nan" not in res.output  # unset facts are left out, not printed raw
+    fresh = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--seed", "7"])
+    assert fresh.exit_code == 0 and "nan" not in fresh.output and "None" not in fresh.output, fresh.output

@@ -259,6 +259,7 @@ def test_msmarco_text_triples_rejected_strict(tmp_path: Path, store) -> None:
 
 @pytest.mark.parametrize("content,line,field,message", [
     ("q1 Q0 d1 one 1.0 run\n", 1, "rank", "integer"),
+    ("q1 Q0 d1 -1 1.0 run\n", 1, "rank", "cannot be negative"),
     ("q1 Q0 d1 1 high run\n", 1, "score", "number"),
     ("q1 Q0 d1 1 1.0\n", 1, None, "6 fields|got 5"),
 ])
