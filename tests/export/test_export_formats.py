@@ -210,3 +210,17 @@ def test_a_split_the_dataset_lacks_is_named_not_exported_empty(store, tmp_path):
     with pytest.raises(NegauditError, match=f"no qrels split 'nosuch'; its splits: {splits}"):
         export_dataset(store, DS, "triplet", out, ExportPolicy(split="nosuch"))
     assert not out.exists()
+
+
+def test_exported_files_get_the_usual_mode(store, tmp_path):
+    """mkstemp's 0600 made a triplet file unreadable to the group that reads corpus.jsonl beside it."""
+    import os
+    import stat
+
+    out = tmp_path / "t.parquet"
+    export_dataset(store, DS, "triplet", out)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    want = 0o666 & ~umask
+    assert stat.S_IMODE(out.stat().st_mode) == want
+    assert stat.S_IMODE((tmp_path / "t.parquet.manifest.json").stat().st_mode) == want
