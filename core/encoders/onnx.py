@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,24 @@ def down_projections(fp32: Path) -> list[str]:
             and shapes[n.input[1]][0] > shapes[n.input[1]][1]]
 
 
+@contextmanager
+def _root_logging_untouched() -> Iterator[None]:
+    """onnxruntime's quantiser warns through `logging.warning` ("consider pre-processing"), which also
+    installs a root handler: the warning, and every library's debug lines after it, reached the CLI's
+    output. Its root warnings are dropped and any handler it adds is removed."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for h in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(h)
+        root.setLevel(level)
+
+
 def quantize_int8(fp32: Path, variant: str = "onnx-int8-mixed") -> Path:
     """Dynamic int8 quantisation, per output channel (per-tensor loses too much: cosine 0.94 to fp32);
     ``onnx-int8-mixed`` keeps the feed-forward output projections fp32 (:func:`down_projections`)."""
@@ -112,8 +131,9 @@ def quantize_int8(fp32: Path, variant: str = "onnx-int8-mixed") -> Path:
     out = fp32.with_name(VARIANTS[variant])
     tmp = out.with_name(f".{os.getpid()}.{out.name}.tmp")
     exclude = down_projections(fp32) if variant == "onnx-int8-mixed" else []
-    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                     nodes_to_exclude=exclude)
+    with _root_logging_untouched():
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=exclude)
     os.replace(tmp, out)
     return out
 

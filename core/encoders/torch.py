@@ -34,8 +34,15 @@ def load_bi_encoder(path: str | os.PathLike | None = None, device: str = "cpu") 
     if key not in _LOADED:
         offline()
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
-        model = SentenceTransformer(str(resolved), device=device, local_files_only=True)
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar broke into the CLI's own progress lines
+        try:
+            model = SentenceTransformer(str(resolved), device=device, local_files_only=True)
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
         setattr(model, ID_ATTR, model_id(resolved, encoder="torch"))
         _LOADED[key] = model
     return _LOADED[key]

@@ -59,9 +59,18 @@ def bm25_stemmer() -> tuple[str, Callable[[list[str]], list[str]]]:
     return STEMMER, Stemmer.Stemmer("english").stemWords
 
 
+def _bm25s() -> Any:
+    """bm25s, its logger at WARNING: it sets DEBUG on import, and once any library has configured the root
+    logger, "DEBUG:bm25s:Building index from IDs" lands in the middle of `negaudit mine`'s progress."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
     """The one tokeniser for docs and queries (see the module docstring)."""
-    import bm25s
+    bm25s = _bm25s()
 
     _, stem = bm25_stemmer()
     return bm25s.tokenize(
@@ -78,7 +87,7 @@ class Bm25Index:
 
     @classmethod
     def build(cls, doc_texts: Sequence[str]) -> Bm25Index:
-        import bm25s
+        bm25s = _bm25s()
 
         tokens = bm25_tokenize(doc_texts)
         # Term ids in sorted-token order: bm25s numbers terms as a Python set yields them, which changes with
@@ -99,7 +108,7 @@ class Bm25Index:
         every text in order, so an edit anywhere builds anew. Written under a temporary name, then renamed:
         a reader sees a whole index or none; a folder that fails to load is rebuilt over.
         """
-        import bm25s
+        bm25s = _bm25s()
 
         folder = Path(root) if root is not None else bm25_cache_dir()
         target = folder / index_key(doc_texts)

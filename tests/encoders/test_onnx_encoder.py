@@ -129,3 +129,20 @@ def test_batches_side_by_side_encode_the_same_vectors(onnx_root, texts) -> None:
     a, b = one.encode(texts, batch_size=4), two.encode(texts, batch_size=4)  # 8 batches, in input order
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a[3:4], one.encode(texts, batch_size=4)[3:4])
+
+
+def test_the_quantiser_leaves_root_logging_as_it_was(capsys):
+    """onnxruntime's quantiser warns through `logging.warning`, which installs a root handler: the warning
+    and every library's debug lines after it (bm25s logs at DEBUG) reached `negaudit mine`'s output."""
+    import logging
+
+    from core.encoders.onnx import _root_logging_untouched
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    with _root_logging_untouched():
+        logging.warning("Please consider to run pre-processing before quantization.")  # noqa: LOG015 - as onnxruntime does
+    assert (list(root.handlers), root.level) == before
+    logging.getLogger("bm25s").debug("Building index from IDs")
+    err = capsys.readouterr().err
+    assert "pre-processing" not in err and "Building index" not in err

@@ -556,3 +556,13 @@ def test_topic_queries_on_real_nfcorpus_queries() -> None:
 
     assert topic_queries(["deafness", "dr. dean ornish", "endocrine disruptors", "stopping heart disease in childhood",
                           "the role of fruit and vegetable consumption in preventing cancer ."]).tolist() == [1, 1, 1, 0, 0]
+
+
+def test_bm25s_debug_lines_stay_out_of_the_output():
+    """bm25s sets its logger to DEBUG on import; the index builder puts it back at WARNING."""
+    import logging
+
+    from core.mining.bm25 import Bm25Index
+
+    Bm25Index.build(["one doc about cells", "another doc about mice"])
+    assert logging.getLogger("bm25s").getEffectiveLevel() == logging.WARNING
