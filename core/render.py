@@ -114,6 +114,15 @@ def split_words(text: str | None, n: int) -> tuple[str, str]:
     return text or "", ""
 
 
+def shown_text(title: str | None, text: str | None, show_words: int = SHOW_WORDS) -> str:
+    """The title and the words the card shows before "show more": what an annotator can be expected to
+    read before deciding (the reading floor, core.quality.pace, counts these, not the hidden rest)."""
+    head, tail = split_words(text, show_words)
+    if len(_WORD_RUN.findall(tail)) <= MIN_HIDDEN:
+        head = text or ""
+    return f"{title or ''} {head}".strip()
+
+
 def _body(p: CardText, hl: Highlight, show_words: int = SHOW_WORDS) -> str:
     """Title and text; words past `show_words` behind our own "show more" toggle."""
     title = f"<b>{marked(p.title, hl)}</b><br>" if p.title else ""

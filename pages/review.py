@@ -102,7 +102,7 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
                   shown_risk=card.fn_risk, queue=spec.mode.value)
     if spec.status != "unreviewed":
         state["exclude"].append((qid, did))
-    floor = pace.reading_floor_s(f"{card.candidate.title} {card.candidate.text}")
+    floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
     fast = (f" Under the {floor:.0f} s reading floor ({secs:.1f} s): flagged for a second look."
             if secs < floor else "")
     state["flash"] = f"Saved {label} for {did}.{fast}"

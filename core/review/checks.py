@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.quality import consistency, pace
 from core.quality.blind import follow_rates
+from core.render import shown_text
 from core.store import Store
 
 DECISION_COLUMNS = ["query_id", "doc_id", "annotator", "label", "seconds", "floor_s",
@@ -16,11 +17,11 @@ DECISION_COLUMNS = ["query_id", "doc_id", "annotator", "label", "seconds", "floo
 
 
 def _texts(store: Store, dataset: str, doc_ids: list[str]) -> dict[str, str]:
+    """Each doc's title and the words its card shows (the reading floor's text)."""
     if not doc_ids:
         return {}
     docs = store.docs(dataset, doc_ids=sorted(set(doc_ids)))
-    return {str(d): f"{t or ''} {x or ''}".strip()
-            for d, t, x in zip(docs.doc_id, docs.title, docs.text)}
+    return {str(d): shown_text(t, x) for d, t, x in zip(docs.doc_id, docs.title, docs.text)}
 
 
 def decisions(store: Store, dataset: str) -> pd.DataFrame:

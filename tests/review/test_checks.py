@@ -64,3 +64,22 @@ def test_near_duplicates_labelled_differently_until_adjudicated(store):
     assert len(checks.inconsistent(store, DS)) == 1  # the copy still says false_negative
     adjudicate(store, BOSS, DS, q, "copy-1", "negative")
     assert checks.inconsistent(store, DS).empty  # both copies settled alike
+
+
+def test_the_reading_floor_counts_the_words_the_card_shows(store):
+    """A 1,400-word passage shows its title and 120 words before "show more": its floor is theirs (about
+    13 s), not the whole text's (2.5 min), which flagged nearly every decision as too fast."""
+    from core import render
+    from core.quality import pace
+
+    d = store.docs(DS).iloc[0]
+    with store.dataset_appender(DS) as w:
+        w.add("docs", pd.DataFrame([{"doc_id": "long", "title": "A title", "text": " ".join(["word"] * 1400)}]))
+    q = store.risk(DS).query_id.iloc[0]
+    store.add_judgment(DS, q, "long", "ann", "negative", seconds=20.0)
+    store.add_judgment(DS, q, str(d.doc_id), "ann", "negative", seconds=0.5)
+    dec = checks.decisions(store, DS).set_index("doc_id")
+    assert dec.loc["long", "floor_s"] == pytest.approx(pace.reading_floor_s("A title " + "word " * render.SHOW_WORDS))
+    assert not dec.loc["long", "too_fast"] and dec.loc[str(d.doc_id), "too_fast"]
+    short = render.shown_text("T", "a few words")  # a passage shown whole
+    assert short == "T a few words"
