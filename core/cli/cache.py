@@ -26,6 +26,9 @@ def export(
     from core.encoders import export_cache
     from core.pipeline import load_corpus
 
+    if out.suffix.lower() != ".npz":  # `cache import` and the demo read .npz only
+        raise typer.BadParameter(f"{out} must end in .npz (the file is a NumPy .npz archive)",
+                                 param_hint="'--out'")
     check_output(out, overwrite=overwrite)
     with open_store(db, read_only=True) as store:
         corpus = load_corpus(store, name)

@@ -37,7 +37,7 @@ def utc_timestamp() -> str:
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest, with the BM25 tokeniser (stemmer) identity: same data, same scores."""
-    from core.export.writers import atomic_file
+    from core.export.atomic import atomic_file
     from core.mining.bm25 import TOKENIZER_ID
 
     manifest = {**manifest, "bm25_tokenizer": TOKENIZER_ID}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.export.atomic import atomic_file
 from core.types import NegauditError
 
 TABLE_LAYOUTS = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
@@ -119,38 +120,6 @@ def shape_rows(rows: pd.DataFrame, layout: str, query_text: dict[str, str],
 
 
 # ---- atomic file/folder writes -----------------------------------------------------------------
-@contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; rename onto it only if the block succeeds.
-
-    The file gets the mode any new file would (mkstemp's is 0600), and a folder that refuses the temp
-    file is named as `path`'s, not by the temp file's name."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise NegauditError(f"cannot write {path}: {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    """The process umask, read without setting it (os.umask would, for a moment, for every thread)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
 def _is_export_folder(path: Path) -> bool:
     """Does `path` hold the manifest an earlier negaudit export wrote (what --overwrite may replace)?"""
     from core.export.manifest import MANIFEST_NAME

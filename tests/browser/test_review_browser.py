@@ -142,21 +142,29 @@ def test_keyboard_review_survives_reload_and_stays_inert(server):
                                                          (order[1], "false_negative")])
 
 
+def _signed_in(p, url: str):
+    """Chromium at 1280x800 on the app, signed in as the annotator, the first card up."""
+    from playwright.sync_api import expect
+
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(url)
+    page.get_by_role("textbox", name="User name").fill("ann")
+    page.get_by_role("textbox", name="Password").fill("pw-ann")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
+    return browser, page
+
+
 def test_a_burst_of_keys_labels_each_card_once(server):
     """F pressed five times 40 ms apart: each card gets at most one judgment (a burst once wrote one card
     five times, four with a decision time of 0 s, and Z then seemed to do nothing); keys that arrive before
     the next card is up save nothing and say so."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     url, db, proc = server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(url)
-        page.get_by_role("textbox", name="User name").fill("ann")
-        page.get_by_role("textbox", name="Password").fill("pw-ann")
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
+        browser, page = _signed_in(p, url)
         first = _card(page)
         focus_page(page)
         for _ in range(5):
@@ -178,17 +186,11 @@ def test_a_burst_of_keys_labels_each_card_once(server):
 def test_keys_work_right_after_a_sidebar_choice(server):
     """After picking a queue and a query in the sidebar the keys label the card: the control kept the focus,
     so N went into the query box's search and nothing was saved or said."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     url, db, proc = server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(url)
-        page.get_by_role("textbox", name="User name").fill("ann")
-        page.get_by_role("textbox", name="Password").fill("pw-ann")
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.locator(".na-candidate")).to_be_visible(timeout=30_000)
+        browser, page = _signed_in(p, url)
         wait_idle(page)
         page.get_by_text("By query", exact=True).click()
         wait_idle(page)

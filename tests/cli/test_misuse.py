@@ -261,8 +261,14 @@ def test_mine_unknown_miner_and_engine(files) -> None:
 
 
 def test_cache_export_and_import_misuse(files) -> None:
+    held = files["root"] / "held.npz"
+    held.write_bytes(b"precious")
+    assert_misuse(negaudit("cache", "export", "--name", "sf", "--db", files["db"], "--out", held),
+                  "--out", "--overwrite")
+    assert held.read_bytes() == b"precious"
     assert_misuse(negaudit("cache", "export", "--name", "sf", "--db", files["db"], "--out",
-                           files["existing"]), "--out", "--overwrite")
+                           files["root"] / "emb.txt"), "--out", "must end in .npz")
+    assert not (files["root"] / "emb.txt").exists()
     assert_misuse(negaudit("cache", "import", files["notdb"]), str(files["notdb"]),
                   "cache export")
     assert_misuse(negaudit("cache", "import", files["root"] / "nothing.npz"), "nothing.npz")
