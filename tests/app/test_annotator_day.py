@@ -116,6 +116,14 @@ def test_list_mode_labels_focused_rows_and_undoes(app, store_of):
     assert at.session_state["list_focus"] == 1  # focus back on the undone row
     cur = store_of.current_labels(DS)
     assert set(cur.doc_id) == {cards[0].doc_id, cards[2].doc_id}
+    assert not [b for b in at.button if b.key == "list_next"]  # rows left: no way on yet
+    for _ in range(len(cards)):  # label the rest: the next query is offered (Q)
+        if any(b.key == "list_next" for b in at.button):
+            break
+        at.button(key="list_unsure").click().run()
+    first = at.session_state["list_key"][2]
+    at.button(key="list_next").click().run()
+    assert at.session_state["list_key"][2] != first and not at.exception
 
 
 def test_insights_shows_times_blind_follow_and_consistency(app, store_of):
