@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import render
-from core.types import NegauditError
+from core.types import NegauditError, Role
 from pages._ui import store, user
 
 me = user()
@@ -26,7 +26,6 @@ def _optional(name: str):
         raise
 
 
-counts = db.counts()
 skips = _optional("core.ingest.skips")
 
 
@@ -40,13 +39,28 @@ def _show_skips(out: dict) -> None:
         st.warning(render.plain(line))
 
 
-if counts:
-    st.dataframe(pd.DataFrame([{**{k: v for k, v in asdict(c).items() if k != "extra"},
-                                "skipped at import": skips.skip_summary(_skipped(c.name))
-                                if skips else "-"} for c in counts]),
-                 hide_index=True, width="stretch")
-else:
-    st.info("No datasets yet.")
+def _table() -> None:
+    counts = db.counts()
+    if counts:
+        table.dataframe(pd.DataFrame([{**{k: v for k, v in asdict(c).items() if k != "extra"},
+                                       "skipped at import": skips.skip_summary(_skipped(c.name))
+                                       if skips else "-"} for c in counts]),
+                        hide_index=True, width="stretch")
+    else:
+        table.info("No datasets yet.")
+
+
+def _imported(name: str, out: dict) -> str:
+    """What an import added, in words (not the result dict)."""
+    parts = ", ".join(f"{out[t]:,} {t}" for t in ("docs", "queries", "qrels", "candidates") if out.get(t))
+    return f"Imported {name}: {parts or 'nothing new'}."
+
+
+table = st.empty()  # filled last: a dataset imported below is listed at once
+_table()
+if me.role != Role.ADMIN:  # replacing a dataset empties its queue until it is mined again
+    st.info("Importing, replacing and mining datasets is for admins.")
+    st.stop()
 
 ingest = _optional("core.ingest")
 pipeline = _optional("core.pipeline")
@@ -69,8 +83,9 @@ else:
                                              min(done / total, 1.0) if total else 0.5,
                                              text=f"{what}: {done:,}"))
                 bar.progress(1.0, text="done")
-                st.success(render.plain(f"Imported {name.strip()}: {out}"))
+                st.success(render.plain(_imported(name.strip(), out)))
                 _show_skips(out)
+                _table()
             except (NegauditError, OSError) as exc:
                 st.error(render.plain(str(exc)))
     with tab_upload, st.form("import_upload"):
@@ -78,12 +93,16 @@ else:
                               ".zip of a BEIR / MS MARCO folder")
         name = st.text_input("Dataset name", key="up_name")
         replace = st.checkbox("Replace if it exists (judgments are kept)", key="up_replace")
-        if st.form_submit_button("Import upload", type="primary") and up is not None:
+        submitted = st.form_submit_button("Import upload", type="primary")
+        if submitted and up is None:
+            st.warning("Choose a file to upload first.")
+        elif submitted:
             try:
                 out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
                                            replace=replace)
-                st.success(render.plain(f"Imported {name.strip()}: {out}"))
+                st.success(render.plain(_imported(name.strip(), out)))
                 _show_skips(out)
+                _table()
             except (NegauditError, OSError) as exc:
                 st.error(render.plain(str(exc)))
 

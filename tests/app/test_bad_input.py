@@ -46,7 +46,7 @@ BAD = [
 
 @pytest.fixture()
 def datasets_page(app):
-    return app("ann", "pages/datasets.py")
+    return app("boss", "pages/datasets.py")  # importing is for admins
 
 
 def _upload(at, filename: str, data: bytes, name: str):

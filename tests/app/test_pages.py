@@ -132,7 +132,10 @@ def test_review_queue_modes_and_filters(app, store_of):
 
 
 def test_datasets_page_counts_and_imports_a_beir_folder(app, store_of):
-    at = app("ann", "pages/datasets.py")
+    ann = app("ann", "pages/datasets.py")  # an annotator sees the counts, and cannot replace or mine
+    assert not ann.exception and DS in set(ann.dataframe[0].value["name"])
+    assert any("for admins" in i.value for i in ann.info) and not ann.text_input and not ann.button
+    at = app("boss", "pages/datasets.py")
     assert not at.exception, at.exception
     assert at.dataframe and DS in set(at.dataframe[0].value["name"])
     at.text_input[0].input(str(ROOT / "tests" / "fixtures" / "beir_scifact"))
@@ -140,8 +143,12 @@ def test_datasets_page_counts_and_imports_a_beir_folder(app, store_of):
     next(b for b in at.button if b.label == "Import folder").click().run()
     assert not at.exception, at.exception
     assert not at.error, at.error[0].value
-    assert store_of.counts("scifact-small")[0].docs > 0
-    assert "scifact-small" in set(at.dataframe[0].value["name"]) or at.success
+    docs = store_of.counts("scifact-small")[0].docs
+    assert docs > 0
+    assert "scifact-small" in set(at.dataframe[0].value["name"])  # listed at once, not on the next visit
+    assert any(f"{docs} docs" in m.value for m in at.success)  # in words, not the result dict
+    next(b for b in at.button if b.label == "Import upload").click().run()  # no file chosen: said so
+    assert any("Choose a file" in w.value for w in at.warning)
 
 
 def test_insights_page(app, store_of):
