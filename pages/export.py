@@ -56,18 +56,20 @@ out = st.text_input("Output path on the server (a .parquet/.jsonl file for table
                     str(Path(".negaudit") / "exports" / f"{dataset}-{fmt}{suffix}"))
 overwrite = st.checkbox("Overwrite an existing export")
 if st.button("Export", type="primary"):
+    st.session_state.pop("exported", None)  # a failed export must not sit above the last one's download
     try:
         manifest = export.export_dataset(db, dataset, fmt, out, policy=policy, actor=me,
                                          overwrite=overwrite)
-        st.session_state["exported"] = (out, manifest)
+        st.session_state["exported"] = (str(Path(out).expanduser()), manifest, (dataset, fmt, out))
     except NegauditError as exc:
         st.error(render.plain(str(exc)))
 done = st.session_state.get("exported")
-if done and Path(done[0]).exists():
+if done and done[2] == (dataset, fmt, out) and Path(done[0]).exists():  # this choice's export, not an earlier one
     # The file itself (a folder format as one zip) beside the server path it was written to.
     data, name, mime = archive.download(done[0])
     c1, c2 = st.columns([1, 2])
     c1.download_button(f"Download {name}", data, file_name=name, mime=mime, type="primary",
                        key="download_export", on_click="ignore")
     c2.success(f"Exported to {render.plain(done[0])} on the server ({len(data):,} bytes).")
+    st.caption("Manifest: counts per policy branch, what was left out, annotators, file hashes")
     st.json(done[1], expanded=False)

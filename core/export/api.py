@@ -102,7 +102,7 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
     if fmt not in FORMATS:
         raise NegauditError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     policy = policy or ExportPolicy()
-    out = Path(out)
+    out = Path(out).expanduser()  # the app's path field: "~/x" went to a folder named "~" in the cwd
     f = policy_inputs(store, name)
     held = sorted(set(f["qrels"]["split"].astype(str)))
     if policy.split and policy.split not in held:  # it would export nothing, and say "wrote 0 rows"

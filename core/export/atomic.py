@@ -28,14 +28,14 @@ def atomic_file(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process umask, read without setting it (os.umask would, for a moment, for every thread)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.export.atomic import atomic_file
+from core.export.atomic import atomic_file, current_umask
 from core.types import NegauditError
 
 TABLE_LAYOUTS = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
@@ -163,6 +163,7 @@ def atomic_folder(path: Path, overwrite: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 would hide the export from the files' readers
         if path.exists():
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         os.replace(tmp, path)

@@ -187,6 +187,10 @@ def test_export_admin_only(app, tmp_path):
     assert not at.exception and not at.error, (at.exception, at.error)
     manifest = json.loads((tmp_path / "triplets.parquet.manifest.json").read_text())
     assert manifest["policy"]["sampling"] == "top" and manifest["policy"]["num_negatives"] == 1
+    assert [b for b in at.get("download_button") if b.key == "download_export"]
+    next(b for b in at.button if b.label == "Export").click().run()  # again, no overwrite: refused...
+    assert at.error and "exists" in at.error[0].value
+    assert not [b for b in at.get("download_button") if b.key == "download_export"]  # ...with no stale download
     ann = app("ann")
     assert not ann.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):

@@ -224,3 +224,13 @@ def test_exported_files_get_the_usual_mode(store, tmp_path):
     want = 0o666 & ~umask
     assert stat.S_IMODE(out.stat().st_mode) == want
     assert stat.S_IMODE((tmp_path / "t.parquet.manifest.json").stat().st_mode) == want
+    export_dataset(store, DS, "beir", tmp_path / "folder")  # mkdtemp's 0700 hid a folder export
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o777 & ~umask
+
+
+def test_a_home_relative_out_goes_home(store, tmp_path, monkeypatch):
+    """The app's path field takes "~/x" as typed: it made a folder named "~" in the server's folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    export_dataset(store, DS, "triplet", "~/exports/t.parquet")
+    assert (tmp_path / "home" / "exports" / "t.parquet").exists() and not (tmp_path / "~").exists()
