@@ -91,11 +91,17 @@ def dataset_picker(key: str = "dataset", where=st.sidebar) -> str | None:
     if not names:
         st.info("No datasets yet: import one on the **Datasets** page.")
         return None
-    default = st.session_state.get("dataset_choice")
-    idx = names.index(default) if default in names else 0
-    name = where.selectbox("Dataset", names, index=idx, key=key)
+    # One choice for every picker (pages and tabs): the one last changed wins, set before any is drawn;
+    # each picker keeping its own value showed Admin's Adjudicate another dataset than Consistency's.
+    choice = st.session_state.get("dataset_choice")
+    st.session_state[key] = choice if choice in names else names[0]
+    name = where.selectbox("Dataset", names, key=key, on_change=_chose_dataset, args=(key,))
     st.session_state["dataset_choice"] = name
     return name
+
+
+def _chose_dataset(key: str) -> None:
+    st.session_state["dataset_choice"] = st.session_state[key]
 
 
 # Our own static script (no data in it): after a sidebar choice (queue, filter, query) the control keeps

@@ -111,6 +111,8 @@ with tab_adj:
 
 with tab_cons:
     dataset = dataset_picker(key="cons_dataset", where=st)
+    if "cons_done" in st.session_state:  # the pair leaves the list: say what was written
+        st.success(render.plain(st.session_state.pop("cons_done")))
     pairs = checks.inconsistent(db, dataset) if dataset else None
     if pairs is None or pairs.empty:
         st.info("No near-identical candidates with different labels.")
@@ -127,11 +129,12 @@ with tab_cons:
         left, right = st.columns(2)
         for col, card, votes in ((left, a, row.labels_a), (right, b, row.labels_b)):
             col.markdown(render.box_html("candidate", f"labels: {votes}", [card.candidate], hl,
-                                         "320px", "#d97706"), unsafe_allow_html=True)
+                                         ADJ_BOX, "#d97706"), unsafe_allow_html=True)
         cols = st.columns(4)
         for col, (lab, text, _) in zip(cols, LABELS):
             if col.button(f"Both: {text}", key=f"cons_{lab}", width="stretch"):
                 for did in (row.doc_a, row.doc_b):
                     review.adjudicate(db, me, dataset, row.query_id, did, lab,
                                       "consistency: near-identical texts")
+                st.session_state["cons_done"] = f"Labelled both {row.doc_a} and {row.doc_b} {lab}."
                 st.rerun()

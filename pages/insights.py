@@ -72,8 +72,9 @@ if hist:
                "risk percentages.")
     st.dataframe(learning.history_table(hist), hide_index=True, width="stretch")
 else:
-    st.caption(f"No refit yet: one runs after every {learning.learn_every(db)} judgments "
-               "(Admin → Review settings).")
+    every = learning.learn_every(db)
+    st.caption(f"No refit yet: one runs after every {every} judgments (Admin → Review settings)." if every > 0
+               else "The learning queue is off (Admin → Review settings sets how often it refits).")
 
 st.subheader("Time per decision")
 st.caption("Card shown → decision. The reading floor is a fast skim (600 words a minute) of the "
