@@ -106,9 +106,12 @@ def _chose_dataset(key: str) -> None:
 
 # Our own static script (no data in it): after a sidebar choice (queue, filter, query) the control keeps
 # the keyboard focus, so the label keys went into its search box and nothing said so.
+# A control the user has just opened again (its list expanded) keeps the focus: the script can run a moment
+# after the next click, and closed that list under the pointer.
 _RELEASE_FOCUS = """<script data-run="{n}">
 (() => {{ const a = document.activeElement;
-  if (a && a.closest && a.closest('[data-testid="stSidebar"]')) a.blur(); }})();
+  if (a && a.closest && a.closest('[data-testid="stSidebar"]') && a.getAttribute('aria-expanded') !== 'true')
+    a.blur(); }})();
 </script>"""
 
 
