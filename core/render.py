@@ -114,22 +114,24 @@ def split_words(text: str | None, n: int) -> tuple[str, str]:
     return text or "", ""
 
 
+def _shown_and_hidden(text: str | None, show_words: int = SHOW_WORDS) -> tuple[str, str, int]:
+    """(shown, hidden, hidden word count): words past `show_words` go behind "show more", unless only
+    MIN_HIDDEN or fewer would."""
+    head, tail = split_words(text, show_words)
+    n_more = len(_WORD_RUN.findall(tail))
+    return (text or "", "", 0) if n_more <= MIN_HIDDEN else (head, tail, n_more)
+
+
 def shown_text(title: str | None, text: str | None, show_words: int = SHOW_WORDS) -> str:
     """The title and the words the card shows before "show more": what an annotator can be expected to
     read before deciding (the reading floor, core.quality.pace, counts these, not the hidden rest)."""
-    head, tail = split_words(text, show_words)
-    if len(_WORD_RUN.findall(tail)) <= MIN_HIDDEN:
-        head = text or ""
-    return f"{title or ''} {head}".strip()
+    return f"{title or ''} {_shown_and_hidden(text, show_words)[0]}".strip()
 
 
 def _body(p: CardText, hl: Highlight, show_words: int = SHOW_WORDS) -> str:
     """Title and text; words past `show_words` behind our own "show more" toggle."""
     title = f"<b>{marked(p.title, hl)}</b><br>" if p.title else ""
-    head, tail = split_words(p.text, show_words)
-    n_more = len(_WORD_RUN.findall(tail))
-    if n_more <= MIN_HIDDEN:
-        head, tail = p.text, ""
+    head, tail, n_more = _shown_and_hidden(p.text, show_words)
     more = ""
     if tail.strip():
         more = (f'<details class="na-more" style="display:inline"><summary style="cursor:'

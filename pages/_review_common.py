@@ -76,3 +76,19 @@ def query_choice(query_id: str, text: str, width: int = 70) -> str:
     """A query picker's option: its id and the start of what it asks (plain text: pickers render none)."""
     text = " ".join(str(text).split())
     return f"{query_id} · {text[:width - 1] + '…' if len(text) > width else text}" if text else str(query_id)
+
+
+def next_query_button(qtexts: dict[str, str], current: str | None, picker_key: str, key: str) -> bool:
+    """The "Next query (Q)" button after `current` in the picker's order (both review views); False when
+    `current` is the last. A click sets the sidebar picker `picker_key` before it is drawn again."""
+    ids = list(qtexts)
+    after = ids[ids.index(current) + 1:] if current in qtexts else []
+    if not after:
+        return False
+
+    def _go() -> None:
+        st.session_state[picker_key] = after[0]
+
+    st.button(f"Next query: {render.plain(query_choice(after[0], qtexts[after[0]]))}", key=key,
+              shortcut="Q", type="primary", on_click=_go)
+    return True

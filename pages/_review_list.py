@@ -20,6 +20,7 @@ from pages._review_common import (
     common_terms,
     flash_line,
     learned_line,
+    next_query_button,
     query_choice,
 )
 from pages._ui import release_sidebar_focus
@@ -101,12 +102,5 @@ def list_view(db: Store, me: User, dataset: str) -> None:
                    args=(label,), width="stretch",
                    type="primary" if label == "false_negative" else "secondary")
     cols[6].button("Undo", key="list_undo", shortcut="Z", on_click=_undo, width="stretch")
-    ids = list(qtexts)
-    after = ids[ids.index(qid) + 1:]
-    if after and all(labels.get(c.key) for c in cards):  # every row judged: the way on, as in card mode
-
-        def _next() -> None:
-            state["list_query"] = after[0]  # the sidebar's picker, set before it is drawn again
-
-        st.button(f"Next query: {render.plain(query_choice(after[0], qtexts[after[0]]))}", key="list_next",
-                  shortcut="Q", type="primary", on_click=_next)
+    if all(labels.get(c.key) for c in cards):  # every row judged: the way on, as in card mode
+        next_query_button(qtexts, qid, "list_query", "list_next")

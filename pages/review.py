@@ -18,6 +18,7 @@ from pages._review_common import (
     common_terms,
     flash_line,
     learned_line,
+    next_query_button,
     query_choice,
 )
 from pages._review_list import list_view
@@ -55,12 +56,11 @@ others = [n for n in db.annotators()["name"] if n != me.name]
 status_opts = {"Unreviewed by me": "unreviewed", "Reviewed by me": "mine",
                **{f"Reviewed by {n}": f"by:{n}" for n in others}, "All": "any"}
 status = status_opts[sb.selectbox("Show", list(status_opts), key="status")]
-query_id, seed, qids = None, 0, []
+query_id, seed, qtexts = None, 0, {}
 if mode == Mode.QUERY:
     qtexts = dict(review.candidate_queries(db, dataset))
-    qids = list(qtexts)
-    query_id = sb.selectbox("Query", qids, key="query_id", format_func=lambda q: query_choice(q, qtexts[q])
-                            ) if qids else None
+    query_id = sb.selectbox("Query", list(qtexts), key="query_id",
+                            format_func=lambda q: query_choice(q, qtexts[q])) if qtexts else None
 if mode == Mode.RANDOM:
     seed = int(sb.number_input("Sample seed", 0, 10**6, 0, key="seed"))
 spec = QueueSpec(dataset, mode, None if miner == "all" else miner, risk_min, risk_max, status,
@@ -128,21 +128,15 @@ def _undo() -> None:
     state["flash"] = f"Undid your last decision on {out['doc_id']}: now {restored}."
 
 
-def _goto_query(qid: str) -> None:
-    state["query_id"] = qid  # the sidebar's query picker, set before it is drawn again
-
-
 card = review.next_card(db, me.name, spec, state["exclude"])
 state["card_key"] = card.key if card else None
 st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
 if card is None:
-    after = qids[qids.index(query_id) + 1:] if query_id in qids else []
-    if after:  # "By query": the end of one query is the way to the next, not a dead end
-        st.info(f"Query {render.plain(query_id)} has nothing left for these filters.")
-        st.button(f"Next query: {render.plain(query_choice(after[0], qtexts[after[0]]))}", key="next_query",
-                  shortcut="Q", type="primary", on_click=_goto_query, args=(after[0],))
+    done = st.empty()
+    if next_query_button(qtexts, query_id, "query_id", "next_query"):  # "By query": the way to the next
+        done.info(f"Query {render.plain(query_id)} has nothing left for these filters.")
     else:
-        st.info("Queue empty for these filters. Change the queue or filters in the sidebar.")
+        done.info("Queue empty for these filters. Change the queue or filters in the sidebar.")
     st.button("Undo last", on_click=_undo, shortcut="Z", key="undo")
     st.stop()
 shown.setdefault(card.key, time.time())

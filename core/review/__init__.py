@@ -9,7 +9,6 @@ from core.review.decisions import adjudicate, decide, skip, undo
 from core.review.overview import (
     agreement,
     candidate_queries,
-    candidate_query_ids,
     consensus,
     count_items,
     disagreements,
@@ -33,7 +32,7 @@ from core.types import Mode, QueueSpec
 
 __all__ = [
     "DEFAULT_GUIDELINES", "LEASE_TTL", "Card", "Mode", "Queue", "QueueSpec", "adjudicate",
-    "agreement", "candidate_queries", "candidate_query_ids", "common_terms", "consensus", "count_items", "decide", "disagreements",
+    "agreement", "candidate_queries", "common_terms", "consensus", "count_items", "decide", "disagreements",
     "guidelines", "judged_items", "load_card", "miners", "next_card", "next_keys", "overlap_k",
     "progress", "queue_of", "rank_risk_summary", "risk_histogram", "set_guidelines",
     "set_overlap_k", "skip", "throughput", "undo",

@@ -76,12 +76,8 @@ def miners(store: Store, dataset: str) -> list[str]:
     return SI.miners(store, dataset)
 
 
-def candidate_query_ids(store: Store, dataset: str, limit: int = 5000) -> list[str]:
-    return SI.candidate_query_ids(store, dataset, limit)
-
-
 def candidate_queries(store: Store, dataset: str, limit: int = 5000) -> list[tuple[str, str]]:
-    """(query_id, text) per query with candidates, ordered as `candidate_query_ids`."""
+    """(query_id, text) per query with candidates, by id (at most `limit`)."""
     return SI.candidate_queries(store, dataset, limit)
 
 

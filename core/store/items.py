@@ -62,16 +62,8 @@ def miners(store: Store, dataset: str) -> list[str]:
             {"d": dataset}).scalars())
 
 
-def candidate_query_ids(store: Store, dataset: str, limit: int = 5000) -> list[str]:
-    with store.engine.connect() as conn:
-        return list(conn.execute(text(
-            "SELECT DISTINCT query_id FROM candidates WHERE dataset = :d ORDER BY query_id "
-            f"LIMIT {int(limit)}"), {"d": dataset}).scalars())
-
-
 def candidate_queries(store: Store, dataset: str, limit: int = 5000) -> list[tuple[str, str]]:
-    """(query_id, text) of the queries with candidates, in `candidate_query_ids`' order: the query picker
-    shows what each id asks."""
+    """(query_id, text) of the queries with candidates, by id: the query pickers show what each id asks."""
     sql = text(f"""
         SELECT c.query_id, coalesce(q.text, '') AS text
         FROM (SELECT DISTINCT query_id FROM candidates WHERE dataset = :d) c
