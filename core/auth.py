@@ -66,15 +66,35 @@ def add_user(store: Store, name: str, role: Role | str, password: str,
         raise NegauditError(f"unknown role {role!r}; expected admin or annotator") from None
     if len(password or "") < MIN_PASSWORD:
         raise NegauditError(f"password too short (at least {MIN_PASSWORD} characters)")
+    _keep_an_admin(store, name, role)
     store.add_annotator(name, role.value, hash_password(password))
     SA.drop_sessions_of(store, name)  # a new password or role signs the old sessions out
     return User(name, role)
 
 
-def remove_user(store: Store, name: str, actor: User) -> None:
-    require_role(actor, Role.ADMIN)
-    if name == actor.name:
-        raise NegauditError("you cannot remove your own account")
+def _keep_an_admin(store: Store, name: str, role: Role | None) -> None:
+    """Refuse a change that leaves no admin: nobody could then export, adjudicate or add accounts
+    in the app (`role` None = the account is removed)."""
+    row = store.annotator(name)
+    if row is None or row["role"] != Role.ADMIN.value or role == Role.ADMIN:
+        return
+    admins = store.annotators().query("role == 'admin'")
+    if len(admins) <= 1:
+        raise NegauditError(
+            f"{name!r} is the last admin; add another admin first "
+            "(`negaudit users add NAME --role admin`, or Admin -> Accounts)")
+
+
+def remove_user(store: Store, name: str, actor: User | None = None) -> None:
+    """Remove an account (its judgments stay: the log is append-only). `actor` None is the CLI,
+    which holds the database file; from the app it must be an admin other than `name`."""
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+        if name == actor.name:
+            raise NegauditError("you cannot remove your own account")
+    if store.annotator(name) is None:
+        raise NegauditError(f"no user named {name!r}")
+    _keep_an_admin(store, name, None)
     SA.delete_annotator(store, name)
 
 
@@ -84,6 +104,7 @@ def set_role(store: Store, name: str, role: Role | str, actor: User) -> None:
     row = store.annotator(name)
     if row is None:
         raise NegauditError(f"no user named {name!r}")
+    _keep_an_admin(store, name, Role(role))
     store.add_annotator(name, Role(role).value, row["password_hash"])
     SA.drop_sessions_of(store, name)
 

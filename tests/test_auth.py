@@ -70,6 +70,27 @@ def test_roles_enforced_in_core(store):
     assert review.overlap_k(store) == 2
 
 
+def test_the_last_admin_stays(store):
+    """No path leaves the store without an admin: removing (app or CLI), re-roling, or re-saving
+    the account as an annotator. With a second admin each of them goes through."""
+    boss = auth.add_user(store, "boss", "admin", "pw12")
+    auth.add_user(store, "ann", "annotator", "pw12")
+    for change in (lambda: auth.remove_user(store, "boss"),
+                   lambda: auth.set_role(store, "boss", "annotator", boss),
+                   lambda: auth.add_user(store, "boss", "annotator", "pw34", actor=boss)):
+        with pytest.raises(NegauditError, match="last admin"):
+            change()
+        assert store.annotator("boss")["role"] == "admin"
+    assert auth.authenticate(store, "boss", "pw12").is_admin  # the password was not reset either
+    auth.remove_user(store, "ann")  # an annotator goes, admin or not left
+    auth.add_user(store, "second", "admin", "pw12", actor=boss)
+    auth.set_role(store, "boss", "annotator", auth.User("second", Role.ADMIN))
+    assert store.annotators().set_index("name").role.to_dict() == {"boss": "annotator",
+                                                                    "second": "admin"}
+    with pytest.raises(NegauditError, match="no user named 'ann'"):
+        auth.remove_user(store, "ann")
+
+
 def test_bad_input_is_a_clear_error(store):
     with pytest.raises(NegauditError, match="role"):
         auth.add_user(store, "x", "root", "pw12")

@@ -167,7 +167,7 @@ ADMIN_ONLY = {
 }
 
 # actor=None is the CLI, which acts with the rights of whoever holds the database file
-CLI_WHEN_NO_ACTOR = {"export_dataset", "add_user"}
+CLI_WHEN_NO_ACTOR = {"export_dataset", "add_user", "remove_user"}
 
 
 @pytest.mark.parametrize("name", sorted(ADMIN_ONLY))

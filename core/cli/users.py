@@ -52,13 +52,10 @@ def list_users(db: DbOption = None) -> None:
 @users_app.command("rm")
 def remove(name: str, db: DbOption = None) -> None:
     """Remove an account (its judgments stay: the log is append-only)."""
-    from core.store import accounts as SA
-    from core.types import NegauditError
+    from core import auth
 
     with open_store(db) as store:
-        if store.annotator(name) is None:
-            raise NegauditError(f"no user named {name!r}")
-        SA.delete_annotator(store, name)
+        auth.remove_user(store, name)
     typer.echo(f"removed {name}")
 
 

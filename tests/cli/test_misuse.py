@@ -285,6 +285,16 @@ def test_users_add_unknown_role(files) -> None:
                   "--role", "king")
 
 
+def test_users_rm_of_the_last_admin(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "users.duckdb"
+    for name in ("alice", "bob"):
+        monkeypatch.setattr("sys.stdin", io.StringIO("pw-x\n"))
+        assert negaudit("users", "add", name, "--role", "admin", "--db", db).code == 0
+    assert negaudit("users", "rm", "bob", "--db", db).code == 0
+    assert_misuse(negaudit("users", "rm", "alice", "--db", db), "'alice' is the last admin")
+    assert negaudit("users", "list", "--db", db).out.splitlines() == ["alice\tadmin"]
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["bench", "retrain", str(BEIR), "--seeds", "1,x"], "--seeds"),
     (["bench", "retrain", str(BEIR), "--seeds", ""], "--seeds"),
