@@ -78,6 +78,24 @@ class CardText:
     text: str
 
 
+_FLAG = re.compile(r"(?:\b(pass) )?(--[a-z][a-z0-9-]*)")
+_CODE_SPAN = re.compile(r"(`[^`]*`)")
+
+
+def in_app_words(message: str, controls: dict[str, str]) -> str:
+    """A core message in the words of the app page showing it: each CLI flag the page has a control
+    for becomes that control's name ("pass --overwrite" -> 'choose "Overwrite ..."'). Flags inside
+    `code` (a command to run elsewhere) and flags the page does not know stay as they are."""
+    def flag(m: re.Match) -> str:
+        name = controls.get(m.group(2))
+        if name is None:
+            return m.group(0)
+        return f"choose {name}" if m.group(1) else name
+
+    return "".join(part if part.startswith("`") else _FLAG.sub(flag, part)
+                   for part in _CODE_SPAN.split(message))
+
+
 def marked(text: str | None, hl: Highlight) -> str:
     """`text` escaped piece by piece; shared terms wrapped in our <mark> (strong or light)."""
     out: list[str] = []

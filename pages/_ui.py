@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from core import auth
+from core import auth, render
 from core.auth import User
 from core.store import Store, resolve_url
 from core.types import AuthorizationError, Role
@@ -84,6 +84,12 @@ def require_admin() -> User:
         st.error(f"Admins only: {exc}")
         st.stop()
     return u
+
+
+def show_error(exc: Exception, controls: dict[str, str] | None = None) -> None:
+    """A core error on the page, shown literally, its CLI flags named as this page's controls
+    (`controls`: flag -> the words for the control, e.g. {"--out": "output path"})."""
+    st.error(render.plain(render.in_app_words(str(exc), controls or {})))
 
 
 def dataset_picker(key: str = "dataset", where=st.sidebar) -> str | None:

@@ -10,7 +10,7 @@ from core.review import checks, learning
 from core.review.blind import blind_share, set_blind_share
 from core.types import Label, NegauditError, Role
 from pages._review_common import LABELS
-from pages._ui import dataset_picker, require_admin, store
+from pages._ui import dataset_picker, require_admin, show_error, store
 
 ADJ_BOX = "max(180px, calc(100vh - 580px))"  # the passage boxes: votes, note and buttons in view at 800 px
 
@@ -34,7 +34,7 @@ with tab_users:
                 auth.add_user(db, name.strip(), role, pw, actor=me)
                 st.success(f"Saved {name.strip()} ({role}).")
             except NegauditError as exc:
-                st.error(render.plain(str(exc)))
+                show_error(exc)
     others = [n for n in db.annotators()["name"] if n != me.name]
     if others:
         c1, c2, c3 = st.columns([2, 1, 1])
@@ -48,7 +48,7 @@ with tab_users:
                 auth.remove_user(db, who, me)
                 st.success(f"Removed {who} (their judgments stay).")
         except NegauditError as exc:  # e.g. the account was removed in another session
-            st.error(render.plain(str(exc)))
+            show_error(exc)
     accounts.dataframe(db.annotators(), hide_index=True, width="stretch")
 
 with tab_settings:
@@ -80,7 +80,7 @@ with tab_review:
             st.success(f"Blind audits: {share}% of cards; refit every {int(every)} judgments"
                        + (" (off)." if int(every) == 0 else "."))
         except NegauditError as exc:
-            st.error(render.plain(str(exc)))
+            show_error(exc)
 
 with tab_adj:
     dataset = dataset_picker(key="adj_dataset", where=st)

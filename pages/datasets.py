@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict
 
 import pandas as pd
 import streamlit as st
 
-from core import render
+from core import ingest, pipeline, render
+from core.ingest import skips
 from core.types import NegauditError, Role
-from pages._ui import store, user
+from pages._ui import show_error, store, user
 
 me = user()
 db = store()
 st.title("Datasets")
-
-
-def _optional(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
-
-
-skips = _optional("core.ingest.skips")
+# The CLI flags core's messages name, in this page's words.
+IMPORT_WORDS = {"--name": "dataset name", "--replace": '"Replace if it exists"'}
 
 
 def _skipped(name: str) -> dict:
     """What the dataset's import skipped (empty records, unknown ids), stored in its meta."""
-    return db.dataset_info(name)["meta"].get(skips.META_KEY, {}) if skips else {}
+    return db.dataset_info(name)["meta"].get(skips.META_KEY, {})
 
 
 def _show_skips(out: dict) -> None:
-    for line in skips.skip_lines(skips.skips_of(out)) if skips else []:
+    for line in skips.skip_lines(skips.skips_of(out)):
         st.warning(render.plain(line))
 
 
@@ -43,8 +33,8 @@ def _table() -> None:
     counts = db.counts()
     if counts:
         table.dataframe(pd.DataFrame([{**{k: v for k, v in asdict(c).items() if k != "extra"},
-                                       "skipped at import": skips.skip_summary(_skipped(c.name))
-                                       if skips else "-"} for c in counts]),
+                                       "skipped at import": skips.skip_summary(_skipped(c.name))}
+                                      for c in counts]),
                         hide_index=True, width="stretch")
     else:
         table.info("No datasets yet.")
@@ -62,49 +52,43 @@ if me.role != Role.ADMIN:  # replacing a dataset empties its queue until it is m
     st.info("Importing, replacing and mining datasets is for admins.")
     st.stop()
 
-ingest = _optional("core.ingest")
-pipeline = _optional("core.pipeline")
-
 st.subheader("Import")
-if ingest is None:
-    st.info("Import is not available in this build (core.ingest missing).")
-else:
-    tab_path, tab_upload = st.tabs(["BEIR folder on this machine", "Upload a file"])
-    with tab_path, st.form("import_path"):
-        path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)",
-                             placeholder="data/scifact")
-        name = st.text_input("Dataset name", key="path_name")
-        replace = st.checkbox("Replace if it exists (judgments are kept)", key="path_replace")
-        if st.form_submit_button("Import folder", type="primary"):
-            bar = st.progress(0.0, text="reading...")
-            try:
-                out = ingest.ingest_beir(db, path.strip(), name.strip(), replace=replace,
-                                         progress=lambda what, done, total: bar.progress(
-                                             min(done / total, 1.0) if total else 0.5,
-                                             text=f"{what}: {done:,}"))
-                bar.progress(1.0, text="done")
-                st.success(render.plain(_imported(name.strip(), out)))
-                _show_skips(out)
-                _table()
-            except (NegauditError, OSError) as exc:
-                st.error(render.plain(str(exc)))
-    with tab_upload, st.form("import_upload"):
-        up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
-                              ".zip of a BEIR / MS MARCO folder")
-        name = st.text_input("Dataset name", key="up_name")
-        replace = st.checkbox("Replace if it exists (judgments are kept)", key="up_replace")
-        submitted = st.form_submit_button("Import upload", type="primary")
-        if submitted and up is None:
-            st.warning("Choose a file to upload first.")
-        elif submitted:
-            try:
-                out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
-                                           replace=replace)
-                st.success(render.plain(_imported(name.strip(), out)))
-                _show_skips(out)
-                _table()
-            except (NegauditError, OSError) as exc:
-                st.error(render.plain(str(exc)))
+tab_path, tab_upload = st.tabs(["BEIR folder on this machine", "Upload a file"])
+with tab_path, st.form("import_path"):
+    path = st.text_input("Folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)",
+                         placeholder="data/scifact")
+    name = st.text_input("Dataset name", key="path_name")
+    replace = st.checkbox("Replace if it exists (judgments are kept)", key="path_replace")
+    if st.form_submit_button("Import folder", type="primary"):
+        bar = st.progress(0.0, text="reading...")
+        try:
+            out = ingest.ingest_beir(db, path.strip(), name.strip(), replace=replace,
+                                     progress=lambda what, done, total: bar.progress(
+                                         min(done / total, 1.0) if total else 0.5,
+                                         text=f"{what}: {done:,}"))
+            bar.progress(1.0, text="done")
+            st.success(render.plain(_imported(name.strip(), out)))
+            _show_skips(out)
+            _table()
+        except (NegauditError, OSError) as exc:
+            show_error(exc, IMPORT_WORDS)
+with tab_upload, st.form("import_upload"):
+    up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
+                          ".zip of a BEIR / MS MARCO folder")
+    name = st.text_input("Dataset name", key="up_name")
+    replace = st.checkbox("Replace if it exists (judgments are kept)", key="up_replace")
+    submitted = st.form_submit_button("Import upload", type="primary")
+    if submitted and up is None:
+        st.warning("Choose a file to upload first.")
+    elif submitted:
+        try:
+            out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
+                                       replace=replace)
+            st.success(render.plain(_imported(name.strip(), out)))
+            _show_skips(out)
+            _table()
+        except (NegauditError, OSError) as exc:
+            show_error(exc, IMPORT_WORDS)
 
 st.subheader("Mine and score")
 names = db.dataset_names()
@@ -112,29 +96,13 @@ if not names:
     st.stop()
 target = st.selectbox("Dataset", names, key="mine_dataset")
 top_k = st.number_input("Candidates per query and miner (top-k)", 5, 200, 30)
-mine = getattr(pipeline, "mine_dataset", None) if pipeline else None
-score = getattr(pipeline, "score_dataset", None) if pipeline else None
-if mine is None:
-    st.info("Mining is not available in this build yet (core.pipeline.mine_dataset).")
-elif st.button("Mine + score", type="primary"):
+if st.button("Mine + score", type="primary"):
     bar = st.progress(0.0, text="starting...")
 
     def progress(step: str, frac: float) -> None:
         bar.progress(min(max(frac, 0.0), 1.0), text=step)
 
-    try:
-        run = getattr(pipeline, "run", None)
-        if run is not None:  # mine + score, encoding the corpus once
-            res = run(db, target, top_k=int(top_k), progress=progress)
-            st.success(res.summary() if hasattr(res, "summary") else "Mined and scored.")
-        else:
-            cands = mine(db, target, top_k=int(top_k), progress=progress)
-            st.success(f"Mined {len(cands):,} candidates.")
-            if score is not None:
-                score(db, target, progress=progress)
-                st.success("Scored false-negative risk.")
-            else:
-                st.info("Risk scoring is not available yet; the Review queue shows candidates "
-                        "unscored until it is.")
+    try:  # mine + score, encoding the corpus once
+        st.success(render.plain(pipeline.run(db, target, top_k=int(top_k), progress=progress).summary()))
     except NegauditError as exc:
-        st.error(str(exc))
+        show_error(exc)

@@ -10,7 +10,14 @@ import streamlit as st
 from core import archive, export, render, review
 from core.report import spreadsheet_csv
 from core.types import NegauditError
-from pages._ui import dataset_picker, require_admin, store
+from pages._ui import dataset_picker, require_admin, show_error, store
+
+# The CLI flags core's messages name, in this page's words.
+POLICY_WORDS = {"--false-negatives": '"Judged false negatives"', "--partial": '"Judged partials"',
+                "--flagged": '"Disagreements / unsure"', "--drop-risk-above": "the risk threshold",
+                "--num-negatives": '"Negatives per query"', "--sampling": "how negatives are chosen",
+                "--split": '"Split"'}
+OUT_WORDS = {"--out": "output path", "--overwrite": '"Overwrite an existing export"'}
 
 me = require_admin()
 db = store()
@@ -46,7 +53,7 @@ try:
     st.write(f"{pv['queries']:,} queries")
     st.dataframe(pd.DataFrame([pv["totals"]]), hide_index=True, width="stretch")
 except NegauditError as exc:
-    st.error(str(exc))
+    show_error(exc, POLICY_WORDS)
     st.stop()
 
 fmt = st.selectbox("Format", list(export.FORMATS), key="fmt")
@@ -62,7 +69,7 @@ if st.button("Export", type="primary"):
                                          overwrite=overwrite)
         st.session_state["exported"] = (str(Path(out).expanduser()), manifest, (dataset, fmt, out))
     except NegauditError as exc:
-        st.error(render.plain(str(exc)))
+        show_error(exc, OUT_WORDS)
 done = st.session_state.get("exported")
 if done and done[2] == (dataset, fmt, out) and Path(done[0]).exists():  # this choice's export, not an earlier one
     # The file itself (a folder format as one zip) beside the server path it was written to.

@@ -18,6 +18,7 @@ from core.render import (
     card_highlight,
     card_html,
     escape_text,
+    in_app_words,
     list_html,
     marked,
     miners_html,
@@ -150,3 +151,14 @@ def test_a_long_passage_says_its_length_in_its_caption():
     assert "d1 &#183; 1&#44;436 words</div>" in out and "show more &#40;1316 words&#41;" in out
     short = box_html("candidate", "candidate", [CardText("d2", "", "a few words only")], hl, "300px", "#d97706")
     assert "words</div>" not in short
+
+
+def test_in_app_words_names_the_pages_controls_not_cli_flags():
+    words = {"--overwrite": '"Overwrite"', "--out": "output path", "--name": "dataset name"}
+    assert (in_app_words("x exists; pass --overwrite or pick another --out", words)
+            == 'x exists; choose "Overwrite" or pick another output path')
+    assert in_app_words("a dataset needs a non-empty --name", words) == "a dataset needs a non-empty dataset name"
+    # a command to run elsewhere keeps its flags; a flag the page has no control for stays
+    assert (in_app_words("or `negaudit datasets rm x --name y`; --model M", words)
+            == "or `negaudit datasets rm x --name y`; --model M")
+    assert in_app_words("--out-dir and --outer are other flags", words) == "--out-dir and --outer are other flags"

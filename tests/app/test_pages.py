@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -149,6 +150,9 @@ def test_datasets_page_counts_and_imports_a_beir_folder(app, store_of):
     assert any(f"{docs} docs" in m.value for m in at.success)  # in words, not the result dict
     next(b for b in at.button if b.label == "Import upload").click().run()  # no file chosen: said so
     assert any("Choose a file" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Import folder").click().run()  # again: in the page's words
+    said = html.unescape(at.error[0].value)
+    assert '"Replace if it exists" to rebuild it' in said and "--replace" not in said, said
 
 
 def test_insights_page(app, store_of):
@@ -189,7 +193,8 @@ def test_export_admin_only(app, tmp_path):
     assert manifest["policy"]["sampling"] == "top" and manifest["policy"]["num_negatives"] == 1
     assert [b for b in at.get("download_button") if b.key == "download_export"]
     next(b for b in at.button if b.label == "Export").click().run()  # again, no overwrite: refused...
-    assert at.error and "exists" in at.error[0].value
+    said = html.unescape(at.error[0].value) if at.error else ""
+    assert 'exists; choose "Overwrite an existing export" or pick another output path' in said, said
     assert not [b for b in at.get("download_button") if b.key == "download_export"]  # ...with no stale download
     ann = app("ann")
     assert not ann.exception
