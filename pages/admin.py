@@ -8,6 +8,7 @@ import streamlit as st
 from core import auth, render, review
 from core.review import checks, learning
 from core.review.blind import blind_share, set_blind_share
+from core.store import backup
 from core.types import Label, NegauditError, Role
 from pages._review_common import LABELS
 from pages._ui import dataset_picker, require_admin, show_error, store
@@ -18,8 +19,8 @@ me = require_admin()
 db = store()
 st.title("Admin")
 
-tab_users, tab_settings, tab_review, tab_adj, tab_cons = st.tabs(
-    ["Annotators", "Guidelines & overlap", "Review settings", "Adjudicate", "Consistency"])
+tab_users, tab_settings, tab_review, tab_adj, tab_cons, tab_backup = st.tabs(
+    ["Annotators", "Guidelines & overlap", "Review settings", "Adjudicate", "Consistency", "Backup"])
 
 with tab_users:
     accounts = st.empty()  # filled last: an account saved, re-roled or removed below shows at once
@@ -138,3 +139,19 @@ with tab_cons:
                                       "consistency: near-identical texts")
                 st.session_state["cons_done"] = f"Labelled both {row.doc_a} and {row.doc_b} {lab}."
                 st.rerun()
+
+with tab_backup:
+    if not db.is_duckdb:
+        st.info("This store is a PostgreSQL database: back it up with the server's tools (pg_dump).")
+    else:
+        st.caption("A consistent copy of the whole store (every dataset, judgment, account and setting) in one "
+                   "new DuckDB file on the server, taken while annotators work. A copy of the database file "
+                   "alone can miss the latest judgments (DuckDB holds them in its .wal until a checkpoint); "
+                   "this one needs nothing beside it. Same as `negaudit backup` with the app stopped.")
+        folder = st.text_input("Folder on the server", ".negaudit/backups", key="backup_folder")
+        if st.button("Back up now", key="backup_now"):
+            try:
+                path = backup.backup(db, backup.default_backup_path(db, folder), actor=me)
+                st.success(render.plain(f"Backed up to {path} ({path.stat().st_size / 2**20:,.1f} MiB)."))
+            except (NegauditError, OSError) as exc:
+                show_error(exc)

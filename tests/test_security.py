@@ -20,6 +20,7 @@ from core.ingest import ingest_beir, ingest_trec_qrels, ingest_trec_run
 from core.review import Mode, QueueSpec
 from core.store import Store
 from core.store import schema as S
+from core.store.backup import backup
 from core.types import AuthorizationError, NegauditError, Role
 
 DS = "ds'); DROP TABLE judgments;--"
@@ -161,13 +162,14 @@ ADMIN_ONLY = {
     "add_user": lambda s, u, tmp: auth.add_user(s, "eve", "admin", "pw12345", actor=u),
     "remove_user": lambda s, u, tmp: auth.remove_user(s, "boss", u),
     "set_role": lambda s, u, tmp: auth.set_role(s, "ann", "admin", u),
+    "backup": lambda s, u, tmp: backup(s, tmp / "o.jsonl.duckdb", actor=u),
     "set_overlap_k": lambda s, u, tmp: review.set_overlap_k(s, 3, u),
     "set_guidelines": lambda s, u, tmp: review.set_guidelines(s, "pwned", u),
     "adjudicate": lambda s, u, tmp: review.adjudicate(s, u, "d", "q", "x", "negative"),
 }
 
 # actor=None is the CLI, which acts with the rights of whoever holds the database file
-CLI_WHEN_NO_ACTOR = {"export_dataset", "add_user", "remove_user"}
+CLI_WHEN_NO_ACTOR = {"export_dataset", "add_user", "remove_user", "backup"}
 
 
 @pytest.mark.parametrize("name", sorted(ADMIN_ONLY))

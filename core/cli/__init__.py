@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on `app` (or adds a sub-typer) when imported.
-COMMAND_MODULES = ["datasets", "ingest", "pipeline", "cache", "bench", "serve", "users", "export"]
+COMMAND_MODULES = ["datasets", "ingest", "pipeline", "cache", "bench", "serve", "users", "export", "backup"]
 
 
 def _register() -> None:

@@ -208,6 +208,23 @@ def test_export_admin_only(app, tmp_path):
     assert not direct.get("download_button")
 
 
+def test_admin_backup_copies_the_store_in_use(app, store_of, tmp_path):
+    from core.auth import User
+    from core.store import Store
+    from core.types import Role
+
+    q, d = review.next_keys(store_of, "x", review.QueueSpec(DS), limit=1).iloc[0][["query_id", "doc_id"]]
+    review.decide(store_of, User("ann", Role.ANNOTATOR), DS, q, d, "false_negative")
+    at = app("boss", "pages/admin.py")
+    at.text_input(key="backup_folder").input(str(tmp_path / "backups")).run()
+    at.button(key="backup_now").click().run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    [copy] = (tmp_path / "backups").glob("*.duckdb")
+    assert copy.name in html.unescape(at.success[0].value)
+    with Store.open(str(copy), read_only=True) as s:  # the app holds the store; the copy has its judgment
+        assert s.judgments(DS)[["query_id", "doc_id", "label"]].values.tolist() == [[q, d, "false_negative"]]
+
+
 def test_admin_page_settings_and_adjudication(app, store_of):
     from core.auth import User
     from core.types import Role

@@ -295,6 +295,18 @@ def test_users_rm_of_the_last_admin(tmp_path, monkeypatch) -> None:
     assert negaudit("users", "list", "--db", db).out.splitlines() == ["alice\tadmin"]
 
 
+def test_backup_cli(files, tmp_path) -> None:
+    out = tmp_path / "copy.duckdb"
+    res = negaudit("backup", "--db", files["db"], "--out", out)
+    assert res.code == 0 and f"backed up to {out}" in res.out, res.err
+    with Store.open(str(out), read_only=True) as copy:
+        assert "sf" in copy.dataset_names()
+    assert_misuse(negaudit("backup", "--db", files["db"], "--out", out), "exists", "--overwrite")
+    assert_misuse(negaudit("backup", "--db", files["db"], "--out", tmp_path / "c.db"), "must end in .duckdb")
+    assert_misuse(negaudit("backup", "--db", files["db"], "--out", files["db"]), "the database itself")
+    assert_misuse(negaudit("backup", "--db", tmp_path / "none.duckdb"), "no such database file")
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["bench", "retrain", str(BEIR), "--seeds", "1,x"], "--seeds"),
     (["bench", "retrain", str(BEIR), "--seeds", ""], "--seeds"),
