@@ -141,10 +141,11 @@ def judged_at_k(query_bias: pd.DataFrame) -> go.Figure:
     title = "Pooling bias per query: Judged@k"
     if query_bias.empty or query_bias.judged_at_k.dropna().empty:
         return _empty(title, "no pooling-bias scores yet")
-    fig = go.Figure(go.Histogram(x=query_bias.judged_at_k.dropna(), nbinsx=20,
-                                 marker_color="#6366f1"))
+    # Fixed 0.05-wide bins on the whole 0-1 scale: one value alone filled the plot as one wide bar.
+    fig = go.Figure(go.Histogram(x=query_bias.judged_at_k.dropna(), marker_color="#6366f1",
+                                 xbins={"start": 0.0, "end": 1.0 + 1e-9, "size": 0.05}))
     fig.update_layout(title=title, xaxis_title="Judged@k (share of top-k with any label)",
-                      yaxis_title="queries")
+                      yaxis_title="queries", xaxis={"range": [0, 1.0], "tickformat": ".0%"})
     return fig
 
 
@@ -168,16 +169,28 @@ def throughput(tp: pd.DataFrame) -> go.Figure:
     return fig
 
 
+KAPPA_MIN_ITEMS = 20  # fewer shared items and a pair's kappa is mostly chance: said in the cell
+
+
 def agreement(pairs: pd.DataFrame) -> go.Figure:
-    """Pairwise Cohen's kappa between annotators (heatmap)."""
+    """Pairwise Cohen's kappa between annotators (heatmap), each cell with the items the pair shares:
+    a kappa of 0.00 from one shared item read as a finding."""
     title = "Agreement (Cohen's kappa, pairwise)"
     if pairs.empty:
         return _empty(title, "needs two annotators on the same items (overlap k ≥ 2)")
     names = sorted(set(pairs.a) | set(pairs.b))
     m = pd.DataFrame(np.nan, index=names, columns=names)
+    text = pd.DataFrame("", index=names, columns=names)
     for r in pairs.itertuples():
         m.loc[r.a, r.b] = m.loc[r.b, r.a] = r.kappa
-    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=names, y=names, zmin=-1, zmax=1,
-                               colorscale="RdBu", texttemplate="%{z:.2f}"))
-    fig.update_layout(title=title)
+        few = " (few)" if r.items < KAPPA_MIN_ITEMS else ""
+        cell = "n/a" if pd.isna(r.kappa) else f"{r.kappa:.2f}"
+        text.loc[r.a, r.b] = text.loc[r.b, r.a] = f"{cell}<br>{int(r.items)} items{few}"
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu",
+                               text=text.to_numpy(), texttemplate="%{text}",
+                               hovertemplate="%{y} · %{x}<br>kappa %{text}<extra></extra>"))
+    thin = int((pairs["items"] < KAPPA_MIN_ITEMS).sum())
+    fig.update_layout(title=title if not thin else
+                      f"{title}<br><sup>{thin} pair(s) share fewer than {KAPPA_MIN_ITEMS} items: "
+                      "their kappa is mostly chance</sup>")
     return fig

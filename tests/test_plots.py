@@ -54,9 +54,16 @@ def test_judged_at_k_throughput_agreement():
     lo, hi = (pd.Timestamp(x) for x in one.layout.xaxis.range)
     assert hi - lo >= pd.Timedelta(hours=4) and lo < tp.hour[0] < hi
     assert one.layout.xaxis.tickformat == "%b %d %H:%M" and one.data[0].width == 0.9 * 3_600_000
-    pairs = pd.DataFrame({"a": ["a"], "b": ["b"], "items": [4], "kappa": [0.5]})
-    z = plots.agreement(pairs).data[0].z
-    assert z[0][1] == z[1][0] == 0.5
+    pairs = pd.DataFrame({"a": ["a", "a"], "b": ["b", "c"], "items": [4, 40], "kappa": [0.5, 0.8]})
+    fig = plots.agreement(pairs)
+    z, text = fig.data[0].z, fig.data[0].text
+    assert z[0][1] == z[1][0] == 0.5 and z[0][2] == 0.8
+    # each cell says how many items the pair shares; a thin pair is flagged, in the cell and the title
+    assert text[0][1] == "0.50<br>4 items (few)" and text[0][2] == "0.80<br>40 items"
+    assert "1 pair(s) share fewer than 20 items" in fig.layout.title.text
+    # one Judged@k value alone is one 0.05-wide bar on the 0-1 scale, not the whole plot
+    one = plots.judged_at_k(pd.DataFrame({"judged_at_k": [0.4, 0.4, 0.4]}))
+    assert one.data[0].xbins.size == 0.05 and tuple(one.layout.xaxis.range) == (0, 1)
 
 
 def test_rate_axis_fits_small_rates():
