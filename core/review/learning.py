@@ -146,8 +146,8 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame,
     ``vectors``: the items' query / doc vectors in :func:`item_keys` order (cosine evidence), or None
     (vector-free features). None when the judged items do not hold both classes at least MIN_PER_CLASS times.
     ``sample``: query_id, doc_id of the items judged from the random order; where their labels reject the
-    scorer's level (:func:`core.risk.calibration.level_shift`), every row's log-odds moves by that shift —
-    the order stays, the number of false negatives the queue expects follows the unbiased sample.
+    scorer's level (:func:`core.risk.calibration.level_shift`), every unjudged row's log-odds moves by that
+    shift — their order stays, the number of false negatives the queue expects follows the unbiased sample.
     """
     key = pd.MultiIndex.from_frame(items[["query_id", "doc_id"]].astype(str))
     hit = key.get_indexer(pd.MultiIndex.from_frame(y_frame[["query_id", "doc_id"]].astype(str)))
@@ -168,7 +168,9 @@ def refit(items: pd.DataFrame, y_frame: pd.DataFrame,
         in_sample[pos[pos >= 0]] = True
     in_sample &= judged
     shift = level_shift(logit(base[in_sample]), labels[in_sample])
-    new = np.clip(sigmoid(z + shift), 0.0, 1.0)
+    # The shift moves the unjudged rows only: the judged rows' log-odds are already fitted to their labels,
+    # and shifting them too counted the sample twice (their "after" ECE read as the refit's fault).
+    new = np.clip(sigmoid(z + np.where(judged, 0.0, shift)), 0.0, 1.0)
     old = items.fn_risk.to_numpy(dtype=float)
     unjudged = np.ones(len(items), bool)
     unjudged[idx] = False

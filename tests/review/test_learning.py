@@ -164,6 +164,10 @@ def test_random_order_judgments_set_the_level_others_do_not(tmp_path, queue):
         rec = L.relearn(s, DS)
         after = SL.risk_rows(s, DS).set_index(["query_id", "doc_id"])
         un = after.drop(index=list(zip(pick.query_id, pick.doc_id)))
+        judged = after.loc[list(zip(pick.query_id, pick.doc_id))]
+        # the judged rows are fitted to their own labels (3 of 40) whichever order they came from:
+        # the level shift is for the rows nobody judged (applied to both, their risk sat far below 3/40)
+        assert abs(judged.fn_risk.mean() - 3 / 40) < 0.03, judged.fn_risk.mean()
         if queue == "random":
             assert rec["level_sample"] == 40 and rec["level_shift"] < 0
             assert un.fn_risk.mean() < un.base.mean() - 0.05
