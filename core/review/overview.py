@@ -26,13 +26,15 @@ def disagreements(store: Store, dataset: str) -> pd.DataFrame:
 
 
 def agreement(store: Store, dataset: str) -> dict:
-    """Pairwise Cohen's kappa and overall Krippendorff's alpha over the annotators' labels."""
-    return labels.agreement_from_labels(store.current_labels(dataset))
+    """Pairwise Cohen's kappa and overall Krippendorff's alpha over the annotators' votes (an
+    adjudication is a verdict, not a vote: it neither counts nor hides its author's vote)."""
+    return labels.agreement_from_labels(store.current_labels(dataset, votes_only=True))
 
 
 def progress(store: Store, dataset: str) -> pd.DataFrame:
-    """Per annotator: current labels by label value, total, and share of the dataset's items."""
-    cur = store.current_labels(dataset)
+    """Per annotator: current votes by label value, total, and share of the dataset's items
+    (adjudications are not votes: Admin -> Adjudicate lists them)."""
+    cur = store.current_labels(dataset, votes_only=True)
     names = [m.value for m in Label]
     if cur.empty:
         return pd.DataFrame(columns=["annotator", *names, "total", "share"])

@@ -336,13 +336,19 @@ class Store:
             return conn.execute(select(func.count()).select_from(S.judgments)
                                 .where(S.judgments.c.dataset == dataset)).scalar_one()
 
-    def current_labels(self, dataset: str) -> pd.DataFrame:
-        """Latest label per (query, doc, annotator); an undo back to nothing removes the row."""
-        sql = text("""
+    def current_labels(self, dataset: str, votes_only: bool = False) -> pd.DataFrame:
+        """Latest label per (query, doc, annotator); an undo back to nothing removes the row.
+
+        `votes_only`: each annotator's own vote, leaving adjudications out. An admin who voted and then
+        adjudicated the item keeps the vote there (the adjudication replaces it in the default view, where
+        it settles the item): agreement and per-annotator counts read votes, not verdicts.
+        """
+        votes = "AND action <> 'adjudicate'" if votes_only else ""
+        sql = text(f"""
             SELECT query_id, doc_id, annotator, label, note, action, created_at, id FROM (
               SELECT *, row_number() OVER (PARTITION BY query_id, doc_id, annotator
                                            ORDER BY id DESC) AS rn
-              FROM judgments WHERE dataset = :d) t
+              FROM judgments WHERE dataset = :d {votes}) t
             WHERE rn = 1 AND label <> ''
             ORDER BY id""")
         with self.engine.connect() as conn:

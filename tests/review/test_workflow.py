@@ -158,6 +158,29 @@ def test_agreement_progress_and_judged_items(store, users):
     assert isinstance(review.throughput(store, DS), pd.DataFrame)
 
 
+def test_an_adjudication_keeps_its_authors_vote_in_agreement_and_progress(store, users):
+    """An admin who voted on an item and then adjudicated it: the verdict settles the item, the vote still
+    counts in agreement and progress (the verdict used to replace the vote: kappa and alpha moved)."""
+    keys = review.next_keys(store, "x", QueueSpec(DS, Mode.RANDOM, status="any"), limit=4)
+    items = [tuple(r) for r in keys[["query_id", "doc_id"]].itertuples(index=False)]
+    for i, k in enumerate(items):
+        review.decide(store, users["ann"], DS, *k, "negative")
+        review.decide(store, users["boss"], DS, *k, "false_negative" if i < 2 else "negative")
+    before = review.agreement(store, DS)
+    review.adjudicate(store, users["boss"], DS, *items[0], "negative", note="on reflection")
+    after = review.agreement(store, DS)
+    assert after["pairs"]["items"].tolist() == before["pairs"]["items"].tolist() == [4]
+    assert after["pairs"].kappa.tolist() == before["pairs"].kappa.tolist()
+    assert after["alpha"] == before["alpha"] and after["items_multi"] == 4
+    prog = review.progress(store, DS).set_index("annotator")
+    assert prog.loc["boss", "false_negative"] == 2 and prog.loc["boss", "total"] == 4
+    c = review.consensus(store, DS).set_index(["query_id", "doc_id"])
+    assert c.loc[items[0], "status"] == "adjudicated" and c.loc[items[0], "label"] == "negative"
+    # an adjudication by someone who never voted adds no vote
+    review.adjudicate(store, users["boss"], DS, *items[2], "partial")
+    assert review.progress(store, DS).set_index("annotator").loc["boss", "total"] == 4
+
+
 def test_cached_queue_head_matches_the_sql_path(store, users):
     ann = users["ann"]
     for c in range(3):  # some labels so the head has holes
