@@ -214,7 +214,8 @@ def fn_rate_table(items: pd.DataFrame) -> pd.DataFrame:
 
 def random_prefix(order: pd.DataFrame, judged: pd.DataFrame, min_coverage: float = MIN_COVERAGE
                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The judged items inside the longest prefix of `order` that is >= min_coverage judged.
+    """The judged items inside the longest prefix of `order` that is >= min_coverage judged (it ends at
+    a judged item).
 
     Args:
         order: query_id, doc_id in the random queue's seeded order (every candidate item).
@@ -232,6 +233,8 @@ def random_prefix(order: pd.DataFrame, judged: pd.DataFrame, min_coverage: float
     cum = np.cumsum(hit)
     ok = np.flatnonzero(cum >= min_coverage * np.arange(1, len(hit) + 1) - 1e-9)
     prefix = int(ok[-1] + 1) if len(ok) else 0
+    if prefix:  # end at its last judged item: a gap nobody reached after it widened the gap bounds
+        prefix = int(np.flatnonzero(hit[:prefix])[-1] + 1)
     in_prefix = order.iloc[:prefix][hit[:prefix]][["query_id", "doc_id"]].astype(str)
     sample = in_prefix.merge(judged.astype({"query_id": str, "doc_id": str}), how="left",
                              on=["query_id", "doc_id"])

@@ -7,6 +7,8 @@ random-audit queue's seeded order. Plus the CSV writers for spreadsheets (formul
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ def fn_rate_report(store: Any, name: str, sample: str = "random", seed: int = 0,
         raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
     ranks = (store.candidates(name, miner=miner).groupby(["query_id", "doc_id"], as_index=False)
              ["rank"].min())
+    if miner is not None and ranks.empty:
+        miners = sorted(store.candidates(name)["miner"].astype(str).unique())
+        raise NegauditError(f"dataset {name!r} has no candidates from miner {miner!r}; its miners: "
+                            f"{', '.join(miners) or 'none (run `negaudit mine`)'}")
     cons = consensus_from_labels(store.current_labels(name))
     meta: dict[str, Any] = {"dataset": name, "sample": sample, "miner": miner}
     order = None
@@ -76,9 +82,22 @@ def spreadsheet_csv(table: pd.DataFrame) -> str:
     return neutralise_frame(table).to_csv(index=False)
 
 
-def write_report_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """A CSV for spreadsheets: formula-like text neutralised (training exports never are)."""
+def report_frame(table: pd.DataFrame, meta: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The FN-rate table as a file holds it: each row carries what the table was computed from (dataset,
+    sample, seed, prefix, gaps, ...: a CSV of the biased `all` sample could not be told from a random
+    one), and rank buckets read "ranks 1-5" (a spreadsheet turns a bare "1-5" into 5 January)."""
+    out = table.copy()
+    if "bucket" in out.columns:
+        out["bucket"] = [f"ranks {b}" if b[:1].isdigit() else b for b in out["bucket"].astype(str)]
+    for k, v in (meta or {}).items():
+        if v is not None and not (isinstance(v, float) and math.isnan(v)) and k not in out.columns:
+            out[k] = v
+    return out
+
+
+def write_report_csv(table: pd.DataFrame, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """A CSV for spreadsheets (`report_frame`): formula-like text neutralised (training exports never are)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    neutralise_frame(table).to_csv(path, index=False)
+    neutralise_frame(report_frame(table, meta)).to_csv(path, index=False)
     return path

@@ -111,25 +111,31 @@ def test_random_prefix_tolerates_few_gaps():
     sample, info = L.random_prefix(order, judged, min_coverage=1.0)
     assert info["prefix"] == 6 and len(sample) == 6 and info["gaps"] == 0
     sample, info = L.random_prefix(order, judged, min_coverage=0.8)
-    assert info["prefix"] == 7 and info["gaps"] == 1 and len(sample) == 6
+    assert info["prefix"] == 6 and info["gaps"] == 0 and len(sample) == 6  # d6 at 6/7 is a gap nobody reached
+    skipped = judged.assign(doc_id=[f"d{i}" for i in (0, 1, 2, 3, 4, 5, 7)])  # d6 skipped, d7 judged
+    sample, info = L.random_prefix(order, skipped, min_coverage=0.8)
+    assert info["prefix"] == 8 and info["gaps"] == 1 and len(sample) == 7
 
 
 def test_estimate_fn_rate_random_prefix_and_all():
     order = pd.DataFrame({"query_id": "q", "doc_id": [f"d{i}" for i in range(30)]})
     ranks = order.assign(rank=range(1, 31))
-    judged = [(f"d{i}", "false_negative" if i % 5 == 0 else "negative") for i in range(20)]
+    judged = [(f"d{i}", "false_negative" if i % 5 == 1 else "negative") for i in range(21) if i != 7]
     judged += [("d25", "false_negative")]  # beyond the prefix: not in the random sample
     cons = pd.DataFrame({"query_id": "q", "doc_id": [d for d, _ in judged],
                          "label": [lab for _, lab in judged]})
     table, info = L.estimate_fn_rate(order, cons, ranks)
     overall = table.iloc[0]
-    # 20 of the first 21 items are judged (95.2% >= 95%): one gap, with the rate's bounds
+    # 20 of the first 21 items are judged (95.2% >= 95%; d7 skipped): one gap, with the rate's bounds
     assert (info["prefix"], info["gaps"], info["judged_in_prefix"]) == (21, 1, 20)
     assert info["fn_rate_if_gaps_all_negative"] == pytest.approx(4 / 21)
     assert info["fn_rate_if_gaps_all_fn"] == pytest.approx(5 / 21)
     assert (overall["n"], overall["false_negative"]) == (20, 4)
     assert L.format_rate(overall["fn_rate"], overall["ci_low"], overall["ci_high"]) == (
         "20.0% [8.1%, 41.6%]")  # Wilson 4/20
+    # without d20 the prefix would end on the gap d20 (20 of 21 judged): it ends at d19 instead
+    _, short = L.estimate_fn_rate(order, cons[cons.doc_id != "d20"], ranks)
+    assert (short["prefix"], short["gaps"], short["judged_in_prefix"]) == (20, 1, 19)
     everything, meta = L.estimate_fn_rate(None, cons, ranks)
     assert everything.iloc[0]["n"] == 21 and meta["judged"] == 21 and "warning" in meta
     assert L.format_rate(float("nan"), 0, 0) == "n/a"

@@ -158,6 +158,8 @@ def report(
     ] = "random",
     seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX,
                                       help="seed of the random audit queue")] = 0,
+    miner: Annotated[str | None, typer.Option(
+        "--miner", help="only this miner's candidates, bucketed by its own ranks (e.g. dense, bm25)")] = None,
     db: DbOption = None,
 ) -> None:
     """False-negative rate among mined negatives, with a 95% Wilson interval, by rank bucket."""
@@ -168,7 +170,7 @@ def report(
     if out is not None:
         check_output(out, overwrite=overwrite)
     with open_store(db, read_only=True) as store:
-        table, meta = fn_rate_report(store, name, sample=sample, seed=seed)
+        table, meta = fn_rate_report(store, name, sample=sample, seed=seed, miner=miner)
     from rich.table import Table
 
     console = Console()
@@ -186,7 +188,7 @@ def report(
             v = "n/a" if math.isnan(v) else f"{v:.3g}"
         console.print(f"{k}: {v}")
     if out:
-        write_report_csv(table, out)
+        write_report_csv(table, out, meta)
         console.print(f"wrote {out}")
 
 

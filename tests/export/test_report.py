@@ -45,8 +45,14 @@ def test_csv_neutralises_formulas_but_keeps_numbers(tmp_path):
     path = write_report_csv(t, tmp_path / "r.csv")
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'+1", "'-2", "1-5"]
+    assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "'+1", "'-2", "ranks 1-5"]  # not 5 January
     assert rows[1][1] == "-0.1"
+    path = write_report_csv(t.iloc[[3]], tmp_path / "m.csv",
+                            {"dataset": "d", "sample": "all", "miner": None, "coverage": float("nan"),
+                             "warning": "biased"})
+    back = pd.read_csv(path)  # each row says what it was computed from; None / nan are left out
+    assert back.columns.tolist() == ["bucket", "fn_rate", "dataset", "sample", "warning"]
+    assert back.iloc[0].tolist() == ["ranks 1-5", 0.4, "d", "all", "biased"]
 
 
 def test_cli_report(toy_db, tmp_path):
@@ -63,3 +69,9 @@ def test_cli_report(toy_db, tmp_path):
     assert "None" not in res.output and "nan" not in res.output  # unset facts are left out, not printed raw
     fresh = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--seed", "7"])
     assert fresh.exit_code == 0 and "nan" not in fresh.output and "None" not in fresh.output, fresh.output
+    back = pd.read_csv(tmp_path / "r.csv")
+    assert set(back["sample"]) == {"all"} and set(back["dataset"]) == {DS} and back["warning"].notna().all()
+    miners = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--miner", "bm25"])
+    assert miners.exit_code == 0 and "miner: bm25" in miners.output, miners.output
+    nope = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--miner", "nope"])
+    assert nope.exit_code != 0 and "its miners: " in str(nope.exception), nope.output
