@@ -8,7 +8,6 @@ random-audit queue's seeded order. Plus the CSV writers for spreadsheets (formul
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any
 
