@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -330,6 +331,9 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     risk_rows = scored.drop_duplicates(["query_id", "doc_id"])
     store.replace_rows("risk", name, risk_rows)
     store.replace_rows("query_bias", name, queries)
+    with store.dataset_appender(name) as w:  # what Judged@k was computed from (Insights says it)
+        w.merge_meta({"pooling": {"judged_k": int(judged_k), "judgments": len(cons),
+                                  "scored_at": datetime.now(UTC).isoformat(timespec="seconds")}})
     progress("scored", 1.0)
     return ScoreResult(scored, queries, len(cons), dict(corpus.timings), corpus.encoded)
 

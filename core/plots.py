@@ -28,7 +28,7 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
     """FN rate by mining rank, bucketed as `core.labels.rank_bucket` (the report's buckets).
 
     Args:
-        rank_risk: miner, rank, mean_risk, n (per rank, from SQL): the estimated rate (mean
+        rank_risk: rank, mean_risk, n (per best rank, from SQL): the estimated rate (mean
             fn_risk over every scored item) as bars.
         table: `core.labels.fn_rate_table` of the estimator's sample: the judged rate per
             bucket with its 95% Wilson interval, and the overall rate as a dashed line.
@@ -44,12 +44,13 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
                               w=rank_risk.mean_risk * rank_risk.n)
         est = rr.groupby("bucket", observed=True)[["w", "n"]].sum()
         rate = est.w / est.n
-        fig.add_bar(x=est.index.astype(str), y=rate, name="estimated (mean fn_risk)", marker_color="#93c5fd")
+        fig.add_bar(x=est.index.astype(str), y=rate, name="estimated FN+partial (mean fn_risk)",
+                    marker_color="#93c5fd")
         top = max(top, float(rate.max()))
     if not judged.empty:
         fig.add_scatter(
             x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers",
-            name=f"judged ({sample})", marker_color="#dc2626",
+            name=f"judged FN ({sample})", marker_color="#dc2626",
             error_y={"type": "data", "symmetric": False,
                      "array": judged["ci_high"] - judged["fn_rate"],
                      "arrayminus": judged["fn_rate"] - judged["ci_low"]},
@@ -61,7 +62,7 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
         fig.add_hline(y=float(overall["fn_rate"]), line_dash="dash", annotation_text=(
             f"overall {labels.format_rate(overall['fn_rate'], overall['ci_low'], overall['ci_high'])}"
             f", n={int(overall['n'])}"))
-    fig.update_layout(title=title, xaxis_title="mining rank", yaxis_title="false-negative rate",
+    fig.update_layout(title=title, xaxis_title="mining rank (best over miners)", yaxis_title="rate",
                       yaxis_range=[0, rate_axis_top(top)], barmode="overlay", showlegend=True,
                       legend={"orientation": "h", "y": -0.25},
                       xaxis={"categoryorder": "array", "categoryarray": labels.bucket_order()[1:]})
@@ -86,15 +87,15 @@ def risk_histogram(all_bins: pd.DataFrame, judged: pd.DataFrame, bins: int = 20)
     if not all_bins.empty:
         counts = np.zeros(bins)
         counts[all_bins["bin"].astype(int).clip(0, bins - 1).to_numpy()] = all_bins.n
-        fig.add_bar(x=centers, y=counts / max(counts.sum(), 1), name="all items (share)",
+        fig.add_bar(x=centers, y=counts / max(counts.sum(), 1), name=f"all items (share of {int(counts.sum()):,})",
                     marker_color="#d1d5db", width=1 / bins)
     j = judged.dropna(subset=["fn_risk", "label"]) if not judged.empty else judged
     for label, g in (j.groupby("label") if not j.empty else []):
         h, _ = np.histogram(g.fn_risk, bins=bins, range=(0, 1))
-        fig.add_bar(x=centers, y=h / max(h.sum(), 1), name=f"{label} (share)",
+        fig.add_bar(x=centers, y=h / max(h.sum(), 1), name=f"{label} (share of {len(g):,})",
                     marker_color=LABEL_COLORS.get(label), width=1 / bins, opacity=0.7)
     fig.update_layout(title=title, xaxis_title="fn_risk", yaxis_title="share of items",
-                      barmode="overlay")
+                      barmode="overlay", legend={"orientation": "h", "y": -0.25})
     return fig
 
 
@@ -131,20 +132,22 @@ def reliability(judged: pd.DataFrame, bins: int = 10, before: pd.DataFrame | Non
                     name="judged" if g0 is None else "refitted (after)",
                     text=[f"n={n}" for n in g.n], marker_size=np.clip(np.sqrt(g.n) * 4, 6, 24))
     fig.update_layout(title=title, xaxis_title="mean fn_risk in bin",
-                      yaxis_title="judged false-negative rate", xaxis_range=[0, 1],
+                      yaxis_title="judged rate of false negative or partial", xaxis_range=[0, 1],
                       yaxis_range=[0, 1])
     return fig
 
 
-def judged_at_k(query_bias: pd.DataFrame) -> go.Figure:
-    """Per-query pooling bias: distribution of Judged@k of the strong miner's top-k."""
-    title = "Pooling bias per query: Judged@k"
+def judged_at_k(query_bias: pd.DataFrame, k: int | None = None) -> go.Figure:
+    """Per-query pooling bias: distribution of Judged@k of the strong miner's top-k (`k` in the title
+    when the scorer recorded it)."""
+    at = "k" if k is None else str(int(k))
+    title = f"Pooling bias per query: Judged@{at}"
     if query_bias.empty or query_bias.judged_at_k.dropna().empty:
         return _empty(title, "no pooling-bias scores yet")
     # Fixed 0.05-wide bins on the whole 0-1 scale: one value alone filled the plot as one wide bar.
     fig = go.Figure(go.Histogram(x=query_bias.judged_at_k.dropna(), marker_color="#6366f1",
                                  xbins={"start": 0.0, "end": 1.0 + 1e-9, "size": 0.05}))
-    fig.update_layout(title=title, xaxis_title="Judged@k (share of top-k with any label)",
+    fig.update_layout(title=title, xaxis_title=f"Judged@{at} (share of the dense top-{at} with any label)",
                       yaxis_title="queries", xaxis={"range": [0, 1.0], "tickformat": ".0%"})
     return fig
 

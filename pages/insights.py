@@ -28,9 +28,12 @@ ag = review.agreement(db, dataset)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Judged items", f"{len(cons):,}")
 c2.metric("Disagreements", f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,}")
-c3.metric("Krippendorff's alpha", "—" if math.isnan(ag["alpha"]) else f"{ag['alpha']:.2f}")
+c3.metric(f"Alpha, {ag['items_multi']:,} items",
+          "—" if math.isnan(ag["alpha"]) else f"{ag['alpha']:.2f}",
+          help="Krippendorff's alpha over the items two or more annotators voted on (adjudications are not "
+               "votes); 1 = full agreement, 0 = chance.")
 rate = labels.format_rate(overall["fn_rate"], overall["ci_low"], overall["ci_high"])
-c4.metric("FN rate (audit sample)",
+c4.metric(f"FN rate (audit sample, n={int(overall['n'])})",
           "—" if overall["n"] == 0 else f"{overall['fn_rate']:.1%}",
           help="False negatives / decided items (negative, false negative, partial) in the judged "
                "prefix of the seeded random-audit queue: an unbiased sample. Same figure as "
@@ -50,13 +53,22 @@ before, after = learning.calibration_frames(db, dataset)
 refitted = any("skipped" not in h for h in learning.history(db, dataset))
 left.plotly_chart(plots.reliability(judged, before=before if refitted else None),
                   width="stretch")
-right.plotly_chart(plots.judged_at_k(db.query_bias(dataset)), width="stretch")
+pooling = db.dataset_info(dataset)["meta"].get("pooling", {})
+right.plotly_chart(plots.judged_at_k(db.query_bias(dataset), pooling.get("judged_k")), width="stretch")
+if pooling:
+    right.caption(f"Judged@{pooling['judged_k']}: qrels and the {pooling['judgments']:,} judged items at the last "
+                  f"score ({pooling['scored_at']} UTC); judgments since count after the next score (Datasets → Mine + score, or `negaudit score`).")
 left, right = st.columns(2)
 left.plotly_chart(plots.throughput(review.throughput(db, dataset)), width="stretch")
 right.plotly_chart(plots.agreement(ag["pairs"]), width="stretch")
 
 st.subheader("Progress per annotator")
-st.dataframe(review.progress(db, dataset), hide_index=True, width="stretch")
+n_items = review.count_items(db, dataset)
+st.caption(f"Each annotator's current votes by label (an undone vote is gone; adjudications are not votes); "
+           f"share: of the dataset's {n_items:,} items. The throughput chart counts every action, "
+           "undos included; time per decision counts each label as it was given.")
+st.dataframe(review.progress(db, dataset), hide_index=True, width="stretch",
+             column_config={"share": st.column_config.NumberColumn("share of items", format="percent")})
 
 st.subheader("The learning queue: calibration before and after")
 hist = learning.history(db, dataset)
@@ -79,7 +91,8 @@ else:
 st.subheader("Time per decision")
 st.caption("Card shown → decision. The reading floor is a fast skim (600 words a minute) of the "
            "candidate plus one second; decisions under it are listed for a second look.")
-st.dataframe(checks.time_per_annotator(db, dataset), hide_index=True, width="stretch")
+st.dataframe(checks.time_per_annotator(db, dataset), hide_index=True, width="stretch",
+             column_config={"too_fast_share": st.column_config.NumberColumn("too_fast_share", format="percent")})
 fast = checks.too_fast(db, dataset)
 if len(fast):
     with st.expander(f"{len(fast)} decisions under the reading floor"):
@@ -87,7 +100,8 @@ if len(fast):
 
 st.subheader("Blind audits: do labels follow the shown risk?")
 follow = checks.suggestion_follow(db, dataset)
-st.dataframe(follow, hide_index=True, width="stretch")
+st.dataframe(follow, hide_index=True, width="stretch",
+             column_config={"follow_rate": st.column_config.NumberColumn("follow_rate", format="percent")})
 st.caption("A label follows the suggestion when (fn_risk ≥ 50%) matches (false negative or "
            "partial). Much more following on shown cards than on blind ones means the number "
            "anchors the annotators.")

@@ -50,6 +50,8 @@ def test_store_holds_candidates_risk_and_query_bias(audited):
     risk = store.risk("sf")
     assert len(risk) == res.candidates[["query_id", "doc_id"]].drop_duplicates().shape[0]
     assert len(store.query_bias("sf")) == 60
+    pooling = store.dataset_info("sf")["meta"]["pooling"]  # what Insights says Judged@k was computed from
+    assert pooling["judged_k"] == 10 and pooling["judgments"] == 0 and pooling["scored_at"]
 
 
 def test_rerun_hits_the_embedding_cache_and_uses_judgments(audited, bi_encoder):

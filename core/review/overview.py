@@ -84,7 +84,7 @@ def candidate_queries(store: Store, dataset: str, limit: int = 5000) -> list[tup
 
 
 def rank_risk_summary(store: Store, dataset: str) -> pd.DataFrame:
-    """Mean fn_risk and item count per (miner, rank), aggregated in SQL."""
+    """Mean fn_risk and item count per best rank (each item once), aggregated in SQL."""
     return SI.rank_risk_summary(store, dataset)
 
 

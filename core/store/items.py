@@ -74,12 +74,14 @@ def candidate_queries(store: Store, dataset: str, limit: int = 5000) -> list[tup
 
 
 def rank_risk_summary(store: Store, dataset: str) -> pd.DataFrame:
-    """Mean fn_risk and item count per (miner, rank), aggregated in SQL."""
+    """Mean fn_risk and item count per best rank (each item once, at its best rank over the miners, as
+    the judged FN rate buckets it: per (miner, rank) an item found by two miners counted twice)."""
     sql = text("""
-        SELECT c.miner, c.rank, avg(r.fn_risk) AS mean_risk, count(*) AS n
-        FROM candidates c JOIN risk r
-          ON r.dataset = c.dataset AND r.query_id = c.query_id AND r.doc_id = c.doc_id
-        WHERE c.dataset = :d GROUP BY c.miner, c.rank ORDER BY c.miner, c.rank""")
+        SELECT b.rank, avg(r.fn_risk) AS mean_risk, count(*) AS n
+        FROM (SELECT query_id, doc_id, min(rank) AS rank FROM candidates WHERE dataset = :d
+              GROUP BY query_id, doc_id) b
+        JOIN risk r ON r.dataset = :d AND r.query_id = b.query_id AND r.doc_id = b.doc_id
+        GROUP BY b.rank ORDER BY b.rank""")
     return frame(store.engine, sql, {"d": dataset})
 
 

@@ -156,6 +156,15 @@ def test_agreement_progress_and_judged_items(store, users):
     judged = review.judged_items(store, DS)
     assert len(judged) == 6 and judged["rank"].notna().all() and judged.fn_risk.notna().all()
     assert isinstance(review.throughput(store, DS), pd.DataFrame)
+    # the estimated-rate bars count each item once, at its best rank (as the judged rate does)
+    cands = store.candidates(DS)
+    again = cands.head(3).assign(miner="dense", rank=cands.head(3)["rank"] + 1)  # found by a second miner too
+    store.replace_rows("candidates", DS, again, where={"miner": ["dense"]})
+    cands = store.candidates(DS)
+    assert cands.duplicated(["query_id", "doc_id"]).sum() == 3
+    rr = review.rank_risk_summary(store, DS)
+    best = cands.groupby(["query_id", "doc_id"])["rank"].min()
+    assert rr["n"].sum() == len(best) and rr.set_index("rank")["n"].to_dict() == best.value_counts().to_dict()
 
 
 def test_an_adjudication_keeps_its_authors_vote_in_agreement_and_progress(store, users):
