@@ -78,3 +78,15 @@ def test_rate_axis_fits_small_rates():
     # judged intervals count too: the Wilson interval's top stays on the axis
     fig = plots.fn_rate_by_rank(rr, labels.fn_rate_table(JUDGED))
     assert fig.layout.yaxis.range[1] >= max(fig.data[1].y + fig.data[1].error_y.array)
+
+
+def test_names_say_what_is_counted():
+    """One name per quantity, with its n: the bars estimate FN+partial, the line is judged FN."""
+    judged = pd.DataFrame({"fn_risk": [0.1, 0.8, 0.9], "label": ["negative", "false_negative", "partial"]})
+    fig = plots.risk_histogram(pd.DataFrame({"bin": [1, 16], "n": [30, 10]}), judged)
+    assert [t.name for t in fig.data] == ["all items (share of 40)", "false_negative (share of 1)",
+                                          "negative (share of 1)", "partial (share of 1)"]
+    assert plots.reliability(judged).layout.yaxis.title.text == "judged rate of false negative or partial"
+    rr = pd.DataFrame({"rank": [1, 8], "mean_risk": [0.2, 0.1], "n": [5, 5]})
+    names = [t.name for t in plots.fn_rate_by_rank(rr, labels.fn_rate_table(EMPTY)).data]
+    assert names == ["estimated FN+partial (mean fn_risk)"]
