@@ -184,9 +184,14 @@ def report(
     for k, v in meta.items():  # no "miner: None" or "coverage: nan" (nothing judged yet)
         if v is None:
             continue
-        if isinstance(v, float):
-            v = "n/a" if math.isnan(v) else f"{v:.3g}"
+        if isinstance(v, float):  # rates and coverage in percent, as in the table
+            v = "n/a" if math.isnan(v) else (f"{v:.1%}" if "rate" in k or k in ("coverage", "min_coverage")
+                                             else f"{v:.3g}")
         console.print(f"{k}: {v}")
+    if sample == "random" and not meta.get("prefix") and meta.get("judged_anywhere"):
+        console.print(f"[yellow]none of the {meta['judged_anywhere']:,} judged items opens the random audit "
+                      f"queue of seed {seed}: judge in the app's random audit queue with 'Sample seed' {seed}, or see "
+                      f"`--sample all` (biased)[/yellow]")
     if out:
         write_report_csv(table, out, meta)
         console.print(f"wrote {out}")

@@ -69,6 +69,8 @@ def test_cli_report(toy_db, tmp_path):
     assert "None" not in res.output and "nan" not in res.output  # unset facts are left out, not printed raw
     fresh = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--seed", "7"])
     assert fresh.exit_code == 0 and "nan" not in fresh.output and "None" not in fresh.output, fresh.output
+    assert "opens the random audit queue of seed 7" in fresh.output  # n=0 says why
+    assert "coverage: n/a" in fresh.output and "min_coverage: 95.0%" in fresh.output
     back = pd.read_csv(tmp_path / "r.csv")
     assert set(back["sample"]) == {"all"} and set(back["dataset"]) == {DS} and back["warning"].notna().all()
     miners = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--miner", "bm25"])
