@@ -7,7 +7,7 @@ import math
 
 import streamlit as st
 
-from core import labels, plots, report, review
+from core import figures, labels, review
 from core.review import checks, learning
 from pages._ui import dataset_picker, store, user
 
@@ -18,13 +18,12 @@ dataset = dataset_picker()
 if dataset is None:
     st.stop()
 
-judged = review.judged_items(db, dataset)
 seed = int(st.session_state.get("seed", 0) or 0)
-# The one estimator (core.labels), read from the store as `negaudit report` reads it.
-table, meta = report.fn_rate_report(db, dataset, sample="random", seed=seed)
+# The same assembly as `negaudit report --figures` (core.figures), the FN rate as `negaudit report` reads it.
+found = figures.insights(db, dataset, seed)
+table, meta, ag, figs = found.table, found.meta, found.agreement, found.figures
 overall = table.iloc[0]
 cons = review.consensus(db, dataset)
-ag = review.agreement(db, dataset)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Judged items", f"{len(cons):,}")
 c2.metric("Disagreements", f"{int((cons.status == 'disagreement').sum()) if len(cons) else 0:,}")
@@ -43,24 +42,15 @@ st.caption(f"False-negative rate {rate} (95% Wilson interval), n={int(overall['n
            f"{meta['gaps']} gaps); partial apart: "
            f"{labels.format_rate(overall['fn_or_partial_rate'], overall['fnp_ci_low'], overall['fnp_ci_high'])}.")
 
-left, right = st.columns(2)
-left.plotly_chart(plots.fn_rate_by_rank(review.rank_risk_summary(db, dataset), table),
-                  width="stretch")
-right.plotly_chart(plots.risk_histogram(review.risk_histogram(db, dataset), judged),
-                   width="stretch")
-left, right = st.columns(2)
-before, after = learning.calibration_frames(db, dataset)
-refitted = any("skipped" not in h for h in learning.history(db, dataset))
-left.plotly_chart(plots.reliability(judged, before=before if refitted else None),
-                  width="stretch")
-pooling = db.dataset_info(dataset)["meta"].get("pooling", {})
-right.plotly_chart(plots.judged_at_k(db.query_bias(dataset), pooling.get("judged_k")), width="stretch")
-if pooling:
-    right.caption(f"Judged@{pooling['judged_k']}: qrels and the {pooling['judgments']:,} judged items at the last "
-                  f"score ({pooling['scored_at']} UTC); judgments since count after the next score (Datasets → Mine + score, or `negaudit score`).")
-left, right = st.columns(2)
-left.plotly_chart(plots.throughput(review.throughput(db, dataset)), width="stretch")
-right.plotly_chart(plots.agreement(ag["pairs"]), width="stretch")
+pooling = found.pooling
+for left_key, right_key in zip(figures.FIGURES[::2], figures.FIGURES[1::2]):
+    left, right = st.columns(2)
+    left.plotly_chart(figs[left_key], width="stretch")
+    right.plotly_chart(figs[right_key], width="stretch")
+    if right_key == "judged_at_k" and pooling:
+        right.caption(f"Judged@{pooling['judged_k']}: qrels and the {pooling['judgments']:,} judged items at the "
+                      f"last score ({pooling['scored_at']} UTC); judgments since count after the next score "
+                      "(Datasets → Mine + score, or `negaudit score`).")
 
 st.subheader("Progress per annotator")
 n_items = review.count_items(db, dataset)

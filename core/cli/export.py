@@ -160,6 +160,9 @@ def report(
                                       help="seed of the random audit queue")] = 0,
     miner: Annotated[str | None, typer.Option(
         "--miner", help="only this miner's candidates, bucketed by its own ranks (e.g. dense, bm25)")] = None,
+    figures: Annotated[Path | None, typer.Option(
+        "--figures", help="also write the Insights figures to this .html file (self-contained, offline)")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """False-negative rate among mined negatives, with a 95% Wilson interval, by rank bucket."""
@@ -169,8 +172,17 @@ def report(
 
     if out is not None:
         check_output(out, overwrite=overwrite)
+    if figures is not None:
+        if figures.suffix.lower() != ".html":
+            raise typer.BadParameter(f"{figures} must end in .html (one self-contained page)",
+                                     param_hint="--figures")
+        check_output(figures, "--figures", overwrite=overwrite)
     with open_store(db, read_only=True) as store:
         table, meta = fn_rate_report(store, name, sample=sample, seed=seed, miner=miner)
+        if figures is not None:
+            from core.figures import insights, write_figures
+
+            write_figures(insights(store, name, seed), figures, f"negaudit insights: {name} (seed {seed})")
     from rich.table import Table
 
     console = Console()
@@ -195,6 +207,8 @@ def report(
     if out:
         write_report_csv(table, out, meta)
         console.print(f"wrote {out}")
+    if figures is not None:
+        console.print(f"wrote {figures} (open it in a browser)")
 
 
 def _rate(p: float, lo: float, hi: float) -> str:

@@ -77,3 +77,28 @@ def test_cli_report(toy_db, tmp_path):
     assert miners.exit_code == 0 and "miner: bm25" in miners.output, miners.output
     nope = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--miner", "nope"])
     assert nope.exit_code != 0 and "its miners: " in str(nope.exception), nope.output
+
+
+def test_report_figures_are_one_offline_page(toy_db, tmp_path):
+    """`report --figures`: the Insights figures (core.figures, the page's own assembly) in one HTML file
+    with plotly.js inlined once and no script fetched from elsewhere."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from core.cli import app
+    from core.figures import FIGURES
+
+    db = tmp_path / "f.duckdb"
+    db.write_bytes(toy_db.read_bytes())
+    page = tmp_path / "insights.html"
+    res = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--figures", str(page)])
+    assert res.exit_code == 0, res.output
+    text = page.read_text()
+    assert [m for m in FIGURES if f'id="{m}"' in text] == list(FIGURES)
+    assert text.count("plotly.js v") == 1  # the library once, not six times
+    assert not re.findall(r"<script[^>]+src=", text)  # nothing to fetch when opened offline
+    again = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--figures", str(page)])
+    assert again.exit_code != 0  # an existing page needs --overwrite
+    bad = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--figures", str(tmp_path / "f.png")])
+    assert bad.exit_code != 0 and not (tmp_path / "f.png").exists()

@@ -1,0 +1,73 @@
+"""The Insights figures of one dataset, read from the store: one assembly for the app's Insights page and
+for `negaudit report --figures` (a self-contained HTML file a researcher can keep or send)."""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core import plots, report, review
+from core.review import learning
+from core.store import Store
+
+# Figure keys in the order the page and the file show them.
+FIGURES = ("fn_rate_by_rank", "risk_by_label", "reliability", "judged_at_k", "throughput", "agreement")
+
+
+@dataclass
+class Insights:
+    """What the Insights page shows above its tables: the FN-rate table (+ what it was computed from),
+    the agreement statistics, the judged items and the figures (keys: `FIGURES`)."""
+
+    table: pd.DataFrame
+    meta: dict[str, Any]
+    agreement: dict[str, Any]
+    judged: pd.DataFrame
+    pooling: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def insights(store: Store, dataset: str, seed: int = 0) -> Insights:
+    """Read the dataset's judgments, risk and pooling bias once and build every figure."""
+    judged = review.judged_items(store, dataset)
+    # The one estimator (core.labels), read from the store as `negaudit report` reads it.
+    table, meta = report.fn_rate_report(store, dataset, sample="random", seed=seed)
+    ag = review.agreement(store, dataset)
+    before, _ = learning.calibration_frames(store, dataset)
+    refitted = any("skipped" not in h for h in learning.history(store, dataset))
+    pooling = store.dataset_info(dataset)["meta"].get("pooling", {})
+    figures = {
+        "fn_rate_by_rank": plots.fn_rate_by_rank(review.rank_risk_summary(store, dataset), table),
+        "risk_by_label": plots.risk_histogram(review.risk_histogram(store, dataset), judged),
+        "reliability": plots.reliability(judged, before=before if refitted else None),
+        "judged_at_k": plots.judged_at_k(store.query_bias(dataset), pooling.get("judged_k")),
+        "throughput": plots.throughput(review.throughput(store, dataset)),
+        "agreement": plots.agreement(ag["pairs"]),
+    }
+    return Insights(table, meta, ag, judged, pooling, figures)
+
+
+def figures_html(found: Insights, title: str) -> str:
+    """One self-contained page (plotly.js inlined once, nothing fetched when opened) with every figure."""
+    head = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+            f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'><h1>{html.escape(title)}</h1>")
+    parts = [head]
+    for i, key in enumerate(FIGURES):
+        parts.append(found.figures[key].to_html(full_html=False, include_plotlyjs=(i == 0), div_id=key))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_figures(found: Insights, path: str | os.PathLike, title: str) -> Path:
+    """Write `figures_html` to `path` (via a temp file beside it, so a failure leaves no half page)."""
+    from core.export.atomic import atomic_file
+
+    path = Path(path).expanduser()
+    with atomic_file(path) as tmp:
+        Path(tmp).write_text(figures_html(found, title), encoding="utf-8")
+    return path
