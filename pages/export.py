@@ -57,7 +57,7 @@ except NegauditError as exc:
     st.stop()
 
 fmt = st.selectbox("Format", list(export.FORMATS), key="fmt")
-suffix = ".parquet" if fmt in export.TABLE_LAYOUTS else ""
+suffix = ".parquet" if fmt in export.FILE_FORMATS else ""
 out = st.text_input("Output path on the server (a .parquet/.jsonl file for table formats, "
                     "a folder otherwise)",
                     str(Path(".negaudit") / "exports" / f"{dataset}-{fmt}{suffix}"))

@@ -20,6 +20,7 @@ class Fmt(str, Enum):
     hf = "hf"
     beir = "beir"
     trec_qrels = "trec-qrels"
+    judgments = "judgments"
 
 
 class Layout(str, Enum):
@@ -73,7 +74,7 @@ def export(
     name: Annotated[str, typer.Option("--name", help="dataset to export")],
     fmt: Annotated[Fmt, typer.Option("--format", help="output format")],
     out: Annotated[Path, typer.Option("--out", help="file (.parquet/.jsonl; TREC: any) or folder "
-                                                    "(hf, beir)")],
+                                                    "(hf, beir); judgments: the whole judgment log")],
     false_negatives: Annotated[FnPolicy, typer.Option(
         "--false-negatives", help="judged false negatives become positives, or are dropped")
     ] = FnPolicy.to_positive,
@@ -106,13 +107,13 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Write clean training data or corrected qrels, with a manifest.json beside it."""
-    from core.export import ExportPolicy, export_dataset, parse_threshold
-    from core.export.writers import TABLE_LAYOUTS, check_file_target, check_folder_target
+    from core.export import FILE_FORMATS, ExportPolicy, export_dataset, parse_threshold
+    from core.export.writers import check_file_target, check_folder_target
 
     check_output(out, overwrite=overwrite, folder=fmt in FOLDER_FORMATS)
     if fmt in FOLDER_FORMATS:
         check_folder_target(out, overwrite)  # --overwrite replaces only an earlier export's folder
-    if fmt.value in TABLE_LAYOUTS:
+    if fmt.value in FILE_FORMATS:
         check_file_target(out, overwrite)  # the suffix picks the file type
 
     policy = ExportPolicy(
@@ -133,11 +134,12 @@ def _print_summary(manifest: dict, out: Path) -> None:
     from core.export.manifest import manifest_path
 
     console = Console()
-    t = Table("branch", "negative", "positive", "dropped", "sampled_out", title="candidates by branch")
-    for branch, by in manifest["counts"]["by_branch"].items():
-        t.add_row(branch, *(str(by.get(k, 0)) for k in ("negative", "positive", "dropped",
-                                                         "sampled_out")))
-    console.print(t)
+    if manifest["format"] != "judgments":  # the log is written whole: no policy branches
+        t = Table("branch", "negative", "positive", "dropped", "sampled_out", title="candidates by branch")
+        for branch, by in manifest["counts"]["by_branch"].items():
+            t.add_row(branch, *(str(by.get(k, 0)) for k in ("negative", "positive", "dropped",
+                                                             "sampled_out")))
+        console.print(t)
     w = manifest["written"]
     what = f"{w['rows']:,} rows ({w['layout']})" if "rows" in w else f"{w['qrels']:,} qrels"
     console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}")

@@ -5,7 +5,7 @@ as sentence-transformers tables, a HF `datasets` folder, a BEIR folder or TREC q
 manifest (`manifest.py`) records provenance; `export_dataset` (`api.py`) ties them together.
 """
 
-from core.export.api import FORMATS, export_dataset, preview, relabels_from_consensus
+from core.export.api import FILE_FORMATS, FORMATS, export_dataset, preview, relabels_from_consensus
 from core.export.manifest import manifest_path, verify_manifest
 from core.export.policy import (
     CANDIDATE_BRANCHES,
@@ -18,6 +18,7 @@ from core.export.writers import TABLE_LAYOUTS, relabel_qrels, shape_rows
 
 __all__ = [
     "CANDIDATE_BRANCHES",
+    "FILE_FORMATS",
     "FORMATS",
     "TABLE_LAYOUTS",
     "ExportPolicy",

@@ -19,7 +19,9 @@ from core.export.policy import ExportPolicy, apply_policy, summarize_counts
 from core.labels import consensus_from_labels
 from core.types import Label, NegauditError, Role
 
-FORMATS = ("triplet", "n-tuple", "labeled-pair", "labeled-list", "hf", "beir", "trec-qrels")
+FORMATS = ("triplet", "n-tuple", "labeled-pair", "labeled-list", "hf", "beir", "trec-qrels", "judgments")
+# Formats written as one .parquet / .jsonl file (the suffix picks the type).
+FILE_FORMATS = (*W.TABLE_LAYOUTS, "judgments")
 CONSENSUS_RULE = ("majority of the annotators' current labels; an admin's adjudication is final; "
                   "a tie without adjudication is a disagreement (treated as unreviewed but "
                   "flagged)")
@@ -112,7 +114,12 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
     rows, counts = apply_policy(f["candidates"], f["risk"], f["consensus"], f["qrels"], policy)
 
     written: dict[str, Any] = {}
-    if fmt in W.TABLE_LAYOUTS or fmt == "hf":
+    if fmt == "judgments":  # the append-only log itself: every row, undos and adjudications included
+        log = store.judgments(name)
+        W.check_file_target(out, overwrite)
+        W.write_table(log, out)
+        written.update(layout="judgments", rows=len(log), columns=list(log.columns))
+    elif fmt in W.TABLE_LAYOUTS or fmt == "hf":
         shape = fmt if fmt != "hf" else layout
         qtext, dtext = _texts(store, name, rows)
         table, skipped = W.shape_rows(rows, shape, qtext, dtext, n=policy.num_negatives)

@@ -187,8 +187,14 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
         if suffix == ".parquet":
             table.to_parquet(tmp, index=False)
         elif suffix == ".jsonl":
+            when = table.select_dtypes(include=["datetime", "datetimetz"]).columns
+            # timestamps as ISO 8601 text (json has no date type); a missing value as null, not NaN
+            rows = table.assign(**{c: table[c].map(lambda t: None if pd.isna(t) else t.isoformat()) for c in when})
+            gaps = [c for c in rows.columns if rows[c].dtype.kind in "fO" and rows[c].isna().any()]
+            if gaps:
+                rows = rows.assign(**{c: rows[c].astype(object).where(rows[c].notna(), None) for c in gaps})
             with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-                f.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in table.to_dict("records"))
+                f.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in rows.to_dict("records"))
         else:
             raise NegauditError(f"unsupported suffix {suffix!r}; use .parquet or .jsonl")
 

@@ -196,6 +196,9 @@ def test_export_admin_only(app, tmp_path):
     said = html.unescape(at.error[0].value) if at.error else ""
     assert 'exists; choose "Overwrite an existing export" or pick another output path' in said, said
     assert not [b for b in at.get("download_button") if b.key == "download_export"]  # ...with no stale download
+    at.selectbox(key="fmt").set_value("judgments").run()  # the judgment log is one file, .parquet by default
+    path = next(t for t in at.text_input if t.label.startswith("Output path")).value
+    assert path.endswith("-judgments.parquet"), path
     ann = app("ann")
     assert not ann.exception
     with pytest.raises(ValueError, match="Could not find a navigation page"):

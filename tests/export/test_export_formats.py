@@ -234,3 +234,30 @@ def test_a_home_relative_out_goes_home(store, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     export_dataset(store, DS, "triplet", "~/exports/t.parquet")
     assert (tmp_path / "home" / "exports" / "t.parquet").exists() and not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_judgments_export_is_the_whole_log(store, tmp_path, suffix):
+    """`--format judgments`: every row of the append-only log (adjudications, undos, notes, timings), as
+    stored, for the researcher's own analysis; JSON lines give timestamps as ISO text and gaps as null."""
+    from core import review
+
+    ann = User("ann", Role.ANNOTATOR)
+    q, d = review.next_keys(store, "x", review.QueueSpec(DS), limit=1).iloc[0][["query_id", "doc_id"]]
+    review.decide(store, ann, DS, q, d, "negative", note='a "quoted" <note>')
+    review.undo(store, ann, DS)
+    log = store.judgments(DS)
+    assert {"label", "undo", "adjudicate"} <= set(log.action)  # the toy holds an adjudication
+    out = tmp_path / f"log{suffix}"
+    m = export_dataset(store, DS, "judgments", out)
+    back = pd.read_parquet(out) if suffix == ".parquet" else pd.read_json(out, lines=True, dtype=False)
+    assert m["written"]["rows"] == len(log) == len(back) and list(back.columns) == list(log.columns)
+    assert back["id"].tolist() == log["id"].tolist() and back["note"].tolist() == log["note"].tolist()
+    when = pd.to_datetime(back["created_at"], utc=True)
+    assert (when == pd.to_datetime(log["created_at"], utc=True)).all()
+    if suffix == ".jsonl":
+        first = json.loads(out.read_text().splitlines()[0])
+        assert "T" in first["created_at"] and "NaN" not in out.read_text()
+    assert verify_manifest(manifest_path(out)) == []
+    with pytest.raises(NegauditError, match="must end in .parquet or .jsonl"):
+        export_dataset(store, DS, "judgments", tmp_path / "log.csv")
