@@ -82,7 +82,7 @@ def _keep_an_admin(store: Store, name: str, role: Role | None) -> None:
     if len(admins) <= 1:
         raise NegauditError(
             f"{name!r} is the last admin; add another admin first "
-            "(`negaudit users add NAME --role admin`, or Admin -> Accounts)")
+            "(`negaudit users add NAME --role admin`, or Admin -> Annotators)")
 
 
 def remove_user(store: Store, name: str, actor: User | None = None) -> None:
