@@ -60,6 +60,11 @@ def sign_in_page() -> None:
 
 
 def sign_out() -> None:
+    u = st.session_state.get("user")
+    if u is not None:  # the card on screen goes back to the queue
+        from core import review
+
+        review.step_away(store(), u)
     auth.sign_out(store(), st.session_state.get("token"))
     for k in ("token", "user"):
         st.session_state.pop(k, None)
@@ -73,6 +78,14 @@ def user() -> User:
     if u is None:
         st.stop()
     return u
+
+
+def off_review(u: User) -> None:
+    """Called by every page but Review: the card `u` held there goes back to the queue (overlap k counts
+    holders, and signing in lands on Review, so an admin who went straight to Admin held the head)."""
+    from core import review
+
+    review.step_away(store(), u)
 
 
 def require_admin() -> User:

@@ -11,11 +11,12 @@ from core.review.blind import blind_share, set_blind_share
 from core.store import backup
 from core.types import Label, NegauditError, Role
 from pages._review_common import LABELS
-from pages._ui import dataset_picker, require_admin, show_error, store
+from pages._ui import dataset_picker, off_review, require_admin, show_error, store
 
 ADJ_BOX = "max(180px, calc(100vh - 580px))"  # the passage boxes: votes, note and buttons in view at 800 px
 
 me = require_admin()
+off_review(me)
 db = store()
 st.title("Admin")
 

@@ -10,9 +10,10 @@ import streamlit as st
 from core import ingest, pipeline, render
 from core.ingest import skips
 from core.types import NegauditError, Role
-from pages._ui import show_error, store, user
+from pages._ui import off_review, show_error, store, user
 
 me = user()
+off_review(me)
 db = store()
 st.title("Datasets")
 # The CLI flags core's messages name, in this page's words.

@@ -10,7 +10,7 @@ import streamlit as st
 from core import archive, export, render, review
 from core.report import spreadsheet_csv
 from core.types import NegauditError
-from pages._ui import dataset_picker, require_admin, show_error, store
+from pages._ui import dataset_picker, off_review, require_admin, show_error, store
 
 # The CLI flags core's messages name, in this page's words.
 POLICY_WORDS = {"--false-negatives": '"Judged false negatives"', "--partial": '"Judged partials"',
@@ -20,6 +20,7 @@ POLICY_WORDS = {"--false-negatives": '"Judged false negatives"', "--partial": '"
 OUT_WORDS = {"--out": "output path", "--overwrite": '"Overwrite an existing export"'}
 
 me = require_admin()
+off_review(me)
 db = store()
 st.title("Export")
 dataset = dataset_picker()

@@ -9,9 +9,10 @@ import streamlit as st
 
 from core import figures, labels, review
 from core.review import checks, learning
-from pages._ui import dataset_picker, store, user
+from pages._ui import dataset_picker, off_review, store, user
 
-user()
+me = user()
+off_review(me)
 db = store()
 st.title("Insights")
 dataset = dataset_picker()

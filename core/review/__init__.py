@@ -5,7 +5,7 @@ The pages call these names; `Mode` and `QueueSpec` are data (`core.types`).
 """
 
 from core.review.cards import Card, common_terms, load_card
-from core.review.decisions import adjudicate, decide, skip, undo
+from core.review.decisions import adjudicate, decide, skip, step_away, undo
 from core.review.overview import (
     agreement,
     candidate_queries,
@@ -35,5 +35,5 @@ __all__ = [
     "agreement", "candidate_queries", "common_terms", "consensus", "count_items", "decide", "disagreements",
     "guidelines", "judged_items", "load_card", "miners", "next_card", "next_keys", "overlap_k",
     "progress", "queue_of", "rank_risk_summary", "risk_histogram", "set_guidelines",
-    "set_overlap_k", "skip", "throughput", "undo",
+    "set_overlap_k", "skip", "step_away", "throughput", "undo",
 ]

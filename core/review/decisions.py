@@ -32,6 +32,13 @@ def skip(store: Store, user: User, dataset: str, query_id: str, doc_id: str) -> 
     leases.release(store, dataset, query_id, doc_id, user.name)
 
 
+def step_away(store: Store, user: User) -> int:
+    """Give back the cards `user` holds (signing out, or opening a page other than Review): a card on a
+    screen nobody works at must not count toward overlap k, nor hide the queue's head, until its lease runs
+    out. Coming back to Review takes the queue's head again."""
+    return leases.release_all(store, user.name)
+
+
 def undo(store: Store, user: User, dataset: str) -> dict | None:
     """Append an undo row; the undone item is leased back so it is the next card shown."""
     out = store.undo_last(dataset, user.name)

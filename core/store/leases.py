@@ -71,6 +71,13 @@ def release(store: Store, dataset: str, query_id: str, doc_id: str, annotator: s
             a.annotator == annotator))
 
 
+def release_all(store: Store, annotator: str) -> int:
+    """Drop every lease `annotator` holds (all datasets); how many there were."""
+    a = S.assignments.c
+    with store.engine.begin() as conn:
+        return conn.execute(delete(S.assignments).where(a.annotator == annotator)).rowcount or 0
+
+
 def active_leases(store: Store, dataset: str) -> pd.DataFrame:
     a = S.assignments.c
     q = select(a.query_id, a.doc_id, a.annotator, a.leased_at, a.expires_at).where(

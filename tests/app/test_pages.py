@@ -248,3 +248,14 @@ def test_admin_page_settings_and_adjudication(app, store_of):
     c = review.consensus(store_of, DS)
     assert c.set_index(["query_id", "doc_id"]).loc[(q, d), "status"] == "adjudicated"
     assert store_of.judgments(DS).label.iloc[-1] == "false_negative"
+
+
+def test_leaving_review_or_signing_out_gives_the_card_back(app, store_of):
+    from core.store import leases
+
+    at = app("boss")  # signing in lands on Review, which holds the card it shows
+    assert not at.exception, at.exception
+    assert leases.my_leases(store_of, DS, "boss")
+    at.switch_page("pages/admin.py")
+    at.run()
+    assert not at.exception and leases.my_leases(store_of, DS, "boss") == []  # held no more off Review

@@ -106,6 +106,21 @@ def test_overlap_k_leases(store, users):
     assert review.next_card(store, "bob", spec).key == b.key  # bob resumes his own lease
 
 
+def test_stepping_away_gives_the_held_card_back(store, users):
+    """Signing in lands on Review and leases the head; an admin who goes straight to Admin, or anyone who
+    signs out, held it for 30 minutes (with k = 1 nobody else saw the queue's top item)."""
+    spec = QueueSpec(DS)
+    a = review.next_card(store, "boss", spec)
+    assert review.next_card(store, "ann", spec).key != a.key  # held: ann gets the next one
+    review.skip(store, users["ann"], DS, *review.next_card(store, "ann", spec).key)
+    review.step_away(store, users["boss"])
+    from core.store import leases
+
+    assert leases.my_leases(store, DS, "boss") == []
+    assert review.next_card(store, "bob", spec).key == a.key  # the head is free again
+    review.step_away(store, users["boss"])  # nothing held: nothing happens
+
+
 def test_undo_appends_and_restores(store, users):
     ann, spec = users["ann"], QueueSpec(DS)
     c1 = review.next_card(store, "ann", spec)
