@@ -59,6 +59,9 @@ except NegauditError as exc:
 
 fmt = st.selectbox("Format", list(export.FORMATS), key="fmt")
 suffix = ".parquet" if fmt in export.FILE_FORMATS else ""
+if fmt == "judgments":
+    st.info("The judgment log is written whole (every label, undo and adjudication, as stored): the settings "
+            "and the preview above do not apply to it.")
 out = st.text_input("Output path on the server (a .parquet/.jsonl file for table formats, "
                     "a folder otherwise)",
                     str(Path(".negaudit") / "exports" / f"{dataset}-{fmt}{suffix}"))

@@ -110,6 +110,16 @@ def export(
     from core.export import FILE_FORMATS, ExportPolicy, export_dataset, parse_threshold
     from core.export.writers import check_file_target, check_folder_target
 
+    if fmt == Fmt.judgments:  # the log is written as it is: a policy flag would only mislead its manifest
+        given = {"--false-negatives": false_negatives != FnPolicy.to_positive, "--partial": partial != PartialPolicy.drop,
+                 "--drop-risk-above": drop_risk_above != "0.5", "--flagged": flagged != FlaggedPolicy.risk,
+                 "--num-negatives": num_negatives is not None, "--seed": seed != 0,
+                 "--sampling": sampling != Sampling.random, "--split": split is not None,
+                 "--relabel-split": relabel_split is not None, "--layout": layout != Layout.triplet}
+        flags = [k for k, v in given.items() if v]
+        if flags:
+            raise typer.BadParameter(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply: the "
+                                     "judgment log is written whole", param_hint="--format judgments")
     check_output(out, overwrite=overwrite, folder=fmt in FOLDER_FORMATS)
     if fmt in FOLDER_FORMATS:
         check_folder_target(out, overwrite)  # --overwrite replaces only an earlier export's folder

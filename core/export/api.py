@@ -81,6 +81,16 @@ def _judgment_summary(cur: pd.DataFrame, cons: pd.DataFrame, store: Any, name: s
     }
 
 
+def _log_summary(log: pd.DataFrame) -> dict[str, Any]:
+    """What a judgments export holds: rows by action and by annotator, and the time it spans."""
+    if log.empty:
+        return {"by_action": {}, "by_annotator": {}, "first": None, "last": None}
+    when = pd.to_datetime(log["created_at"], utc=True)
+    return {"by_action": {str(k): int(v) for k, v in log["action"].value_counts().sort_index().items()},
+            "by_annotator": {str(k): int(v) for k, v in log["annotator"].value_counts().sort_index().items()},
+            "first": when.min().isoformat(), "last": when.max().isoformat()}
+
+
 def _texts(store: Any, name: str, rows: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
     queries = store.queries(name)
     ids = sorted(set(rows["doc_id"].astype(str)))
@@ -111,15 +121,16 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
         raise NegauditError(f"dataset {name!r} has no qrels split {policy.split!r}; its splits: "
                             f"{', '.join(held) or 'none'}")
     info = store.dataset_info(name)
-    rows, counts = apply_policy(f["candidates"], f["risk"], f["consensus"], f["qrels"], policy)
-
     written: dict[str, Any] = {}
     if fmt == "judgments":  # the append-only log itself: every row, undos and adjudications included
         log = store.judgments(name)
         W.check_file_target(out, overwrite)
         W.write_table(log, out)
-        written.update(layout="judgments", rows=len(log), columns=list(log.columns))
-    elif fmt in W.TABLE_LAYOUTS or fmt == "hf":
+        written.update(layout="judgments", rows=len(log), columns=list(log.columns), **_log_summary(log))
+        rows, counts = log[["query_id", "doc_id"]], None  # no policy: the log is written as it is
+    else:
+        rows, counts = apply_policy(f["candidates"], f["risk"], f["consensus"], f["qrels"], policy)
+    if fmt in W.TABLE_LAYOUTS or fmt == "hf":
         shape = fmt if fmt != "hf" else layout
         qtext, dtext = _texts(store, name, rows)
         table, skipped = W.shape_rows(rows, shape, qtext, dtext, n=policy.num_negatives)
@@ -131,7 +142,7 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
         else:
             W.check_file_target(out, overwrite)
             W.write_table(table, out)
-    else:
+    elif fmt in ("beir", "trec-qrels"):
         relabels = relabels_from_consensus(f["consensus"], policy)
         qrels, stats = W.relabel_qrels(f["qrels"], relabels, policy.relabel_split)
         written.update(qrels=len(qrels), relabels=stats,
@@ -159,9 +170,10 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
         "source": {"dataset": name, "source": info.get("source"), "format": info.get("format"),
                    "imported_at": info.get("created_at"), "meta": info.get("meta")},
         "exported_by": getattr(actor, "name", None) or "cli (holder of the database file)",
-        "policy": policy.to_dict(),
+        "policy": policy.to_dict() if counts is not None else None,
         "counts": {"by_branch": counts, "totals": summarize_counts(counts),
-                   "queries": int(rows["query_id"].nunique())},
+                   "queries": int(rows["query_id"].nunique())} if counts is not None
+        else {"queries": int(rows["query_id"].nunique())},
         "written": written,
         "annotators": annotators,
         "judgments": _judgment_summary(f["current"], f["consensus"], store, name),

@@ -259,5 +259,19 @@ def test_judgments_export_is_the_whole_log(store, tmp_path, suffix):
         first = json.loads(out.read_text().splitlines()[0])
         assert "T" in first["created_at"] and "NaN" not in out.read_text()
     assert verify_manifest(manifest_path(out)) == []
+    # the manifest describes the log, not a training-data policy it never went through
+    assert m["policy"] is None and "by_branch" not in m["counts"]
+    assert sum(m["written"]["by_action"].values()) == len(log) and m["written"]["by_action"]["undo"] >= 1
+    assert m["written"]["first"] <= m["written"]["last"]
     with pytest.raises(NegauditError, match="must end in .parquet or .jsonl"):
         export_dataset(store, DS, "judgments", tmp_path / "log.csv")
+
+
+def test_cli_refuses_policy_flags_for_the_judgment_log(toy_db, tmp_path):
+    from core.cli import main
+
+    out = tmp_path / "log.parquet"
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "--name", DS, "--db", str(toy_db), "--format", "judgments", "--out", str(out),
+              "--num-negatives", "3"])
+    assert exc.value.code == 2 and not out.exists()
