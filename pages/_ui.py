@@ -29,6 +29,8 @@ def current_user() -> User | None:
     token = st.session_state.get("token") or st.query_params.get(TOKEN_PARAM)
     user = auth.user_for_token(store(), token) if token else None
     if user is None:
+        if token:  # a session that ended: say why the sign-in page is back
+            st.session_state["session_ended"] = True
         st.session_state.pop("token", None)
         st.session_state.pop("user", None)
         if TOKEN_PARAM in st.query_params:
@@ -42,6 +44,9 @@ def current_user() -> User | None:
 
 def sign_in_page() -> None:
     st.title("negaudit — sign in")
+    if st.session_state.pop("session_ended", False):
+        st.info("Your session ended: it expired, or an admin changed your account. "
+                "Sign in again.")
     with st.form("sign-in"):
         name = st.text_input("User name")
         password = st.text_input("Password", type="password")

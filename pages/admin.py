@@ -24,17 +24,28 @@ tab_users, tab_settings, tab_review, tab_adj, tab_cons, tab_backup = st.tabs(
     ["Annotators", "Guidelines & overlap", "Review settings", "Adjudicate", "Consistency", "Backup"])
 
 with tab_users:
+    if "accounts_said" in st.session_state:  # what the last change did, said after the page redrew
+        st.success(render.plain(st.session_state.pop("accounts_said")))
     accounts = st.empty()  # filled last: an account saved, re-roled or removed below shows at once
     with st.form("add_user", clear_on_submit=True):
-        st.markdown("**Add or reset an account**")
+        st.markdown("**Add an account, or reset one's password and role**")
         c1, c2, c3 = st.columns(3)
         name = c1.text_input("Name")
         role = c2.selectbox("Role", [r.value for r in Role])
         pw = c3.text_input("Password", type="password")
         if st.form_submit_button("Save account"):
+            name = name.strip()
+            existed = db.annotator(name) is not None
             try:
-                auth.add_user(db, name.strip(), role, pw, actor=me)
-                st.success(f"Saved {name.strip()} ({role}).")
+                auth.add_user(db, name, role, pw, actor=me)
+                if name == me.name:
+                    st.warning("You changed your own account: your sessions are signed out; sign in again "
+                               "with the new password.")
+                elif existed:
+                    st.success(render.plain(f"Reset {name}: new password, role {role}; their open sessions "
+                                            f"are signed out."))
+                else:
+                    st.success(render.plain(f"Added {name} ({role})."))
             except NegauditError as exc:
                 show_error(exc)
     others = [n for n in db.annotators()["name"] if n != me.name]
@@ -42,13 +53,18 @@ with tab_users:
         c1, c2, c3 = st.columns([2, 1, 1])
         who = c1.selectbox("Account", others, key="who")
         new_role = c2.selectbox("New role", [r.value for r in Role], key="new_role")
+        sure = c3.checkbox(f"Yes, remove {who}", key="confirm_remove",
+                           help="Their judgments stay (the log is append-only).")
         try:
             if c3.button("Change role"):
                 auth.set_role(db, who, new_role, me)
-                st.success(f"{who} is now {new_role}.")
-            if c3.button("Remove account"):
+                st.session_state["accounts_said"] = f"{who} is now {new_role} (their open sessions are signed out)."
+                st.rerun()
+            if c3.button("Remove account", disabled=not sure):
                 auth.remove_user(db, who, me)
-                st.success(f"Removed {who} (their judgments stay).")
+                st.session_state["accounts_said"] = f"Removed {who} (their judgments stay)."
+                st.session_state.pop("confirm_remove", None)
+                st.rerun()
         except NegauditError as exc:  # e.g. the account was removed in another session
             show_error(exc)
     accounts.dataframe(db.annotators(), hide_index=True, width="stretch")

@@ -40,7 +40,7 @@ c4.metric(f"FN rate (audit sample, n={int(overall['n'])})",
                "`negaudit report`.")
 st.caption(f"False-negative rate {rate} (95% Wilson interval), n={int(overall['n'])} decided "
            f"items of the random-audit sample (seed {seed}, prefix {meta['prefix']}, "
-           f"{meta['gaps']} gaps); partial apart: "
+           f"{meta['gaps']} gaps); false negative or partial (fn_risk's target): "
            f"{labels.format_rate(overall['fn_or_partial_rate'], overall['fnp_ci_low'], overall['fnp_ci_high'])}.")
 
 pooling = found.pooling

@@ -70,6 +70,17 @@ def test_roles_enforced_in_core(store):
     assert review.overlap_k(store) == 2
 
 
+def test_a_changed_account_keeps_its_creation_time(store):
+    boss = auth.add_user(store, "boss", "admin", "pw12")
+    auth.add_user(store, "bob", "annotator", "pw12")
+    born = store.annotators().set_index("name").created_at["bob"]
+    auth.set_role(store, "bob", "admin", boss)
+    auth.add_user(store, "bob", "annotator", "pw34", actor=boss)  # a password reset
+    row = store.annotators().set_index("name").loc["bob"]
+    assert row.created_at == born and row.role == "annotator"
+    assert auth.authenticate(store, "bob", "pw34") is not None
+
+
 def test_the_last_admin_stays(store):
     """No path leaves the store without an admin: removing (app or CLI), re-roling, or re-saving
     the account as an annotator. With a second admin each of them goes through."""

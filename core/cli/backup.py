@@ -18,11 +18,22 @@ def backup(
 ) -> None:
     """Copy every dataset, judgment and account into one DuckDB file that needs no .wal beside it.
 
-    A running app holds the file: use Admin -> Review settings -> Back up in the app then."""
+    A running app holds the file: use Admin -> Backup in the app then (the same copy, taken while
+    annotators work)."""
     from core.store.backup import backup as write_backup
     from core.store.backup import default_backup_path
+    from core.types import StoreLockedError
 
-    with open_store(db, read_only=True) as store:
+    try:
+        store = open_store(db, read_only=True)
+    except StoreLockedError:
+        from core.store import resolve_url
+
+        path = resolve_url(db, create=False).removeprefix("duckdb:///")
+        raise StoreLockedError(f"{path} is in use by another process (usually the running app): back it up "
+                               "there, Admin -> Backup (a consistent copy, taken while annotators work), or "
+                               "stop the app and run this again") from None
+    with store:
         path = write_backup(store, out or default_backup_path(store), overwrite=overwrite)
     typer.echo(f"backed up to {path} ({path.stat().st_size / 2**20:,.1f} MiB)")
 

@@ -357,10 +357,14 @@ class Store:
 
     # ---- annotators, sessions, settings ---------------------------------------------------
     def add_annotator(self, name: str, role: str, password_hash: str) -> None:
+        """Create an account, or change an existing one's role and password hash (its creation time stays)."""
+        a = S.annotators.c
         with self.engine.begin() as conn:
-            conn.execute(delete(S.annotators).where(S.annotators.c.name == name))
-            conn.execute(insert(S.annotators).values(
-                name=name, role=role, password_hash=password_hash, created_at=utcnow()))
+            changed = conn.execute(update(S.annotators).where(a.name == name).values(
+                role=role, password_hash=password_hash)).rowcount
+            if not changed:
+                conn.execute(insert(S.annotators).values(
+                    name=name, role=role, password_hash=password_hash, created_at=utcnow()))
 
     def annotator(self, name: str) -> dict | None:
         with self.engine.connect() as conn:

@@ -125,3 +125,4 @@ def test_expired_or_forged_session_token_gets_the_sign_in_page(db, store_of, tok
     assert not at.exception, at.exception
     assert at.title[0].value.startswith("negaudit — sign in")
     assert "session" not in at.query_params  # the dead token is dropped from the URL
+    assert any("Your session ended" in i.value for i in at.info)  # says why the sign-in page is back

@@ -259,3 +259,29 @@ def test_leaving_review_or_signing_out_gives_the_card_back(app, store_of):
     at.switch_page("pages/admin.py")
     at.run()
     assert not at.exception and leases.my_leases(store_of, DS, "boss") == []  # held no more off Review
+
+
+def test_accounts_say_add_from_reset_and_remove_only_when_confirmed(app, store_of):
+    at = app("boss", "pages/admin.py")
+
+    def save(name: str, pw: str) -> None:
+        form = [t for t in at.text_input if t.label in ("Name", "Password")]
+        form[0].input(name)
+        form[1].input(pw)
+        next(b for b in at.button if b.label == "Save account").click().run()
+        assert not at.exception and not at.error, (at.exception, at.error)
+
+    born = store_of.annotators().set_index("name").created_at["ann"]
+    save("cat", "pw-cat")
+    assert "Added cat" in html.unescape(at.success[0].value)
+    save("ann", "pw-new")  # an existing name: a reset, said as one; the account keeps its creation time
+    assert "Reset ann" in html.unescape(at.success[0].value)
+    assert store_of.annotators().set_index("name").created_at["ann"] == born
+    at.selectbox(key="who").set_value("cat").run()
+    remove = next(b for b in at.button if b.label == "Remove account")
+    assert remove.disabled  # not before the confirmation
+    at.checkbox(key="confirm_remove").check().run()
+    next(b for b in at.button if b.label == "Remove account").click().run()
+    assert "cat" not in set(store_of.annotators()["name"])
+    assert "Removed cat" in html.unescape(at.success[0].value)
+    assert "cat" not in at.selectbox(key="who").options  # the picker forgets it at once

@@ -305,6 +305,20 @@ def test_backup_cli(files, tmp_path) -> None:
     assert_misuse(negaudit("backup", "--db", files["db"], "--out", tmp_path / "c.db"), "must end in .duckdb")
     assert_misuse(negaudit("backup", "--db", files["db"], "--out", files["db"]), "the database itself")
     assert_misuse(negaudit("backup", "--db", tmp_path / "none.duckdb"), "no such database file")
+    # another process (the app) holds the file: say where the backup is taken then
+    import subprocess
+    import sys
+
+    held = tmp_path / "held.duckdb"
+    held.write_bytes(Path(files["db"]).read_bytes())
+    hold = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(held)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert_misuse(negaudit("backup", "--db", held, "--out", tmp_path / "h.duckdb"), "Admin -> Backup")
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.mark.parametrize("argv,needle", [
