@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import archive, export, render, review
 from core.report import spreadsheet_csv
+from core.review import learning
 from core.types import NegauditError
 from pages._ui import dataset_picker, off_review, require_admin, show_error, store
 
@@ -40,6 +41,13 @@ flagged = c3.selectbox("Disagreements / unsure", ["risk", "drop"])
 c1, c2, c3 = st.columns(3)
 use_risk = c1.checkbox("Drop unreviewed candidates by risk", value=True)
 thr = c1.slider("…with fn_risk ≥", 0.0, 1.0, 0.5, 0.05, disabled=not use_risk)
+refit = learning.last_refit(db, dataset)
+if refit and use_risk:
+    shift = float(refit.get("level_shift") or 0.0)
+    c1.caption(f"fn_risk was refitted from {refit['judgments']:,} judgments at {refit['at']}"
+               + (f", re-levelled by {shift:+.2f} log-odds from {refit['level_sample']:,} random-order "
+                  "judgments" if shift else "")
+               + " (Insights → the learning queue).")
 num_neg = int(c2.number_input("Negatives per query (0 = all)", 0, 1000, 0))
 sampling = c2.radio("…chosen", ["random", "top"], horizontal=True,
                     help="a seeded random sample, or the best-ranked (hardest) first")

@@ -17,6 +17,7 @@ from core.export.manifest import (
 )
 from core.export.policy import ExportPolicy, apply_policy, summarize_counts
 from core.labels import consensus_from_labels
+from core.review.learning import last_refit
 from core.types import Label, NegauditError, Role
 
 FORMATS = ("triplet", "n-tuple", "labeled-pair", "labeled-list", "hf", "beir", "trec-qrels", "judgments")
@@ -178,6 +179,7 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
         "annotators": annotators,
         "judgments": _judgment_summary(f["current"], f["consensus"], store, name),
         "scorer_versions": scorer,
+        "risk_refit": last_refit(store, name),  # None: the scorer's own fn_risk filtered the candidates
         "files": file_entries(files, root),
     }
     write_manifest(manifest_path(out), manifest)

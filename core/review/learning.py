@@ -75,6 +75,16 @@ def history(store: Store, dataset: str) -> list[dict]:
     return out if isinstance(out, list) else []
 
 
+def last_refit(store: Store, dataset: str) -> dict | None:
+    """The refit whose fn_risk is in the store now (when, from how many judgments, and the level shift the
+    random-order sample asked for), or None when the scorer's own risk is still in use."""
+    done = [h for h in history(store, dataset) if "skipped" not in h]
+    if not done:
+        return None
+    h = done[-1]
+    return {k: h.get(k) for k in ("at", "judgments", "level_sample", "level_shift")}
+
+
 # What a reader of the refit table looks for first (how many judgments, is the risk calibrated, was it
 # re-levelled); timings, sizes and the long `evidence` text go to the right.
 HISTORY_COLUMNS = ("at", "judgments", "ece_scorer", "ece_before", "ece_after", "level_sample", "level_shift",

@@ -171,6 +171,11 @@ def test_random_order_judgments_set_the_level_others_do_not(tmp_path, queue):
         if queue == "random":
             assert rec["level_sample"] == 40 and rec["level_shift"] < 0
             assert un.fn_risk.mean() < un.base.mean() - 0.05
+            # the export that filters on this risk says so in its manifest
+            from core.export import export_dataset
+
+            m = export_dataset(s, DS, "triplet", tmp_path / f"t-{queue}.parquet")
+            assert m["risk_refit"]["level_shift"] == rec["level_shift"] and m["risk_refit"]["level_sample"] == 40
         else:
             assert rec["level_sample"] == 0 and rec["level_shift"] == 0
             assert abs(un.fn_risk.mean() - un.base.mean()) < 1e-6
