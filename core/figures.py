@@ -52,10 +52,25 @@ def insights(store: Store, dataset: str, seed: int = 0) -> Insights:
     return Insights(table, meta, ag, judged, pooling, figures)
 
 
+def summary_line(found: Insights) -> str:
+    """When and from what the figures were drawn: a saved page can be dated and tied to a state of the labels."""
+    from datetime import UTC, datetime
+
+    from core.labels import format_rate
+
+    o, m = found.table.iloc[0], found.meta
+    rate = (f"false-negative rate {format_rate(o['fn_rate'], o['ci_low'], o['ci_high'])} (95% Wilson), "
+            f"n={int(o['n'])} of the random audit sample (seed {m.get('seed')}, prefix {m.get('prefix')}, "
+            f"{m.get('gaps')} gaps)" if int(o["n"]) else "no random-audit sample judged yet")
+    return (f"Drawn {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(found.judged):,} judged items; {rate}; "
+            f"Krippendorff's alpha over {found.agreement['items_multi']:,} items with two or more votes.")
+
+
 def figures_html(found: Insights, title: str) -> str:
     """One self-contained page (plotly.js inlined once, nothing fetched when opened) with every figure."""
     head = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
-            f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'><h1>{html.escape(title)}</h1>")
+            f"<body style='font-family:sans-serif;max-width:1100px;margin:auto'><h1>{html.escape(title)}</h1>"
+            f"<p>{html.escape(summary_line(found))}</p>")
     parts = [head]
     for i, key in enumerate(FIGURES):
         parts.append(found.figures[key].to_html(full_html=False, include_plotlyjs=(i == 0), div_id=key))

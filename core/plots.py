@@ -162,12 +162,13 @@ def throughput(tp: pd.DataFrame) -> go.Figure:
     for name, g in tp.groupby("annotator"):
         # an hour-wide bar starting at its hour (plotly centres a datetime bar and sizes it to the data)
         fig.add_bar(x=g.hour, y=g.decisions, name=str(name), width=hour_ms * 0.9, offset=0,
-                    hovertemplate="%{x|%b %d %H:00} UTC<br>%{y} decisions<extra>" + str(name) + "</extra>")
+                    hovertemplate="%{x|%b %d %H:00} UTC<br>%{y} actions<extra>" + str(name) + "</extra>")
     hours = pd.to_datetime(tp.hour)
     # at least a few hours across: one busy hour alone got sub-second ticks ("18:59:59.9996")
     lo, hi = hours.min() - pd.Timedelta(hours=1), max(hours.max() + pd.Timedelta(hours=2),
                                                       hours.min() + pd.Timedelta(hours=4))
-    fig.update_layout(title=title, xaxis_title="hour (UTC)", yaxis_title="decisions", barmode="stack",
+    fig.update_layout(title=title, xaxis_title="hour (UTC)", yaxis_title="actions (labels, undos, adjudications)",
+                      barmode="stack",
                       xaxis={"type": "date", "range": [lo, hi], "tickformat": "%b %d %H:%M"})
     return fig
 

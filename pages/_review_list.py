@@ -59,7 +59,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         secs = time.time() - state["list_t0"]
         review.decide(db, me, dataset, c.query_id, c.doc_id, label, "", seconds=secs,
                       blind=blind[i], shown_risk=c.fn_risk, queue=Mode.QUERY.value)
-        state["flash"] = f"Saved {label} for {c.doc_id}."
+        state["flash"] = f"Saved {label} for query {c.query_id} / doc {c.doc_id}."
         state["list_focus"], state["list_t0"] = listing.after_label(i, n), time.time()
         learning.maybe_relearn(db, dataset)
 

@@ -38,6 +38,10 @@ c4.metric(f"FN rate (audit sample, n={int(overall['n'])})",
           help="False negatives / decided items (negative, false negative, partial) in the judged "
                "prefix of the seeded random-audit queue: an unbiased sample. Same figure as "
                "`negaudit report`.")
+if overall["n"] == 0:
+    st.info(f"No false-negative rate yet: it is estimated from the first cards of the random audit order (a "
+            f"uniform sample), judged at least 95% without gaps. Label some in Review with the queue 'Random "
+            f"audit sample', seed {seed}.")
 st.caption(f"False-negative rate {rate} (95% Wilson interval), n={int(overall['n'])} decided "
            f"items of the random-audit sample (seed {seed}, prefix {meta['prefix']}, "
            f"{meta['gaps']} gaps); false negative or partial (fn_risk's target): "

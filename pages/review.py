@@ -105,7 +105,7 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
     fast = (f" Under the {floor:.0f} s reading floor ({secs:.1f} s): flagged for a second look."
             if secs < floor else "")
-    state["flash"] = f"Saved {label} for {did}.{fast}"
+    state["flash"] = f"Saved {label} for query {qid} / doc {did}.{fast}"
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
 

@@ -152,7 +152,7 @@ def _print_summary(manifest: dict, out: Path) -> None:
         console.print(t)
     w = manifest["written"]
     what = f"{w['rows']:,} rows ({w['layout']})" if "rows" in w else f"{w['qrels']:,} qrels"
-    console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}")
+    console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}", soft_wrap=True)  # paths unbroken
     for k, v in (w.get("skipped") or {}).items():
         if v:
             console.print(f"[yellow]skipped {v:,} {k.replace('_', ' ')}[/yellow]")
@@ -218,9 +218,9 @@ def report(
                       f"`--sample all` (biased)[/yellow]")
     if out:
         write_report_csv(table, out, meta)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", soft_wrap=True)
     if figures is not None:
-        console.print(f"wrote {figures} (open it in a browser)")
+        console.print(f"wrote {figures} (open it in a browser)", soft_wrap=True)
 
 
 def _rate(p: float, lo: float, hi: float) -> str:

@@ -168,6 +168,7 @@ def test_insights_page(app, store_of):
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 6
     assert at.metric[0].value == "4"
+    assert any("No false-negative rate yet" in i.value for i in at.info)  # risk-queue cards only: says how
 
 
 def test_export_admin_only(app, tmp_path):

@@ -137,7 +137,7 @@ class Session:
             self._conn.__exit__(None, None, None)
 
 
-SAVED = re.compile(r"Saved (\w+) for (\S+?)\.(?:\s|$)")
+SAVED = re.compile(r"Saved (\w+) for query \S+ / doc (\S+?)\.(?:\s|$)")
 
 
 def test_sigkill_mid_burst_loses_no_acknowledged_relabel(tmp_path):

@@ -97,6 +97,7 @@ def test_report_figures_are_one_offline_page(toy_db, tmp_path):
     text = page.read_text()
     assert [m for m in FIGURES if f'id="{m}"' in text] == list(FIGURES)
     assert text.count("plotly.js v") == 1  # the library once, not six times
+    assert re.search(r"Drawn \d{4}-\d\d-\d\d \d\d:\d\d UTC from \d+ judged items", text)  # dated, tied to the labels
     assert not re.findall(r"<script[^>]+src=", text)  # nothing to fetch when opened offline
     again = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--figures", str(page)])
     assert again.exit_code != 0  # an existing page needs --overwrite
