@@ -66,7 +66,7 @@ except NegauditError as exc:
     st.stop()
 
 fmt = st.selectbox("Format", list(export.FORMATS), key="fmt")
-suffix = ".parquet" if fmt in export.FILE_FORMATS else ""
+suffix = ".parquet" if fmt in export.FILE_FORMATS else (".txt" if fmt == "trec-qrels" else "")
 if fmt == "judgments":
     st.info("The judgment log is written whole (every label, undo and adjudication, as stored): the settings "
             "and the preview above do not apply to it.")
@@ -79,7 +79,7 @@ if st.button("Export", type="primary"):
     try:
         manifest = export.export_dataset(db, dataset, fmt, out, policy=policy, actor=me,
                                          overwrite=overwrite)
-        st.session_state["exported"] = (str(Path(out).expanduser()), manifest, (dataset, fmt, out))
+        st.session_state["exported"] = (str(Path(out).expanduser().resolve()), manifest, (dataset, fmt, out))
     except NegauditError as exc:
         show_error(exc, OUT_WORDS)
 done = st.session_state.get("exported")

@@ -135,7 +135,11 @@ def check_folder_target(path: Path, overwrite: bool = False) -> None:
 
     --overwrite replaces the whole folder, so it may only replace an earlier export's (one that holds its
     manifest), and never the current folder or one above it (`--out .` once emptied the folder it ran in).
+    A name ending in .parquet / .jsonl is refused: a folder of that name is not what its writer meant.
     """
+    if path.suffix.lower() in FILE_SUFFIXES:
+        raise NegauditError(f"--out {path} names a {path.suffix} file, but this format writes a folder: "
+                            f"give a folder path (the table formats write one {path.suffix} file)")
     if not path.exists():
         return
     if not path.is_dir():

@@ -267,6 +267,14 @@ def test_judgments_export_is_the_whole_log(store, tmp_path, suffix):
         export_dataset(store, DS, "judgments", tmp_path / "log.csv")
 
 
+def test_a_folder_format_refuses_a_file_name(store, tmp_path):
+    """`--format beir --out x.parquet` made a folder named x.parquet."""
+    for fmt in ("beir", "hf"):
+        with pytest.raises(NegauditError, match="this format writes a folder"):
+            export_dataset(store, DS, fmt, tmp_path / "x.parquet")
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_cli_refuses_policy_flags_for_the_judgment_log(toy_db, tmp_path):
     from core.cli import main
 
