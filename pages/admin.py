@@ -13,7 +13,7 @@ from core.types import Label, NegauditError, Role
 from pages._review_common import LABELS
 from pages._ui import dataset_picker, off_review, require_admin, show_error, store
 
-ADJ_BOX = "max(180px, calc(100vh - 580px))"  # the passage boxes: votes, note and buttons in view at 800 px
+ADJ_BOX = "max(160px, calc(100vh - 600px))"  # the passage boxes: votes, note and buttons in view at 800 px
 
 me = require_admin()
 off_review(me)
@@ -106,13 +106,19 @@ with tab_adj:
     if dis is None or dis.empty:
         st.info("No disagreements to adjudicate.")
     else:
-        st.caption(f"{len(dis)} disputed items; your label here is final.")
-        row = dis.iloc[0]
+        i = st.session_state.get("adj_at", 0) % len(dis)  # "Next" walks the list; a decision drops an item
+        row = dis.iloc[i]
         card = review.load_card(db, dataset, row.query_id, row.doc_id)
         # The Review card's layout: positive | disputed candidate side by side, each scrolling in itself,
         # so the votes and the buttons stay in view (the stacked card put them two screens down).
         hl = render.card_highlight(card.query, card.positives, card.candidate)
-        st.markdown(render.votes_html(row.votes), unsafe_allow_html=True)
+        head, nxt = st.columns([5, 1])
+        head.markdown(f'<div style="font-size:0.9em;opacity:0.85">Disputed item {i + 1} of {len(dis)} '
+                      f'&#183; your label here is final</div>{render.votes_html(row.votes)}',
+                      unsafe_allow_html=True)
+        if nxt.button("Next disputed", key="adj_next", disabled=len(dis) < 2):
+            st.session_state["adj_at"] = i + 1
+            st.rerun()
         st.markdown(render.query_html(card.query, hl), unsafe_allow_html=True)
         left, right = st.columns(2)
         left.markdown(render.box_html("positive", "labelled positive", card.positives[:3], hl, ADJ_BOX,

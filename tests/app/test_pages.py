@@ -243,6 +243,7 @@ def test_admin_page_settings_and_adjudication(app, store_of):
     next(b for b in at.button if b.label == "Save overlap").click().run()
     assert review.overlap_k(store_of) == 2
     assert {"Negative", "False negative", "Partial", "Unsure"} <= {b.label for b in at.button}  # words, not values
+    assert any("Disputed item 1 of 1" in m.value for m in at.markdown)  # where the admin is in the list
     box = [m.value for m in at.markdown if "na-candidate" in m.value]
     assert box and "disputed candidate" in box[0]  # beside the positive, not under it
     next(b for b in at.button if b.label == "False negative").click().run()
