@@ -52,7 +52,8 @@ if view == VIEWS[1]:
 mode = MODES[sb.radio("Queue", list(MODES), key="mode")]
 miner = sb.selectbox("Miner", ["all", *review.miners(db, dataset)], key="miner")
 risk_min, risk_max = sb.slider("fn_risk range", 0.0, 1.0, (0.0, 1.0), 0.05, key="risk_range")
-others = [n for n in db.annotators()["name"] if n != me.name]
+# accounts and anyone whose votes are in this dataset (a removed account's labels stay reviewable by name)
+others = sorted((set(db.annotators()["name"]) | set(review.progress(db, dataset)["annotator"])) - {me.name})
 status_opts = {"Unreviewed by me": "unreviewed", "Reviewed by me": "mine",
                **{f"Reviewed by {n}": f"by:{n}" for n in others}, "All": "any"}
 status = status_opts[sb.selectbox("Show", list(status_opts), key="status")]

@@ -287,3 +287,16 @@ def test_accounts_say_add_from_reset_and_remove_only_when_confirmed(app, store_o
     assert "cat" not in set(store_of.annotators()["name"])
     assert "Removed cat" in html.unescape(at.success[0].value)
     assert "cat" not in at.selectbox(key="who").options  # the picker forgets it at once
+
+
+def test_a_removed_accounts_labels_stay_reviewable_by_name(app, store_of):
+    from core import auth
+    from core.auth import User
+    from core.types import Role
+
+    auth.add_user(store_of, "cat", "annotator", "pw-cat")
+    q, d = review.next_keys(store_of, "x", review.QueueSpec(DS), limit=1).iloc[0][["query_id", "doc_id"]]
+    review.decide(store_of, User("cat", Role.ANNOTATOR), DS, q, d, "false_negative")
+    auth.remove_user(store_of, "cat")  # the account goes, the vote stays
+    at = app("ann")
+    assert "Reviewed by cat" in at.selectbox(key="status").options
