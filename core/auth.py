@@ -72,6 +72,12 @@ def add_user(store: Store, name: str, role: Role | str, password: str,
     return User(name, role)
 
 
+def earlier_judgments(store: Store, name: str) -> int:
+    """Judgments already in the log under `name` while no account holds it (a removed account's): a new
+    account of that name would take them over, so the app and the CLI say so."""
+    return 0 if store.annotator(name) is not None else SA.judgments_by(store, name)
+
+
 def _keep_an_admin(store: Store, name: str, role: Role | None) -> None:
     """Refuse a change that leaves no admin: nobody could then export, adjudicate or add accounts
     in the app (`role` None = the account is removed)."""

@@ -129,7 +129,8 @@ def reliability(judged: pd.DataFrame, bins: int = 10, before: pd.DataFrame | Non
                         text=[f"n={n}" for n in g0.n], line_color="#9ca3af",
                         marker_size=np.clip(np.sqrt(g0.n) * 4, 6, 24))
     fig.add_scatter(x=g.risk, y=g.rate, mode="lines+markers",
-                    name="judged" if g0 is None else "refitted (after)",
+                    name=(f"judged ({int(g.n.sum())} items; marker size = items in the bin)" if g0 is None
+                          else f"refitted (after; {int(g.n.sum())} items)"),
                     text=[f"n={n}" for n in g.n], marker_size=np.clip(np.sqrt(g.n) * 4, 6, 24))
     fig.update_layout(title=title, xaxis_title="mean fn_risk in bin",
                       yaxis_title="judged rate of false negative or partial", xaxis_range=[0, 1],

@@ -36,8 +36,13 @@ with tab_users:
         if st.form_submit_button("Save account"):
             name = name.strip()
             existed = db.annotator(name) is not None
+            inherited = auth.earlier_judgments(db, name)
             try:
                 auth.add_user(db, name, role, pw, actor=me)
+                if inherited:
+                    many = "s" if inherited != 1 else ""
+                    st.warning(render.plain(f"{name} already has {inherited:,} judgment{many} in the log from an "
+                                            f"earlier account of that name: they count as this account's."))
                 if name == me.name:
                     st.warning("You changed your own account: your sessions are signed out; sign in again "
                                "with the new password.")

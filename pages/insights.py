@@ -76,7 +76,10 @@ if hist:
                "else `vector-free` and why; `level_sample`: judged items labelled in the *random* order (an "
                "unbiased sample of the queue), `level_shift`: the log-odds shift they asked of the scorer's "
                "level, 0 unless they reject it at 5% — judge some items in the random order to check the "
-               "risk percentages.")
+               "risk percentages. `judgments`: rows in the log when the refit ran (undos included); `judged` / "
+               "`positives`: the decided items it learned from and how many of them were false negatives or "
+               "partial; `items`: all items it re-scored; `vectors_s` / `write_s`: seconds to read the vectors "
+               "and to write the new risk.")
     st.dataframe(learning.history_table(hist), hide_index=True, width="stretch")
 else:
     every = learning.learn_every(db)

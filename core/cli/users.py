@@ -34,8 +34,13 @@ def add(
 
     password = _read_password(password_stdin)
     with open_store(db) as store:
+        inherited = auth.earlier_judgments(store, name)
         user = auth.add_user(store, name, role.value, password)
     typer.echo(f"saved {user.name} ({user.role.value})")
+    if inherited:
+        many = "s" if inherited != 1 else ""
+        typer.echo(f"note: {name} already has {inherited:,} judgment{many} from an earlier account of that "
+                   "name; they count as this account's")
 
 
 @users_app.command("list")

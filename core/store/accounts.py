@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from core.store import schema as S
 from core.store.base import utcnow
@@ -44,3 +44,11 @@ def delete_annotator(store: Store, name: str) -> None:
         conn.execute(delete(S.sessions).where(S.sessions.c.annotator == name))
         conn.execute(delete(S.assignments).where(S.assignments.c.annotator == name))
         conn.execute(delete(S.annotators).where(S.annotators.c.name == name))
+
+
+def judgments_by(store: Store, name: str) -> int:
+    """Rows of the judgment log written under `name`, in every dataset (a name is the account's identity:
+    a new account with a removed one's name inherits its votes)."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(S.judgments)
+                                .where(S.judgments.c.annotator == name)).scalar_one())

@@ -300,3 +300,9 @@ def test_a_removed_accounts_labels_stay_reviewable_by_name(app, store_of):
     auth.remove_user(store_of, "cat")  # the account goes, the vote stays
     at = app("ann")
     assert "Reviewed by cat" in at.selectbox(key="status").options
+    admin = app("boss", "pages/admin.py")  # a new account of that name takes the votes over: said so
+    form = [t for t in admin.text_input if t.label in ("Name", "Password")]
+    form[0].input("cat")
+    form[1].input("pw-cat2")
+    next(b for b in admin.button if b.label == "Save account").click().run()
+    assert any("already has 1 judgment in the log" in html.unescape(w.value) for w in admin.warning)
