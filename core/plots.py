@@ -49,8 +49,9 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
         top = max(top, float(rate.max()))
     if not judged.empty:
         fig.add_scatter(
-            x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers",
+            x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers+text",
             name=f"judged FN ({sample})", marker_color="#dc2626",
+            text=[f"n={int(n)}" for n in judged["n"]], textposition="middle right",  # a point from 3 items shows it
             error_y={"type": "data", "symmetric": False,
                      "array": judged["ci_high"] - judged["fn_rate"],
                      "arrayminus": judged["fn_rate"] - judged["ci_low"]},
@@ -59,7 +60,8 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
                           "%{customdata[0]}<extra></extra>")
         top = max(top, float(judged["ci_high"].max()))
         overall = table[table["bucket"] == "all"].iloc[0]
-        fig.add_hline(y=float(overall["fn_rate"]), line_dash="dash", annotation_text=(
+        fig.add_hline(y=float(overall["fn_rate"]), line_dash="dash", annotation_position="top left",
+                      annotation_text=(
             f"overall {labels.format_rate(overall['fn_rate'], overall['ci_low'], overall['ci_high'])}"
             f", n={int(overall['n'])}"))
     fig.update_layout(title=title, xaxis_title="mining rank (best over miners)", yaxis_title="rate",

@@ -62,7 +62,10 @@ n_items = review.count_items(db, dataset)
 st.caption(f"Each annotator's current votes by label (an undone vote is gone; adjudications are not votes); "
            f"share: of the dataset's {n_items:,} items. The throughput chart counts every action, "
            "undos included; time per decision counts each label as it was given.")
-st.dataframe(review.progress(db, dataset), hide_index=True, width="stretch",
+prog = review.progress(db, dataset)
+accounts = set(db.annotators()["name"])
+prog["annotator"] = [n if n in accounts else f"{n} (removed)" for n in prog["annotator"]]  # votes stay
+st.dataframe(prog, hide_index=True, width="stretch",
              column_config={"share": st.column_config.NumberColumn("share of items", format="percent")})
 
 st.subheader("The learning queue: calibration before and after")

@@ -300,6 +300,8 @@ def test_a_removed_accounts_labels_stay_reviewable_by_name(app, store_of):
     auth.remove_user(store_of, "cat")  # the account goes, the vote stays
     at = app("ann")
     assert "Reviewed by cat" in at.selectbox(key="status").options
+    ins = app("ann", "pages/insights.py")
+    assert "cat (removed)" in set(ins.dataframe[0].value["annotator"])  # progress marks the account gone
     admin = app("boss", "pages/admin.py")  # a new account of that name takes the votes over: said so
     form = [t for t in admin.text_input if t.label in ("Name", "Password")]
     form[0].input("cat")

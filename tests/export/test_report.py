@@ -34,6 +34,7 @@ def test_report_on_random_queue(store):
     assert everything.iloc[0]["n"] + everything.iloc[0]["excluded"] == meta_all["judged"]
     fig = plots.fn_rate_by_rank(pd.DataFrame(), table)
     assert fig.data[0].error_y.array is not None and fig.layout.shapes  # interval + overall line
+    assert all(t.startswith("n=") for t in fig.data[0].text)  # each judged point says how many items it rests on
 
 
 def test_csv_neutralises_formulas_but_keeps_numbers(tmp_path):
