@@ -52,6 +52,9 @@ class Sampling(str, Enum):
 
 
 FOLDER_FORMATS = (Fmt.hf, Fmt.beir)
+# `export`'s options that shape training data; the judgment log takes none of them.
+POLICY_OPTIONS = ("false_negatives", "partial", "drop_risk_above", "flagged", "num_negatives", "seed",
+                  "sampling", "split", "relabel_split", "layout")
 
 
 def _threshold(value: str) -> str:
@@ -71,6 +74,7 @@ SeedOption = Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX,
 
 
 def export(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="dataset to export")],
     fmt: Annotated[Fmt, typer.Option("--format", help="output format")],
     out: Annotated[Path, typer.Option("--out", help="file (.parquet/.jsonl; TREC: any) or folder "
@@ -111,12 +115,10 @@ def export(
     from core.export.writers import check_file_target, check_folder_target
 
     if fmt == Fmt.judgments:  # the log is written as it is: a policy flag would only mislead its manifest
-        given = {"--false-negatives": false_negatives != FnPolicy.to_positive, "--partial": partial != PartialPolicy.drop,
-                 "--drop-risk-above": drop_risk_above != "0.5", "--flagged": flagged != FlaggedPolicy.risk,
-                 "--num-negatives": num_negatives is not None, "--seed": seed != 0,
-                 "--sampling": sampling != Sampling.random, "--split": split is not None,
-                 "--relabel-split": relabel_split is not None, "--layout": layout != Layout.triplet}
-        flags = [k for k, v in given.items() if v]
+        from typer._click.core import ParameterSource
+
+        flags = [f"--{p.replace('_', '-')}" for p in POLICY_OPTIONS
+                 if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE]
         if flags:
             raise typer.BadParameter(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply: the "
                                      "judgment log is written whole", param_hint="--format judgments")

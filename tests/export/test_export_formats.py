@@ -283,3 +283,8 @@ def test_cli_refuses_policy_flags_for_the_judgment_log(toy_db, tmp_path):
         main(["export", "--name", DS, "--db", str(toy_db), "--format", "judgments", "--out", str(out),
               "--num-negatives", "3"])
     assert exc.value.code == 2 and not out.exists()
+    import inspect
+
+    from core.cli.export import POLICY_OPTIONS, export
+
+    assert set(POLICY_OPTIONS) <= set(inspect.signature(export).parameters)  # each name is one of export's options
