@@ -67,9 +67,7 @@ def sign_in_page() -> None:
 def sign_out() -> None:
     u = st.session_state.get("user")
     if u is not None:  # the card on screen goes back to the queue
-        from core import review
-
-        review.step_away(store(), u)
+        off_review(u, always=True)
     auth.sign_out(store(), st.session_state.get("token"))
     for k in ("token", "user"):
         st.session_state.pop(k, None)
@@ -85,12 +83,17 @@ def user() -> User:
     return u
 
 
-def off_review(u: User) -> None:
-    """Called by every page but Review: the card `u` held there goes back to the queue (overlap k counts
-    holders, and signing in lands on Review, so an admin who went straight to Admin held the head)."""
-    from core import review
+ON_REVIEW = "on_review"  # set by the Review page: this session may hold a card
 
-    review.step_away(store(), u)
+
+def off_review(u: User, always: bool = False) -> None:
+    """Called by every page but Review (and on sign-out, `always`): the card `u` held there goes back to the
+    queue (overlap k counts holders, and signing in lands on Review, so an admin who went straight to Admin
+    held the head). Only once per visit to Review: the other pages' reruns write nothing."""
+    if st.session_state.pop(ON_REVIEW, False) or always:
+        from core import review
+
+        review.step_away(store(), u)
 
 
 def require_admin() -> User:

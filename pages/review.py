@@ -22,7 +22,7 @@ from pages._review_common import (
     query_choice,
 )
 from pages._review_list import list_view
-from pages._ui import dataset_picker, release_sidebar_focus, store, user
+from pages._ui import ON_REVIEW, dataset_picker, release_sidebar_focus, store, user
 
 MODES = {
     "Highest risk first": Mode.RISK,
@@ -34,6 +34,7 @@ VIEWS = ["One card", "List by query"]
 
 me = user()
 db = store()
+st.session_state[ON_REVIEW] = True  # a card shown here is held: another page gives it back (pages/_ui.off_review)
 st.markdown(CSS, unsafe_allow_html=True)
 st.title("Review")
 dataset = dataset_picker()
