@@ -7,7 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Float,
+    Double,
     Index,
     Integer,
     MetaData,
@@ -20,6 +20,9 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# Real numbers are Double, not Float: DuckDB's FLOAT is 4 bytes, so a decision time of 0.4 s came back as
+# 0.4000000059604645 in every export (PostgreSQL's FLOAT was already 8 bytes; migration 0006).
 
 datasets = Table(
     "datasets",
@@ -69,7 +72,7 @@ candidates = Table(
     Column("doc_id", String, nullable=False),
     Column("miner", String, nullable=False),
     Column("rank", Integer, nullable=False),
-    Column("score", Float),
+    Column("score", Double),
 )
 
 risk = Table(
@@ -79,12 +82,12 @@ risk = Table(
     Column("query_id", String, nullable=False),
     Column("doc_id", String, nullable=False),
     Column("scorer_version", String, nullable=False),
-    Column("pos_score", Float),
-    Column("fn_risk", Float, nullable=False),
+    Column("pos_score", Double),
+    Column("fn_risk", Double, nullable=False),
     Column("signals", Text, nullable=False, default="{}"),
     Column("reasons", Text, nullable=False, default=""),
     # The scorer's fn_risk, kept when the learning queue replaces fn_risk (NULL: fn_risk is it).
-    Column("base_fn_risk", Float),
+    Column("base_fn_risk", Double),
 )
 
 query_bias = Table(
@@ -93,10 +96,10 @@ query_bias = Table(
     Column("dataset", String, nullable=False),
     Column("query_id", String, nullable=False),
     Column("n_positives", Integer, nullable=False),
-    Column("judged_at_k", Float),
-    Column("lexical_overlap", Float),
+    Column("judged_at_k", Double),
+    Column("lexical_overlap", Double),
     Column("positive_rank", Integer),
-    Column("pooling_bias_risk", Float),
+    Column("pooling_bias_risk", Double),
 )
 
 judgment_id_seq = Sequence("judgment_id_seq", metadata=metadata)
@@ -117,9 +120,9 @@ judgments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Measured by the app (NULL for CLI/API writes): card shown -> decision, in seconds; whether
     # the card hid fn_risk (blind audit); the fn_risk the card carried, shown or hidden.
-    Column("seconds", Float),
+    Column("seconds", Double),
     Column("blind", Boolean),
-    Column("shown_risk", Float),
+    Column("shown_risk", Double),
     # The review queue's order the card came from (risk | uncertain | random | query; NULL for CLI/API
     # writes): the random order's judgments are an unbiased sample of the queue (the refit's level check).
     Column("queue", String),

@@ -125,3 +125,29 @@ def test_autogenerate_finds_no_drift_on_postgres(databases, tmp_path) -> None:
     with Store.open(databases.new("postgres", tmp_path)) as s, s.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(ctx, S.metadata) == []
+
+
+def test_reals_come_back_as_written_after_0006(store_url: str) -> None:
+    """A store at 0005 (DuckDB's FLOAT is 4 bytes: 0.4 read back as 0.4000000059604645) is moved to
+    DOUBLE and gives back the values written; new writes keep 8 bytes on either backend."""
+    from alembic import command
+
+    from core.store.migrate import register_duckdb
+
+    engine = create_engine(resolve_url(store_url))
+    with engine.begin() as conn:
+        register_duckdb()
+        command.upgrade(alembic_config(conn), "0005")
+        conn.execute(S.judgments.insert().values(
+            dataset="ds", query_id="q1", doc_id="d1", annotator="ann", label="negative", note="",
+            action="label", created_at=pd.Timestamp.now(tz="UTC"), seconds=0.4, shown_risk=0.1234567))
+        conn.execute(S.query_bias.insert().values(dataset="ds", query_id="q1", n_positives=1,
+                                                  judged_at_k=0.1))
+    engine.dispose()
+    with Store.open(store_url) as s:
+        got = s.judgments("ds")
+        assert got.seconds.tolist() == [0.4] and got.shown_risk.tolist() == [0.1234567]
+        assert s.query_bias("ds").judged_at_k.tolist() == [0.1]
+        s.add_judgment("ds", "q1", "d2", "ann", "negative", seconds=0.123456789012, shown_risk=1 / 3)
+        got = s.judgments("ds").set_index("doc_id")
+        assert got.seconds["d2"] == 0.123456789012 and got.shown_risk["d2"] == 1 / 3
