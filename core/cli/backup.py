@@ -27,9 +27,9 @@ def backup(
     try:
         store = open_store(db, read_only=True)
     except StoreLockedError:
-        from core.store import resolve_url
+        from core.store.engine import duckdb_file, resolve_url
 
-        path = resolve_url(db, create=False).removeprefix("duckdb:///")
+        path = duckdb_file(resolve_url(db, create=False))
         raise StoreLockedError(f"{path} is in use by another process (usually the running app): back it up "
                                "there, Admin -> Backup (a consistent copy, taken while annotators work), or "
                                "stop the app and run this again") from None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
+from core.store.engine import duckdb_file
 from core.store.store import Store
 from core.types import NegauditError, Role
 
@@ -27,7 +28,8 @@ SUFFIX = ".duckdb"
 
 def default_backup_path(store: Store, folder: str | os.PathLike = ".negaudit/backups") -> Path:
     """`<folder>/<store file stem>-<UTC time>.duckdb`: one new file per backup, never an old one."""
-    stem = Path(store.url.removeprefix("duckdb:///")).stem if store.is_duckdb else "negaudit"
+    file = duckdb_file(store.url)
+    stem = file.stem if file else "negaudit"
     base = Path(folder).expanduser() / f"{stem}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     path, n = base.with_name(base.name + SUFFIX), 1
     while path.exists():  # two backups in one second
@@ -58,7 +60,7 @@ def backup(store: Store, out: str | os.PathLike, overwrite: bool = False, actor:
     if path.suffix != SUFFIX:
         raise NegauditError(f"--out {path} must end in {SUFFIX} (the backup is a DuckDB file)")
     path = path.resolve()
-    if path == Path(store.url.removeprefix("duckdb:///")).resolve():
+    if path == duckdb_file(store.url).resolve():
         raise NegauditError(f"--out {path} is the database itself; pick another file")
     if path.exists() and not overwrite:
         raise NegauditError(f"{path} exists; pass --overwrite or pick another --out")

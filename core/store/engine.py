@@ -35,13 +35,18 @@ def resolve_url(db: str | os.PathLike | None = None, create: bool = True) -> str
     return f"duckdb:///{path.resolve()}"
 
 
+def duckdb_file(url: str) -> Path | None:
+    """The file a `duckdb:///` URL names (None for any other URL): lock messages and backups name it."""
+    return Path(url.removeprefix("duckdb:///")) if url.startswith("duckdb:///") else None
+
+
 def is_lock_error(exc: BaseException) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
 def locked_message(url: str, exc: BaseException) -> str:
-    path = url.removeprefix("duckdb:///")
+    path = duckdb_file(url) or url
     return (
         f"The database file {path} is in use by another process (usually a running "
         f"`negaudit serve` / Streamlit app). DuckDB allows one writing process per file: "
