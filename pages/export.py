@@ -17,7 +17,10 @@ from pages._ui import dataset_picker, off_review, require_admin, show_error, sto
 POLICY_WORDS = {"--false-negatives": '"Judged false negatives"', "--partial": '"Judged partials"',
                 "--flagged": '"Disagreements / unsure"', "--drop-risk-above": "the risk threshold",
                 "--num-negatives": '"Negatives per query"', "--sampling": "how negatives are chosen",
-                "--split": '"Split"'}
+                "--split": '"Split"', "--range-min": '"Skip the N best-ranked"',
+                "--range-max": '"Only ranks before"', "--min-score": '"Min dense score"',
+                "--max-score": '"Max dense score"', "--absolute-margin": '"Absolute margin"',
+                "--relative-margin": '"Relative margin"'}
 OUT_WORDS = {"--out": "output path", "--overwrite": '"Overwrite an existing export"'}
 
 me = require_admin()
@@ -52,11 +55,25 @@ num_neg = int(c2.number_input("Negatives per query (0 = all)", 0, 1000, 0))
 sampling = c2.radio("…chosen", ["random", "top"], horizontal=True,
                     help="a seeded random sample, or the best-ranked (hardest) first")
 split = c3.selectbox("Split", ["(all)", "train", "dev", "test"])
+with st.expander("mine_hard_negatives' filters (unjudged negatives only)"):
+    st.caption("The knobs of sentence-transformers' mine_hard_negatives, same names and tests. Positions count "
+               "each query's candidates in rank order, judged ones too; a judged negative is always kept. "
+               "Scores are the dense cosine with the query; margins compare it with the query's positive.")
+    k1, k2, k3 = st.columns(3)
+    range_min = int(k1.number_input("Skip the N best-ranked (range_min)", 0, 10_000, 0))
+    range_max = k1.number_input("Only ranks before (range_max; empty = all)", 1, 10_000, value=None)
+    min_score = k2.number_input("Min dense score (min_score)", -1.0, 1.0, value=None, step=0.05)
+    max_score = k2.number_input("Max dense score (max_score)", -1.0, 1.0, value=None, step=0.05)
+    abs_margin = k3.number_input("Absolute margin (absolute_margin)", -1.0, 1.0, value=None, step=0.01)
+    rel_margin = k3.number_input("Relative margin (relative_margin)", 0.0, 1.0, value=None, step=0.01,
+                                 help="NV-Retriever's TopK-PercPos uses 0.05")
 try:
     policy = export.ExportPolicy(false_negatives=fn, partial=partial, flagged=flagged,
                                  drop_risk_above=thr if use_risk else None,
                                  num_negatives=num_neg or None, sampling=sampling,
-                                 split=None if split == "(all)" else split)
+                                 split=None if split == "(all)" else split, range_min=range_min,
+                                 range_max=None if range_max is None else int(range_max), min_score=min_score,
+                                 max_score=max_score, absolute_margin=abs_margin, relative_margin=rel_margin)
     pv = export.preview(db, dataset, policy)
     st.subheader("Preview")
     st.write(f"{pv['queries']:,} queries")

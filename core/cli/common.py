@@ -40,6 +40,17 @@ def unit_interval(value: float | None) -> float | None:
     return value
 
 
+def interval(lo: float, hi: float):
+    """Callback factory: a finite number in [lo, hi] or nothing (FloatRange lets NaN by)."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and lo <= value <= hi):
+            raise typer.BadParameter(f"{value} is not a number in [{lo:g}, {hi:g}].")
+        return value
+
+    return check
+
+
 def seed_list(value: str) -> str:
     """Callback for comma-separated seeds: each an integer in [0, SEED_MAX], at least one."""
     parts = [p.strip() for p in value.split(",") if p.strip()]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.cli.common import SEED_MAX, DbOption, check_output, open_store, unit_interval
+from core.cli.common import SEED_MAX, DbOption, check_output, interval, open_store, unit_interval
 
 
 class Fmt(str, Enum):
@@ -54,7 +54,9 @@ class Sampling(str, Enum):
 FOLDER_FORMATS = (Fmt.hf, Fmt.beir)
 # `export`'s options that shape training data; the judgment log takes none of them.
 POLICY_OPTIONS = ("false_negatives", "partial", "drop_risk_above", "flagged", "num_negatives", "seed",
-                  "sampling", "split", "relabel_split", "layout")
+                  "sampling", "split", "relabel_split", "layout", "range_min", "range_max", "min_score",
+                  "max_score", "absolute_margin", "relative_margin")
+KNOBS = "mine_hard_negatives' filters (unjudged negatives only)"
 
 
 def _threshold(value: str) -> str:
@@ -106,6 +108,24 @@ def export(
     ] = None,
     layout: Annotated[Layout, typer.Option("--layout", help="table shape of the hf format")
                       ] = Layout.triplet,
+    range_min: Annotated[int, typer.Option(
+        "--range-min", min=0, rich_help_panel=KNOBS,
+        help="skip each query's N best-ranked candidates (positions count judged ones too)")] = 0,
+    range_max: Annotated[int | None, typer.Option(
+        "--range-max", min=1, rich_help_panel=KNOBS,
+        help="only candidates ranked before position N; default: all that `mine --top-k` kept")] = None,
+    min_score: Annotated[float | None, typer.Option(
+        "--min-score", rich_help_panel=KNOBS, callback=interval(-1, 1),
+        help="drop candidates whose dense cosine with the query is below S (needs `negaudit score`)")] = None,
+    max_score: Annotated[float | None, typer.Option(
+        "--max-score", rich_help_panel=KNOBS, callback=interval(-1, 1), help="drop candidates whose dense cosine is above S")] = None,
+    absolute_margin: Annotated[float | None, typer.Option(
+        "--absolute-margin", rich_help_panel=KNOBS, callback=interval(-2, 2),
+        help="drop candidates within M of the query's positive: score + M > positive's score")] = None,
+    relative_margin: Annotated[float | None, typer.Option(
+        "--relative-margin", rich_help_panel=KNOBS, callback=interval(0, 1),
+        help="drop candidates above (1 - M) x the positive's score (NV-Retriever's TopK-PercPos: 0.05)")
+    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out")
                          ] = False,
     db: DbOption = None,
@@ -132,7 +152,8 @@ def export(
         false_negatives=false_negatives.value, partial=partial.value,
         drop_risk_above=parse_threshold(drop_risk_above), flagged=flagged.value,
         num_negatives=num_negatives, seed=seed, sampling=sampling.value, split=split,
-        relabel_split=relabel_split)
+        relabel_split=relabel_split, range_min=range_min, range_max=range_max, min_score=min_score,
+        max_score=max_score, absolute_margin=absolute_margin, relative_margin=relative_margin)
     with open_store(db, read_only=True) as store:
         manifest = export_dataset(store, name, fmt.value, out, policy, layout=layout.value,
                                   overwrite=overwrite)
@@ -141,23 +162,27 @@ def export(
 
 def _print_summary(manifest: dict, out: Path) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from core.export.manifest import manifest_path
 
     console = Console()
     if manifest["format"] != "judgments":  # the log is written whole: no policy branches
-        t = Table("branch", "negative", "positive", "dropped", "sampled_out", title="candidates by branch")
+        outcomes = ("negative", "positive", "dropped", "filtered", "sampled_out")
+        t = Table(Column("branch", no_wrap=True), *(Column(k.replace("_", " "), justify="right") for k in outcomes),
+                  title="candidates by branch")
         for branch, by in manifest["counts"]["by_branch"].items():
-            t.add_row(branch, *(str(by.get(k, 0)) for k in ("negative", "positive", "dropped",
-                                                             "sampled_out")))
+            t.add_row(branch, *(f"{by.get(k, 0):,}" for k in outcomes))
         console.print(t)
     w = manifest["written"]
     what = f"{w['rows']:,} rows ({w['layout']})" if "rows" in w else f"{w['qrels']:,} qrels"
     console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}", soft_wrap=True)  # paths unbroken
     for k, v in (w.get("skipped") or {}).items():
         if v:
-            console.print(f"[yellow]skipped {v:,} {k.replace('_', ' ')}[/yellow]")
+            what = k.replace("_", " ")
+            if v == 1:  # "1 query without negative", "1 negative past the n columns"
+                what = what.replace("queries", "query", 1).replace("negatives", "negative", 1)
+            console.print(f"[yellow]skipped {v:,} {what}[/yellow]")
 
 
 def report(

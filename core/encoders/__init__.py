@@ -5,7 +5,10 @@ Layout (arrows point down only; the cache never imports an encoder):
 * ``cache.py``  — keys (sha256 of a text) and arrays on disk, float16 exports; no models.
 * ``ids.py``    — the packaged model's path, machine-independent model ids, the encoder choice.
 * ``torch.py``  — sentence-transformers on torch (local folders only; fp32, or bf16 autocast).
-* ``onnx.py``   — the same modules exported to onnxruntime (fp32, int8).
+* ``onnx.py``   — the same modules exported to onnxruntime (fp32, int8, int8 with fp32 output projections:
+  ``onnx-int8-mixed``, the default on CPUs without AMX).
+* ``late.py`` / ``static_late.py`` — token MaxSim from contextual token vectors / from the static
+  word-piece table (the risk signals ``late_maxsim`` and its query mean).
 * ``encode.py`` — ``load_encoder`` (torch or onnx), ``encode_texts`` through the cache, exports.
 """
 

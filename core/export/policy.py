@@ -24,6 +24,15 @@ partials exported as negatives, the rest after. Inside each tier, `sampling="ran
 takes a seeded order that depends only on (seed, query_id, doc_id) — reproducible and independent
 of row order; `sampling="top"` takes the best-ranked (hardest) first, as `mine_hard_negatives`'
 `sampling_strategy="top"` does, with the seeded order breaking ties.
+
+`mine_hard_negatives`' other knobs (same names, same tests) filter the negatives nobody judged before the
+cap: `min_score` / `max_score` on the candidate's dense cosine with the query (the `dense_score` the scorer
+records), `absolute_margin` / `relative_margin` against the query's best labelled positive (`pos_score`),
+then `range_min` / `range_max` over the survivors in rank order (0-based positions: `range_min = 10`
+skips the ten best-ranked). Positions count every candidate that is not a labelled positive, judged or
+not, so they mean the same before and after review; a judged negative is kept whatever they say (a person
+checked it). What they remove is `filtered`. Unlike `mine_hard_negatives`, `range_max` has no default
+window: the candidates are what `negaudit mine` kept (its `--top-k`).
 """
 
 from __future__ import annotations
@@ -58,8 +67,10 @@ CANDIDATE_BRANCHES = (OUT_OF_SPLIT, ALREADY_POSITIVE, JUDGED_FALSE_NEGATIVE, JUD
 QREL_POSITIVE = "qrel_positive"
 
 # Outcomes of one candidate.
-NEGATIVE, POSITIVE, DROPPED, SAMPLED_OUT = "negative", "positive", "dropped", "sampled_out"
-OUTCOMES = (NEGATIVE, POSITIVE, DROPPED, SAMPLED_OUT)
+NEGATIVE, POSITIVE, DROPPED, FILTERED, SAMPLED_OUT = "negative", "positive", "dropped", "filtered", "sampled_out"
+OUTCOMES = (NEGATIVE, POSITIVE, DROPPED, FILTERED, SAMPLED_OUT)
+# mine_hard_negatives' knobs that compare scores (they need the scorer's dense_score and pos_score).
+SCORE_KNOBS = ("min_score", "max_score", "absolute_margin", "relative_margin")
 
 ROW_COLUMNS = ["query_id", "doc_id", "label", "branch", "rank", "fn_risk"]
 
@@ -80,6 +91,11 @@ class ExportPolicy:
         split: only queries with qrels in this split (and their positives of that split); None
             takes every split. Use `train` to keep test queries out of training data.
         relabel_split: where BEIR/TREC exports put relabels; None: the query's own split.
+        range_min, range_max: keep unjudged negatives at positions [range_min, range_max) of the query's
+            candidates in rank order (after the score filters); None: no upper bound.
+        min_score, max_score: keep unjudged negatives whose dense cosine with the query is inside.
+        absolute_margin, relative_margin: drop unjudged negatives with score + m > positive's score, or
+            score > positive's - |positive's| * m (as `mine_hard_negatives`).
     """
 
     false_negatives: str = "to-positive"
@@ -91,6 +107,12 @@ class ExportPolicy:
     sampling: str = "random"
     split: str | None = None
     relabel_split: str | None = None
+    range_min: int = 0
+    range_max: int | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    absolute_margin: float | None = None
+    relative_margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.false_negatives not in FALSE_NEGATIVE_POLICIES:
@@ -109,6 +131,28 @@ class ExportPolicy:
             raise NegauditError("--drop-risk-above must be in [0, 1] or 'none'")
         if self.num_negatives is not None and int(self.num_negatives) < 1:
             raise NegauditError("--num-negatives must be at least 1")
+        if int(self.range_min) < 0:
+            raise NegauditError(f"--range-min must be 0 or more, not {self.range_min}")
+        if self.range_max is not None and int(self.range_max) <= int(self.range_min):
+            raise NegauditError(f"--range-max ({self.range_max}) must be larger than --range-min "
+                                f"({self.range_min})")
+        for knob in SCORE_KNOBS:
+            v = getattr(self, knob)
+            if v is not None and not np.isfinite(float(v)):
+                raise NegauditError(f"--{knob.replace('_', '-')} must be a number, not {v!r}")
+        if (self.min_score is not None and self.max_score is not None
+                and float(self.min_score) > float(self.max_score)):
+            raise NegauditError(f"--min-score ({self.min_score}) is above --max-score ({self.max_score}): "
+                                "nothing could pass")
+
+    @property
+    def filters(self) -> bool:
+        """Whether any of mine_hard_negatives' rank or score knobs is set."""
+        return bool(self.range_min) or self.range_max is not None or self.scores
+
+    @property
+    def scores(self) -> bool:
+        return any(getattr(self, k) is not None for k in SCORE_KNOBS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -234,6 +278,9 @@ def apply_policy(candidates_df: pd.DataFrame, risk_df: pd.DataFrame | None,
     if policy.flagged == "risk":
         flagged = b.isin([JUDGED_UNSURE, DISAGREEMENT])
         outcome[flagged & ~risky] = NEGATIVE
+    if policy.filters:  # mine_hard_negatives' knobs, on the negatives nobody judged
+        keep = knob_mask(cand, risk_df, policy)
+        outcome[(outcome == NEGATIVE) & ~b.isin([JUDGED_NEGATIVE, JUDGED_PARTIAL]) & ~keep] = FILTERED
     cand["outcome"] = outcome
 
     # Seeded per-query cap: judged true negatives first, then partial-as-negative, then the rest.
@@ -281,6 +328,55 @@ def apply_policy(candidates_df: pd.DataFrame, risk_df: pd.DataFrame | None,
     return rows, counts
 
 
+def dense_scores(risk_df: pd.DataFrame) -> pd.Series:
+    """The scorer's `dense_score` signal per risk row (NaN where it is missing): the cosine
+    `mine_hard_negatives` compares, for every candidate whichever miner found it."""
+    found = risk_df["signals"].astype(str).str.extract(r'"dense_score":\s*(-?[0-9.eE+-]+)', expand=False)
+    return pd.to_numeric(found, errors="coerce")
+
+
+def knob_mask(cand: pd.DataFrame, risk_df: pd.DataFrame | None, policy: ExportPolicy) -> pd.Series:
+    """True where a candidate passes `mine_hard_negatives`' score filters and rank window (see the module
+    doc); labelled positives and out-of-split queries take no position."""
+    b = cand["branch"]
+    eligible = ~b.isin([OUT_OF_SPLIT, ALREADY_POSITIVE])
+    ok = pd.Series(True, index=cand.index)
+    if policy.scores:
+        if risk_df is None or risk_df.empty or "signals" not in risk_df:
+            raise NegauditError("the score filters (--min-score, --max-score, --absolute-margin, "
+                                "--relative-margin) compare the scorer's dense scores: run `negaudit score` "
+                                "first, or leave them out")
+        r = risk_df[["query_id", "doc_id", "pos_score"]].astype({"query_id": str, "doc_id": str}).assign(
+            dense_score=dense_scores(risk_df).to_numpy())
+        r = r.drop_duplicates(["query_id", "doc_id"], keep="last")
+        m = cand[["query_id", "doc_id"]].merge(r, how="left", on=["query_id", "doc_id"])
+        score, pos = m["dense_score"].to_numpy(float), m["pos_score"].to_numpy(float)
+        missing = int((eligible.to_numpy() & np.isnan(score)).sum())
+        if missing:
+            raise NegauditError(f"{missing:,} candidates have no dense score (never scored): run "
+                                "`negaudit score` first, or leave the score filters out")
+        has_pos = ~np.isnan(pos)
+        with np.errstate(invalid="ignore"):
+            if policy.absolute_margin is not None:
+                ok &= ~(has_pos & (score + float(policy.absolute_margin) > pos))
+            if policy.relative_margin is not None:
+                ok &= ~(has_pos & (score > pos - np.abs(pos) * float(policy.relative_margin)))
+            if policy.max_score is not None:
+                ok &= ~(score > float(policy.max_score))
+            if policy.min_score is not None:
+                ok &= ~(score < float(policy.min_score))
+        ok = pd.Series(ok.to_numpy(), index=cand.index)
+    if policy.range_min or policy.range_max is not None:
+        alive = cand[eligible & ok].sort_values(["query_id", "rank", "doc_id"], kind="mergesort",
+                                                na_position="last")
+        place = alive.groupby("query_id", sort=False).cumcount()
+        inside = place >= int(policy.range_min)
+        if policy.range_max is not None:
+            inside &= place < int(policy.range_max)
+        ok &= pd.Series(False, index=cand.index).where(~cand.index.isin(alive.index), inside).astype(bool)
+    return ok & eligible
+
+
 def summarize_counts(counts: dict[str, dict[str, int]]) -> dict[str, int]:
     """Totals across branches: candidates in, negatives/positives out, dropped, sampled out."""
     cand = {b: v for b, v in counts.items() if b != QREL_POSITIVE}
@@ -290,6 +386,7 @@ def summarize_counts(counts: dict[str, dict[str, int]]) -> dict[str, int]:
         "negatives_out": total[NEGATIVE],
         "promoted_to_positive": total[POSITIVE],
         "dropped": total[DROPPED],
+        "filtered": total[FILTERED],
         "sampled_out": total[SAMPLED_OUT],
         "dataset_positives_out": counts.get(QREL_POSITIVE, {}).get(POSITIVE, 0),
     }

@@ -1,4 +1,4 @@
-"""Candidate mining that keeps every candidate; ``mine_hard_negatives``' knobs are a view.
+"""Candidate mining that keeps every candidate; ``mine_hard_negatives``' knobs apply at export.
 
 * ``registry.py``   — miners registered by name (``check_miners`` is the one place names are validated);
 * ``candidates.py`` — the candidate frame's columns and conventions, the shared top-k primitive;
@@ -6,7 +6,10 @@
 * ``knn.py``        — bounded-memory faiss kNN methods (``exact`` in chunks, ``ivf``, ``auto``), the dense
   miner's backend for supplied embeddings;
 * ``bm25.py``       — bm25s with the pinned Snowball stemmer, miner ``bm25``;
-* ``filters.py``    — ``MiningConfig`` + ``mark_filters``: why ``mine_hard_negatives`` would drop a row;
+* ``filters.py``    — ``MiningConfig`` + ``mark_filters``: why ``mine_hard_negatives`` would drop a row (the
+  reference the export's knobs are tested against);
+* ``feedback.py``   — lexical RM3 from the kept positives (the query expanded with their terms);
+* ``lsa.py``        — latent semantic analysis of the BM25 index (which words the corpus uses together);
 * ``records.py``    — ``mine_candidates`` from record lists.
 
 Importing the package registers the miners (``dense`` first, then ``bm25``: the order rows are written).

@@ -192,6 +192,18 @@ def test_export_admin_only(app, tmp_path):
     assert not at.exception and not at.error, (at.exception, at.error)
     manifest = json.loads((tmp_path / "triplets.parquet.manifest.json").read_text())
     assert manifest["policy"]["sampling"] == "top" and manifest["policy"]["num_negatives"] == 1
+    # mine_hard_negatives' knobs reach the policy too, and what they remove is counted.
+    next(n for n in at.number_input if n.label.startswith("Skip the N best-ranked")).set_value(2)
+    next(n for n in at.number_input if n.label.startswith("Relative margin")).set_value(0.05).run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    next(t for t in at.text_input if t.label.startswith("Output path")).input(str(out2))
+    at.checkbox[-1].check()
+    next(b for b in at.button if b.label == "Export").click().run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    manifest = json.loads((tmp_path / "triplets.parquet.manifest.json").read_text())
+    assert manifest["policy"]["range_min"] == 2 and manifest["policy"]["relative_margin"] == 0.05
+    assert manifest["counts"]["totals"]["filtered"] > 0
+    at.checkbox[-1].uncheck().run()
     assert [b for b in at.get("download_button") if b.key == "download_export"]
     next(b for b in at.button if b.label == "Export").click().run()  # again, no overwrite: refused...
     said = html.unescape(at.error[0].value) if at.error else ""

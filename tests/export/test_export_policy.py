@@ -95,6 +95,57 @@ def test_top_sampling_takes_the_hardest_after_the_risk_rule():
     assert list(rows[(rows.query_id == "q1") & (rows.label == 0)].doc_id) == ["fn", "neg"]
 
 
+def negatives(rows: pd.DataFrame, q: str) -> list[str]:
+    return list(rows[(rows.query_id == q) & (rows.label == 0)].doc_id)
+
+
+def test_rank_window_counts_every_candidate_and_spares_judged_negatives():
+    cand, risk, cons, qrels = frames()
+    # q1's candidates in rank order, the positive left out: fn, neg, part, tie, low, high (0-5).
+    rows, counts = apply_policy(cand, risk, None, qrels,
+                                ExportPolicy(drop_risk_above=None, range_min=2, range_max=4, sampling="top"))
+    assert negatives(rows, "q1") == ["part", "tie"] and negatives(rows, "q2") == ["c"]
+    assert counts["unreviewed"] == {"filtered": 4, "negative": 2}
+    assert summarize_counts(counts)["filtered"] == 6
+    # Judged: positions stay the same; the judged negative at position 1 is kept (a person checked it).
+    rows, counts = apply_policy(cand, risk, cons, qrels,
+                                ExportPolicy(drop_risk_above=None, range_min=2, sampling="top"))
+    assert negatives(rows, "q1") == ["neg", "tie", "low", "high"]
+    assert outcome(rows, "q1", "fn") == 1 and counts["judged_negative"] == {"negative": 1}
+
+
+def scored_frames():
+    cand, risk, cons, qrels = frames()
+    cand = cand[cand.query_id == "q1"]
+    dense = {"fn": 0.79, "neg": 0.75, "part": 0.7, "tie": 0.6, "low": 0.3, "high": 0.1}
+    risk = risk.assign(pos_score=0.8, signals=[f'{{"dense_score": {dense[d]}, "rrf": 0.5}}'
+                                               for d in risk.doc_id])
+    return cand, risk, cons, qrels
+
+
+@pytest.mark.parametrize(("knobs", "kept"), [
+    ({"relative_margin": 0.1}, ["part", "tie", "low", "high"]),  # drops score > 0.8 - 0.08
+    ({"absolute_margin": 0.15}, ["tie", "low", "high"]),  # drops score + 0.15 > 0.8
+    ({"max_score": 0.65, "min_score": 0.2}, ["tie", "low"]),
+    ({"relative_margin": 0.1, "range_min": 1, "range_max": 3}, ["tie", "low"]),  # positions after the margin
+])
+def test_score_filters_follow_mine_hard_negatives(knobs, kept):
+    rows, counts = apply_policy(*scored_frames()[:2], None, scored_frames()[3],
+                                ExportPolicy(drop_risk_above=None, sampling="top", **knobs))
+    assert negatives(rows, "q1") == kept
+    assert counts["unreviewed"].get("filtered", 0) == 6 - len(kept)
+
+
+def test_score_filters_need_the_scorer():
+    cand, _, cons, qrels = frames()  # q2's candidates were never scored
+    risk = scored_frames()[1]
+    with pytest.raises(NegauditError, match="3 candidates have no dense score"):
+        apply_policy(cand, risk, cons, qrels, ExportPolicy(max_score=0.5))
+    with pytest.raises(NegauditError, match="negaudit score"):
+        apply_policy(cand, None, cons, qrels, ExportPolicy(relative_margin=0.05))
+    apply_policy(cand, None, cons, qrels, ExportPolicy(range_min=1))  # ranks need no scorer
+
+
 def test_consensus_from_app_is_used_verbatim():
     cur = pd.DataFrame({
         "query_id": ["q1", "q1", "q1", "q1", "q1"], "doc_id": ["x", "x", "x", "y", "y"],
@@ -121,6 +172,14 @@ def test_policy_validation():
         ExportPolicy(num_negatives=0)
     with pytest.raises(NegauditError):
         ExportPolicy(sampling="hardest")
+    with pytest.raises(NegauditError, match="--range-min must be 0 or more"):
+        ExportPolicy(range_min=-1)
+    with pytest.raises(NegauditError, match=r"--range-max \(3\) must be larger than --range-min \(3\)"):
+        ExportPolicy(range_min=3, range_max=3)
+    with pytest.raises(NegauditError, match="--max-score must be a number"):
+        ExportPolicy(max_score=float("nan"))
+    with pytest.raises(NegauditError, match="nothing could pass"):
+        ExportPolicy(min_score=0.6, max_score=0.5)
     assert parse_threshold("none") is None and parse_threshold("0.3") == 0.3
     with pytest.raises(NegauditError):
         parse_threshold("high")
@@ -163,7 +222,8 @@ def scenario(draw):
         num_negatives=draw(st.one_of(st.none(), st.integers(1, 4))),
         sampling=draw(st.sampled_from(["random", "top"])),
         seed=draw(st.integers(0, 3)),
-        split=draw(st.sampled_from([None, "train"])))
+        split=draw(st.sampled_from([None, "train"])),
+        range_min=draw(st.integers(0, 2)), range_max=draw(st.one_of(st.none(), st.integers(3, 5))))
     return cand, risk, cons, qrels, policy
 
 

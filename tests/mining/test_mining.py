@@ -415,6 +415,38 @@ def test_knobs_match_mine_hard_negatives(subset, st_inputs, bi_encoder, knobs):
             assert knob not in reasons
 
 
+@pytest.mark.parametrize(
+    "knobs", [k for k in KNOBS if k.get("sampling_strategy") != "random"],
+    ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()) or "defaults")
+def test_export_knobs_keep_what_mine_hard_negatives_keeps(subset, knobs):
+    """`negaudit export` with the same knobs, on candidates mined as deep as mine_hard_negatives looks
+    (the window above), keeps the negatives `mark_filters` keeps: the ones the real function keeps."""
+    from core.export import ExportPolicy, apply_policy
+
+    df = M.mine_dense(
+        subset["query_ids"], subset["Q"], subset["doc_ids"], subset["D"], subset["positives"], 300
+    )
+    cfg = M.MiningConfig(**knobs, seed=0)
+    marked = M.mark_filters(df, cfg)
+    window = cfg.resolved_range_max(int(df["n_positives"].max())) + int(df["n_positives"].max())
+    mined = df[df["rank"] <= window]
+    risk = mined.assign(
+        fn_risk=0.0, pos_score=mined["pos_score_min"],  # the only positive of most queries
+        signals=[json.dumps({"dense_score": float(s)}) for s in mined["score"]])
+    qrels = pd.DataFrame([(q, d, 1, "test") for q, ds in subset["positives"].items() for d in ds],
+                         columns=["query_id", "doc_id", "relevance", "split"])
+    policy = ExportPolicy(drop_risk_above=None, sampling="top", num_negatives=cfg.num_negatives,
+                          range_min=cfg.range_min, range_max=cfg.resolved_range_max(int(df["n_positives"].max())),
+                          **{k: knobs[k] for k in ("min_score", "max_score", "absolute_margin",
+                                                   "relative_margin") if k in knobs})
+    rows, _ = apply_policy(mined, risk, None, qrels, policy)
+    ours = rows[rows.label == 0].groupby("query_id")["doc_id"].apply(set).to_dict()
+    theirs = marked[marked["passes_filters"]].groupby("query_id")["doc_id"].apply(set).to_dict()
+    assert ours == theirs
+    if knobs:
+        assert sum(map(len, ours.values())) < len(mined)
+
+
 def test_some_knobs_really_drop_candidates(subset):
     df = M.mine_dense(
         subset["query_ids"], subset["Q"], subset["doc_ids"], subset["D"], subset["positives"], 300
