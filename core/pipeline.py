@@ -201,13 +201,20 @@ class ScoreResult:
     timings: dict[str, float]  # seconds per stage; "lsa" is part of "score" and "bm25_index" of
     # whichever stage built the index first (mine or score), not beside them
     encoded: int = 0  # texts run through a model by this call's corpus (0 when all were cached)
+    refit: dict | None = None  # the learning queue's record when judgments existed (core.review.learning)
+    judged_k: int = 10  # the k of Judged@k
 
     def summary(self) -> str:
         c, q = self.candidates, self.queries
-        hi = int((c["fn_risk"] >= 0.5).sum()) if len(c) else 0
-        return (f"scored {len(c):,} candidates of {c.query_id.nunique():,} queries "
-                f"({hi:,} with fn_risk >= 0.5; {self.judgments_used:,} judgments used); "
-                f"median Judged@k {q['judged_at_k'].median():.2f}")
+        pairs = c.drop_duplicates(["query_id", "doc_id"]) if len(c) else c
+        hi = int((pairs["fn_risk"] >= 0.5).sum()) if len(pairs) else 0
+        line = (f"scored {len(pairs):,} candidates (query, doc) of {c.query_id.nunique():,} queries "
+                f"({hi:,} with fn_risk >= 0.5); median Judged@{self.judged_k} {q['judged_at_k'].median():.2f}")
+        if self.refit is not None:
+            line += "; " + (f"refitted from {self.judgments_used:,} judgments (the review app's learning queue)"
+                            if "skipped" not in self.refit else
+                            f"{self.judgments_used:,} judgments not used: {self.refit['skipped']}")
+        return line
 
 
 def _record_embedding(store: Any, name: str, model: Any, cache: Any) -> None:
@@ -283,8 +290,9 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
                   corpus: Corpus | None = None, engine: str = "local", late: bool = False) -> ScoreResult:
     """Score every stored candidate (fn_risk with reasons) and every query (pooling-bias risk).
 
-    Human judgments (the consensus of current labels) recalibrate the probability once both
-    classes are present; the dataset's own qrels are the only other labels the scorer sees.
+    The score itself sees only the dataset's own qrels; human judgments (the consensus of current labels)
+    then refit it as the review app does (`core.review.learning.relearn`: both labels at least twice, the
+    level moved only by the random order's judgments), so `score` and the app give one fn_risk.
     The token MaxSim (``late_maxsim``) is the static one over the word-piece table (no model pass);
     ``late``: the contextual one instead (a second model pass over the docs it touches; opt-in).
     """
@@ -317,7 +325,8 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     _record_lsa(store, name, corpus, inputs.lsa, inputs.drow(in_play), cache)
     cons = consensus_from_labels(store.current_labels(name))
     cons = cons[cons["label"].notna()][["query_id", "doc_id", "label"]]
-    scored = eng.score_candidates(cands, inputs, cons if len(cons) else None)
+    # The static score: judgments reach fn_risk through the review app's refit below (one path for both).
+    scored = eng.score_candidates(cands, inputs)
     scored["scorer_version"] = SCORER_VERSION + ("+late-maxsim3" if late else "")  # which evidence scored it (3: and its query mean)
     progress("scoring queries", 0.95)
     dense_rank, lexical_rank = _rankings(corpus, judged_k, progress)
@@ -334,8 +343,17 @@ def score_dataset(store: Any, name: str, model: Any = None, cache: Any = None,
     with store.dataset_appender(name) as w:  # what Judged@k was computed from (Insights says it)
         w.merge_meta({"pooling": {"judged_k": int(judged_k), "judgments": len(cons),
                                   "scored_at": datetime.now(UTC).isoformat(timespec="seconds")}})
+    refit = None
+    if len(cons):  # the learning queue's refit, as the app runs it: anchored, level moved only by random-order judgments
+        from core.review import learning
+
+        progress("refitting from judgments", 0.98)
+        refit = learning.relearn(store, name, cache)
+        if "skipped" not in refit:
+            now = store.risk(name)[["query_id", "doc_id", "fn_risk"]].astype({"query_id": str, "doc_id": str})
+            scored = scored.drop(columns=["fn_risk"]).merge(now, how="left", on=["query_id", "doc_id"])
     progress("scored", 1.0)
-    return ScoreResult(scored, queries, len(cons), dict(corpus.timings), corpus.encoded)
+    return ScoreResult(scored, queries, len(cons), dict(corpus.timings), corpus.encoded, refit, judged_k)
 
 
 def run(store: Any, name: str, top_k: int = 30, model: Any = None, cache: Any = None,

@@ -6,7 +6,7 @@ same core functions (``core.encoders``, ``core.mining``, ``core.risk``) and the 
 * ``embed_corpus(corpus, model, cache, batch_size, progress)`` -> the corpus with embeddings
   (``corpus.encoded`` counts the texts run through a model);
 * ``mine_corpus(corpus, top_k, miners)`` -> candidates (``core.mining``'s frame, miners in registry order);
-* ``score_candidates(candidates, inputs, judgments)`` -> ``core.risk.score_false_negatives``'s frame.
+* ``score_candidates(candidates, inputs)`` -> ``core.risk.score_false_negatives``'s frame (the static score).
 
 Engines never import ``core.pipeline``: the pipeline calls the engine, never the reverse.
 """

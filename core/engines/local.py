@@ -42,7 +42,7 @@ def mine_corpus(corpus: Any, top_k: int = 30, miners: Sequence[str] = ("dense", 
     return out
 
 
-def score_candidates(candidates: pd.DataFrame, inputs: Any, judgments: pd.DataFrame | None) -> pd.DataFrame:
+def score_candidates(candidates: pd.DataFrame, inputs: Any) -> pd.DataFrame:
     from core.risk import score_false_negatives
 
-    return score_false_negatives(candidates, inputs, judgments=judgments)
+    return score_false_negatives(candidates, inputs)

@@ -297,32 +297,26 @@ def _score_parts(batch: pd.DataFrame, ctx: list[Any]) -> pd.DataFrame:
     from core.risk import score_false_negatives
 
     c = _get(ctx)
-    frames = [score_false_negatives(pd.read_parquet(path), c["inputs"], judgments=c["judgments"],
-                                    model=c["model"], calibration=c["calibration"])
-              for path in batch["path"]]
+    frames = [score_false_negatives(pd.read_parquet(path), c["inputs"], model=c["model"]) for path in batch["path"]]
     return pd.concat(frames, ignore_index=True)
 
 
-def score_candidates(candidates: pd.DataFrame, inputs: Any, judgments: pd.DataFrame | None, *,
-                     queries_per_part: int | None = None) -> pd.DataFrame:
+def score_candidates(candidates: pd.DataFrame, inputs: Any, *, queries_per_part: int | None = None) -> pd.DataFrame:
     """``core.risk.score_false_negatives`` on Ray: dataset-level fits here, query partitions in tasks.
 
     Candidates are written as one Parquet file per partition of whole queries (a pair's rows of every
-    miner stay together); each task scores its files with the driver's PU model and recalibration.
+    miner stay together); each task scores its files with the driver's PU model.
     """
     import ray
 
     from core.risk import train_combiner
-    from core.risk.score import fit_judgment_calibration
-
     queries_per_part = queries_per_part or QUERIES_PER_SCORE_PART
     init()
     model = train_combiner(inputs)
-    calibration = fit_judgment_calibration(candidates, inputs, judgments, model)
     df = candidates.reset_index(drop=True).astype({"query_id": str, "doc_id": str})
     df["_row"] = np.arange(len(df))
     part = inputs.qrow(df["query_id"].tolist()) // max(1, queries_per_part)
-    ctx = ray.put({"inputs": inputs, "judgments": judgments, "model": model, "calibration": calibration})
+    ctx = ray.put({"inputs": inputs, "model": model})
     with _work_dir(_default_work_root()) as work:
         paths = []
         for p, rows in df.groupby(part, sort=True).groups.items():

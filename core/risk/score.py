@@ -1,4 +1,5 @@
-"""score_false_negatives: signals -> PU combiner -> (judgment recalibration) -> fn_risk + reasons."""
+"""score_false_negatives: signals -> PU combiner -> fn_risk + reasons (the static score; judgments refit it in
+core.review.learning)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import numpy as np
 import pandas as pd
 
 from core.mining.bm25 import TOKENIZER_ID
-from core.risk.calibration import OffsetCalibration, fit_offset, judgment_targets
 from core.risk.combiner import PUModel, fit_pu, sigmoid
 from core.risk.inputs import DENSE_NQC, RiskInputs, pair_arrays, with_feedback
-from core.risk.learn import judgment_evidence
 from core.risk.select import LATE_SIGNAL, QUERY_SIGNALS, choose_view
 from core.risk.signals import CO_CANDIDATES, SIGNALS, compute_signals, learned_names
 from core.risk.smooth import co_candidate_shift
@@ -66,12 +65,6 @@ def train_combiner(inputs: RiskInputs, choose: bool = True) -> PUModel:
     return model
 
 
-def judged_evidence(inputs: RiskInputs, q: np.ndarray, d: np.ndarray, jq: np.ndarray, jd: np.ndarray,
-                    jy: np.ndarray) -> np.ndarray:
-    """Per row: max cosine to docs judged relevant / not relevant for the same query (the row itself excluded)."""
-    return judgment_evidence(inputs.doc_emb, q, d, jq, jd, jy)
-
-
 def static_log_odds(model: PUModel, X: np.ndarray, sig: dict[str, np.ndarray], groups: np.ndarray | None = None,
                     vecs: np.ndarray | None = None) -> np.ndarray:
     """The judgment-free log-odds that rank the queue (the chosen view's, else the linear PU model's); with
@@ -114,7 +107,7 @@ def _fused_high(model: PUModel, sig: dict[str, np.ndarray]) -> dict[str, np.ndar
 
 
 def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], a: dict[str, np.ndarray],
-             extra: np.ndarray | None, fused: dict[str, np.ndarray] | None = None) -> list[str]:
+             fused: dict[str, np.ndarray] | None = None) -> list[str]:
     """Per row: the two largest positive linear contributions, plus the signals that fire on their own.
 
     ``fused``: signal -> rows where a term a view fuses beside its model is high (:func:`_fused_high`) — it
@@ -133,41 +126,20 @@ def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], 
             parts.append(" and ".join(query) + f": {QUERY_REASON}")
         if sig["pos_ratio"][r] >= 0.9:
             parts.append(SIGNALS["pos_ratio"].reason(float(sig["pos_ratio"][r]), raw))
-        if extra is not None and extra[r, 0] >= 0.8:
-            parts.append(f"cosine {extra[r, 0]:.2f} to a doc judged relevant for this query")
         out.append("; ".join(parts) or "no signal stands out")
     return out
 
 
 def score_false_negatives(candidates_df: pd.DataFrame, inputs: RiskInputs,
-                          judgments: pd.DataFrame | None = None, model: PUModel | None = None,
-                          calibration: OffsetCalibration | None = None) -> pd.DataFrame:
+                          model: PUModel | None = None) -> pd.DataFrame:
     """Add pos_score, fn_risk (probability the candidate is an unlabelled relevant doc), reasons, signals.
 
-    ``inputs.positives`` must be the labels the dataset came with (sparse); ``judgments`` (query_id, doc_id,
-    label) recalibrate the probability and add judgment evidence once there are both classes among them.
-    Every output row depends only on its own query's candidates given ``model`` and ``calibration``, so a
-    batch engine scores query-partitions separately with the dataset's :func:`train_combiner` model and
-    :func:`fit_judgment_calibration` (fitted here from the judged candidates when not given).
+    ``inputs.positives`` must be the labels the dataset came with (sparse): this is the static score, which
+    sees no judgment. Judgments reach fn_risk through one path, the learning queue's refit
+    (``core.review.learning.relearn``, run by the app and after `negaudit score`). Every output row depends
+    only on its own query's candidates given ``model``, so a batch engine scores query-partitions separately
+    with the dataset's :func:`train_combiner` model.
     """
-    return _score(candidates_df, inputs, judgments, model, calibration)[0]
-
-
-def fit_judgment_calibration(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFrame | None,
-                             model: PUModel) -> OffsetCalibration | None:
-    """The recalibration :func:`score_false_negatives` fits from the judged candidates (None if it fits none)."""
-    jt = judgment_targets(judgments) if judgments is not None else None
-    if jt is None or jt.y.nunique() != 2:
-        return None
-    df = candidates_df.astype({"query_id": str, "doc_id": str})
-    # every candidate of the judged queries (the co-candidate step reads a query's rows together); the fit
-    # itself reads the judged rows only
-    judged = df[df.query_id.isin(set(jt.query_id.astype(str)))]
-    return _score(judged, inputs, judgments, model, None)[1] if len(judged) else None
-
-
-def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFrame | None,
-           model: PUModel | None, cal: OffsetCalibration | None) -> tuple[pd.DataFrame, OffsetCalibration | None]:
     df = candidates_df.reset_index(drop=True).copy()
     pairs = df[["query_id", "doc_id"]].astype(str).drop_duplicates().reset_index(drop=True)
     q, d = inputs.qrow(pairs.query_id.tolist()), inputs.drow(pairs.doc_id.tolist())
@@ -189,31 +161,12 @@ def _score(candidates_df: pd.DataFrame, inputs: RiskInputs, judgments: pd.DataFr
         risk = P_MIN + (P_MAX - P_MIN) * sigmoid(z)
     else:
         risk = model.view.probability_of_log_odds(z)
-    extra = None
-    jt = judgment_targets(judgments) if judgments is not None else None
-    if jt is not None and jt.y.nunique() == 2:
-        jt = jt[jt.query_id.isin(inputs._qpos) & jt.doc_id.isin(inputs._dpos)]
-        jq, jd, jy = inputs.qrow(jt.query_id.tolist()), inputs.drow(jt.doc_id.tolist()), jt.y.to_numpy()
-        extra = judged_evidence(inputs, q, d, jq, jd, jy)
-        # The static log-odds stay a fixed offset (slope 1); only an intercept and shrunk weights of the
-        # judgment evidence are learned (core/risk/learn.py: a refit on the queue's head hurts the rest).
-        offset = model.shape_logit(X)
-        # row-local features only (departure + raw evidence), so query partitions score alike; the learning
-        # queue's richer set (core.risk.learn.learning_features) needs every row of the dataset at once
-        Z = np.column_stack([z - offset, extra])
-        key = pd.MultiIndex.from_frame(pairs)
-        hit = key.get_indexer(pd.MultiIndex.from_arrays([jt.query_id, jt.doc_id]))
-        ok = hit >= 0
-        if cal is None and ok.sum() >= 2 and len(set(jy[ok])) == 2:
-            cal = fit_offset(offset[hit[ok]], jy[ok], Z[hit[ok]])
-        if cal is not None:
-            risk = cal(offset, Z)
     pairs["pos_score"] = np.where(a["pos_score"] != 0, a["pos_score"], np.nan)
     pairs["fn_risk"] = np.clip(risk, 0.0, 1.0)
-    pairs["reasons"] = _reasons(_contributions(model, X), model.names, sig, a, extra, _fused_high(model, sig))
+    pairs["reasons"] = _reasons(_contributions(model, X), model.names, sig, a, _fused_high(model, sig))
     keys = list(sig)
     vals = np.column_stack([sig[k] for k in keys])
     pairs["signals"] = [json.dumps({k: float(f"{v:.6g}") for k, v in zip(keys, row.tolist())}) for row in vals]
     df = df.drop(columns=[c for c in ("pos_score", "fn_risk", "reasons", "signals") if c in df])
     df = df.astype({"query_id": str, "doc_id": str})
-    return df.merge(pairs, how="left", on=["query_id", "doc_id"]), cal
+    return df.merge(pairs, how="left", on=["query_id", "doc_id"])

@@ -64,7 +64,7 @@ def both(tmp_path_factory, bi_encoder, ray_local):
         cands = mine_dataset(store, "sf", model=model, cache=cache, engine=engine, corpus=corpus)
         encoded = corpus.encoded
         top = cands.sort_values(["query_id", "score"], ascending=[True, False]).groupby("query_id").head(2)
-        for i, row in enumerate(top.head(8).itertuples()):  # judgments of both classes: recalibration runs
+        for i, row in enumerate(top.head(8).itertuples()):  # judgments of both classes: the refit runs
             store.add_judgment("sf", row.query_id, row.doc_id, "ann", ["false_negative", "negative"][i % 2])
         scored = score_dataset(store, "sf", model=model, cache=cache, engine=engine)
         out[engine] = {"store": store, "cands": cands, "scored": scored, "cache": cache, "encoded": encoded}
