@@ -78,6 +78,9 @@ try:
     st.subheader("Preview")
     st.write(f"{pv['queries']:,} queries")
     st.dataframe(pd.DataFrame([pv["totals"]]), hide_index=True, width="stretch")
+    note = export.unscored_note(pv["by_branch"])
+    if note:
+        st.warning(note.replace("`negaudit score`", "Mine + score (Datasets page)"))
 except NegauditError as exc:
     show_error(exc, POLICY_WORDS)
     st.stop()

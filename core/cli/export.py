@@ -57,6 +57,17 @@ POLICY_OPTIONS = ("false_negatives", "partial", "drop_risk_above", "flagged", "n
                   "sampling", "split", "relabel_split", "layout", "range_min", "range_max", "min_score",
                   "max_score", "absolute_margin", "relative_margin")
 KNOBS = "mine_hard_negatives' filters (unjudged negatives only)"
+# The policy options each format reads; one it does not read is refused (given silently, it would only
+# mislead the manifest). Corrected qrels take relabels from the judgments alone: a judged false negative is
+# always a correction, and nothing is sampled or filtered.
+_TABLE = set(POLICY_OPTIONS) - {"relabel_split", "layout"}
+APPLIES: dict[str, set[str]] = {
+    **{f: _TABLE for f in ("triplet", "n-tuple", "labeled-pair", "labeled-list")},
+    "hf": _TABLE | {"layout"},
+    "beir": {"partial", "relabel_split"},
+    "trec-qrels": {"partial", "split", "relabel_split"},
+    "judgments": set(),
+}
 
 
 def _threshold(value: str) -> str:
@@ -131,17 +142,20 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Write clean training data or corrected qrels, with a manifest.json beside it."""
+    from typer._click.core import ParameterSource
+
     from core.export import FILE_FORMATS, ExportPolicy, export_dataset, parse_threshold
     from core.export.writers import check_file_target, check_folder_target
 
-    if fmt == Fmt.judgments:  # the log is written as it is: a policy flag would only mislead its manifest
-        from typer._click.core import ParameterSource
-
-        flags = [f"--{p.replace('_', '-')}" for p in POLICY_OPTIONS
-                 if ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE]
-        if flags:
-            raise typer.BadParameter(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply: the "
-                                     "judgment log is written whole", param_hint="--format judgments")
+    flags = [f"--{p.replace('_', '-')}" for p in POLICY_OPTIONS
+             if p not in APPLIES[fmt.value] and ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE]
+    if flags:
+        why = {"judgments": "the judgment log is written whole",
+               "beir": "corrected qrels take their relabels from the judgments alone",
+               "trec-qrels": "corrected qrels take their relabels from the judgments alone"}.get(
+            fmt.value, "it shapes another format")
+        raise typer.BadParameter(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply: {why}",
+                                 param_hint=f"--format {fmt.value}")
     check_output(out, overwrite=overwrite, folder=fmt in FOLDER_FORMATS)
     if fmt in FOLDER_FORMATS:
         check_folder_target(out, overwrite)  # --overwrite replaces only an earlier export's folder
@@ -164,6 +178,7 @@ def _print_summary(manifest: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Column, Table
 
+    from core.export import unscored_note
     from core.export.manifest import manifest_path
 
     console = Console()
@@ -176,7 +191,12 @@ def _print_summary(manifest: dict, out: Path) -> None:
         console.print(t)
     w = manifest["written"]
     what = f"{w['rows']:,} rows ({w['layout']})" if "rows" in w else f"{w['qrels']:,} qrels"
+    if w.get("queries") is not None:  # a table layout: how many of the policy's queries made a row
+        what += f" for {w['queries']:,} of {manifest['counts']['queries']:,} queries"
     console.print(f"wrote {what} to {out}; manifest {manifest_path(out)}", soft_wrap=True)  # paths unbroken
+    note = unscored_note(manifest["counts"].get("by_branch"))
+    if note:
+        console.print(f"[yellow]{note}[/yellow]", soft_wrap=True)
     for k, v in (w.get("skipped") or {}).items():
         if v:
             what = k.replace("_", " ")

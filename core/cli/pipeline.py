@@ -60,8 +60,12 @@ def mine(
     with open_store(db) as store, session:
         cands = mine_dataset(store, name, model=model, top_k=top_k, miners=miner,
                              progress=_progress(), engine=engine)
-    counts = cands.groupby("miner").size().to_dict()
-    typer.echo(f"mined {len(cands):,} candidates for {cands.query_id.nunique():,} queries: {counts}")
+        scored = not store.risk(name).empty
+    counts = ", ".join(f"{n:,} {m}" for m, n in cands.groupby("miner", sort=False).size().items())
+    typer.echo(f"mined {len(cands):,} candidates for {cands.query_id.nunique():,} queries ({counts})")
+    if scored:  # the old fn_risk covers the old candidates only; export would pass new ones unfiltered
+        typer.secho(f"fn_risk now predates these candidates: run `negaudit score --name {name}` before review "
+                    "or export (a candidate never scored skips export's risk rule)", fg="yellow")
     if cands.attrs.get("knn"):
         from core.mining.knn import knn_summary
 

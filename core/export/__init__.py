@@ -13,6 +13,7 @@ from core.export.policy import (
     apply_policy,
     parse_threshold,
     summarize_counts,
+    unscored_note,
 )
 from core.export.writers import TABLE_LAYOUTS, relabel_qrels, shape_rows
 
@@ -31,5 +32,6 @@ __all__ = [
     "relabels_from_consensus",
     "shape_rows",
     "summarize_counts",
+    "unscored_note",
     "verify_manifest",
 ]

@@ -132,11 +132,14 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
     else:
         rows, counts = apply_policy(f["candidates"], f["risk"], f["consensus"], f["qrels"], policy)
     if fmt in W.TABLE_LAYOUTS or fmt == "hf":
+        if f["candidates"].empty:  # training rows need negatives; it would "wrote 0 rows" and exit 0
+            raise NegauditError(f"dataset {name!r} has no candidates to export as training rows: run "
+                                f"`negaudit mine --name {name}` first (beir and trec-qrels export its qrels as they are)")
         shape = fmt if fmt != "hf" else layout
         qtext, dtext = _texts(store, name, rows)
         table, skipped = W.shape_rows(rows, shape, qtext, dtext, n=policy.num_negatives)
-        written.update(layout=shape, rows=len(table), columns=list(table.columns),
-                       skipped=skipped)
+        written.update(layout=shape, rows=len(table), queries=table.attrs.get("queries"),
+                       columns=list(table.columns), skipped=skipped)
         if fmt == "hf":
             with W.atomic_folder(out, overwrite) as tmp:
                 W.write_hf(table, tmp)

@@ -377,6 +377,19 @@ def knob_mask(cand: pd.DataFrame, risk_df: pd.DataFrame | None, policy: ExportPo
     return ok & eligible
 
 
+def unscored_note(counts: dict[str, dict[str, int]] | None) -> str | None:
+    """What to say when candidates were never scored: they skip the risk rule (mined after the last score,
+    or imported negatives nobody scored). None when every candidate has a fn_risk."""
+    if not counts or not counts.get(UNSCORED):
+        return None
+    n = sum(counts[UNSCORED].values())
+    if not counts.get(UNREVIEWED) and not any(counts.get(b) for b in (JUDGED_UNSURE, DISAGREEMENT)):
+        return (f"no candidate has a fn_risk ({n:,} never scored): none went through the risk rule; "
+                "`negaudit score` first to drop likely false negatives")
+    return (f"{n:,} candidates were never scored (mined after the last score?): they skipped the risk rule; "
+            "run `negaudit score` and export again")
+
+
 def summarize_counts(counts: dict[str, dict[str, int]]) -> dict[str, int]:
     """Totals across branches: candidates in, negatives/positives out, dropped, sampled out."""
     cand = {b: v for b, v in counts.items() if b != QREL_POSITIVE}

@@ -78,10 +78,15 @@ def shape_rows(rows: pd.DataFrame, layout: str, query_text: dict[str, str],
         raise NegauditError(f"{len(missing)} ids in the export have no text in the store "
                             f"(e.g. {missing[:3]}); re-import the dataset")
     out: list[dict] = []
+    before, last = 0, None
+    written: set[str | None] = set()  # queries with at least one row (the CLI says "for W of N queries")
     if layout == "n-tuple" and n is None:
         sizes = [len(ng) for _, p, ng in groups if p and ng]
         n = min(sizes) if sizes else 1
     for qid, positives, negatives in groups:
+        if len(out) > before:
+            written.add(last)
+        before, last = len(out), qid
         if not positives:
             skipped["queries_without_positive"] += 1
             if layout != "labeled-pair":
@@ -113,9 +118,12 @@ def shape_rows(rows: pd.DataFrame, layout: str, query_text: dict[str, str],
         "labeled-pair": ["anchor", "positive", "label"],
         "labeled-list": ["anchor", "positive", "labels"],
     }[layout]
+    if len(out) > before:
+        written.add(last)
     table = pd.DataFrame(out, columns=columns)
     if layout == "labeled-pair":
         table["label"] = table["label"].astype("int64")
+    table.attrs["queries"] = len(written)
     return table, {k: v for k, v in skipped.items() if v}
 
 

@@ -118,12 +118,16 @@ def test_export_out_existing_file_is_refused_without_overwrite(files) -> None:
 
 
 def test_export_overwrite_lets_an_existing_file_through(files) -> None:
-    res = negaudit("export", "--name", "sf", "--db", files["db"], "--format", "triplet",
-                   "--out", files["root"] / "fresh.parquet", "--overwrite")
+    # corrected qrels: the dataset here is never mined, and training rows need candidates
+    res = negaudit("export", "--name", "sf", "--db", files["db"], "--format", "trec-qrels",
+                   "--out", files["root"] / "fresh.txt", "--overwrite")
     assert res.code == 0, res.err  # --overwrite on a new path is harmless
-    again = negaudit("export", "--name", "sf", "--db", files["db"], "--format", "triplet",
-                     "--out", files["root"] / "fresh.parquet", "--overwrite")
+    again = negaudit("export", "--name", "sf", "--db", files["db"], "--format", "trec-qrels",
+                     "--out", files["root"] / "fresh.txt", "--overwrite")
     assert again.code == 0, again.err
+    unmined = negaudit("export", "--name", "sf", "--db", files["db"], "--format", "triplet",
+                       "--out", files["root"] / "fresh.parquet")
+    assert unmined.code == 2 and "no candidates to export as training rows" in unmined.err
 
 
 @pytest.mark.parametrize("fmt", ["hf", "beir"])

@@ -144,6 +144,21 @@ def test_actor_needs_admin_and_outputs_are_not_clobbered(store, tmp_path):
         "t.parquet", "t.parquet.manifest.json"]
 
 
+def test_training_rows_need_candidates(store, tmp_path):
+    """A dataset never mined has no negatives: a table export says so instead of writing 0 rows; its
+    qrels still export."""
+    with store.dataset_writer("bare", source="inline", fmt="test") as w:
+        w.add("docs", pd.DataFrame({"doc_id": ["p1"], "title": [""], "text": ["a passage"]}))
+        w.add("queries", pd.DataFrame({"query_id": ["q1"], "text": ["a query"]}))
+        w.add("qrels", pd.DataFrame({"query_id": ["q1"], "doc_id": ["p1"], "relevance": [1],
+                                     "split": ["test"], "origin": "dataset"}))
+    with pytest.raises(NegauditError, match="no candidates to export as training rows: run `negaudit mine"):
+        export_dataset(store, "bare", "triplet", tmp_path / "t.parquet")
+    assert not (tmp_path / "t.parquet").exists()
+    export_dataset(store, "bare", "trec-qrels", tmp_path / "q.txt")
+    assert (tmp_path / "q.txt").read_text().split() == ["q1", "0", "p1", "1"]
+
+
 def test_cli_export(toy_db, tmp_path):
     from typer.testing import CliRunner
 
@@ -160,6 +175,11 @@ def test_cli_export(toy_db, tmp_path):
     assert man["policy"]["drop_risk_above"] is None and man["policy"]["partial"] == "negative"
     assert list(pd.read_parquet(out).columns) == ["anchor", "positive", "negative_1"]
     assert "judged_false_negative" in res.output
+    written = pd.read_parquet(out)
+    assert man["written"]["queries"] == written.anchor.nunique() == 4  # toy queries have distinct texts
+    assert f"for 4 of {man['counts']['queries']} queries" in " ".join(res.output.split())
+    # q3's candidates have no risk row: the export says they skipped the risk rule.
+    assert "4 candidates were never scored" in " ".join(res.output.split())
 
 
 def test_folder_overwrite_replaces_only_an_earlier_export(store, tmp_path, monkeypatch):
@@ -288,3 +308,23 @@ def test_cli_refuses_policy_flags_for_the_judgment_log(toy_db, tmp_path):
     from core.cli.export import POLICY_OPTIONS, export
 
     assert set(POLICY_OPTIONS) <= set(inspect.signature(export).parameters)  # each name is one of export's options
+
+
+@pytest.mark.parametrize(("fmt", "out", "flags", "named"), [
+    ("trec-qrels", "q.txt", ["--num-negatives", "3", "--sampling", "top"], "--num-negatives, --sampling"),
+    ("beir", "folder", ["--drop-risk-above", "0.3"], "--drop-risk-above"),
+    ("triplet", "t.parquet", ["--layout", "n-tuple"], "--layout"),
+    ("triplet", "t.parquet", ["--relabel-split", "train"], "--relabel-split"),
+])
+def test_cli_refuses_options_the_format_does_not_read(toy_db, tmp_path, capsys, fmt, out, flags, named):
+    """Given and silently ignored, they would only mislead the manifest (its policy records them)."""
+    from core.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "--name", DS, "--db", str(toy_db), "--format", fmt, "--out", str(tmp_path / out), *flags])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exc.value.code == 2 and f"{named} do" in err and "not apply" in err, err
+    assert not (tmp_path / out).exists()
+    from core.cli.export import APPLIES, POLICY_OPTIONS, Fmt
+
+    assert set(APPLIES) == {f.value for f in Fmt} and set().union(*APPLIES.values()) <= set(POLICY_OPTIONS)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.export import ExportPolicy, apply_policy, parse_threshold, summarize_counts
+from core.export import ExportPolicy, apply_policy, parse_threshold, summarize_counts, unscored_note
 from core.export.policy import CANDIDATE_BRANCHES, QREL_POSITIVE
 from core.labels import consensus_from_labels
 from core.types import NegauditError
@@ -134,6 +134,16 @@ def test_score_filters_follow_mine_hard_negatives(knobs, kept):
                                 ExportPolicy(drop_risk_above=None, sampling="top", **knobs))
     assert negatives(rows, "q1") == kept
     assert counts["unreviewed"].get("filtered", 0) == 6 - len(kept)
+
+
+def test_unscored_candidates_are_named():
+    cand, risk, cons, qrels = frames()
+    _, counts = apply_policy(cand, risk, cons, qrels, ExportPolicy())
+    assert unscored_note(counts).startswith("3 candidates were never scored")
+    _, counts = apply_policy(cand, None, None, qrels, ExportPolicy())
+    assert unscored_note(counts).startswith("no candidate has a fn_risk (9 never scored)")
+    _, counts = apply_policy(cand[cand.query_id == "q1"], risk, cons, qrels, ExportPolicy())
+    assert unscored_note(counts) is None
 
 
 def test_score_filters_need_the_scorer():
