@@ -133,6 +133,12 @@ def open_store(db: str | None, read_only: bool = False):
 
 
 def console():
+    """Rich output; into a pipe or file (no terminal to fit) tables get 160 columns, not rich's 80, so
+    `negaudit datasets > list.txt` keeps names and headers whole. $COLUMNS still wins."""
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(width=160) if piped else Console()

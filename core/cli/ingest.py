@@ -107,7 +107,9 @@ def st(
     from core.ingest import ingest_st
 
     result = _run(ingest_st, db, path, name, columns=columns, replace=replace, strict=strict)
-    _print(result, f"imported {name!r} (columns {result.get('columns')})")
+    roles = "; ".join(f"{role}: {', '.join(c) if isinstance(c, list) else c}"
+                      for role, c in (result.get("columns") or {}).items() if c)
+    _print(result, f"imported {name!r} (columns {roles})")
 
 
 @ingest_app.command("msmarco")

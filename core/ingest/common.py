@@ -6,9 +6,11 @@ store never sees a whole file at once and memory stays bounded by the chunk size
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,14 +45,16 @@ def frame(table: str, rows: dict[str, Any]) -> Chunk:
 
 def read_lines(path: Path, progress: Progress | None = None, keepends: bool = False
                ) -> Iterator[tuple[int, str]]:
-    """Yield `(line_number, text)` decoded as strict UTF-8; a BOM is fine, NUL bytes mean binary."""
+    """Yield `(line_number, text)` decoded as strict UTF-8; a BOM is fine, NUL bytes mean binary.
+
+    A name ending `.gz` is read through gzip (the Hugging Face hub ships BEIR corpora as `corpus.jsonl.gz`);
+    progress follows the compressed bytes read.
+    """
     path = Path(path)
     total = path.stat().st_size
-    done = 0
     step = path.name
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            done += len(raw)
+    with open(path, "rb") as raw_fh, (gzip.open(raw_fh) if path.name.lower().endswith(".gz") else raw_fh) as fh:
+        for lineno, raw in _numbered(fh, path):
             if lineno == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
             if b"\x00" in raw:
@@ -69,9 +73,19 @@ def read_lines(path: Path, progress: Progress | None = None, keepends: bool = Fa
                 line = line.rstrip("\r\n")
             yield lineno, line
             if progress is not None and lineno % 20_000 == 0:
-                progress(step, done, total)
+                progress(step, raw_fh.tell(), total)
     if progress is not None:
         progress(step, total, total)
+
+
+def _numbered(fh: Any, path: Path) -> Iterator[tuple[int, bytes]]:
+    """The lines of a (possibly gzip) binary file, numbered from 1; a broken gzip stream names its line."""
+    lineno = 0
+    try:
+        for lineno, raw in enumerate(fh, start=1):
+            yield lineno, raw
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(path, lineno + 1, None, f"not a readable gzip file ({exc or 'truncated'})") from None
 
 
 def read_jsonl(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, dict]]:
@@ -362,7 +376,10 @@ def require_file(path: Path, what: str) -> Path:
     if path.is_dir():
         raise InputError(path, None, None, f"is a folder; expected a file ({what})")
     if not path.is_file():
-        raise InputError(path, None, None, f"missing required file ({what})")
+        packed = path.with_name(path.name + ".gz")  # corpus.jsonl.gz, as the Hugging Face hub ships it
+        if packed.is_file():
+            return packed
+        raise InputError(path, None, None, f"missing required file ({what}; {path.name}.gz is read too)")
     return path
 
 

@@ -137,7 +137,16 @@ def resolve_columns(columns: list[str], spec: str | dict | None, path: Path) -> 
         raise InputError(path, None, None,
                          f"need at least 2 columns (anchor, positive[, negatives...]), found "
                          f"{len(columns)}: {', '.join(columns) or 'none'}")
-    return ColumnMap(anchor=texts[0], positive=[texts[1]], negative=texts[2:])
+    cmap = ColumnMap(anchor=texts[0], positive=[texts[1]], negative=texts[2:])
+    role = {texts[0]: "anchor", texts[1]: "positive", **{c: "negative" for c in texts[2:]}}
+    for col in texts:  # columns named for a role they do not hold by position: a silent misread otherwise
+        named = _ROLE_ALIASES.get(col.lower().rstrip("_0123456789"))
+        if named in ("anchor", "positive", "negative") and named != role[col]:
+            raise InputError(path, None, col,
+                             f"this column is named like a {named} but sits where sentence-transformers reads "
+                             f"the {role[col]} (columns map by position: {', '.join(texts)}); reorder the columns "
+                             f"or name each role with --columns (e.g. --columns anchor=...,positive=...,negative=...)")
+    return cmap
 
 
 # ---- rows → canonical records --------------------------------------------------------------

@@ -18,8 +18,12 @@ ST_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".jso
 
 
 def st_format(path: str | Path) -> str:
-    """parquet | jsonl | csv | tsv, from the file suffix."""
-    fmt = ST_SUFFIXES.get(Path(path).suffix.lower())
+    """parquet | jsonl | csv | tsv, from the file suffix (a text format may be gzip'd: `train.jsonl.gz`)."""
+    suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
+    packed = suffixes[-1:] == [".gz"] and len(suffixes) == 2
+    fmt = ST_SUFFIXES.get(suffixes[0] if packed else Path(path).suffix.lower())
+    if packed and fmt == "parquet":  # parquet compresses inside the file
+        raise InputError(path, None, None, "a parquet file compresses itself: give it unzipped (.parquet)")
     if fmt is None:
         raise InputError(path, None, None,
                          f"unsupported file type {Path(path).suffix!r}; expected one of "

@@ -45,7 +45,12 @@ def parse_qrel_fields(text: str, path: Path, line: int) -> tuple[str, str, int]:
         return qid, did, parse_int(rel, path, line, "relevance")
     if len(parts) == 3:
         qid, did, rel = parts
-        return qid, did, parse_int(rel, path, line, "relevance")
+        try:
+            return qid, did, int(rel)
+        except ValueError:  # e.g. `q1 0 doc7`: a TREC line that lost its relevance, not `qid docid relevance`
+            raise InputError(path, line, "relevance",
+                             f"expected an integer, got {rel!r}: 3 fields are read as `qid docid relevance`; a TREC "
+                             f"qrels line has 4 (`qid 0 docid relevance`)") from None
     if len(parts) == 2:
         return parts[0], parts[1], 1
     raise InputError(path, line, None,
@@ -77,16 +82,20 @@ def read_qrels_lines(
     report = report if report is not None else {}
     seen = seen_qrels if seen_qrels is not None else SeenIds()
     batch = Batch("qrels", chunk_rows)
+    lines = 0
     for line, text in read_lines(path, progress):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
         if line == 1 and _is_header(text):
             continue
+        lines += 1
         qid, did, rel = parse_qrel_fields(text, path, line)
         batch.append(line, qid, did, rel, split, origin)
         if batch.full():
             yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels",
                            skipped, seen)
+    if not lines:  # "added ...: nothing" and exit 0 read as success
+        raise InputError(path, None, None, "empty file: no qrels lines (`qid 0 docid relevance`)")
     yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels", skipped, seen)
 
 
@@ -156,9 +165,11 @@ def read_trec_run(
     report.setdefault("skipped_duplicate", 0)
     report.setdefault("miners", [])
     batch = Batch("candidates", chunk_rows)
+    lines = 0
     for line, text in read_lines(path, progress):
         if not text.strip():
             continue
+        lines += 1
         parts = text.split()
         if len(parts) != 6:
             raise InputError(path, line, None,
@@ -187,6 +198,8 @@ def read_trec_run(
         batch.append(line, qid, did, tag, rank, score)
         if batch.full():
             yield _checked(batch, path, known_queries, known_docs, strict, report, "run")
+    if not lines:
+        raise InputError(path, None, None, "empty file: no run lines (`qid Q0 docid rank score tag`)")
     yield _checked(batch, path, known_queries, known_docs, strict, report, "run")
 
 

@@ -282,6 +282,25 @@ def test_trec_qrels_errors_roll_back(tmp_path: Path, store) -> None:
     assert len(store.qrels("base")) == 1
 
 
+def test_a_trec_qrels_line_without_its_relevance_says_so(tmp_path: Path, store) -> None:
+    _base(tmp_path, store)
+    q = tmp_path / "q.txt"
+    q.write_text("q1 0 d1 1\nq1 0 d2\n")
+    with pytest.raises(InputError, match="a TREC qrels line has 4") as info:
+        ingest_trec_qrels(store, q, "base")
+    assert info.value.line == 2 and info.value.field == "relevance"
+
+
+@pytest.mark.parametrize("kind", ["qrels", "run"])
+def test_an_empty_trec_file_is_an_error_not_nothing_added(tmp_path: Path, store, kind: str) -> None:
+    _base(tmp_path, store)
+    empty = tmp_path / f"empty.{kind}"
+    empty.write_text("\n# only a comment\n" if kind == "qrels" else "\n")
+    with pytest.raises(InputError, match=f"empty file: no {kind} lines"):
+        (ingest_trec_qrels if kind == "qrels" else ingest_trec_run)(store, empty, "base")
+    assert len(store.qrels("base")) == 1 and store.candidates("base").empty
+
+
 def _base(tmp_path: Path, store) -> None:
     root = _beir(tmp_path, DOC + '\n{"_id": "d2", "text": "two"}\n')
     ingest_beir(store, root, "base")

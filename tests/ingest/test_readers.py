@@ -91,6 +91,37 @@ def test_st_formats_give_identical_records(fixtures: Path) -> None:
             pd.testing.assert_frame_equal(frames[0][t], other[t])
 
 
+def test_gzip_text_files_read_as_their_plain_form(fixtures: Path, tmp_path: Path) -> None:
+    """The Hugging Face hub ships BEIR corpora as corpus.jsonl.gz and ST files gzip'd: same records."""
+    import gzip
+    import shutil
+
+    from core.types import InputError
+
+    root = tmp_path / "beir"
+    shutil.copytree(fixtures / "beir_scifact", root)
+    plain = _collect(read_beir(root))
+    for name in ("corpus.jsonl", "queries.jsonl"):
+        (root / f"{name}.gz").write_bytes(gzip.compress((root / name).read_bytes()))
+        (root / name).unlink()
+    packed = _collect(read_beir(root, chunk_rows=7))
+    for t in plain:
+        pd.testing.assert_frame_equal(plain[t], packed[t])
+    for name in ("triplets.jsonl", "triplets.csv"):
+        gz = tmp_path / f"{name}.gz"
+        gz.write_bytes(gzip.compress((fixtures / "st" / name).read_bytes()))
+        want, got = _collect(read_st(fixtures / "st" / name)), _collect(read_st(gz))
+        for t in want:
+            pd.testing.assert_frame_equal(want[t], got[t])
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress((fixtures / "st" / "triplets.jsonl").read_bytes())[:-40])  # truncated
+    with pytest.raises(InputError, match="not a readable gzip file") as info:
+        _collect(read_st(broken))
+    assert info.value.path == str(broken) and info.value.line is not None and info.value.line > 1
+    with pytest.raises(InputError, match="parquet file compresses itself"):
+        _collect(read_st(tmp_path / "x.parquet.gz"))
+
+
 def test_st_ntuple_list_column_ranks(fixtures: Path) -> None:
     got = _collect(read_st(fixtures / "st" / "ntuples.parquet"))
     ranks = got["candidates"].groupby("query_id")["rank"].apply(sorted)
@@ -114,6 +145,24 @@ def test_st_columns_override(tmp_path: Path) -> None:
     assert got["queries"].text.tolist() == ["what is x"]
     assert got["candidates"].sort_values("rank").doc_id.tolist() == [
         content_id("d_", "neg one"), content_id("d_", "neg two")]
+
+
+def test_st_columns_named_against_their_position_are_refused(tmp_path: Path) -> None:
+    """sentence-transformers maps by position; a file whose names say otherwise was read with the
+    abstracts as queries and no word said."""
+    from core.types import InputError
+
+    bad = tmp_path / "reordered.parquet"
+    pd.DataFrame({"positive": ["p"], "anchor": ["a"], "negative": ["n"]}).to_parquet(bad)
+    with pytest.raises(InputError, match="named like a positive but sits where sentence-transformers reads the "
+                                         "anchor") as info:
+        _collect(read_st(bad))
+    assert info.value.field == "positive"
+    got = _collect(read_st(bad, columns="anchor=anchor,positive=positive,negative=negative"))
+    assert len(got["queries"]) == 1 and got["queries"].text.tolist() == ["a"]
+    fine = tmp_path / "fine.parquet"  # names that agree with their places, numbered negatives too
+    pd.DataFrame({"query": ["q"], "pos": ["p"], "negative_1": ["n"], "negative_2": ["m"]}).to_parquet(fine)
+    assert len(_collect(read_st(fine))["candidates"]) == 2
 
 
 def test_st_negative_equal_to_positive_is_dropped(tmp_path: Path) -> None:
