@@ -157,7 +157,7 @@ def ingest_trec_qrels(store: Any, path: str | Path, into: str, split: str = "tes
         known_queries=known_in(store.ids(into, "queries")),
         known_docs=known_in(store.ids(into, "docs")),
         strict=strict, report=report, progress=progress, chunk_rows=chunk_rows,
-        seen_qrels=_stored_qrels(store, into, split))
+        seen_qrels=_stored_qrels(store, into, split), empty_ok=False)
     old = _stored_skips(store, into)
     with store.dataset_appender(into) as writer:
         counts = write_chunks(writer, chunks)

@@ -71,12 +71,15 @@ def read_qrels_lines(
     chunk_rows: int = CHUNK_ROWS,
     skipped: Skipped | None = None,
     seen_qrels: SeenIds | None = None,
+    empty_ok: bool = True,
 ) -> Iterator[Chunk]:
     """Stream a TREC / MS MARCO qrels file as qrels chunks (a header line and `#` comments are skipped).
 
     `skipped`: the docs/queries the same import skipped for having no text; qrels naming them
     are reported with that skip rather than as unknown ids. `seen_qrels`: the (split, query, doc) keys
     already held (the dataset's stored qrels, `core.ingest.common.dedupe_qrels`); a qrel repeats once.
+    `empty_ok` False: a file with no qrels line is an error (a qrels file given on its own; a folder's
+    split may be empty).
     """
     path = input_file(path)
     report = report if report is not None else {}
@@ -94,7 +97,7 @@ def read_qrels_lines(
         if batch.full():
             yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels",
                            skipped, seen)
-    if not lines:  # "added ...: nothing" and exit 0 read as success
+    if not lines and not empty_ok:  # "added ...: nothing" and exit 0 read as success
         raise InputError(path, None, None, "empty file: no qrels lines (`qid 0 docid relevance`)")
     yield _checked(batch, path, known_queries, known_docs, strict, report, "qrels", skipped, seen)
 
