@@ -6,8 +6,9 @@ never left in a module global: the bench, the engines and the tests count from t
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,12 @@ def encode_texts_with_stats(
     show_progress: bool = False,
     device: str = "cpu",
     encoder: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, EncodeStats]:
-    """:func:`encode_texts` plus what it did (how many texts came from the cache, how many were encoded)."""
+    """:func:`encode_texts` plus what it did (how many texts came from the cache, how many were encoded).
+
+    ``on_progress(done, total)`` hears the texts encoded so far of those the cache lacked, after each batch,
+    where the encoder reports batches (the onnx encoders; torch reports only at the end)."""
     texts = list(texts)
     mid = model_id(model, encoder=encoder)
     keys = [text_key(t) for t in texts]
@@ -113,13 +118,19 @@ def encode_texts_with_stats(
             if not isinstance(model, (str, os.PathLike, type(None)))
             else load_encoder(model, encoder, device)
         )
+        hook = {}
+        if on_progress is not None and "progress" in inspect.signature(st.encode).parameters:
+            hook["progress"] = lambda n: on_progress(n, len(miss))
         new = st.encode(
             [texts[first[ukeys[i]]] for i in miss],
             batch_size=batch_size,
             show_progress_bar=show_progress,
             convert_to_numpy=True,
             normalize_embeddings=True,
+            **hook,
         )
+        if on_progress is not None:
+            on_progress(len(miss), len(miss))
         new = l2_normalise(new)
         if uvecs is None:
             uvecs = np.empty((len(ukeys), new.shape[1]), dtype=np.float32)

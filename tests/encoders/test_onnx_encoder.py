@@ -131,6 +131,24 @@ def test_batches_side_by_side_encode_the_same_vectors(onnx_root, texts) -> None:
     np.testing.assert_array_equal(a[3:4], one.encode(texts, batch_size=4)[3:4])
 
 
+def test_encoding_reports_progress_batch_by_batch_without_changing_a_vector(onnx_root, texts, tmp_path) -> None:
+    """A 100k-doc corpus sat at '0% embedding documents' for an hour: the encoder now reports each batch,
+    on two threads as on one, and the vectors are the ones it gave without the hook."""
+    enc = models.load_encoder(None, "onnx-int8-mixed")
+    two = onnx_encoder.OnnxEncoder(enc.path, models.default_model_path(), "two-threads", threads=2)
+    heard: list[int] = []
+    with_hook = two.encode(texts, batch_size=4, progress=heard.append)
+    np.testing.assert_array_equal(with_hook, two.encode(texts, batch_size=4))
+    assert heard == sorted(heard) and heard[-1] == len(texts) and len(heard) == 8  # one per batch
+    seen: list[tuple[int, int]] = []
+    models.encode_texts_with_stats(two, texts, cache=tmp_path / "c", batch_size=4,
+                                   on_progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (len(texts), len(texts)) and len(seen) > 2
+    seen.clear()
+    models.encode_texts_with_stats(two, texts, cache=tmp_path / "c", on_progress=lambda d, t: seen.append((d, t)))
+    assert seen == []  # all from the cache: nothing encoded, nothing to report
+
+
 def test_the_quantiser_leaves_root_logging_as_it_was(capsys):
     """onnxruntime's quantiser warns through `logging.warning`, which installs a root handler: the warning
     and every library's debug lines after it (bm25s logs at DEBUG) reached `negaudit mine`'s output."""
