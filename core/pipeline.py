@@ -362,9 +362,17 @@ def run(store: Any, name: str, top_k: int = 30, model: Any = None, cache: Any = 
     """Mine and score a stored dataset, encoding it once (the app's and the demo's entry point)."""
     corpus = load_corpus(store, name)
     mine_dataset(store, name, model=model, top_k=top_k, miners=miners, cache=cache,
-                 progress=progress, corpus=corpus, engine=engine)
+                 progress=_part(progress, 0.0, 0.85), corpus=corpus, engine=engine)
     return score_dataset(store, name, model=model, cache=cache, progress=progress, corpus=corpus,
                          engine=engine, late=late)
+
+
+def _part(progress: Progress, lo: float, hi: float) -> Progress:
+    """Progress of one stage mapped into [lo, hi] of the whole run (mine's "100% mined" came before
+    score's "85% scoring": the bar went back). Score's own reports start at 0.85."""
+    if progress is _noop:
+        return progress
+    return lambda step, frac: progress(step, lo + (hi - lo) * frac)
 
 
 CANDIDATE_OUT = ["query_id", "doc_id", "miner", "rank", "score", "pos_score", "fn_risk", "reasons"]
@@ -380,11 +388,15 @@ def audit_beir(store: Any, directory: Any, name: str, out: Any, top_k: int = 30,
 
     from core.ingest import ingest_beir
 
+    if store.has_dataset(name) and not replace:  # before any progress line: checks come before work
+        raise NegauditError(f"dataset {name!r} already exists; pass --replace to rebuild it (its judgments are "
+                            f"kept) or `negaudit datasets rm {name}`")
     progress("ingesting", 0.0)
     ingest_beir(store, directory, name, replace=replace)
     res = run(store, name, top_k=top_k, model=model, cache=cache, progress=progress, late=late)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     res.candidates[CANDIDATE_OUT].to_parquet(out / "candidates.parquet", index=False)
-    res.queries[QUERY_OUT].to_parquet(out / "queries.parquet", index=False)
+    res.queries[QUERY_OUT].astype({"n_positives": "int64", "positive_rank": "Int64"}).to_parquet(
+        out / "queries.parquet", index=False)  # a rank is a whole number, NULL where no positive ranks
     return res

@@ -12,6 +12,7 @@ import pytest
 
 from core.pipeline import CANDIDATE_OUT, QUERY_OUT, audit_beir, run
 from core.store import Store
+from core.types import NegauditError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "beir_scifact"
 
@@ -65,7 +66,13 @@ def test_rerun_hits_the_embedding_cache_and_refits_from_judgments_as_the_app_doe
     for i, row in enumerate(pairs.sample(10, random_state=0).itertuples()):
         store.add_judgment("sf", row.query_id, row.doc_id, "ann", "false_negative" if i == 0 else "negative",
                            queue="random")
-    again = run(store, "sf", model=bi_encoder, cache=tmp / "cache")
+    heard: list[tuple[str, float]] = []
+    again = run(store, "sf", model=bi_encoder, cache=tmp / "cache", progress=lambda s, f: heard.append((s, f)))
+    fracs = [f for _, f in heard]
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0, heard  # mine's "100%" came before score's "85%"
+    with pytest.raises(NegauditError, match="already exists"):  # said before any progress line
+        audit_beir(store, FIXTURE, "sf", tmp / "never", progress=lambda s, f: heard.append(("late", f)))
+    assert heard[-1][0] != "late" and not (tmp / "never").exists()
     assert again.encoded == 0  # every text came from the cache
     assert again.judgments_used == 10 and "skipped" in again.refit and "not used" in again.summary()
     now = store.risk("sf").set_index(["query_id", "doc_id"]).fn_risk.sort_index()

@@ -24,6 +24,22 @@ app = typer.Typer(
     help="Audit mined hard negatives for false negatives and pooling bias.",
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        from core.risk import SCORER_VERSION
+
+        typer.echo(f"negaudit {version('negaudit')} (scorer {SCORER_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version (and the scorer's) and exit")) -> None:
+    """Audit mined hard negatives for false negatives and pooling bias."""
+
+
 # Each module registers its commands on `app` (or adds a sub-typer) when imported.
 COMMAND_MODULES = ["datasets", "ingest", "pipeline", "cache", "bench", "serve", "users", "export", "backup"]
 

@@ -141,7 +141,7 @@ def export(
                          ] = False,
     db: DbOption = None,
 ) -> None:
-    """Write clean training data or corrected qrels, with a manifest.json beside it."""
+    """Write clean training data or corrected qrels, with a manifest (<out>.manifest.json beside a file, manifest.json inside a folder)."""
     from typer._click.core import ParameterSource
 
     from core.export import FILE_FORMATS, ExportPolicy, export_dataset, parse_threshold

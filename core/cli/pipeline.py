@@ -99,7 +99,7 @@ def score(
 def audit(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
                                               help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")],
-    name: Annotated[str, typer.Option("--name")],
+    name: Annotated[str, typer.Option("--name", help="dataset to create (see --replace)")],
     out: Annotated[Path, typer.Option("--out", help="folder for candidates.parquet and queries.parquet")],
     db: DbOption = None,
     top_k: TopKOption = 30,

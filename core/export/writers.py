@@ -218,7 +218,19 @@ def write_hf(table: pd.DataFrame, folder: Path) -> None:
     except ImportError:  # pragma: no cover - datasets is a dev extra
         raise NegauditError("the hf format needs the `datasets` package "
                             "(pip install datasets)") from None
-    Dataset.from_pandas(table, preserve_index=False).save_to_disk(str(folder))
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    was_off = are_progress_bars_disabled()
+    disable_progress_bars()  # datasets' "Saving the dataset" bars broke the export's own summary
+    try:
+        Dataset.from_pandas(table, preserve_index=False).save_to_disk(str(folder))
+    finally:
+        if not was_off:
+            enable_progress_bars()
 
 
 # ---- corrected qrels ----------------------------------------------------------------------------

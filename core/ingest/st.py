@@ -196,6 +196,10 @@ class _Rows:
             value = float(value)
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self._err(line, col, f"expected a finite number, got {value!r}")
+        if value != int(value):  # a similarity score (0.9, 0.1): label > 0 would make every pair a positive
+            raise self._err(line, col, f"a fractional score {value!r}: labels are relevance grades (1 relevant, "
+                                       f"0 not; graded integers are fine), read as relevant when > 0; threshold "
+                                       f"the scores first")
         return float(value)
 
     def texts(self, value: Any, line: int, col: str) -> list[str | None]:

@@ -509,3 +509,12 @@ def test_every_numeric_option_is_covered() -> None:
                                    for argv, opt in covered):
                 missing.append(f"{' '.join(path)} {p.opts[0]}")
     assert not missing, missing
+
+
+def test_version_names_the_package_and_the_scorer() -> None:
+    from importlib.metadata import version
+
+    from core.risk import SCORER_VERSION
+
+    res = negaudit("--version")
+    assert res.code == 0 and res.out.strip() == f"negaudit {version('negaudit')} (scorer {SCORER_VERSION})"

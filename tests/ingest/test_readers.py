@@ -165,6 +165,20 @@ def test_st_columns_named_against_their_position_are_refused(tmp_path: Path) -> 
     assert len(_collect(read_st(fine))["candidates"]) == 2
 
 
+def test_st_fractional_scores_are_refused_not_read_as_positives(tmp_path: Path) -> None:
+    """Pairs scored 0.9 / 0.1 once became 618 positives and no candidate, unsaid."""
+    from core.types import InputError
+
+    f = tmp_path / "scored.csv"
+    f.write_text("sentence1,sentence2,score\nq one,doc a,1\nq one,doc b,0\nq two,doc c,0.9\n")
+    with pytest.raises(InputError, match="a fractional score 0.9") as info:
+        _collect(read_st(f))
+    assert info.value.line == 4 and info.value.field == "score"
+    f.write_text("sentence1,sentence2,label\nq one,doc a,2\nq one,doc b,0.0\n")  # grades and 0.0 are fine
+    got = _collect(read_st(f))
+    assert len(got["qrels"]) == 1 and len(got["candidates"]) == 1
+
+
 def test_st_negative_equal_to_positive_is_dropped(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_text('{"a": "q", "p": "same", "n": "other"}\n{"a": "q", "p": "x", "n": "same"}\n')
