@@ -77,7 +77,9 @@ try:
     pv = export.preview(db, dataset, policy)
     st.subheader("Preview")
     st.write(f"{pv['queries']:,} queries")
-    st.dataframe(pd.DataFrame([pv["totals"]]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([pv["totals"]]), hide_index=True, width="stretch",
+                 column_config={k: st.column_config.NumberColumn(k.replace("_", " "), format="localized")
+                                for k in pv["totals"]})  # 56,692, not 56692
     note = export.unscored_note(pv["by_branch"])
     if note:
         st.warning(note.replace("`negaudit score`", "Mine + score (Datasets page)"))
