@@ -54,8 +54,18 @@ _register()
 
 @functools.cache
 def _command() -> Any:
-    """The click command tree, built once: typer rebuilds it on every `app()` call (~70 ms)."""
-    return typer.main.get_command(app)
+    """The click command tree, built once: typer rebuilds it on every `app()` call (~70 ms).
+
+    Flags lose the `<bool>` typer's help gives them: `--replace true` is an error, not a value."""
+    cmd = typer.main.get_command(app)
+    todo = [cmd]
+    while todo:
+        c = todo.pop()
+        todo.extend((getattr(c, "commands", None) or {}).values())
+        for p in c.params:
+            if getattr(p, "is_flag", False):
+                p.metavar = ""
+    return cmd
 
 
 def _error(message: str) -> int:

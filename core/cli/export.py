@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -211,7 +211,7 @@ def report(
                    ] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out")
                          ] = False,
-    sample: Annotated[str, typer.Option(
+    sample: Annotated[Literal["random", "all"], typer.Option(
         "--sample", help="'random' (the seeded random audit queue's judged prefix: unbiased) or "
                          "'all' (every judged item: biased toward what the risk queue showed)")
     ] = "random",

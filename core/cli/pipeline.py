@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -14,7 +14,7 @@ MinerOption = Annotated[
     list[str], typer.Option("--miner", help="dense (packaged MiniLM or --model) and/or bm25")
 ]
 EngineOption = Annotated[
-    str, typer.Option("--engine", help="local (this process) or ray (Ray Data batch jobs; RAY_ADDRESS "
+    Literal["local", "ray"], typer.Option("--engine", help="local (this process) or ray (Ray Data batch jobs; RAY_ADDRESS "
                       "names a cluster, else a local instance starts)")
 ]
 ModelOption = Annotated[
