@@ -103,25 +103,30 @@ def _iter_csv(path: Path, chunk_rows: int, progress: Progress | None, delimiter:
     data: dict[str, list] = {c: [] for c in cols}
     lines: list[int] = []
     while True:
+        start = reader.line_num + 1  # a quoted field may span lines: name the record's first line
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            raise InputError(path, reader.line_num, None, f"bad CSV ({exc})") from None
+            raise InputError(path, start, None, f"bad CSV ({exc}){_span(start, reader.line_num)}") from None
         if not row:
             continue
         if len(row) != len(cols):
-            raise InputError(path, reader.line_num, None,
-                             f"expected {len(cols)} fields like the header, got {len(row)}")
+            raise InputError(path, start, None, f"expected {len(cols)} fields like the header, got "
+                                                f"{len(row)}{_span(start, reader.line_num)}")
         for c, v in zip(cols, row):
             data[c].append(v)
-        lines.append(reader.line_num)
+        lines.append(start)
         if len(lines) >= chunk_rows:
             yield cols, data, lines
             data, lines = {c: [] for c in cols}, []
     if lines:
         yield cols, data, lines
+
+
+def _span(first: int, last: int) -> str:
+    return f" (the record runs to line {last})" if last > first else ""
 
 
 def iter_st_table(path: str | Path, chunk_rows: int = CHUNK_ROWS,

@@ -301,6 +301,15 @@ def test_an_empty_trec_file_is_an_error_not_nothing_added(tmp_path: Path, store,
     assert len(store.qrels("base")) == 1 and store.candidates("base").empty
 
 
+def test_a_csv_error_names_the_first_line_of_a_multi_line_record(tmp_path: Path, store) -> None:
+    """A quoted passage spanning lines made the error name the record's last line (21 for record 5)."""
+    f = tmp_path / "ml.csv"
+    f.write_text('anchor,positive,negative\nq1,p1,n1\nq2,"multi\nline\npositive",n2\nq3,"a\nb",n3,extra\n')
+    with pytest.raises(InputError, match="got 4 \\(the record runs to line 7\\)") as info:
+        ingest_st(store, f, "ml")
+    assert info.value.line == 6
+
+
 def _base(tmp_path: Path, store) -> None:
     root = _beir(tmp_path, DOC + '\n{"_id": "d2", "text": "two"}\n')
     ingest_beir(store, root, "base")
