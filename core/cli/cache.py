@@ -69,12 +69,13 @@ def info() -> None:
     root = default_cache_dir()
     rows = cache_usage(root)
     typer.echo(f"cache root: {root} ($NEGAUDIT_CACHE){'' if rows else ' — empty'}")
+    w = max([44, *(len(r["folder"]) for r in rows)])  # model ids with an encoder suffix run past 44
     if rows:
-        typer.echo(f"  {'folder':<44} {'kind':<13} {'entries':>11}  {'size':>10}")
+        typer.echo(f"  {'folder':<{w}} {'kind':<13} {'entries':>11}  {'size':>10}")
     for r in rows:
-        typer.echo(f"  {r['folder']:<44} {r['kind']:<13} {r['entries']:>11,}  {_size(r['bytes']):>10}")
+        typer.echo(f"  {r['folder']:<{w}} {r['kind']:<13} {r['entries']:>11,}  {_size(r['bytes']):>10}")
     if rows:
-        typer.echo(f"  {'total':<44} {'':<13} {'':>11}  {_size(sum(r['bytes'] for r in rows)):>10}")
+        typer.echo(f"  {'total':<{w}} {'':<13} {'':>11}  {_size(sum(r['bytes'] for r in rows)):>10}")
 
 
 @cache_app.command("clear")
