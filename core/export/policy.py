@@ -7,7 +7,7 @@ Branches (every distinct (query, doc) candidate lands in exactly one, first matc
 
 | branch                  | what it is                                          | outcome                        |
 |-------------------------|-----------------------------------------------------|--------------------------------|
-| `out_of_split`          | its query has no qrels in `policy.split`            | dropped (no test leakage)      |
+| `out_of_split`          | its query has no qrels in `policy.split` (any split when None) | dropped (no test leakage) |
 | `already_positive`      | the dataset labels it relevant (relevance > 0)      | dropped: never a negative      |
 | `judged_false_negative` | consensus label false_negative                      | `to-positive` / `drop`         |
 | `judged_partial`        | consensus label partial                             | `positive` / `drop` / `negative` |
