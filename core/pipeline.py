@@ -208,8 +208,11 @@ class ScoreResult:
         c, q = self.candidates, self.queries
         pairs = c.drop_duplicates(["query_id", "doc_id"]) if len(c) else c
         hi = int((pairs["fn_risk"] >= 0.5).sum()) if len(pairs) else 0
+        # queries a `--split test` import kept without qrels would put the median at 0.00
+        labelled = q.loc[q["n_positives"] > 0, "judged_at_k"] if "n_positives" in q else q["judged_at_k"]
         line = (f"scored {len(pairs):,} candidates (query, doc) of {c.query_id.nunique():,} queries "
-                f"({hi:,} with fn_risk >= 0.5); median Judged@{self.judged_k} {q['judged_at_k'].median():.2f}")
+                f"({hi:,} with fn_risk >= 0.5); median Judged@{self.judged_k} {labelled.median():.2f} over the "
+                f"{len(labelled):,} queries with a positive")
         if self.refit is not None:
             line += "; " + (f"refitted from {self.judgments_used:,} judgments (the review app's learning queue)"
                             if "skipped" not in self.refit else
