@@ -32,11 +32,15 @@ class Insights:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def insights(store: Store, dataset: str, seed: int = 0) -> Insights:
-    """Read the dataset's judgments, risk and pooling bias once and build every figure."""
+def insights(store: Store, dataset: str, seed: int = 0,
+             fn_rate: tuple[pd.DataFrame, dict[str, Any]] | None = None) -> Insights:
+    """Read the dataset's judgments, risk and pooling bias once and build every figure.
+
+    ``fn_rate``: `core.report.fn_rate_report`'s (table, meta) for the random sample of ``seed``, when the caller
+    has it already (`negaudit report --figures`)."""
     judged = review.judged_items(store, dataset)
     # The one estimator (core.labels), read from the store as `negaudit report` reads it.
-    table, meta = report.fn_rate_report(store, dataset, sample="random", seed=seed)
+    table, meta = fn_rate or report.fn_rate_report(store, dataset, sample="random", seed=seed)
     ag = review.agreement(store, dataset)
     before, _ = learning.calibration_frames(store, dataset)
     refitted = any("skipped" not in h for h in learning.history(store, dataset))

@@ -241,7 +241,9 @@ def report(
         if figures is not None:
             from core.figures import insights, write_figures
 
-            write_figures(insights(store, name, seed), figures, f"negaudit insights: {name} (seed {seed})")
+            same = sample == "random" and miner is None  # the figures' table is this one: not computed twice
+            write_figures(insights(store, name, seed, fn_rate=(table, meta) if same else None), figures,
+                          f"negaudit insights: {name} (seed {seed})")
     from rich.table import Table
 
     console = Console()
