@@ -125,6 +125,10 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
     written: dict[str, Any] = {}
     if fmt == "judgments":  # the append-only log itself: every row, undos and adjudications included
         log = store.judgments(name)
+        # the texts beside the ids: a sentence-transformers import's ids are content hashes (q_..., d_...)
+        qtext, dtext = _texts(store, name, log)
+        log = log.assign(query_text=log["query_id"].astype(str).map(qtext),
+                         doc_text=log["doc_id"].astype(str).map(dtext))
         W.check_file_target(out, overwrite)
         W.write_table(log, out)
         written.update(layout="judgments", rows=len(log), columns=list(log.columns), **_log_summary(log))

@@ -271,7 +271,12 @@ def test_judgments_export_is_the_whole_log(store, tmp_path, suffix):
     out = tmp_path / f"log{suffix}"
     m = export_dataset(store, DS, "judgments", out)
     back = pd.read_parquet(out) if suffix == ".parquet" else pd.read_json(out, lines=True, dtype=False)
-    assert m["written"]["rows"] == len(log) == len(back) and list(back.columns) == list(log.columns)
+    assert m["written"]["rows"] == len(log) == len(back)
+    assert list(back.columns) == [*log.columns, "query_text", "doc_text"]  # texts: ST ids are content hashes
+    texts = dict(zip(store.docs(DS).doc_id, store.docs(DS).text))
+    assert back["query_text"].tolist() == log["query_id"].map(dict(zip(store.queries(DS).query_id,
+                                                                       store.queries(DS).text))).tolist()
+    assert all(texts[d] in t for d, t in zip(log["doc_id"], back["doc_text"]))  # the title may lead
     assert back["id"].tolist() == log["id"].tolist() and back["note"].tolist() == log["note"].tolist()
     when = pd.to_datetime(back["created_at"], utc=True)
     assert (when == pd.to_datetime(log["created_at"], utc=True)).all()
