@@ -3,6 +3,7 @@ candidates as a list judged by keys. Every decision is written at once, with its
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import streamlit as st
@@ -157,15 +158,21 @@ st.markdown(render.blind_html() if blind else render.risk_html(card.fn_risk, car
             unsafe_allow_html=True)
 
 qid, did = card.key
+# The card's buttons are its own widgets: Streamlit runs a click with the args of the *latest* run that drew
+# a widget id, so with one id for every card a key pressed on a card still on screen, after the server had
+# drawn the next, labelled that next card unseen (an audit at 200-250 ms between two keys). A click on an
+# earlier card's button now reaches an id the page no longer holds, and Streamlit drops it.
+tag = hashlib.sha1(f"{qid}\x1f{did}".encode()).hexdigest()[:10]
+state["card_tag"] = tag
 mine = f" (yours now: {card.my_label})" if card.my_label else ""
 st.text_input("Note", key=f"note::{qid}::{did}", placeholder=f"note (optional): why?{mine}",
               label_visibility="collapsed")
 cols = st.columns(6)
 for col, (label, text, key) in zip(cols, LABELS):
-    col.button(text, key=f"lab_{label}", shortcut=key, on_click=_decide,
+    col.button(text, key=f"lab_{label}_{tag}", shortcut=key, on_click=_decide,
                args=(label, card, blind), width="stretch",
                type="primary" if label == "false_negative" else "secondary")
-cols[4].button("Skip", key="skip", shortcut="S", on_click=_skip, args=(qid, did),
+cols[4].button("Skip", key=f"skip_{tag}", shortcut="S", on_click=_skip, args=(qid, did),
                width="stretch")
 cols[5].button("Undo", key="undo", shortcut="Z", on_click=_undo, width="stretch")
 if not blind:  # miner ranks and signals would give the score away on a blind card

@@ -71,3 +71,9 @@ def store_of(db):
     from pages._ui import _open_store
 
     return _open_store(str_url(db))
+
+
+def card_button(at: AppTest, name: str):
+    """The shown card's own button (`lab_negative`, `lab_false_negative`, ..., `skip`): each card's buttons
+    carry its tag, so a key on a card no longer drawn cannot reach the next card's callback."""
+    return at.button(key=f"{name}_{at.session_state['card_tag']}")

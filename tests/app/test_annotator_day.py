@@ -9,6 +9,7 @@ from core.auth import User
 from core.review import learning
 from core.store import learning as SL
 from core.types import Role
+from tests.app.conftest import card_button
 
 DS = "mini"
 BOSS = User("boss", Role.ADMIN)
@@ -32,7 +33,7 @@ def test_admin_saves_review_settings_and_blind_cards_hide_risk(app, store_of):
     html = _md(ann)
     assert "Blind audit card" in html and "false-negative risk" not in html
     assert not [e for e in ann.expander if e.label == "Miners and signals"]
-    ann.button(key="lab_negative").click().run()
+    card_button(ann, "lab_negative").click().run()
     j = store_of.judgments(DS)
     assert list(j.blind) == [True] and j.shown_risk.notna().all()  # the hidden risk is kept
 
@@ -41,14 +42,14 @@ def test_decisions_store_their_time(app, store_of):
     store_of.set_setting("blind_share", "0")
     at = app("ann")
     assert "false-negative risk" in _md(at)
-    at.button(key="lab_false_negative").click().run()
-    at.button(key="lab_negative").click().run()
+    card_button(at, "lab_false_negative").click().run()
+    card_button(at, "lab_negative").click().run()
     j = store_of.judgments(DS)
     assert len(j) == 2 and (j.seconds > 0).all() and (j.seconds < 120).all()
     assert list(j.blind) == [False, False]
     assert list(j.queue) == ["risk", "risk"]  # the queue order the card came from (the default)
     at.radio(key="mode").set_value("Random audit sample").run()
-    at.button(key="lab_negative").click().run()
+    card_button(at, "lab_negative").click().run()
     assert list(store_of.judgments(DS).queue) == ["risk", "risk", "random"]
     # one AppTest click is far under the reading floor of a real abstract: flagged and said so
     assert "flagged for a second look" in _md(at)
@@ -61,17 +62,35 @@ def test_a_key_from_a_half_drawn_card_labels_nothing(app, store_of):
     at = app("ann")
     shown = at.session_state["card_key"]
     at.session_state["card_key"] = ("q-next", "d-next")  # what the interrupted run had set
-    at.button(key="lab_false_negative").click().run()
+    card_button(at, "lab_false_negative").click().run()
     assert not at.exception, at.exception
     assert store_of.judgments(DS).empty
     assert "nothing saved" in _md(at)
-    at.button(key="skip").click()  # a stale skip is refused the same way
+    card_button(at, "skip").click()  # a stale skip is refused the same way
     at.session_state["card_key"] = ("q-next", "d-next")
     at.run()
     assert at.session_state["card_key"] == shown  # not skipped: the same card again
-    at.button(key="lab_false_negative").click().run()  # the run completed: this key is for `shown`
+    card_button(at, "lab_false_negative").click().run()  # the run completed: this key is for `shown`
     j = store_of.judgments(DS)
     assert [(q, d, lab) for q, d, lab in zip(j.query_id, j.doc_id, j.label)] == [(*shown, "false_negative")]
+
+
+def test_each_card_has_its_own_buttons(app, store_of):
+    """The next card was drawn on the server while the browser still showed the last one (a second key
+    200-250 ms after the first): with one widget id for every card, Streamlit ran the old card's button with
+    the next card's args and labelled a card nobody had seen. Each card's buttons now carry its own id, so a
+    click on a button the page no longer holds reaches no callback (Streamlit drops unknown widget ids)."""
+    store_of.set_setting("blind_share", "0")
+    at = app("ann")
+    first, keys = at.session_state["card_key"], {b.key for b in at.button}
+    card_button(at, "lab_negative").click().run()
+    second, now = at.session_state["card_key"], {b.key for b in at.button}
+    assert second != first
+    labels = {k for k in keys if k.startswith(("lab_", "skip_"))}
+    assert len(labels) == 5 and not labels & now  # none of the first card's buttons is the second card's
+    card_button(at, "lab_false_negative").click().run()
+    j = store_of.judgments(DS)
+    assert list(zip(j.query_id, j.doc_id, j.label)) == [(*first, "negative"), (*second, "false_negative")]
 
 
 def test_learning_queue_refits_after_n_judgments(app, store_of):
@@ -81,7 +100,7 @@ def test_learning_queue_refits_after_n_judgments(app, store_of):
     at = app("ann")
     for i, key in enumerate(["lab_false_negative", "lab_negative"] * 2):
         assert learning.history(store_of, DS) == [] or i == 4
-        at.button(key=key).click().run()
+        card_button(at, key).click().run()
         assert not at.exception, at.exception
     learning.wait(60)  # the refit ran in a background thread, not in the click
     assert not learning.last_errors()

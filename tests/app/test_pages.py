@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import render, review
 from core.auth import User
 from core.types import Role
+from tests.app.conftest import card_button
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,7 +78,7 @@ def test_review_escapes_hostile_passages(app, store_of):
         if key[1].startswith("hostile-"):
             seen.add(key[1])
             assert "&#60;" in html or "&#42;&#42;" in html or "&#91;x&#93;" in html
-        at.button(key="lab_negative").click().run()
+        card_button(at, "lab_negative").click().run()
         assert not at.exception, at.exception
     assert seen == set(hostile.doc_id)
 
@@ -89,16 +90,16 @@ def test_review_labels_skips_and_undoes(app, store_of):
     assert "Query" in html and "false-negative risk" in html
     first = at.session_state["card_key"]
     at.text_input(key=f"note::{first[0]}::{first[1]}").input("looks unrelated")
-    at.button(key="lab_negative").click().run()
+    card_button(at, "lab_negative").click().run()
     j = store_of.judgments(DS)
     assert list(zip(j.doc_id, j.label, j.note)) == [(first[1], "negative", "looks unrelated")]
     second = at.session_state["card_key"]
     assert second != first
-    at.button(key="skip").click().run()
+    card_button(at, "skip").click().run()
     assert len(store_of.judgments(DS)) == 1  # skip writes nothing
     third = at.session_state["card_key"]
     assert third not in (first, second)
-    at.button(key="lab_false_negative").click().run()
+    card_button(at, "lab_false_negative").click().run()
     at.button(key="undo").click().run()
     j = store_of.judgments(DS)
     assert list(j.action) == ["label", "label", "undo"]
