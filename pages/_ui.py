@@ -142,6 +142,25 @@ _RELEASE_FOCUS = """<script data-run="{n}">
 </script>"""
 
 
+# Enter or Escape in the note field hands the keyboard back to the label keys (Streamlit keeps the focus in a
+# text input after Enter, so the next F was typed into the note). Installed once per browser tab.
+_NOTE_KEYS = """<script>
+(() => {{ if (window.__naNoteKeys) return; window.__naNoteKeys = true;
+  document.addEventListener('keydown', (e) => {{
+    const t = e.target;
+    if ((e.key === 'Enter' || e.key === 'Escape') && t && t.tagName === 'INPUT'
+        && (t.getAttribute('placeholder') || '').startsWith('{prefix}'))
+      setTimeout(() => t.blur(), 0);
+  }}, true); }})();
+</script>"""
+NOTE_PLACEHOLDER = "note (optional)"
+
+
+def note_field_returns_keys() -> None:
+    """Enter or Escape in a field whose placeholder starts with :data:`NOTE_PLACEHOLDER` leaves it."""
+    st.sidebar.html(_NOTE_KEYS.format(prefix=NOTE_PLACEHOLDER), unsafe_allow_javascript=True)
+
+
 def release_sidebar_focus() -> None:
     """Give the keyboard back to the page's shortcut keys once a sidebar control has changed."""
     n = st.session_state["release_focus"] = st.session_state.get("release_focus", 0) + 1

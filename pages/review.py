@@ -21,9 +21,19 @@ from pages._review_common import (
     learned_line,
     next_query_button,
     query_choice,
+    saved_line,
+    undone_line,
 )
 from pages._review_list import list_view
-from pages._ui import ON_REVIEW, dataset_picker, release_sidebar_focus, store, user
+from pages._ui import (
+    NOTE_PLACEHOLDER,
+    ON_REVIEW,
+    dataset_picker,
+    note_field_returns_keys,
+    release_sidebar_focus,
+    store,
+    user,
+)
 
 MODES = {
     "Highest risk first": Mode.RISK,
@@ -44,6 +54,9 @@ if dataset is None:
 state = st.session_state
 sb = st.sidebar
 view = sb.radio("View", VIEWS, key="view", horizontal=True)
+if state.get("last_view", view) != view:  # the keys go back to the card / list, not the radio just clicked
+    release_sidebar_focus()
+state["last_view"] = view
 with sb.expander("Guidelines"):
     st.markdown(review.guidelines(db))
 if view == VIEWS[1]:
@@ -106,9 +119,9 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     if spec.status != "unreviewed":
         state["exclude"].append((qid, did))
     floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
-    fast = (f" Under the {floor:.0f} s reading floor ({secs:.1f} s): flagged for a second look."
-            if secs < floor else "")
-    state["flash"] = f"Saved {label} for query {qid} / doc {did}.{fast}"
+    fast = (f" Decided in {secs:.1f} s, under the {floor:.0f} s a skim of this passage takes: flagged for a "
+            "second look." if secs < floor else "")
+    state["flash"] = saved_line(label, qid, did) + fast
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
 
@@ -118,7 +131,8 @@ def _skip(qid: str, did: str) -> None:
     review.skip(db, me, dataset, qid, did)
     shown.pop((qid, did), None)
     state["exclude"].append((qid, did))
-    state["flash"] = f"Skipped {did} (nothing written)."
+    state["flash"] = (f"Skipped query {qid} / doc {did} for now (nothing written; it comes back after a reload "
+                      "or the next sign-in).")
 
 
 def _undo() -> None:
@@ -127,8 +141,7 @@ def _undo() -> None:
         state["flash"] = "Nothing to undo."
         return
     state["exclude"] = [k for k in state["exclude"] if k != (out["query_id"], out["doc_id"])]
-    restored = out["restored"] or "unlabelled"
-    state["flash"] = f"Undid your last decision on {out['doc_id']}: now {restored}."
+    state["flash"] = undone_line(out)
 
 
 card = review.next_card(db, me.name, spec, state["exclude"])
@@ -165,7 +178,8 @@ qid, did = card.key
 tag = hashlib.sha1(f"{qid}\x1f{did}".encode()).hexdigest()[:10]
 state["card_tag"] = tag
 mine = f" (yours now: {card.my_label})" if card.my_label else ""
-st.text_input("Note", key=f"note::{qid}::{did}", placeholder=f"note (optional): why?{mine}",
+note_field_returns_keys()
+st.text_input("Note", key=f"note::{qid}::{did}", placeholder=f"{NOTE_PLACEHOLDER}: why? Enter returns to the keys{mine}",
               label_visibility="collapsed")
 cols = st.columns(6)
 for col, (label, text, key) in zip(cols, LABELS):

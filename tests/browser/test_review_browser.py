@@ -212,3 +212,36 @@ def test_keys_work_right_after_a_sidebar_choice(server):
         browser.close()
     j = _judgments_after(proc, db)
     assert list(j.label) == ["negative"] and set(j.queue) == {"query"}  # labelled by the key, in By query
+
+
+def test_keys_work_after_switching_view_and_after_a_note(server):
+    """Two traps of an annotator's day: after switching View the keyboard stayed on the sidebar radio (every
+    key did nothing, nothing said), and after Enter in the note the next F was typed into the note."""
+    from playwright.sync_api import sync_playwright
+
+    url, db, proc = server
+    with sync_playwright() as p:
+        browser, page = _signed_in(p, url)
+        wait_idle(page)
+        page.get_by_text("List by query", exact=True).click()
+        wait_idle(page)
+        page.get_by_text("One card", exact=True).click()
+        wait_idle(page)
+        page.wait_for_timeout(300)
+        shown = _card(page)
+        page.keyboard.press("n")  # straight after the View radio, no click on the page
+        shown = _wait_card_change(page, shown)
+        wait_idle(page)
+        note = page.get_by_placeholder("note (optional)", exact=False)
+        note.click()
+        note.type("same cohort as the positive")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        page.wait_for_timeout(300)
+        page.keyboard.press("f")
+        _wait_card_change(page, shown)
+        wait_idle(page)
+        browser.close()
+    j = _judgments_after(proc, db)
+    assert list(j.label) == ["negative", "false_negative"], list(j.label)
+    assert list(j.note) == ["", "same cohort as the positive"]  # no stray "f" in it
