@@ -15,6 +15,19 @@ LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the butt
     ("partial", "Partial", "P"),
     ("unsure", "Unsure", "U"),
 ]
+WORDS = {label: text for label, text, _ in LABELS}  # what the annotator sees on the buttons, in messages too
+
+
+def saved_line(label: str, qid: str, did: str) -> str:
+    return f"Saved {WORDS.get(label, label)} for query {qid} / doc {did}."
+
+
+def undone_line(out: dict) -> str:
+    """What Undo did, naming the query too (one doc is often labelled for several queries)."""
+    now = WORDS.get(out["restored"], out["restored"]) if out["restored"] else "unlabelled"
+    return f"Undid your last decision on query {out['query_id']} / doc {out['doc_id']}: now {now}."
+
+
 # Both passage boxes (and the list) take what the viewport leaves after the fixed rows:
 # at 1280x800 about 390 px, never under 160 px; each scrolls inside itself.
 BOX_HEIGHT = "max(160px, calc(100vh - 410px))"

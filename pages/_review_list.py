@@ -22,6 +22,8 @@ from pages._review_common import (
     learned_line,
     next_query_button,
     query_choice,
+    saved_line,
+    undone_line,
 )
 from pages._ui import release_sidebar_focus
 
@@ -59,7 +61,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         secs = time.time() - state["list_t0"]
         review.decide(db, me, dataset, c.query_id, c.doc_id, label, "", seconds=secs,
                       blind=blind[i], shown_risk=c.fn_risk, queue=Mode.QUERY.value)
-        state["flash"] = f"Saved {label} for query {c.query_id} / doc {c.doc_id}."
+        state["flash"] = saved_line(label, c.query_id, c.doc_id)
         state["list_focus"], state["list_t0"] = listing.after_label(i, n), time.time()
         learning.maybe_relearn(db, dataset)
 
@@ -72,8 +74,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         if (out["query_id"], out["doc_id"]) in keys:
             state["list_focus"] = keys.index((out["query_id"], out["doc_id"]))
             state["list_t0"] = time.time()
-        state["flash"] = (f"Undid your last decision on {out['doc_id']}: now "
-                          f"{out['restored'] or 'unlabelled'}.")
+        state["flash"] = undone_line(out)
 
     st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
     focus = state["list_focus"] = min(state["list_focus"], n - 1)

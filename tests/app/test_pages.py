@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,7 @@ def test_review_labels_skips_and_undoes(app, store_of):
     card_button(at, "lab_negative").click().run()
     j = store_of.judgments(DS)
     assert list(zip(j.doc_id, j.label, j.note)) == [(first[1], "negative", "looks unrelated")]
+    assert f"Saved Negative for query {first[0]} / doc {first[1]}." in unescape(_text(at))  # button words
     second = at.session_state["card_key"]
     assert second != first
     card_button(at, "skip").click().run()
@@ -104,6 +106,8 @@ def test_review_labels_skips_and_undoes(app, store_of):
     j = store_of.judgments(DS)
     assert list(j.action) == ["label", "label", "undo"]
     assert at.session_state["card_key"] == third  # the undone card is back
+    said = unescape(_text(at))  # names the query too: one doc is often labelled for several queries
+    assert f"Undid your last decision on query {third[0]} / doc {third[1]}: now unlabelled." in said, said
     # A refresh (new session, same URL token) resumes on the same card.
     again = app("ann")
     assert again.session_state["card_key"] == third
