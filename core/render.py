@@ -125,11 +125,16 @@ def candidate_label(hl: Highlight) -> str:
 
 
 def split_words(text: str | None, n: int) -> tuple[str, str]:
-    """`text` cut right after its n-th word: (head, tail); tail is empty with <= n words."""
-    for i, m in enumerate(_WORD_RUN.finditer(text or "")):
+    """`text` cut after its n-th word and the characters up to the next space: (head, tail); tail is empty
+    with <= n words. "0.8" and "p<0.05)." stay whole (a cut inside "0.8" showed "...at 0" / ".8 mg")."""
+    text = text or ""
+    for i, m in enumerate(_WORD_RUN.finditer(text)):
         if i == n - 1:
-            return (text or "")[:m.end()], (text or "")[m.end():]
-    return text or "", ""
+            end = m.end()
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            return text[:end], text[end:]
+    return text, ""
 
 
 def _shown_and_hidden(text: str | None, show_words: int = SHOW_WORDS) -> tuple[str, str, int]:

@@ -77,6 +77,9 @@ def test_long_passages_collapse_behind_show_more():
     text = " ".join(f"w{i}" for i in range(300))
     head, tail = split_words(text, 120)
     assert head.endswith("w119") and head + tail == text
+    dose = " ".join(["word"] * 118) + " at 0.8 mg/kg (p<0.05). Then more"
+    head, tail = split_words(dose, 120)  # the 120th word is "0" of "0.8": the cut waits for the space
+    assert head.endswith("at 0.8") and tail.startswith(" mg/kg") and head + tail == dose
     out = box_html("candidate", "candidate", [CardText("c", "t", text)], Highlight(), "300px",
                    "#d97706")
     assert "show more &#40;180 words&#41;" in out and "<details" in out
