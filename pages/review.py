@@ -119,8 +119,7 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     if spec.status != "unreviewed":
         state["exclude"].append((qid, did))
     floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
-    fast = (f" Decided in {secs:.1f} s, under the {floor:.0f} s a skim of this passage takes: flagged for a "
-            "second look." if secs < floor else "")
+    fast = f" Decided in {secs:.1f} s (a skim takes {floor:.0f} s): flagged for a second look." if secs < floor else ""
     state["flash"] = saved_line(label, qid, did) + fast
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
