@@ -47,6 +47,16 @@ def _card(page) -> str:
     return page.locator(".na-candidate").inner_text(timeout=30_000)
 
 
+def _press_on_card(page, key: str) -> str:
+    """Press a label key on the card shown (no click on the page first); returns the next card's text."""
+    page.wait_for_timeout(300)
+    shown = _card(page)
+    page.keyboard.press(key)
+    nxt = _wait_card_change(page, shown)
+    wait_idle(page)
+    return nxt
+
+
 def _wait_card_change(page, old: str) -> str:
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -204,11 +214,7 @@ def test_keys_work_right_after_a_sidebar_choice(server):
         page.keyboard.press("ArrowDown")
         page.keyboard.press("Enter")
         wait_idle(page)
-        page.wait_for_timeout(300)
-        shown = _card(page)
-        page.keyboard.press("n")  # no click on the page first
-        _wait_card_change(page, shown)
-        wait_idle(page)
+        _press_on_card(page, "n")
         browser.close()
     j = _judgments_after(proc, db)
     assert list(j.label) == ["negative"] and set(j.queue) == {"query"}  # labelled by the key, in By query
@@ -227,20 +233,13 @@ def test_keys_work_after_switching_view_and_after_a_note(server):
         wait_idle(page)
         page.get_by_text("One card", exact=True).click()
         wait_idle(page)
-        page.wait_for_timeout(300)
-        shown = _card(page)
-        page.keyboard.press("n")  # straight after the View radio, no click on the page
-        shown = _wait_card_change(page, shown)
-        wait_idle(page)
+        _press_on_card(page, "n")  # straight after the View radio
         note = page.get_by_placeholder("note (optional)", exact=False)
         note.click()
         note.type("same cohort as the positive")
         page.keyboard.press("Enter")
         wait_idle(page)
-        page.wait_for_timeout(300)
-        page.keyboard.press("f")
-        _wait_card_change(page, shown)
-        wait_idle(page)
+        _press_on_card(page, "f")
         browser.close()
     j = _judgments_after(proc, db)
     assert list(j.label) == ["negative", "false_negative"], list(j.label)
