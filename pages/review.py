@@ -16,6 +16,7 @@ from pages._review_common import (
     BOX_HEIGHT,
     CSS,
     LABELS,
+    WORDS,
     common_terms,
     flash_line,
     learned_line,
@@ -176,7 +177,7 @@ qid, did = card.key
 # earlier card's button now reaches an id the page no longer holds, and Streamlit drops it.
 tag = hashlib.sha1(f"{qid}\x1f{did}".encode()).hexdigest()[:10]
 state["card_tag"] = tag
-mine = f" (yours now: {card.my_label})" if card.my_label else ""
+mine = f" (yours now: {WORDS.get(card.my_label, card.my_label)})" if card.my_label else ""
 note_field_returns_keys()
 st.text_input("Note", key=f"note::{qid}::{did}", placeholder=f"{NOTE_PLACEHOLDER}: why? Enter returns to the keys{mine}",
               label_visibility="collapsed")
