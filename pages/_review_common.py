@@ -58,16 +58,25 @@ def common_terms(store: Store, dataset: str) -> frozenset[str]:
     return _common(store.url, dataset, store)
 
 
+SESSION_KEY = "decisions_this_session"
+
+
+def count_decision() -> None:
+    """One more label saved in this browser session (the progress line says how many since sign-in)."""
+    st.session_state[SESSION_KEY] = st.session_state.get(SESSION_KEY, 0) + 1
+
+
 def flash_line(store: Store, me: User, dataset: str, flash: str | None) -> str:
     """Progress and the last action's message on one line (no banner pushing the card down)."""
     prog = review.progress(store, dataset)
     mine = prog[prog.annotator == me.name]
     done = int(mine.total.iloc[0]) if not mine.empty else 0
     total = review.count_items(store, dataset)
+    now = int(st.session_state.get(SESSION_KEY, 0))
     msg = f" &#183; {render.plain(flash)}" if flash else ""
     style = "font-size:0.9em;opacity:0.85;line-height:1.5;padding-bottom:0.35rem"
     return (f'<div class="na-progress" style="{style}">You&#58; {done:,} of '
-            f"{total:,} items labelled{msg}</div>")
+            f"{total:,} labelled, {now:,} this session{msg}</div>")
 
 
 def learned_line(store: Store, dataset: str) -> str:

@@ -18,6 +18,7 @@ from pages._review_common import (
     BOX_HEIGHT,
     LABELS,
     common_terms,
+    count_decision,
     flash_line,
     learned_line,
     next_query_button,
@@ -62,6 +63,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         review.decide(db, me, dataset, c.query_id, c.doc_id, label, "", seconds=secs,
                       blind=blind[i], shown_risk=c.fn_risk, queue=Mode.QUERY.value)
         state["flash"] = saved_line(label, c.query_id, c.doc_id)
+        count_decision()
         state["list_focus"], state["list_t0"] = listing.after_label(i, n), time.time()
         learning.maybe_relearn(db, dataset)
 

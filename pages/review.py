@@ -18,6 +18,7 @@ from pages._review_common import (
     LABELS,
     WORDS,
     common_terms,
+    count_decision,
     flash_line,
     learned_line,
     next_query_button,
@@ -122,6 +123,7 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
     fast = f" Decided in {secs:.1f} s (a skim takes {floor:.0f} s): flagged for a second look." if secs < floor else ""
     state["flash"] = saved_line(label, qid, did) + fast
+    count_decision()
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
 

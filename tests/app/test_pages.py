@@ -95,6 +95,7 @@ def test_review_labels_skips_and_undoes(app, store_of):
     j = store_of.judgments(DS)
     assert list(zip(j.doc_id, j.label, j.note)) == [(first[1], "negative", "looks unrelated")]
     assert f"Saved Negative for query {first[0]} / doc {first[1]}." in unescape(_text(at))  # button words
+    assert "labelled, 1 this session" in unescape(_text(at))
     second = at.session_state["card_key"]
     assert second != first
     card_button(at, "skip").click().run()
