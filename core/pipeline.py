@@ -392,8 +392,9 @@ def audit_beir(store: Any, directory: Any, name: str, out: Any, top_k: int = 30,
     from core.ingest import ingest_beir
 
     if store.has_dataset(name) and not replace:  # before any progress line: checks come before work
-        raise NegauditError(f"dataset {name!r} already exists; pass --replace to rebuild it (its judgments are "
-                            f"kept) or `negaudit datasets rm {name}`")
+        from core.store.store import dataset_exists
+
+        raise dataset_exists(name)
     progress("ingesting", 0.0)
     ingest_beir(store, directory, name, replace=replace)
     res = run(store, name, top_k=top_k, model=model, cache=cache, progress=progress, late=late)

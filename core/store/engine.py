@@ -93,12 +93,12 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         if is_lock_error(exc):
             raise StoreLockedError(locked_message(url, exc)) from None
         if url.startswith("duckdb"):  # not a DuckDB file, missing (read-only), unreadable, ...
-            raise NegauditError(f"cannot open {url.removeprefix('duckdb:///')} as a DuckDB "
+            raise NegauditError(f"cannot open {duckdb_file(url) or url} as a DuckDB "
                                 f"database: {_first_line(exc)}") from None
         raise NegauditError(f"cannot connect to {_shown(url)}: {_first_line(exc)}") from None
     if read_only and "datasets" not in tables:  # nothing migrates a read-only open
         engine.dispose()
-        raise NegauditError(f"{_shown(url).removeprefix('duckdb:///')} holds no negaudit data "
+        raise NegauditError(f"{duckdb_file(url) or _shown(url)} holds no negaudit data "
                             f"(no datasets table); check --db or import a dataset first")
     return engine
 

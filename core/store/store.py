@@ -66,6 +66,12 @@ class DatasetWriter:
         self.conn.execute(update(S.datasets).where(where).values(meta=json.dumps(meta)))
 
 
+def dataset_exists(name: str) -> NegauditError:
+    """The one message for a name already taken (the store's import and `audit`'s early check)."""
+    return NegauditError(f"dataset {name!r} already exists; pass --replace to rebuild it "
+                         f"(its judgments are kept) or `negaudit datasets rm {name}`")
+
+
 class Store:
     """One database (DuckDB file or any SQLAlchemy URL) holding every dataset, label and judgment."""
 
@@ -155,10 +161,7 @@ class Store:
                 select(func.count()).select_from(S.datasets).where(S.datasets.c.name == name)
             ).scalar_one()
             if exists and not replace:
-                raise NegauditError(
-                    f"dataset {name!r} already exists; pass --replace to rebuild it "
-                    f"(its judgments are kept) or `negaudit datasets rm {name}`"
-                )
+                raise dataset_exists(name)
             if exists:
                 self._delete_rows(conn, name, keep_judgments=True)
             conn.execute(insert(S.datasets).values(
