@@ -208,17 +208,34 @@ def card_html(query: str, positives: Sequence[CardText], candidate: CardText,
     return "".join(parts).replace("\n", " ")
 
 
+def plain_reason(reason: str) -> str:
+    """A reason without its closing "(numbers)" (core/risk/signals.py writes "plain words (the numbers)"): what
+    an annotator reads; the numbers stay in the hover text and the exports. A reason without one is returned whole."""
+    text = reason.strip()
+    if not text.endswith(")"):
+        return text
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            head = text[:i].rstrip()
+            return head or text
+    return text
+
+
 def risk_html(fn_risk: float | None, reasons: str, max_reasons: int = 3) -> str:
-    """fn_risk and its first reasons on one compact line (the card must fit one screen)."""
+    """fn_risk and its first reasons in plain words on one compact line (the card must fit one screen); hovering
+    the line shows every reason with its numbers."""
     if fn_risk is None:
         head = "false-negative risk&#58; <b>not scored</b>"
     else:
         pct = 100.0 * float(fn_risk)
         color = "#dc2626" if pct >= 50 else "#d97706" if pct >= 20 else "#16a34a"
         head = f'false-negative risk&#58; <b style="color:{color}">{pct:.0f}&#37;</b>'
-    items = [r.strip() for r in re.split(r"[;\n]", reasons or "") if r.strip()][:max_reasons]
-    why = " &#183; ".join(escape_text(r) for r in items)
-    return (f'<div class="na-risk" style="max-height:3.2em;overflow-y:auto;font-size:0.9em;'
+    every = [r.strip() for r in re.split(r"[;\n]", reasons or "") if r.strip()]
+    why = " &#183; ".join(escape_text(plain_reason(r)) for r in every[:max_reasons])
+    title = f' title="{escape_text(" · ".join(every))}"' if every else ""
+    return (f'<div class="na-risk"{title} style="max-height:3.2em;overflow-y:auto;font-size:0.9em;'
             f'margin-bottom:1rem">{head}{" &#8212; " + why if why else ""}</div>')
 
 

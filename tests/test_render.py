@@ -22,13 +22,14 @@ from core.render import (
     list_html,
     marked,
     miners_html,
+    plain_reason,
     query_html,
     risk_html,
     split_words,
 )
 
 OUR_TAG = re.compile(
-    r'</?(?:div|b|i|br|mark|ul|li|span|details|summary)(?: (?:class|style)="[^"<>]*")*>')
+    r'</?(?:div|b|i|br|mark|ul|li|span|details|summary)(?: (?:class|style|title)="[^"<>]*")*>')
 HOSTILE = [
     "<script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",
@@ -104,6 +105,29 @@ def test_risk_html_percentage_and_escaped_reasons():
     out = risk_html(0.734, "dense rank 1; <b>bold</b> reason")
     assert "73&#37;" in out
     assert "&#60;b&#62;bold" in out
+
+
+def test_risk_html_shows_plain_words_and_keeps_the_numbers_in_the_hover_text():
+    reasons = ("far closer in meaning to the query than most documents (dense score 7.9 sd above the query's corpus "
+               "mean, query moved toward its positives); a query likely to hold several relevant docs (the query's "
+               "top documents match it word for word (mean token MaxSim 0.80)); the query names a topic")
+    out = risk_html(0.5, reasons)
+    shown = out.split("&#8212;", 1)[1]
+    assert "far closer in meaning to the query than most documents &#183;" in shown
+    assert "a query likely to hold several relevant docs &#183; the query names a topic</div>" in shown
+    assert "7&#46;9" not in shown and "MaxSim" not in shown
+    title = out.split('title="', 1)[1].split('"', 1)[0]
+    assert "7&#46;9 sd" in title and "0&#46;80&#41;&#41;" in title
+    hostile = risk_html(0.5, 'x" onmouseover="alert(1) (1)')
+    assert 'onmouseover="' not in hostile and hostile.count("onmouseover&#61;&#34;") == 2  # title and line
+
+
+def test_plain_reason_drops_only_a_balanced_closing_parenthesis():
+    assert plain_reason("shares many of the query's words (BM25 is 72% of the query's best)") == (
+        "shares many of the query's words")
+    assert plain_reason("a query likely (x (a) and y (b))") == "a query likely"
+    for whole in ("the query names a topic", "(only numbers)", "odd) text)", "x (unbalanced"):
+        assert plain_reason(whole) == whole
 
 
 def test_miners_html_lists_every_signal_escaped():

@@ -123,7 +123,7 @@ def _reasons(contrib: np.ndarray, names: list[str], sig: dict[str, np.ndarray], 
         query = [SIGNALS[n].reason(float(sig[n][r]), raw) for n, rows in (fused or {}).items()
                  if rows[r] and n in QUERY_LEVEL]
         if query:
-            parts.append(" and ".join(query) + f": {QUERY_REASON}")
+            parts.append(f"{QUERY_REASON} ({' and '.join(query)})")
         if sig["pos_ratio"][r] >= 0.9:
             parts.append(SIGNALS["pos_ratio"].reason(float(sig["pos_ratio"][r]), raw))
         out.append("; ".join(parts) or "no signal stands out")

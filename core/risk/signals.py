@@ -2,7 +2,8 @@
 
 How to add one: write ``f(a) -> np.ndarray`` over the raw pair arrays of :func:`core.risk.inputs.pair_arrays`
 (aligned with the candidate rows), and a ``reason(value, row) -> str`` that says it in words; decorate with
-``@register(name, reason, learned=...)``. ``learned=True`` signals feed the positive-unlabelled combiner, so
+``@register(name, reason, learned=...)``. A reason reads "plain words (the numbers)": the review card shows the
+words (:func:`core.render.plain_reason`), its hover text and every export the whole phrase. ``learned=True`` signals feed the positive-unlabelled combiner, so
 they must mean the same for any corpus doc and never look at the pair's own label (no leakage: a labelled
 positive must not see itself).
 """
@@ -46,12 +47,12 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
 
 
-@register("dense_score", lambda v, r: f"dense score {v:.2f}")
+@register("dense_score", lambda v, r: f"close in meaning to the query (dense score {v:.2f})")
 def dense_score(a: Arrays) -> np.ndarray:
     return np.asarray(a["dense"], dtype=np.float64)
 
 
-@register("inverse_rank", lambda v, r: f"dense rank {round(1 / v) if v else '-'}")
+@register("inverse_rank", lambda v, r: f"near the top of the dense ranking (dense rank {round(1 / v) if v else '-'})")
 def inverse_rank(a: Arrays) -> np.ndarray:
     return _div(1.0, a["rank"])
 
@@ -60,8 +61,9 @@ def _pos_ratio_reason(v: float, r: Mapping[str, float]) -> str:
     """NV-Retriever's wording; past twice the positive's score a percentage ("1433%") says less than the fact
     that the labelled positive itself scores low for the query."""
     if v >= 2:
-        return f"dense score {r['dense']:.2f} is {v:.0f}x the positive's ({r['pos_score']:.2f}): the labelled positive scores low"
-    return f"dense score {r['dense']:.2f} is {v:.0%} of the positive's"
+        return (f"scores far above the labelled positive, which scores low itself (dense score {r['dense']:.2f} is "
+                f"{v:.0f}x the positive's {r['pos_score']:.2f})")
+    return f"scores like the labelled positive (dense score {r['dense']:.2f} is {v:.0%} of the positive's)"
 
 
 @register("pos_ratio", _pos_ratio_reason)
@@ -74,57 +76,59 @@ def _fed_back(r: Mapping[str, float], plain: str, note: str) -> str:
     """``note`` where the row's value came from the query its labelled positives moved (``fb_*`` differs from
     the plain value): the card then says which query the number is about."""
     fb = r.get(f"fb_{plain}")
-    return f" ({note})" if fb is not None and abs(fb - r.get(plain, fb)) > 1e-9 else ""
+    return f", {note}" if fb is not None and abs(fb - r.get(plain, fb)) > 1e-9 else ""
 
 
-@register("dense_z", lambda v, r: f"dense score {v:.1f} sd above the query's corpus mean"
-          + _fed_back(r, "dense", "query moved toward its positives"), learned=True)
+@register("dense_z", lambda v, r: f"far closer in meaning to the query than most documents (dense score {v:.1f} sd above the "
+          "query's corpus mean" + _fed_back(r, "dense", "query moved toward its positives") + ")", learned=True)
 def dense_z(a: Arrays) -> np.ndarray:
     """Per-query normalised dense score: raw cosines are not comparable across queries."""
     return _div(a["dense"] - a["dense_mean"], a["dense_std"])
 
 
-@register("bm25_score", lambda v, r: f"BM25 {v:.1f}")
+@register("bm25_score", lambda v, r: f"shares the query's words (BM25 {v:.1f})")
 def bm25_score(a: Arrays) -> np.ndarray:
     return np.asarray(a["bm25"], dtype=np.float64)
 
 
-@register("bm25_norm", lambda v, r: f"BM25 is {v:.0%} of the query's best", learned=True)
+@register("bm25_norm", lambda v, r: f"shares many of the query's words (BM25 is {v:.0%} of the query's best)", learned=True)
 def bm25_norm(a: Arrays) -> np.ndarray:
     return _div(a["bm25"], a["bm25_max"])
 
 
-@register("bm25_z", lambda v, r: f"BM25 {v:.1f} sd above the query's corpus mean"
-          + _fed_back(r, "bm25", "query expanded with its positives' terms"), learned=True)
+@register("bm25_z", lambda v, r: f"matches the query's words better than most documents (BM25 {v:.1f} sd above the "
+          "query's corpus mean" + _fed_back(r, "bm25", "query expanded with its positives' terms") + ")", learned=True)
 def bm25_z(a: Arrays) -> np.ndarray:
     return _div(a["bm25"] - a["bm25_mean"], a["bm25_std"])
 
 
-@register("rrf", lambda v, r: f"BM25 and dense agree (ranks {r['dense_rank']:.0f} and {r['bm25_rank']:.0f})")
+@register("rrf", lambda v, r: f"both retrievers rank it high (dense rank {r['dense_rank']:.0f}, BM25 rank {r['bm25_rank']:.0f})")
 def rrf(a: Arrays) -> np.ndarray:
     """Reciprocal-rank fusion (k=60) of the full-corpus dense and BM25 ranks."""
     out = _div(1.0, 60.0 + a["dense_rank"])
     return out + np.where(a["bm25_rank"] > 0, _div(1.0, 60.0 + a["bm25_rank"]), 0.0)
 
 
-@register("graph_bm25", lambda v, r: f"its nearest docs match the query lexically ({v:.1f} sd)", learned=True)
+@register("graph_bm25", lambda v, r: f"documents like it match the query's words (its nearest docs' BM25, {v:.1f} sd)", learned=True)
 def graph_bm25(a: Arrays) -> np.ndarray:
     """Mean per-query BM25 z-score of the doc's nearest neighbours: relevant docs cluster (new evidence)."""
     return np.asarray(a["graph_bm25"], dtype=np.float64)
 
 
-@register("graph_dense", lambda v, r: f"its nearest docs are close to the query ({v:.1f} sd)", learned=True)
+@register("graph_dense", lambda v, r: f"documents like it are close to the query (its nearest docs' dense score, {v:.1f} sd)",
+          learned=True)
 def graph_dense(a: Arrays) -> np.ndarray:
     return np.asarray(a["graph_dense"], dtype=np.float64)
 
 
-@register("neighbour_label", lambda v, r: f"labelled relevant for a similar query (cosine {v:.2f})", learned=True)
+@register("neighbour_label", lambda v, r: f"labelled relevant for a similar query (cosine {v:.2f} between the queries)", learned=True)
 def neighbour_label(a: Arrays) -> np.ndarray:
     """Max similarity of this query to another query that labels the doc relevant (0 if none)."""
     return np.asarray(a["neighbour_label"], dtype=np.float64)
 
 
-@register("bm25_rm3_z", lambda v, r: f"expanded with the positive's key terms, BM25 {v:.1f} sd above the mean")
+@register("bm25_rm3_z", lambda v, r: f"uses the labelled positive's key terms (BM25 of the query expanded with them, {v:.1f} sd above "
+          "the mean)")
 def bm25_rm3_z(a: Arrays) -> np.ndarray:
     """BM25 z-score of the query expanded with its labelled positives' top terms (RM3, leave-one-out).
 
@@ -138,7 +142,7 @@ def bm25_rm3_z(a: Arrays) -> np.ndarray:
     return _div(a["fb_bm25"] - a["fb_bm25_mean"], a["fb_bm25_std"])
 
 
-@register("late_maxsim", lambda v, r: f"its words match the query's closely, token by token (token MaxSim {v:.2f})", learned=True)
+@register("late_maxsim", lambda v, r: f"matches the query word for word (token MaxSim {v:.2f})", learned=True)
 def late_maxsim(a: Arrays) -> np.ndarray:
     """Late interaction: each query token's best cosine to a doc token, idf-weighted mean.
 
@@ -150,7 +154,7 @@ def late_maxsim(a: Arrays) -> np.ndarray:
     return _optional(a, "late_maxsim")
 
 
-@register("late_query_mean", lambda v, r: f"the query's top docs match it closely, token by token (mean MaxSim {v:.2f})")
+@register("late_query_mean", lambda v, r: f"the query's top documents match it word for word (mean token MaxSim {v:.2f})")
 def late_query_mean(a: Arrays) -> np.ndarray:
     """Query-level: the late MaxSim averaged over the query's dense top ``top_k`` docs (core/risk/inputs.py).
 
@@ -161,7 +165,7 @@ def late_query_mean(a: Arrays) -> np.ndarray:
     return _optional(a, "late_query_mean")
 
 
-@register("coverage_query_mean", lambda v, r: f"the query's top docs hold most of its terms (idf-weighted share {v:.2f})")
+@register("coverage_query_mean", lambda v, r: f"the query's top documents hold most of its terms (idf-weighted share {v:.2f})")
 def coverage_query_mean(a: Arrays) -> np.ndarray:
     """Query-level: the idf-weighted share of the query's terms a doc contains, averaged over the query's dense
     top ``top_k`` docs — the lexical, model-free counterpart of ``late_query_mean`` (Spearman 0.83 with it on
@@ -170,7 +174,7 @@ def coverage_query_mean(a: Arrays) -> np.ndarray:
     return _optional(a, "coverage_query_mean")
 
 
-@register("pos_query_mean", lambda v, r: f"the query's top docs are close to its labelled positive (mean cosine {v:.2f})")
+@register("pos_query_mean", lambda v, r: f"the query's top documents are close to its labelled positive (mean cosine {v:.2f})")
 def pos_query_mean(a: Arrays) -> np.ndarray:
     """Query-level: the mean cosine of the query's dense top ``top_k`` unlabelled docs to its labelled positive
     (core/risk/inputs.py). Not learned (one positive per query is compared with nothing of its own); the view
@@ -179,7 +183,7 @@ def pos_query_mean(a: Arrays) -> np.ndarray:
     return _optional(a, "pos_query_mean")
 
 
-@register("dense_nqc", lambda v, r: f"the retriever commits to some of the query's top docs (their dense z-scores spread {v:.2f} sd)")
+@register("dense_nqc", lambda v, r: f"the retriever is sure of some of the query's top documents (their dense z-scores spread {v:.2f} sd)")
 def dense_nqc(a: Arrays) -> np.ndarray:
     """Query-level: the sd of the query's dense top ``top_k`` docs' z-scores over the corpus (NQC; label-free,
     core/risk/inputs.py). Not learned (one labelled positive per query cannot say how many relevant docs a
@@ -189,8 +193,8 @@ def dense_nqc(a: Arrays) -> np.ndarray:
     return _optional(a, "dense_nqc")
 
 
-@register("lsa_feedback", lambda v, r: f"on its labelled positive's topic in this corpus' own vocabulary (LSA, {v:.1f} sd above "
-                                        "the query's top docs)")
+@register("lsa_feedback", lambda v, r: f"on the labelled positive's topic (LSA in this corpus' own vocabulary, {v:.1f} sd "
+                                        "above the query's top docs)")
 def lsa_feedback(a: Arrays) -> np.ndarray:
     """Closeness to the query's labelled positives' topic in the corpus' latent semantic space (core/mining/lsa.py),
     the query moved half way toward them (leave-one-out), against the query's own dense top docs
@@ -202,7 +206,7 @@ def lsa_feedback(a: Arrays) -> np.ndarray:
     return _optional(a, "lsa_fb")
 
 
-@register("graph_lsa", lambda v, r: f"its nearest docs are on its labelled positive's topic (LSA, {v:.1f} sd)")
+@register("graph_lsa", lambda v, r: f"documents like it are on the labelled positive's topic (its nearest docs' LSA, {v:.1f} sd)")
 def graph_lsa(a: Arrays) -> np.ndarray:
     """``lsa_feedback`` averaged over the doc's nearest docs (the dense doc graph), as ``graph_dense`` is to
     ``dense_z``. Not learned, for ``lsa_feedback``'s reason; the view fuses it beside that signal at the same
@@ -215,8 +219,8 @@ def graph_lsa(a: Arrays) -> np.ndarray:
 CO_CANDIDATES = "co_candidates"  # set by core/risk/score.py after the view, not from the pair arrays
 
 
-@register(CO_CANDIDATES, lambda v, r: f"its closest fellow candidates for this query look relevant too (+{v:.1f} "
-                                      "log-odds)")
+@register(CO_CANDIDATES, lambda v, r: f"the candidates most like it look relevant too (+{v:.1f} log-odds from its closest "
+                                      "fellow candidates for this query)")
 def co_candidates(a: Arrays) -> np.ndarray:
     """How far the final log-odds moved toward the row's 3 closest fellow candidates' (core/risk/smooth.py):
     written by the scorer after the view, since it reads the view's own output; 0 in the pair arrays and in
@@ -233,7 +237,7 @@ def topic_query(a: Arrays) -> np.ndarray:
     return np.asarray(a.get("topic_query", np.ones(len(a["dense"]))), dtype=np.float64)
 
 
-@register("pos_similarity", lambda v, r: f"cosine {v:.2f} to a labelled positive")
+@register("pos_similarity", lambda v, r: f"close to the labelled positive (cosine {v:.2f})")
 def pos_similarity(a: Arrays) -> np.ndarray:
     """Not learned: with one positive per query, a training positive would have to compare to itself."""
     return np.asarray(a["pos_sim"], dtype=np.float64)

@@ -50,10 +50,23 @@ def test_every_signal_is_tested_and_learned_ones_are_leak_free() -> None:
 
 
 def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
-    assert SIGNALS["pos_ratio"].reason(0.96, {"dense": 0.71}) == "dense score 0.71 is 96% of the positive's"
+    assert SIGNALS["pos_ratio"].reason(0.96, {"dense": 0.71}) == (
+        "scores like the labelled positive (dense score 0.71 is 96% of the positive's)")
     # an off-topic labelled positive: say so rather than "1433% of the positive's"
     assert SIGNALS["pos_ratio"].reason(14.33, {"dense": 0.32, "pos_score": 0.022}) == (
-        "dense score 0.32 is 14x the positive's (0.02): the labelled positive scores low")
+        "scores far above the labelled positive, which scores low itself (dense score 0.32 is 14x the positive's 0.02)")
+
+
+@pytest.mark.parametrize("name", sorted(SIGNALS))
+def test_every_reason_leads_with_words_and_ends_with_its_numbers(name: str) -> None:
+    """The card shows a reason's plain words (core.render.plain_reason); the numbers go to the hover text."""
+    from core.render import plain_reason
+
+    raw = {k: 0.5 for k in ("dense", "pos_score", "dense_rank", "bm25_rank", "bm25")}
+    text = SIGNALS[name].reason(0.75, raw | {"fb_dense": 0.6, "fb_bm25": 0.6})
+    words = plain_reason(text)
+    assert words and not any(ch.isdigit() for ch in words), (name, text)
+    assert words == text or text.startswith(words + " (")
 
 
 @pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean", "pos_query_mean",

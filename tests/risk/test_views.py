@@ -140,7 +140,7 @@ def test_late_interaction_is_fused_into_the_view(medium) -> None:
     assert out.reasons[high].str.contains("token MaxSim").all()  # the card says what ranked it
     qhigh = wq * (np.array([json.loads(v)["late_query_mean"] for v in out.signals]) - qmean) / qsd >= 0.5
     assert qhigh.any() and not qhigh.all()
-    assert out.reasons[qhigh].str.contains("mean MaxSim").all()
+    assert out.reasons[qhigh].str.contains("mean token MaxSim").all()
     assert out.reasons[qhigh].str.contains("likely to hold several relevant docs").all()
     assert not out.reasons[~qhigh].str.contains("likely to hold several relevant docs").any()
     X = np.zeros((2, len(model.names)))
