@@ -18,8 +18,10 @@ LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the butt
 WORDS = {label: text for label, text, _ in LABELS}  # what the annotator sees on the buttons, in messages too
 
 
-def saved_line(label: str, qid: str, did: str) -> str:
-    return f"Saved {WORDS.get(label, label)} for query {qid} / doc {did}."
+def saved_line(label: str, qid: str, did: str, replaced: str | None = None) -> str:
+    """The save message; ``replaced``: your label the card did not show (another tab or window set it since)."""
+    was = f" It replaces your {WORDS.get(replaced, replaced)} from another tab or window." if replaced else ""
+    return f"Saved {WORDS.get(label, label)} for query {qid} / doc {did}.{was}"
 
 
 def undone_line(out: dict) -> str:
@@ -66,14 +68,18 @@ def count_decision() -> None:
     st.session_state[SESSION_KEY] = st.session_state.get(SESSION_KEY, 0) + 1
 
 
-def flash_line(store: Store, me: User, dataset: str, flash: str | None) -> str:
-    """Progress and the last action's message on one line (no banner pushing the card down)."""
+def flash_line(store: Store, me: User, dataset: str, flash: str | None, query_id: str | None = None) -> str:
+    """Progress and the last action's message on one line (no banner pushing the card down); with ``query_id``
+    (By query) also how many of that query's candidates still want your label."""
     prog = review.progress(store, dataset)
     mine = prog[prog.annotator == me.name]
     done = int(mine.total.iloc[0]) if not mine.empty else 0
     total = review.count_items(store, dataset)
     now = int(st.session_state.get(SESSION_KEY, 0))
     msg = f" &#183; {render.plain(flash)}" if flash else ""
+    if query_id is not None:
+        left, n = review.query_left(store, dataset, me.name, query_id)
+        msg = f" &#183; {left:,} of {n:,} left in this query{msg}"
     style = "font-size:0.9em;opacity:0.85;line-height:1.5;padding-bottom:0.35rem"
     return (f'<div class="na-progress" style="{style}">You&#58; {done:,} of '
             f"{total:,} labelled, {now:,} this session{msg}</div>")

@@ -116,13 +116,14 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     qid, did = card.key
     secs = time.time() - shown.pop(card.key, time.time())
     note = state.get(f"note::{qid}::{did}", "")
+    before = review.my_label(db, dataset, me.name, qid, did)
     review.decide(db, me, dataset, qid, did, label, note, seconds=secs, blind=blind,
                   shown_risk=card.fn_risk, queue=spec.mode.value)
     if spec.status != "unreviewed":
         state["exclude"].append((qid, did))
     floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
     fast = f" Decided in {secs:.1f} s (a skim takes {floor:.0f} s): flagged for a second look." if secs < floor else ""
-    state["flash"] = saved_line(label, qid, did) + fast
+    state["flash"] = saved_line(label, qid, did, before if before != card.my_label else None) + fast
     count_decision()
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
@@ -148,7 +149,8 @@ def _undo() -> None:
 
 card = review.next_card(db, me.name, spec, state["exclude"])
 state["card_key"] = card.key if card else None
-st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
+st.markdown(flash_line(db, me, dataset, state.pop("flash", None), query_id if mode == Mode.QUERY else None),
+            unsafe_allow_html=True)
 if card is None:
     done = st.empty()
     if next_query_button(qtexts, query_id, "query_id", "next_query"):  # "By query": the way to the next

@@ -14,7 +14,9 @@ from core.review.overview import (
     disagreements,
     judged_items,
     miners,
+    my_label,
     progress,
+    query_left,
     rank_risk_summary,
     risk_histogram,
     throughput,
@@ -33,7 +35,7 @@ from core.types import Mode, QueueSpec
 __all__ = [
     "DEFAULT_GUIDELINES", "LEASE_TTL", "Card", "Mode", "Queue", "QueueSpec", "adjudicate",
     "agreement", "candidate_queries", "common_terms", "consensus", "count_items", "decide", "disagreements",
-    "guidelines", "judged_items", "load_card", "miners", "next_card", "next_keys", "overlap_k",
-    "progress", "queue_of", "rank_risk_summary", "risk_histogram", "set_guidelines",
+    "guidelines", "judged_items", "load_card", "miners", "my_label", "next_card", "next_keys", "overlap_k",
+    "progress", "query_left", "queue_of", "rank_risk_summary", "risk_histogram", "set_guidelines",
     "set_overlap_k", "skip", "step_away", "throughput", "undo",
 ]

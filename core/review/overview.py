@@ -74,6 +74,17 @@ def count_items(store: Store, dataset: str) -> int:
     return SQ.count_items(store, dataset)
 
 
+def query_left(store: Store, dataset: str, annotator: str, query_id: str) -> tuple[int, int]:
+    """(candidates of one query still without your label, candidates of the query): By query's "x of N left"."""
+    return SQ.query_left(store, dataset, annotator, query_id)
+
+
+def my_label(store: Store, dataset: str, annotator: str, query_id: str, doc_id: str) -> str | None:
+    """The annotator's current label of one item (None: unlabelled), read when a key is pressed: another tab of
+    the same account may have labelled the card since it was drawn."""
+    return SQ.my_labels(store, dataset, annotator, [(query_id, doc_id)]).get((query_id, doc_id))
+
+
 def miners(store: Store, dataset: str) -> list[str]:
     return SI.miners(store, dataset)
 

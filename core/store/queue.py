@@ -101,6 +101,20 @@ def count_items(store: Store, dataset: str) -> int:
         return int(conn.execute(text(sql), {"d": dataset}).scalar_one())
 
 
+def query_left(store: Store, dataset: str, annotator: str, query_id: str) -> tuple[int, int]:
+    """(items of one query the annotator has no current label for, items of the query): By query's "x of N left"."""
+    items = ("SELECT query_id, doc_id FROM risk WHERE dataset = :d AND query_id = :q" if has_risk(store, dataset) else
+             "SELECT DISTINCT query_id, doc_id FROM candidates WHERE dataset = :d AND query_id = :q")
+    sql = f"""SELECT count(*), count(*) - count(m.doc_id) FROM ({items}) i LEFT JOIN (
+        SELECT doc_id FROM (
+            SELECT doc_id, label, row_number() OVER (PARTITION BY doc_id ORDER BY id DESC) AS rn
+            FROM judgments WHERE dataset = :d AND query_id = :q AND annotator = :me) t
+        WHERE rn = 1 AND label <> '') m ON m.doc_id = i.doc_id"""
+    with store.engine.connect() as conn:
+        total, left = conn.execute(text(sql), {"d": dataset, "q": query_id, "me": annotator}).one()
+    return int(left), int(total)
+
+
 # Items the annotator may not get: their own current labels, and items k others hold (a current
 # label or a live lease). core.review.held computes the same for the cached head in Python.
 _BLOCKED = """

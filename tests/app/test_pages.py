@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from html import unescape
 from pathlib import Path
 
@@ -70,11 +71,15 @@ def test_review_escapes_hostile_passages(app, store_of):
     at.radio(key="mode").set_value("By query").run()
     at.selectbox(key="query_id").set_value(hostile.query_id.iloc[0]).run()
     seen = set()
-    for _ in range(12):
+    n = int((store_of.risk(DS).query_id == hostile.query_id.iloc[0]).sum())
+    left = [int(m) for m in re.findall(rf"(\d+) of {n} left in this query", unescape(_text(at)))]
+    assert len(left) == 1 and 0 < left[0] <= n  # the card view's own count for the query
+    for i in range(12):
         key = at.session_state["card_key"]
         if key is None:
             break
         html = _text(at)
+        assert f"{left[0] - i} of {n} left in this query" in unescape(html)  # one fewer per label
         assert "<strong>" not in html and "<img" not in html and "<script" not in html
         if key[1].startswith("hostile-"):
             seen.add(key[1])
@@ -112,6 +117,21 @@ def test_review_labels_skips_and_undoes(app, store_of):
     # A refresh (new session, same URL token) resumes on the same card.
     again = app("ann")
     assert again.session_state["card_key"] == third
+
+
+def test_a_second_tab_on_the_same_card_says_whose_label_it_replaces(app, store_of):
+    """One account, two tabs, one card: the later key wins (both rows stay in the log) and says what it replaced."""
+    one, two = app("ann"), app("ann")
+    key = one.session_state["card_key"]
+    assert two.session_state["card_key"] == key  # the card held for this annotator, in both tabs
+    card_button(one, "lab_negative").click().run()
+    assert "replaces" not in unescape(_text(one))
+    card_button(two, "lab_false_negative").click().run()
+    said = unescape(_text(two))
+    assert f"Saved False negative for query {key[0]} / doc {key[1]}. It replaces your Negative from another tab" in said
+    j = store_of.judgments(DS)
+    j = j[(j.query_id == key[0]) & (j.doc_id == key[1])]
+    assert list(j.label) == ["negative", "false_negative"] and set(j.annotator) == {"ann"}
 
 
 def test_review_queue_modes_and_filters(app, store_of):
