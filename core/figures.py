@@ -4,6 +4,7 @@ for `negaudit report --figures` (a self-contained HTML file a researcher can kee
 from __future__ import annotations
 
 import html
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class Insights:
     judged: pd.DataFrame
     pooling: dict[str, Any]
     figures: dict[str, Any] = field(default_factory=dict)
+    refitted: bool = False  # the learning queue has refitted risk from judgments (the diagram draws both)
 
 
 def insights(store: Store, dataset: str, seed: int = 0,
@@ -53,7 +55,7 @@ def insights(store: Store, dataset: str, seed: int = 0,
         "throughput": plots.throughput(review.throughput(store, dataset)),
         "agreement": plots.agreement(ag["pairs"]),
     }
-    return Insights(table, meta, ag, judged, pooling, figures)
+    return Insights(table, meta, ag, judged, pooling, figures, refitted)
 
 
 def summary_line(found: Insights) -> str:
@@ -66,8 +68,18 @@ def summary_line(found: Insights) -> str:
     rate = (f"false-negative rate {format_rate(o['fn_rate'], o['ci_low'], o['ci_high'])} (95% Wilson), "
             f"n={int(o['n'])} of the random audit sample (seed {m.get('seed')}, prefix {m.get('prefix')}, "
             f"{m.get('gaps')} gaps)" if int(o["n"]) else "no random-audit sample judged yet")
+    alpha, multi = found.agreement.get("alpha", float("nan")), found.agreement["items_multi"]
+    value = "n/a" if math.isnan(alpha) else f"{alpha:.2f}"
+    agree = (f"Krippendorff's alpha {value} over {multi:,} items with two or more votes" if multi
+             else "no item has two votes yet (no agreement figure)")
+    pooling = found.pooling
+    judged_k = (f" Judged@{pooling['judged_k']} counts qrels and the {pooling.get('judgments', 0):,} judged items at the "
+                f"last score ({str(pooling['scored_at']).replace('+00:00', '')} UTC)."
+                if pooling.get("scored_at") and pooling.get("judged_k") else "")
+    refit = (" The reliability diagram's refitted curve is in-sample: drawn on the judged items it was fitted on."
+             if found.refitted else "")
     return (f"Drawn {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(found.judged):,} judged items; {rate}; "
-            f"Krippendorff's alpha over {found.agreement['items_multi']:,} items with two or more votes.")
+            f"{agree}.{judged_k}{refit}")
 
 
 def figures_html(found: Insights, title: str) -> str:

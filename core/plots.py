@@ -30,8 +30,9 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
     Args:
         rank_risk: rank, mean_risk, n (per best rank, from SQL): the estimated rate (mean
             fn_risk over every scored item) as bars.
-        table: `core.labels.fn_rate_table` of the estimator's sample: the judged rate per
-            bucket with its 95% Wilson interval, and the overall rate as a dashed line.
+        table: `core.labels.fn_rate_table` of the estimator's sample: the judged rate of false negative or
+            partial per bucket (what fn_risk estimates, so the bars compare with it) with its 95% Wilson
+            interval, and the overall rate as a dashed line. The report's headline FN-only rate is in its table.
     """
     title = "False-negative rate by mining rank"
     judged = table[(table["bucket"] != "all") & (table["n"] > 0)] if len(table) else table
@@ -49,22 +50,24 @@ def fn_rate_by_rank(rank_risk: pd.DataFrame, table: pd.DataFrame,
         top = max(top, float(rate.max()))
     if not judged.empty:
         fig.add_scatter(
-            x=judged["bucket"], y=judged["fn_rate"], mode="lines+markers+text",
-            name=f"judged FN ({sample})", marker_color="#dc2626",
+            x=judged["bucket"], y=judged["fn_or_partial_rate"], mode="lines+markers+text",
+            name=f"judged FN+partial ({sample})", marker_color="#dc2626",
             text=[f"n={int(n)}" for n in judged["n"]], textposition="middle right",  # a point from 3 items shows it
             error_y={"type": "data", "symmetric": False,
-                     "array": judged["ci_high"] - judged["fn_rate"],
-                     "arrayminus": judged["fn_rate"] - judged["ci_low"]},
-            customdata=np.stack([judged["n"], judged["false_negative"]], axis=-1),
-            hovertemplate="rank %{x}<br>FN rate %{y:.1%}<br>%{customdata[1]} of "
+                     "array": judged["fnp_ci_high"] - judged["fn_or_partial_rate"],
+                     "arrayminus": judged["fn_or_partial_rate"] - judged["fnp_ci_low"]},
+            customdata=np.stack([judged["n"], judged["false_negative"] + judged["partial"]], axis=-1),
+            hovertemplate="rank %{x}<br>FN+partial rate %{y:.1%}<br>%{customdata[1]} of "
                           "%{customdata[0]}<extra></extra>")
-        top = max(top, float(judged["ci_high"].max()))
+        top = max(top, float(judged["fnp_ci_high"].max()))
         overall = table[table["bucket"] == "all"].iloc[0]
-        fig.add_hline(y=float(overall["fn_rate"]), line_dash="dash", annotation_position="top left",
+        fig.add_hline(y=float(overall["fn_or_partial_rate"]), line_dash="dash", annotation_position="top right",
                       annotation_text=(
-            f"overall {labels.format_rate(overall['fn_rate'], overall['ci_low'], overall['ci_high'])}"
+            "overall FN+partial "
+            f"{labels.format_rate(overall['fn_or_partial_rate'], overall['fnp_ci_low'], overall['fnp_ci_high'])}"
             f", n={int(overall['n'])}"))
-    fig.update_layout(title=title, xaxis_title="mining rank (best over miners)", yaxis_title="rate",
+    fig.update_layout(title=title, xaxis_title="mining rank (best over miners; labelled positives hold ranks too)",
+                      yaxis_title="rate",
                       yaxis_range=[0, rate_axis_top(top)], barmode="overlay", showlegend=True,
                       legend={"orientation": "h", "y": -0.25},
                       xaxis={"categoryorder": "array", "categoryarray": labels.bucket_order()[1:]})
@@ -136,7 +139,7 @@ def reliability(judged: pd.DataFrame, bins: int = 10, before: pd.DataFrame | Non
                     text=[f"n={n}" for n in g.n], marker_size=np.clip(np.sqrt(g.n) * 4, 6, 24))
     fig.update_layout(title=title, xaxis_title="mean fn_risk in bin",
                       yaxis_title="judged rate of false negative or partial", xaxis_range=[0, 1],
-                      yaxis_range=[0, 1])
+                      yaxis_range=[0, 1], legend={"orientation": "h", "y": -0.25})  # a side legend squeezed the plot
     return fig
 
 
@@ -147,9 +150,11 @@ def judged_at_k(query_bias: pd.DataFrame, k: int | None = None) -> go.Figure:
     title = f"Pooling bias per query: Judged@{at}"
     if query_bias.empty or query_bias.judged_at_k.dropna().empty:
         return _empty(title, "no pooling-bias scores yet")
-    # Fixed 0.05-wide bins on the whole 0-1 scale: one value alone filled the plot as one wide bar.
-    fig = go.Figure(go.Histogram(x=query_bias.judged_at_k.dropna(), marker_color="#6366f1",
-                                 xbins={"start": 0.0, "end": 1.0 + 1e-9, "size": 0.05}))
+    # Fixed 0.05-wide bins on the whole 0-1 scale: one value alone filled the plot as one wide bar. A query
+    # fully judged (1.0) goes in the last bin, 95-100%: its own bin [1.0, 1.05) fell outside the axis.
+    vals = query_bias.judged_at_k.dropna().clip(upper=1.0 - 1e-9)
+    fig = go.Figure(go.Histogram(x=vals, marker_color="#6366f1",
+                                 xbins={"start": 0.0, "end": 1.0, "size": 0.05}))
     fig.update_layout(title=title, xaxis_title=f"Judged@{at} (share of the dense top-{at} with any label)",
                       yaxis_title="queries", xaxis={"range": [0, 1.0], "tickformat": ".0%"})
     return fig

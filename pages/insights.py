@@ -54,7 +54,7 @@ for left_key, right_key in zip(figures.FIGURES[::2], figures.FIGURES[1::2]):
     right.plotly_chart(figs[right_key], width="stretch")
     if right_key == "judged_at_k" and pooling:
         right.caption(f"Judged@{pooling['judged_k']}: qrels and the {pooling['judgments']:,} judged items at the "
-                      f"last score ({pooling['scored_at']} UTC); judgments since count after the next score "
+                      f"last score ({str(pooling['scored_at']).replace('+00:00', '')} UTC); judgments since count after the next score "
                       "(Datasets → Mine + score, or `negaudit score`).")
 
 st.subheader("Progress per annotator")

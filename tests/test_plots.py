@@ -24,8 +24,10 @@ def test_fn_rate_by_rank_estimated_and_judged():
     assert isinstance(fig, go.Figure) and len(fig.data) == 2
     est, judged = fig.data
     assert list(est.x) == ["1-5", "6-10"] and est.y[0] == 0.4  # ranks 1-3 weighted by n
-    # the report's buckets and definition: ranks 1, 1, 2, 5 -> one FN of four decided (partial apart)
-    assert judged.x[0] == "1-5" and judged.y[0] == 0.25
+    # the report's buckets; the line is what the bars estimate, FN+partial: ranks 1, 1, 2, 5 -> one FN and one
+    # partial of four decided (the report's FN-only rate, 0.25, is its table's headline)
+    assert judged.x[0] == "1-5" and judged.y[0] == 0.5 and judged.name.startswith("judged FN+partial")
+    assert fig.layout.shapes[0].y0 == labels.fn_rate_table(JUDGED).iloc[0].fn_or_partial_rate
     assert judged.error_y.array[0] > 0 and fig.layout.shapes  # Wilson interval, overall line
 
 
@@ -64,6 +66,9 @@ def test_judged_at_k_throughput_agreement():
     # one Judged@k value alone is one 0.05-wide bar on the 0-1 scale, not the whole plot
     one = plots.judged_at_k(pd.DataFrame({"judged_at_k": [0.4, 0.4, 0.4]}))
     assert one.data[0].xbins.size == 0.05 and tuple(one.layout.xaxis.range) == (0, 1)
+    # a fully judged query is drawn, in the last bin on the axis (its own bin began at 1.0, off the axis)
+    full = plots.judged_at_k(pd.DataFrame({"judged_at_k": [1.0, 1.0, 0.3]})).data[0]
+    assert max(full.x) < full.xbins.end <= 1.0 and sum(x >= 0.95 for x in full.x) == 2
 
 
 def test_rate_axis_fits_small_rates():
@@ -81,7 +86,7 @@ def test_rate_axis_fits_small_rates():
 
 
 def test_names_say_what_is_counted():
-    """One name per quantity, with its n: the bars estimate FN+partial, the line is judged FN."""
+    """One name per quantity, with its n: the bars estimate FN+partial, the line is judged FN+partial."""
     judged = pd.DataFrame({"fn_risk": [0.1, 0.8, 0.9], "label": ["negative", "false_negative", "partial"]})
     fig = plots.risk_histogram(pd.DataFrame({"bin": [1, 16], "n": [30, 10]}), judged)
     assert [t.name for t in fig.data] == ["all items (share of 40)", "false_negative (share of 1)",

@@ -180,6 +180,7 @@ def _print_summary(manifest: dict, out: Path) -> None:
 
     from core.export import unscored_note
     from core.export.manifest import manifest_path
+    from core.ingest.skips import counted
 
     console = Console()
     if manifest["format"] != "judgments":  # the log is written whole: no policy branches
@@ -199,10 +200,7 @@ def _print_summary(manifest: dict, out: Path) -> None:
         console.print(f"[yellow]{note}[/yellow]", soft_wrap=True)
     for k, v in (w.get("skipped") or {}).items():
         if v:
-            what = k.replace("_", " ")
-            if v == 1:  # "1 query without negative", "1 negative past the n columns"
-                what = what.replace("queries", "query", 1).replace("negatives", "negative", 1)
-            console.print(f"[yellow]skipped {v:,} {what}[/yellow]")
+            console.print(f"[yellow]skipped {counted(v, k.replace('_', ' '))}[/yellow]")
 
 
 def report(
@@ -236,6 +234,9 @@ def report(
             raise typer.BadParameter(f"{figures} must end in .html (one self-contained page)",
                                      param_hint="--figures")
         check_output(figures, "--figures", overwrite=overwrite)
+        if out is not None and out.expanduser().resolve() == figures.expanduser().resolve():
+            raise typer.BadParameter(f"{figures} is --out too: give the table and the figures two files",
+                                     param_hint="--figures")
     with open_store(db, read_only=True) as store:
         table, meta = fn_rate_report(store, name, sample=sample, seed=seed, miner=miner)
         if figures is not None:
@@ -243,7 +244,7 @@ def report(
 
             same = sample == "random" and miner is None  # the figures' table is this one: not computed twice
             write_figures(insights(store, name, seed, fn_rate=(table, meta) if same else None), figures,
-                          f"negaudit insights: {name} (seed {seed})")
+                          f"negaudit insights: {name} (random audit sample, seed {seed}, every miner)")
     from rich.table import Table
 
     console = Console()
@@ -265,11 +266,22 @@ def report(
         console.print(f"[yellow]none of the {meta['judged_anywhere']:,} judged items opens the random audit "
                       f"queue of seed {seed}: judge in the app's random audit queue with 'Sample seed' {seed}, or see "
                       f"`--sample all` (biased)[/yellow]")
+    if not meta.get("items"):
+        console.print(f"[yellow]{name!r} has no candidates{' from miner ' + repr(miner) if miner else ''} to "
+                      "estimate from: run `negaudit mine` and `negaudit score` first[/yellow]")
+    elif not meta.get("judged_anywhere"):
+        console.print("[yellow]nothing judged yet: label candidates in the app's 'Random audit sample' queue "
+                      "(an unbiased sample), then report again[/yellow]")
     if out:
         write_report_csv(table, out, meta)
         console.print(f"wrote {out}", soft_wrap=True)
     if figures is not None:
         console.print(f"wrote {figures} (open it in a browser)", soft_wrap=True)
+        if not same:  # the page is the Insights page's view; the table above is another estimate
+            console.print(f"[yellow]{figures.name} draws the Insights view (random audit sample of seed {seed}, "
+                          "every miner), not this table's "
+                          f"({'miner ' + repr(miner) + ', ' if miner else ''}{sample} sample)[/yellow]",
+                          soft_wrap=True)
 
 
 def _rate(p: float, lo: float, hi: float) -> str:

@@ -54,7 +54,7 @@ def _print(result: dict[str, Any], what: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from core.ingest.skips import skip_lines, skips_of
+    from core.ingest.skips import counted, skip_lines, skips_of
 
     console = Console()
     counts = ", ".join(f"{result.get(t, 0):,} {t}" for t in ("docs", "queries", "qrels",
@@ -71,7 +71,7 @@ def _print(result: dict[str, Any], what: str) -> None:
                        ("duplicate_qrels", "qrels already held (same query, doc, split and grade)"),
                        ("dropped_positive_negatives", "negatives that are also positives")):
         if result.get(key):
-            console.print(f"[yellow]skipped {result[key]:,} {label}[/yellow]")
+            console.print(f"[yellow]skipped {counted(result[key], label)}[/yellow]")
 
 
 @ingest_app.command("beir")

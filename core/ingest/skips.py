@@ -49,6 +49,22 @@ def merge_skips(old: Skips, new: Skips) -> Skips:
     return out
 
 
+_SINGULAR = {"docs": "doc", "queries": "query", "qrels": "qrel", "triples": "triple", "rows": "row", "texts": "text",
+             "lines": "line", "negatives": "negative", "records": "record"}
+
+
+def counted(n: int, what: str) -> str:
+    """``n`` and what it counts, its first plural noun made singular for one ("1 query with no text")."""
+    if n == 1:
+        words = what.split(" ")
+        for i, w in enumerate(words):
+            if w in _SINGULAR:
+                words[i] = _SINGULAR[w]
+                break
+        what = " ".join(words)
+    return f"{n:,} {what}"
+
+
 def _examples(examples: list[str]) -> str:
     shown = [e if e.startswith(("line ", "row ")) else repr(e) for e in examples]
     return f" (e.g. {', '.join(shown)})" if shown else ""
@@ -60,9 +76,10 @@ def skip_lines(skips: Skips) -> list[str]:
     for kind, info in skips.get("empty", {}).items():
         what = _EMPTY_WHAT.get(kind, f"empty {kind}")
         verb = "" if kind == "texts" else "skipped "
-        lines.append(f"{verb}{info['count']:,} {what}{_examples(info['examples'])}")
+        lines.append(f"{verb}{counted(info['count'], what)}{_examples(info['examples'])}")
     for kind, info in skips.get("unknown", {}).items():
-        lines.append(f"skipped {info['count']:,} {kind} lines with ids unknown to the dataset"
+        n = info["count"]
+        lines.append(f"skipped {n:,} {kind} {'line with an id' if n == 1 else 'lines with ids'} unknown to the dataset"
                      f"{_examples(info['examples'])}")
     return lines
 
@@ -72,7 +89,7 @@ _EMPTY_SHORT = {"qrels": "qrels of skipped records", "triples": "triples of skip
 
 def skip_summary(skips: Skips) -> str:
     """A short cell for a table of datasets: `2 empty docs, 1 qrels of skipped records, ...`."""
-    parts = [f"{info['count']:,} {_EMPTY_SHORT.get(kind, 'empty ' + kind)}"
+    parts = [counted(info["count"], _EMPTY_SHORT.get(kind, "empty " + kind))
              for kind, info in skips.get("empty", {}).items()]
     parts += [f"{info['count']:,} unknown-id {kind}"
               for kind, info in skips.get("unknown", {}).items()]

@@ -114,17 +114,17 @@ def test_empty_records_are_skipped_reported_and_listed(tmp_path: Path, negaudit)
     assert "imported 'hostile': 6 docs, 7 queries, 5 qrels" in res.stdout
     assert ("skipped 2 docs with neither title nor text (e.g. '4381486', '12486491')"
             in res.stdout)
-    assert "skipped 1 queries with no text (e.g. '1019')" in res.stdout
+    assert "skipped 1 query with no text (e.g. '1019')" in res.stdout
     assert "skipped 2 qrels naming a skipped doc or query" in res.stdout
     res = negaudit("ingest", "msmarco", str(FIX / "msmarco_empty"), "--name", "mm", "--db", db)
-    assert res.returncode == 0 and "1 triples naming a skipped doc" in res.stdout
+    assert res.returncode == 0 and "1 triple naming a skipped doc" in res.stdout
     res = negaudit("ingest", "st", str(FIX / "st" / "triplets_empty.csv"), "--name", "st",
                    "--db", db)
     assert res.returncode == 0 and "(e.g. line 3, line 4)" in res.stdout
     listing = negaudit("datasets", "--db", db).stdout
-    assert "2 empty docs, 1 empty queries, 2 qrels of skipped records" in listing
+    assert "2 empty docs, 1 empty query, 2 qrels of skipped records" in listing
     assert "hostile: skipped 2 docs with neither title nor text (e.g. '4381486'" in listing
-    assert "mm: skipped 1 triples naming a skipped doc or query (e.g. '4422734')" in listing
+    assert "mm: skipped 1 triple naming a skipped doc or query (e.g. '4422734')" in listing
     assert "st: skipped 2 rows with an empty anchor" in listing
     _assert_user_error(negaudit("ingest", "beir", str(FIX / "beir_empty_docs"), "--name", "s",
                                 "--strict", "--db", db),

@@ -4,6 +4,7 @@ itself is tested in tests/test_labels.py)."""
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pandas as pd
 from toy_data import DS
@@ -104,3 +105,24 @@ def test_report_figures_are_one_offline_page(toy_db, tmp_path):
     assert again.exit_code != 0  # an existing page needs --overwrite
     bad = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--figures", str(tmp_path / "f.png")])
     assert bad.exit_code != 0 and not (tmp_path / "f.png").exists()
+    # the agreement figure has its number (it said "alpha over 3 items" with none)
+    assert re.search(r"Krippendorff&#x27;s alpha (-?\d\.\d\d|n/a) over \d+ items|no item has two votes yet", text), text[:3000]
+    one = tmp_path / "x.html"
+    same = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--out", str(one), "--figures", str(one)])
+    assert same.exit_code == 2 and "two files" in same.output and not one.exists()  # the CSV overwrote the page
+    other = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--miner", "bm25",
+                                     "--figures", str(tmp_path / "m.html")])
+    assert other.exit_code == 0 and "draws the Insights view" in " ".join(other.output.split()), other.output
+
+
+def test_report_says_why_it_has_nothing_to_estimate(tmp_path):
+    """A dataset never mined, and one never judged: an all-n/a table with exit 0 said nothing of why."""
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    db = str(tmp_path / "e.duckdb")
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "beir_nfcorpus"
+    assert CliRunner().invoke(app, ["ingest", "beir", str(fixtures), "--name", "raw", "--db", db]).exit_code == 0
+    res = CliRunner().invoke(app, ["report", "--name", "raw", "--db", db])
+    assert res.exit_code == 0 and "has no candidates to estimate from: run `negaudit mine`" in res.output, res.output

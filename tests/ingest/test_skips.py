@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.ingest import ingest_beir, ingest_msmarco, ingest_st, ingest_trec_qrels
-from core.ingest.skips import META_KEY, merge_skips, skip_lines, skip_summary
+from core.ingest.skips import META_KEY, counted, merge_skips, skip_lines, skip_summary
 from core.types import InputError
 
 BEIR_SKIPS = {
@@ -57,11 +57,24 @@ def test_beir_strict_stops_at_the_first_empty_record(fixtures: Path, store) -> N
 def test_skip_report_lines_name_counts_and_ids() -> None:
     lines = skip_lines(BEIR_SKIPS)
     assert lines[0] == "skipped 2 docs with neither title nor text (e.g. '4381486', '12486491')"
-    assert "1 queries with no text (e.g. '1019')" in lines[1]
+    assert "skipped 1 query with no text (e.g. '1019')" in lines[1]
     assert "2 qrels naming a skipped doc or query" in lines[2]
-    assert "1 qrels lines with ids unknown to the dataset (e.g. '99999999')" in lines[3]
-    assert skip_summary(BEIR_SKIPS) == ("2 empty docs, 1 empty queries, 2 qrels of skipped "
+    assert "1 qrels line with an id unknown to the dataset (e.g. '99999999')" in lines[3]
+    assert skip_summary(BEIR_SKIPS) == ("2 empty docs, 1 empty query, 2 qrels of skipped "
                                         "records, 1 unknown-id qrels")
+
+
+@pytest.mark.parametrize("n,what,said", [
+    (1, "queries with no text", "1 query with no text"),
+    (2, "queries with no text", "2 queries with no text"),
+    (1, "empty texts dropped from kept rows", "1 empty text dropped from kept rows"),
+    (1, "queries with too few negatives", "1 query with too few negatives"),  # the first plural only
+    (1, "duplicate run lines", "1 duplicate run line"),
+    (1_234, "docs", "1,234 docs"),
+    (1, "qrels already held", "1 qrel already held"),
+])
+def test_counted_says_one_in_the_singular(n: int, what: str, said: str) -> None:
+    assert counted(n, what) == said
     assert skip_summary({}) == "-"
 
 
