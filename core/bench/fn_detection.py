@@ -406,7 +406,7 @@ def format_tables(r: dict) -> str:
     if r.get("ceiling"):
         m = r["ceiling"]
         lines.append(f"{'ceiling of these signals':24s} {m['AP']:6.3f} {m['AUROC']:6.3f} {m['P@50']:6.2f} {m['P@100']:6.2f}  "
-                     "(hidden labels, out of fold: a bound, not a scorer)")
+                     "(a fit on hidden labels, out of fold: a reference, not a bound; the scorer can pass it)")
     if r.get("late_interaction_s") is not None:
         how = "contextual, a second model pass" if r.get("maxsim") == "contextual" else "static word pieces"
         lines.append(f"token MaxSim ({how}): {r['late_interaction_s']:.1f} s wall")
@@ -421,7 +421,9 @@ def format_tables(r: dict) -> str:
     if r["learning_curve"]:
         lines += ["", "learning curve: the static queue's first N judged (hidden labels as the oracle); on the",
                   "still-unjudged candidates, static score | re-ranked from the judgments; false negatives found",
-                  "in the first N by the static queue and by a queue re-ranking after every 25 (as the app does):",
+                  "in the first N by the static queue and by a queue re-ranking after every 25 (as the app does).",
+                  "ECE here is of the log-odds as probabilities, before fn_risk's shrink toward the prior and its",
+                  "[1%, 99%] squeeze (the ECE above is fn_risk's own):",
                   (f"{'judged':>6s} | {'AP':>6s} {'P@50':>5s} {'P@100':>5s} {'ECE':>6s} | "
                    f"{'AP':>6s} {'P@50':>5s} {'P@100':>5s} {'ECE':>6s} | found static/learning")]
         for row in r["learning_curve"]:
