@@ -35,7 +35,8 @@ def undone_line(out: dict) -> str:
 BOX_HEIGHT = "max(160px, calc(100vh - 410px))"
 # Our own static CSS: a tighter page so query, passages, risk and keys fit one screen; a button's
 # label wraps instead of ending in an ellipsis ("False n..." with the sidebar open at 1024 px); an opened
-# "show more" goes (it read "show more" above the text it had shown).
+# "show more" goes (it read "show more" above the text it had shown) and its words go on the same line
+# (Chromium's details content is a block of its own: the text broke off mid-sentence).
 CSS = """<style>
 [data-testid="stMainBlockContainer"]{padding-top:3rem;padding-bottom:1rem;
   padding-left:2rem;padding-right:2rem}
@@ -45,6 +46,7 @@ h1{font-size:1.5rem !important;padding:0 0 0.1rem 0 !important}
 [data-testid="stMain"] [data-testid^="stBaseButton"] .stMarkdownEllipsis p{white-space:normal;
   overflow:visible;text-overflow:clip;line-height:1.2;word-break:keep-all;overflow-wrap:normal}
 details.na-more[open] > summary{display:none !important}
+details.na-more::details-content{display:inline}
 @media (max-width:1200px){[data-testid="stMain"] [data-testid^="stBaseButton"]{padding-left:6px;
   padding-right:6px}}
 </style>"""
