@@ -33,10 +33,12 @@ def _show_skips(out: dict) -> None:
 def _table() -> None:
     counts = db.counts()
     if counts:
-        table.dataframe(pd.DataFrame([{**{k: v for k, v in asdict(c).items() if k != "extra"},
+        box = table.container()
+        box.dataframe(pd.DataFrame([{**{k: v for k, v in asdict(c).items() if k != "extra"},
                                        "skipped at import": skips.skip_summary(_skipped(c.name))}
-                                      for c in counts]),
+                                      for c in counts]).rename(columns={"candidates": "candidate rows"}),
                         hide_index=True, width="stretch")
+        box.caption("candidate rows: one per (query, doc, miner); the review queue counts each (query, doc) once.")
     else:
         table.info("No datasets yet.")
 

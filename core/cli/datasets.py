@@ -26,8 +26,9 @@ def list_datasets(ctx: typer.Context, db: DbOption = None) -> None:
     if not rows:
         typer.echo("no datasets yet; try `negaudit ingest beir DIR --name NAME`")
         return
-    table = Table("dataset", "docs", "queries", "with positive", "qrels", "candidates", "judgments",
-                  "skipped at import")
+    table = Table("dataset", "docs", "queries", "with positive", "qrels", "candidate rows", "judgments",
+                  "skipped at import", caption="candidate rows: one per (query, doc, miner); `score`, `report` and "
+                                               "the review queue count each (query, doc) once")
     for r in rows:
         table.add_row(escape(r.name), *(f"{v:,}" for v in (
             r.docs, r.queries, r.queries_with_positive, r.qrels, r.candidates, r.judgments)),
