@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from core import render, review
@@ -16,6 +18,12 @@ LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the butt
     ("unsure", "Unsure", "U"),
 ]
 WORDS = {label: text for label, text, _ in LABELS}  # what the annotator sees on the buttons, in messages too
+
+
+def item_tag(query_id: str, doc_id: str) -> str:
+    """A short id of one item for its buttons' keys: Streamlit runs a click with the args of the latest run that
+    drew the widget id, so buttons shared by every item could act on an item drawn after the one on screen."""
+    return hashlib.sha1(f"{query_id}\x1f{doc_id}".encode()).hexdigest()[:10]
 
 
 def saved_line(label: str, qid: str, did: str, replaced: str | None = None) -> str:

@@ -10,7 +10,7 @@ from core.review import checks, learning
 from core.review.blind import blind_share, set_blind_share
 from core.store import backup
 from core.types import Label, NegauditError, Role
-from pages._review_common import LABELS
+from pages._review_common import LABELS, WORDS, item_tag
 from pages._ui import dataset_picker, off_review, require_admin, show_error, store
 
 ADJ_BOX = "max(160px, calc(100vh - 600px))"  # the passage boxes: votes, note and buttons in view at 800 px
@@ -105,8 +105,22 @@ with tab_review:
         except NegauditError as exc:
             show_error(exc)
 
+def _adjudicate(dataset: str, qid: str, did: str, label: str, note_key: str) -> None:
+    review.adjudicate(db, me, dataset, qid, did, label, st.session_state.get(note_key, ""))
+    st.session_state["adj_done"] = f"Final label for query {qid} / doc {did}: {WORDS.get(label, label)}."
+
+
+def _both(dataset: str, qid: str, doc_a: str, doc_b: str, label: str) -> None:
+    for did in (doc_a, doc_b):
+        review.adjudicate(db, me, dataset, qid, did, label, "consistency: near-identical texts")
+    st.session_state["cons_done"] = (f"Labelled both {doc_a} and {doc_b} {WORDS.get(label, label)} "
+                                     f"for query {qid}.")
+
+
 with tab_adj:
     dataset = dataset_picker(key="adj_dataset", where=st)
+    if "adj_done" in st.session_state:  # the item leaves the list: say what was written, and on which item
+        st.success(render.plain(st.session_state.pop("adj_done")))
     dis = review.disagreements(db, dataset) if dataset else None
     if dis is None or dis.empty:
         st.info("No disagreements to adjudicate.")
@@ -130,13 +144,16 @@ with tab_adj:
                                       "#16a34a", more=max(0, len(card.positives) - 3)), unsafe_allow_html=True)
         right.markdown(render.box_html("candidate", "disputed candidate", [card.candidate], hl, ADJ_BOX,
                                        "#d97706"), unsafe_allow_html=True)
-        note = st.text_input("Adjudication note", key=f"adj_note::{row.query_id}::{row.doc_id}")
+        note_key = f"adj_note::{row.query_id}::{row.doc_id}"
+        st.text_input("Adjudication note", key=note_key)
+        # A verdict goes to the item on screen: the buttons carry its ids (a button read as `if st.button(...)`
+        # applied to whatever item the rerun drew at that place, after an annotator had changed the list).
+        tag = item_tag(row.query_id, row.doc_id)
         cols = st.columns(4)
         for col, (lab, text, _) in zip(cols, LABELS):  # no shortcut keys: every tab's buttons are on the page
-            if col.button(text, key=f"adj_{lab}", width="stretch",
-                          type="primary" if lab == Label.FALSE_NEGATIVE.value else "secondary"):
-                review.adjudicate(db, me, dataset, row.query_id, row.doc_id, lab, note)
-                st.rerun()
+            col.button(text, key=f"adj_{lab}_{tag}", width="stretch", on_click=_adjudicate,
+                       args=(dataset, str(row.query_id), str(row.doc_id), lab, note_key),
+                       type="primary" if lab == Label.FALSE_NEGATIVE.value else "secondary")
 
 with tab_cons:
     dataset = dataset_picker(key="cons_dataset", where=st)
@@ -160,13 +177,10 @@ with tab_cons:
             col.markdown(render.box_html("candidate", f"labels: {votes}", [card.candidate], hl,
                                          ADJ_BOX, "#d97706"), unsafe_allow_html=True)
         cols = st.columns(4)
+        tag = item_tag(row.query_id, f"{row.doc_a}\x1f{row.doc_b}")
         for col, (lab, text, _) in zip(cols, LABELS):
-            if col.button(f"Both: {text}", key=f"cons_{lab}", width="stretch"):
-                for did in (row.doc_a, row.doc_b):
-                    review.adjudicate(db, me, dataset, row.query_id, did, lab,
-                                      "consistency: near-identical texts")
-                st.session_state["cons_done"] = f"Labelled both {row.doc_a} and {row.doc_b} {lab}."
-                st.rerun()
+            col.button(f"Both: {text}", key=f"cons_{lab}_{tag}", width="stretch", on_click=_both,
+                       args=(dataset, str(row.query_id), str(row.doc_a), str(row.doc_b), lab))
 
 with tab_backup:
     if not db.is_duckdb:

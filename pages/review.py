@@ -3,7 +3,6 @@ candidates as a list judged by keys. Every decision is written at once, with its
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import streamlit as st
@@ -20,6 +19,7 @@ from pages._review_common import (
     common_terms,
     count_decision,
     flash_line,
+    item_tag,
     learned_line,
     next_query_button,
     query_choice,
@@ -179,7 +179,7 @@ qid, did = card.key
 # a widget id, so with one id for every card a key pressed on a card still on screen, after the server had
 # drawn the next, labelled that next card unseen (an audit at 200-250 ms between two keys). A click on an
 # earlier card's button now reaches an id the page no longer holds, and Streamlit drops it.
-tag = hashlib.sha1(f"{qid}\x1f{did}".encode()).hexdigest()[:10]
+tag = item_tag(qid, did)
 state["card_tag"] = tag
 mine = f" (yours now: {WORDS.get(card.my_label, card.my_label)})" if card.my_label else ""
 note_field_returns_keys()

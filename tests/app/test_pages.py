@@ -290,6 +290,30 @@ def test_admin_page_settings_and_adjudication(app, store_of):
     assert store_of.judgments(DS).label.iloc[-1] == "false_negative"
 
 
+def test_a_verdict_goes_to_the_item_on_screen_when_the_list_changed(app, store_of):
+    """The team audit: an annotator settled the disputed item on the admin's screen, and the admin's click then
+    adjudicated the next item, never shown. The buttons carry the shown item's ids now."""
+    from core.auth import User
+    from core.types import Role
+
+    keys = review.next_keys(store_of, "x", review.QueueSpec(DS), limit=2)[["query_id", "doc_id"]].values.tolist()
+    ann, boss = User("ann", Role.ANNOTATOR), User("boss", Role.ADMIN)
+    for q, d in keys:
+        review.decide(store_of, ann, DS, q, d, "negative")
+        review.decide(store_of, boss, DS, q, d, "false_negative")
+    at = app("boss", "pages/admin.py")
+    assert any("Disputed item 1 of 2" in m.value for m in at.markdown)
+    shown = review.disagreements(store_of, DS).iloc[0]
+    other = next(k for k in keys if tuple(k) != (shown.query_id, shown.doc_id))
+    review.decide(store_of, ann, DS, shown.query_id, shown.doc_id, "false_negative")  # settled meanwhile
+    next(b for b in at.button if b.label == "Partial").click().run()
+    last = store_of.judgments(DS).iloc[-1]
+    assert (last.query_id, last.doc_id, last.label, last.action) == (shown.query_id, shown.doc_id, "partial",
+                                                                     "adjudicate")
+    assert review.consensus(store_of, DS).set_index(["query_id", "doc_id"]).loc[tuple(other), "status"] != "adjudicated"
+    assert any(f"Final label for query {shown.query_id} / doc {shown.doc_id}: Partial." in unescape(m.value) for m in at.success)
+
+
 def test_leaving_review_or_signing_out_gives_the_card_back(app, store_of):
     from core.store import leases
 
