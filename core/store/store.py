@@ -129,6 +129,13 @@ class Store:
                 conn.execute(insert(tbl), records[i : i + 10_000])
         return len(frame)
 
+    def _lock_dataset(self, conn: Connection, name: str) -> None:
+        """One writer of a dataset's rows at a time on PostgreSQL, until the transaction ends: two `mine` runs
+        each deleted what they could see (not the other's uncommitted rows) and inserted, storing every row
+        twice. DuckDB has one writing process per file already."""
+        if self.is_postgres:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"negaudit:{name}"})
+
     # ---- datasets ----------------------------------------------------------------------------
     def has_dataset(self, name: str) -> bool:
         with self.engine.connect() as conn:
@@ -157,6 +164,7 @@ class Store:
         if not name or not name.strip():
             raise NegauditError("a dataset needs a non-empty --name")
         with self.engine.begin() as conn:
+            self._lock_dataset(conn, name)
             exists = conn.execute(
                 select(func.count()).select_from(S.datasets).where(S.datasets.c.name == name)
             ).scalar_one()
@@ -177,6 +185,7 @@ class Store:
         if not self.has_dataset(name):
             raise NegauditError(f"no dataset named {name!r}; see `negaudit datasets`")
         with self.engine.begin() as conn:
+            self._lock_dataset(conn, name)
             bump_epoch(conn)
             yield DatasetWriter(self, conn, name)
 
@@ -190,6 +199,7 @@ class Store:
                 f"to delete them too"
             )
         with self.engine.begin() as conn:
+            self._lock_dataset(conn, name)
             self._delete_rows(conn, name, keep_judgments=False)
 
     def dataset_names(self) -> list[str]:
@@ -271,6 +281,7 @@ class Store:
         """Swap a dataset's rows of `table` (optionally only those matching `where`) atomically."""
         tbl = S.metadata.tables[table]
         with self.engine.begin() as conn:
+            self._lock_dataset(conn, name)
             cond = [tbl.c.dataset == name]
             for col, values in (where or {}).items():
                 cond.append(tbl.c[col].in_(values))

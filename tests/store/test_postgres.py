@@ -41,6 +41,36 @@ def test_several_processes_write_one_store(databases, tmp_path) -> None:
     assert j.groupby("annotator").size().to_dict() == {"app": 10, "w0": 40, "w1": 40}
 
 
+REPLACER = """
+import sys
+import pandas as pd
+from core.store import Store
+url = sys.argv[1]
+rows = pd.DataFrame({"query_id": [f"q{i % 50}" for i in range(4000)], "doc_id": [f"d{i}" for i in range(4000)],
+                     "miner": "dense", "rank": 1, "score": 0.5})
+with Store.open(url) as s:
+    for _ in range(8):
+        s.replace_rows("candidates", "ds", rows)
+print("done", flush=True)
+"""
+
+
+def test_two_processes_replacing_a_datasets_rows_store_them_once(databases, tmp_path) -> None:
+    """The team audit: two `mine` runs at once each deleted what they could see and inserted, so every
+    candidate was stored twice (66,537 -> 133,074 rows). One writer of a dataset's rows at a time now."""
+    url = databases.new("postgres", tmp_path)
+    with Store.open(url):
+        pass  # migrated before the race
+    procs = [subprocess.Popen([sys.executable, "-c", REPLACER, url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and out.strip() == "done", err
+    with Store.open(url, read_only=True) as s:
+        got = s.candidates("ds")
+    assert len(got) == 4000 and not got.duplicated(["query_id", "doc_id", "miner"]).any()
+
+
 def test_unreachable_server_is_one_clear_line_without_the_password() -> None:
     from core.types import NegauditError
 
