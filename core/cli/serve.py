@@ -23,10 +23,14 @@ def serve(
     headless: bool | None = typer.Option(True, "--headless/--browser",
                                             help="don't open a browser window"),
 ) -> None:
-    """Start the review app. The app process owns the DuckDB file while it runs."""
-    from core.store.engine import resolve_url
+    """Start the review app. On a DuckDB file the app process is its one writer while it runs."""
+    from core.store.engine import duckdb_file, resolve_url, shown_url
 
     if demo:
+        if db and duckdb_file(resolve_url(db)) is None:
+            raise typer.BadParameter("--demo builds a DuckDB file: give --db a file path or leave it out (to put "
+                                     "the demo data in this database: `negaudit audit data/scifact --name scifact "
+                                     "--db URL`, then `negaudit serve --db URL`)", param_hint="--demo")
         from core.demo import DEMO_DB, DEMO_PASSWORD, DEMO_USER, build_demo
 
         target = Path(db) if db else DEMO_DB
@@ -44,7 +48,7 @@ def serve(
            "--server.headless", "true" if headless else "false",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     shown = "localhost" if host in ("127.0.0.1", "localhost") else host
-    typer.echo(f"negaudit review app on http://{shown}:{port}  (db: {url})")
+    typer.echo(f"negaudit review app on http://{shown}:{port}  (db: {shown_url(url)})")  # no password in logs
     sys.stdout.flush()
     os.chdir(ROOT)
     # Become the Streamlit process: signals (Ctrl-C, kill) reach the server directly.

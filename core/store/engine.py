@@ -20,6 +20,10 @@ def resolve_url(db: str | os.PathLike | None = None, create: bool = True) -> str
     """
     value = str(db) if db else os.environ.get("NEGAUDIT_DB") or DEFAULT_DB
     if "://" in value:
+        # libpq's and Heroku's spelling; SQLAlchemy knows only "postgresql" ("Can't load plugin ... postgres")
+        for old in ("postgres://", "postgresql://"):
+            if value.startswith(old):
+                return "postgresql+psycopg://" + value[len(old):]
         return value
     path = Path(value).expanduser()
     if path.is_dir():
@@ -61,7 +65,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     unreachable server surfaces here as one clear `NegauditError` (the CLI and the app show it)."""
     kwargs: dict = {}
     if not url.startswith(("duckdb", "postgresql", "postgres")):  # before its driver import fails obscurely
-        raise NegauditError(f"cannot use database URL {_shown(url)}: negaudit stores its data in DuckDB "
+        raise NegauditError(f"cannot use database URL {shown_url(url)}: negaudit stores its data in DuckDB "
                             f"or PostgreSQL (a DuckDB file path, or postgresql+psycopg://...)")
     if url.startswith("duckdb"):
         kwargs["connect_args"] = {"read_only": True} if read_only else {}
@@ -72,11 +76,11 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:  # noqa: BLE001 - unknown dialect, malformed URL, driver missing
-        raise NegauditError(f"cannot use database URL {_shown(url)}: "
+        raise NegauditError(f"cannot use database URL {shown_url(url)}: "
                             f"{_first_line(exc)}") from None
     if engine.dialect.name not in SUPPORTED_DIALECTS:  # the migrations need sequences, ...
         engine.dispose()
-        raise NegauditError(f"cannot use database URL {_shown(url)}: negaudit stores its data in "
+        raise NegauditError(f"cannot use database URL {shown_url(url)}: negaudit stores its data in "
                             f"DuckDB or PostgreSQL, not {engine.dialect.name}")
     if url.startswith("duckdb"):
         @event.listens_for(engine, "connect")
@@ -95,10 +99,10 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         if url.startswith("duckdb"):  # not a DuckDB file, missing (read-only), unreadable, ...
             raise NegauditError(f"cannot open {duckdb_file(url) or url} as a DuckDB "
                                 f"database: {_first_line(exc)}") from None
-        raise NegauditError(f"cannot connect to {_shown(url)}: {_first_line(exc)}") from None
+        raise NegauditError(f"cannot connect to {shown_url(url)}: {_first_line(exc)}") from None
     if read_only and "datasets" not in tables:  # nothing migrates a read-only open
         engine.dispose()
-        raise NegauditError(f"{duckdb_file(url) or _shown(url)} holds no negaudit data "
+        raise NegauditError(f"{duckdb_file(url) or shown_url(url)} holds no negaudit data "
                             f"(no datasets table); check --db or import a dataset first")
     return engine
 
@@ -109,7 +113,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """The URL for messages, password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)

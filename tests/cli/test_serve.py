@@ -60,6 +60,42 @@ def test_serve_binds_to_localhost_unless_told(monkeypatch, tmp_path):
     assert _opt(argv, "--server.port") == "9999"
 
 
+@pytest.mark.postgres
+def test_serve_names_a_postgres_store_without_its_password(monkeypatch, tmp_path, databases):
+    """The team audit: the start line printed the URL with its password into every service log."""
+    from typer.testing import CliRunner
+
+    from core.cli import app as cli
+
+    url = databases.new("postgres", tmp_path).replace("://negaudit@", "://negaudit:s3cret@")
+    assert "s3cret" in url  # trust auth: the server ignores the password, the URL still carries it
+    seen: list[dict] = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: seen.append(env))
+    r = CliRunner().invoke(cli, ["serve", "--db", url])
+    assert r.exit_code == 0, r.output
+    assert "s3cret" not in r.output and "negaudit:***@" in r.output
+    assert seen and seen[0]["NEGAUDIT_DB"] == url  # the app still gets the real URL
+
+
+def test_demo_refuses_a_database_url(monkeypatch, tmp_path):
+    """`serve --demo --db postgresql://...` made a DuckDB file named after the URL (password in a folder name)."""
+    from typer.testing import CliRunner
+
+    from core.cli import app as cli
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["serve", "--demo", "--db", "postgresql://me:pw@127.0.0.1:1/demo"])
+    assert r.exit_code == 2 and "--demo builds a DuckDB file" in r.output, r.output
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_postgres_url_spellings_reach_the_driver():
+    from core.store.engine import resolve_url
+
+    for url in ("postgres://me@h/db", "postgresql://me@h/db", "postgresql+psycopg://me@h/db"):
+        assert resolve_url(url) == "postgresql+psycopg://me@h/db"
+
+
 # ---- crash safety ---------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
