@@ -13,7 +13,7 @@ Branches (every distinct (query, doc) candidate lands in exactly one, first matc
 | `judged_partial`        | consensus label partial                             | `positive` / `drop` / `negative` |
 | `judged_negative`       | consensus label negative                            | negative (sampled first)       |
 | `judged_unsure`         | consensus label unsure: flagged                     | like unreviewed (or `flagged=drop`) |
-| `disagreement`          | annotators tie, no adjudication: flagged            | like unreviewed (or `flagged=drop`) |
+| `disagreement`          | annotators tie, no adjudication: flagged            | like unreviewed, but dropped when a vote says false negative or partial (or `flagged=drop`) |
 | `unreviewed`            | no judgment, has a `fn_risk`                        | dropped if fn_risk ≥ T, else negative |
 | `unscored`              | no judgment, never scored (e.g. imported triplets)  | kept as negative, counted      |
 
@@ -84,7 +84,7 @@ class ExportPolicy:
         partial: judged partials become `positive`, `negative`, or are dropped (`drop`).
         drop_risk_above: drop unreviewed candidates with calibrated fn_risk >= this; None keeps all.
         flagged: disagreements and `unsure` consensus go through the risk rule like unreviewed
-            ones (`risk`) or are always dropped (`drop`).
+            ones (`risk`; a tie with a false-negative or partial vote is dropped) or are always dropped (`drop`).
         num_negatives: at most this many negatives per query (None: all).
         seed: seeds the per-query choice of negatives.
         sampling: `random` (seeded) or `top` (best mining rank first) inside each tier.
@@ -188,14 +188,22 @@ def order_key(query_ids: pd.Series, doc_ids: pd.Series, seed: int) -> np.ndarray
     return pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy()
 
 
+_RELEVANT_VOTES = frozenset({Label.FALSE_NEGATIVE.value, Label.PARTIAL.value})
+
+
 def _consensus_columns(consensus_df: pd.DataFrame | None) -> pd.DataFrame:
-    """(query_id, doc_id, c_label, c_status); a missing label with no status is a disagreement."""
-    cols = ["query_id", "doc_id", "c_label", "c_status"]
+    """(query_id, doc_id, c_label, c_status, c_relevant_vote); a missing label with no status is a disagreement.
+
+    ``c_relevant_vote``: some annotator's current vote says false negative or partial (from ``votes``, the
+    {annotator: label} of `core.labels.consensus_from_labels`; False where the frame has no votes)."""
+    cols = ["query_id", "doc_id", "c_label", "c_status", "c_relevant_vote"]
     if consensus_df is None or consensus_df.empty:
         return pd.DataFrame(columns=cols)
     c = consensus_df.copy()
     if "status" not in c.columns:
         c["status"] = np.where(c["label"].isna(), "disagreement", "single")
+    votes = c["votes"] if "votes" in c.columns else pd.Series([None] * len(c), index=c.index)
+    c["c_relevant_vote"] = [isinstance(v, dict) and not _RELEVANT_VOTES.isdisjoint(v.values()) for v in votes]
     c = c.rename(columns={"label": "c_label", "status": "c_status"})
     c["c_label"] = c["c_label"].astype(object).where(c["c_label"].notna(), None)
     return c[cols].drop_duplicates(["query_id", "doc_id"], keep="last")
@@ -277,7 +285,10 @@ def apply_policy(candidates_df: pd.DataFrame, risk_df: pd.DataFrame | None,
     outcome[(b == UNREVIEWED) & ~risky] = NEGATIVE
     if policy.flagged == "risk":
         flagged = b.isin([JUDGED_UNSURE, DISAGREEMENT])
-        outcome[flagged & ~risky] = NEGATIVE
+        # A tie where someone called it relevant is never a training negative, whatever the risk says: the
+        # scorer's risk is not refitted on disputed items (the team audit exported FN-vs-partial ties at 12%).
+        said_relevant = (b == DISAGREEMENT) & cand["c_relevant_vote"].fillna(False).astype(bool)
+        outcome[flagged & ~risky & ~said_relevant] = NEGATIVE
     if policy.filters:  # mine_hard_negatives' knobs, on the negatives nobody judged
         keep = knob_mask(cand, risk_df, policy)
         outcome[(outcome == NEGATIVE) & ~b.isin([JUDGED_NEGATIVE, JUDGED_PARTIAL]) & ~keep] = FILTERED

@@ -168,7 +168,27 @@ def test_consensus_from_app_is_used_verbatim():
     rows, counts = apply_policy(cand, None, cons, qrels, ExportPolicy())
     assert outcome(rows, "q1", "x") == 0  # the admin's adjudication wins over the tie
     assert counts["judged_negative"] == {"negative": 1}
-    assert counts["disagreement"] == {"negative": 1}  # tie, never scored: kept like unscored
+    assert counts["disagreement"] == {"dropped": 1}  # a tie where someone said false negative: never a negative
+
+
+def test_a_tie_where_someone_said_relevant_is_never_a_negative():
+    """The team audit: FN-vs-partial and FN-vs-negative ties at low risk went out as hard negatives."""
+    votes = {"fp": ("false_negative", "partial"), "fn": ("false_negative", "negative"),
+             "nu": ("negative", "unsure")}
+    cur = pd.DataFrame([("q1", d, who, lab, "label", i * 2 + j) for i, (d, labs) in enumerate(votes.items())
+                        for j, (who, lab) in enumerate(zip("ab", labs))],
+                       columns=["query_id", "doc_id", "annotator", "label", "action", "id"])
+    cons = consensus_from_labels(cur)
+    assert set(cons.status) == {"disagreement"}
+    cand = pd.DataFrame({"query_id": "q1", "doc_id": list(votes), "rank": [1, 2, 3]})
+    risk = pd.DataFrame({"query_id": "q1", "doc_id": list(votes), "fn_risk": [0.12, 0.14, 0.1]})
+    qrels = pd.DataFrame({"query_id": ["q1"], "doc_id": ["p"], "relevance": [1], "split": ["t"]})
+    rows, counts = apply_policy(cand, risk, cons, qrels, ExportPolicy())
+    assert outcome(rows, "q1", "fp") is None and outcome(rows, "q1", "fn") is None
+    assert outcome(rows, "q1", "nu") == 0  # nobody said relevant: the risk rule, as for unreviewed
+    assert counts["disagreement"] == {"dropped": 2, "negative": 1}
+    no_votes = cons.drop(columns=["votes"])  # a caller without votes: the risk rule alone
+    assert apply_policy(cand, risk, no_votes, qrels, ExportPolicy())[1]["disagreement"] == {"negative": 3}
 
 
 def test_policy_validation():
