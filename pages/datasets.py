@@ -46,7 +46,10 @@ def _table() -> None:
 def _imported(name: str, out: dict) -> str:
     """What an import added, in words (not the result dict)."""
     parts = ", ".join(f"{out[t]:,} {t}" for t in ("docs", "queries", "qrels", "candidates") if out.get(t))
-    return f"Imported {name}: {parts or 'nothing new'}."
+    gone = out.get("replaced_candidates")
+    again = (f" Its {gone:,} candidate rows and their risk were replaced too (judgments kept): mine + score it "
+             "again below, or the review queue stays empty." if gone else "")
+    return f"Imported {name}: {parts or 'nothing new'}.{again}"
 
 
 table = st.empty()  # filled last: a dataset imported below is listed at once

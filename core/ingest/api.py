@@ -63,6 +63,13 @@ def _stored_skips(store: Any, name: str) -> dict:
     return store.dataset_info(name)["meta"].get(META_KEY, {})
 
 
+def _replacing(store: Any, name: str, replace: bool, report: dict) -> None:
+    """A rebuild drops the dataset's candidates and their risk with its rows (judgments stay): note how many,
+    so the import can say that the review queue is empty until `mine` and `score` run again."""
+    if replace and store.has_dataset(name):
+        report["replaced_candidates"] = store.counts(name)[0].candidates
+
+
 def _result(counts: dict[str, int], report: dict) -> dict[str, Any]:
     out: dict[str, Any] = {t: counts.get(t, 0) for t in _TABLES}
     out.update({k: v for k, v in report.items() if v not in (None, {}, [], 0)})
@@ -77,6 +84,7 @@ def ingest_beir(store: Any, path: str | Path, name: str, splits: list[str] | Non
     report: dict = {}
     chunks = read_beir(path, splits, strict=strict, report=report, progress=progress,
                        chunk_rows=chunk_rows)
+    _replacing(store, name, replace, report)
     with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="beir",
                               replace=replace, meta={"splits": splits or "all"}) as writer:
         counts = write_chunks(writer, chunks)
@@ -94,6 +102,7 @@ def ingest_st(store: Any, path: str | Path, name: str, columns: str | dict | Non
     report: dict = {}
     chunks = read_st(path, columns, strict=strict, report=report, progress=progress,
                      chunk_rows=chunk_rows)
+    _replacing(store, name, replace, report)
     with store.dataset_writer(name, source=source or str(Path(path).resolve()), fmt="st",
                               replace=replace) as writer:
         counts = write_chunks(writer, chunks)
@@ -113,6 +122,7 @@ def ingest_msmarco(store: Any, path: str | Path, name: str, replace: bool = Fals
     report: dict = {}
     chunks = read_msmarco(path, strict=strict, report=report, progress=progress,
                           chunk_rows=chunk_rows)
+    _replacing(store, name, replace, report)
     with store.dataset_writer(name, source=str(Path(path).resolve()), fmt="msmarco",
                               replace=replace) as writer:
         counts = write_chunks(writer, chunks)

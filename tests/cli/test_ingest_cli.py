@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.store import Store
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
 
@@ -91,6 +93,22 @@ def test_user_errors_are_one_line(tmp_path: Path, negaudit) -> None:
                                 "nope", "--db", db), "no dataset named 'nope'")
     assert negaudit("ingest", "beir", str(FIX / "beir_nfcorpus"), "--name", "nf", "--replace",
                     "--db", db).returncode == 0
+
+
+def test_replace_says_the_candidates_went_with_it(tmp_path: Path, negaudit) -> None:
+    """The team audit: `--replace` dropped 66,537 candidates and their risk without a word, and annotators met
+    an empty queue."""
+    db = str(tmp_path / "x.duckdb")
+    assert negaudit("ingest", "beir", str(FIX / "beir_scifact"), "--name", "nf", "--db", db).returncode == 0
+    assert negaudit("ingest", "trec-run", str(FIX / "trec" / "run.txt"), "--into", "nf", "--db", db).returncode == 0
+    with Store.open(db, read_only=True) as s:
+        n = s.counts("nf")[0].candidates
+    assert n > 0
+    res = negaudit("ingest", "beir", str(FIX / "beir_scifact"), "--name", "nf", "--replace", "--db", db)
+    said = " ".join(res.stdout.split())
+    assert res.returncode == 0 and f"replaced: its {n:,} candidate rows and their risk are gone" in said, said
+    again = negaudit("ingest", "beir", str(FIX / "beir_scifact"), "--name", "nf", "--replace", "--db", db)
+    assert again.returncode == 0 and "replaced:" not in again.stdout  # nothing mined to lose
 
 
 def test_strict_rejects_unknown_ids(tmp_path: Path, negaudit) -> None:
