@@ -62,6 +62,21 @@ def current_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def require_current(engine: Engine) -> None:
+    """A read-only open of a store an older negaudit wrote: one line saying how to upgrade it, not a stack trace
+    at the first column this version reads (a read-only command never migrates). Revisions are zero-padded
+    numbers, so an older one sorts before HEAD; a newer one is left to the commands that can read it."""
+    with engine.connect() as conn:
+        rev = current_revision(conn)
+        if rev is None and not inspect(conn).has_table("judgments"):
+            return  # no negaudit data: the caller says so
+    if rev is None or rev < HEAD:
+        shown = "from before migrations" if rev is None else rev
+        raise NegauditError(f"this store is at schema revision {shown}; this negaudit reads {HEAD}: upgrade it once "
+                            "with any command that writes to it (e.g. `negaudit serve`, or `negaudit users add`), "
+                            "then run this again")
+
+
 def migrate(engine: Engine) -> str:
     """Bring the database to HEAD; returns what was done: current | upgraded | stamped."""
     with _LOCK, engine.begin() as conn:  # threads of one process (DuckDB: the only writer)

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from core.store import schema as S
 from core.store.base import bump_epoch, read_epoch, utcnow
 from core.store.engine import make_engine, resolve_url
-from core.store.migrate import migrate
+from core.store.migrate import migrate, require_current
 from core.types import DatasetCounts, Label, Mode, NegauditError
 
 if TYPE_CHECKING:  # Python 3.10 has no typing.Self
@@ -81,6 +81,12 @@ class Store:
         self.is_postgres = engine.dialect.name == "postgresql"
         if not read_only:
             migrate(engine)  # Alembic: upgrade to head (or stamp a pre-migration database)
+        else:
+            try:
+                require_current(engine)  # an older schema is one clear line, not a missing column later
+            except NegauditError:
+                engine.dispose()  # DuckDB: the file must not stay open read-only in this process
+                raise
 
     @classmethod
     def open(cls, db: str | None = None, read_only: bool = False) -> Store:

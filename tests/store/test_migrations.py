@@ -127,6 +127,24 @@ def test_autogenerate_finds_no_drift_on_postgres(databases, tmp_path) -> None:
         assert compare_metadata(ctx, S.metadata) == []
 
 
+def test_a_read_only_open_of_an_older_schema_says_how_to_upgrade(store_url: str) -> None:
+    """The team audit: `export` on a store at 0002 died with a stack trace (UndefinedColumn risk.base_fn_risk)."""
+    from alembic import command
+
+    from core.store.migrate import register_duckdb
+
+    engine = create_engine(resolve_url(store_url))
+    with engine.begin() as conn:
+        register_duckdb()
+        command.upgrade(alembic_config(conn), "0002")
+    engine.dispose()
+    with pytest.raises(NegauditError, match="schema revision 0002; this negaudit reads .* any command that writes"):
+        Store.open(store_url, read_only=True)
+    Store.open(store_url).close()  # a writing command upgrades it
+    with Store.open(store_url, read_only=True) as s:
+        assert s.judgments("ds").empty
+
+
 def test_reals_come_back_as_written_after_0006(store_url: str) -> None:
     """A store at 0005 (DuckDB's FLOAT is 4 bytes: 0.4 read back as 0.4000000059604645) is moved to
     DOUBLE and gives back the values written; new writes keep 8 bytes on either backend."""
