@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -10,6 +13,7 @@ from core import render, review
 from core.auth import User
 from core.review import learning
 from core.store import Store
+from pages._ui import DB_ERRORS, database_down
 
 LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the button)
     ("negative", "Negative", "N"),
@@ -18,6 +22,18 @@ LABELS = [  # (label, button text, shortcut: Streamlit shows the key on the butt
     ("unsure", "Unsure", "U"),
 ]
 WORDS = {label: text for label, text, _ in LABELS}  # what the annotator sees on the buttons, in messages too
+
+
+def guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """A review callback that meets a database that stopped answering: the progress line says nothing was
+    saved, instead of a stack trace (a callback's error escapes the page's own handling)."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except DB_ERRORS as exc:
+            st.session_state["flash"] = "Not saved. " + database_down(exc)
+    return run
 
 
 def item_tag(query_id: str, doc_id: str) -> str:

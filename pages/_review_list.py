@@ -20,6 +20,7 @@ from pages._review_common import (
     common_terms,
     count_decision,
     flash_line,
+    guarded,
     learned_line,
     next_query_button,
     query_choice,
@@ -56,6 +57,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         state["list_focus"] = listing.move(state["list_focus"], delta, n)
         state["list_t0"] = time.time()
 
+    @guarded
     def _label(label: str) -> None:
         i = state["list_focus"]
         c = cards[i]
@@ -67,6 +69,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         state["list_focus"], state["list_t0"] = listing.after_label(i, n), time.time()
         learning.maybe_relearn(db, dataset)
 
+    @guarded
     def _undo() -> None:
         out = review.undo(db, me, dataset)
         if out is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from core import auth, render
 from core.auth import User
@@ -105,6 +106,18 @@ def require_admin() -> User:
         st.error(f"Admins only: {exc}")
         st.stop()
     return u
+
+
+DB_ERRORS = (DBAPIError,)  # the driver lost its server mid-run (PostgreSQL stopped, network gone)
+
+
+def database_down(exc: BaseException) -> str:
+    """What the page says when the store stops answering: one line, not a stack trace, and what became of
+    the keys pressed (each label is written when pressed and confirmed by its 'Saved' message)."""
+    from core.store.engine import first_line
+
+    return (f"The database did not answer ({first_line(exc)}). Anything without a 'Saved' message was not "
+            "saved; reload this page once the database is back.")
 
 
 def show_error(exc: Exception, controls: dict[str, str] | None = None) -> None:

@@ -19,6 +19,7 @@ from pages._review_common import (
     common_terms,
     count_decision,
     flash_line,
+    guarded,
     item_tag,
     learned_line,
     next_query_button,
@@ -110,6 +111,7 @@ def _stale(key: tuple[str, str]) -> bool:
     return True
 
 
+@guarded
 def _decide(label: str, card: review.Card, blind: bool) -> None:
     if _stale(card.key):
         return
@@ -128,6 +130,7 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
 
+@guarded
 def _skip(qid: str, did: str) -> None:
     if _stale((qid, did)):
         return
@@ -138,6 +141,7 @@ def _skip(qid: str, did: str) -> None:
                       "or the next sign-in).")
 
 
+@guarded
 def _undo() -> None:
     out = review.undo(db, me, dataset)
     if out is None:

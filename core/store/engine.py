@@ -56,7 +56,7 @@ def locked_message(url: str, exc: BaseException) -> str:
         f"`negaudit serve` / Streamlit app). DuckDB allows one writing process per file: "
         f"stop that process, or point this command at another file with --db, or use a "
         f"PostgreSQL URL (NEGAUDIT_DB=postgresql+psycopg://...) for several processes "
-        f"(DuckDB said: {_first_line(exc)})"
+        f"(DuckDB said: {first_line(exc)})"
     )
 
 
@@ -77,7 +77,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         engine = create_engine(url, **kwargs)
     except Exception as exc:  # noqa: BLE001 - unknown dialect, malformed URL, driver missing
         raise NegauditError(f"cannot use database URL {shown_url(url)}: "
-                            f"{_first_line(exc)}") from None
+                            f"{first_line(exc)}") from None
     if engine.dialect.name not in SUPPORTED_DIALECTS:  # the migrations need sequences, ...
         engine.dispose()
         raise NegauditError(f"cannot use database URL {shown_url(url)}: negaudit stores its data in "
@@ -98,8 +98,8 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
             raise StoreLockedError(locked_message(url, exc)) from None
         if url.startswith("duckdb"):  # not a DuckDB file, missing (read-only), unreadable, ...
             raise NegauditError(f"cannot open {duckdb_file(url) or url} as a DuckDB "
-                                f"database: {_first_line(exc)}") from None
-        raise NegauditError(f"cannot connect to {shown_url(url)}: {_first_line(exc)}") from None
+                                f"database: {first_line(exc)}") from None
+        raise NegauditError(f"cannot connect to {shown_url(url)}: {first_line(exc)}") from None
     if read_only and "datasets" not in tables:  # nothing migrates a read-only open
         engine.dispose()
         raise NegauditError(f"{duckdb_file(url) or shown_url(url)} holds no negaudit data "
@@ -107,7 +107,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
     return engine
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The driver's own message (not SQLAlchemy's wrapper), first line only."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
