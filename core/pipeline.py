@@ -214,9 +214,9 @@ class ScoreResult:
                 f"({hi:,} with fn_risk >= 0.5); median Judged@{self.judged_k} {labelled.median():.2f} over the "
                 f"{len(labelled):,} queries with a positive")
         if self.refit is not None:
-            line += "; " + (f"refitted from {self.judgments_used:,} judgments (the review app's learning queue)"
-                            if "skipped" not in self.refit else
-                            f"{self.judgments_used:,} judgments not used: {self.refit['skipped']}")
+            items = f"the judgments of {self.judgments_used:,} item{'s' if self.judgments_used != 1 else ''}"
+            line += "; " + (f"refitted from {items} (the review app's learning queue)"  # items, not log rows
+                            if "skipped" not in self.refit else f"{items} not used: {self.refit['skipped']}")
         return line
 
 

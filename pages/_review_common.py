@@ -89,9 +89,10 @@ def common_terms(store: Store, dataset: str) -> frozenset[str]:
 SESSION_KEY = "decisions_this_session"
 
 
-def count_decision() -> None:
-    """One more label saved in this browser session (the progress line says how many since sign-in)."""
-    st.session_state[SESSION_KEY] = st.session_state.get(SESSION_KEY, 0) + 1
+def count_decision(step: int = 1) -> None:
+    """One more label saved in this browser session (the progress line says how many since sign-in); an undo
+    takes one back (never below 0: it may undo a label of an earlier session)."""
+    st.session_state[SESSION_KEY] = max(0, st.session_state.get(SESSION_KEY, 0) + step)
 
 
 def flash_line(store: Store, me: User, dataset: str, flash: str | None, query_id: str | None = None) -> str:

@@ -80,6 +80,7 @@ def list_view(db: Store, me: User, dataset: str) -> None:
             state["list_focus"] = keys.index((out["query_id"], out["doc_id"]))
             state["list_t0"] = time.time()
         state["flash"] = undone_line(out)
+        count_decision(-1)
 
     st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
     focus = state["list_focus"] = min(state["list_focus"], n - 1)

@@ -149,6 +149,7 @@ def _undo() -> None:
         return
     state["exclude"] = [k for k in state["exclude"] if k != (out["query_id"], out["doc_id"])]
     state["flash"] = undone_line(out)
+    count_decision(-1)
 
 
 card = review.next_card(db, me.name, spec, state["exclude"])

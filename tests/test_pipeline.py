@@ -81,7 +81,7 @@ def test_rerun_hits_the_embedding_cache_and_refits_from_judgments_as_the_app_doe
     for row, label in zip(top.itertuples(), ["false_negative", "negative"] * 3):
         store.add_judgment("sf", row.query_id, row.doc_id, "ann", label)
     again = run(store, "sf", model=bi_encoder, cache=tmp / "cache")
-    assert "skipped" not in again.refit and "refitted from 16 judgments" in again.summary()
+    assert "skipped" not in again.refit and "refitted from the judgments of 16 items" in again.summary()
     risk = store.risk("sf").set_index(["query_id", "doc_id"]).sort_index()
     pd.testing.assert_series_equal(risk.base_fn_risk.rename("fn_risk"), static, atol=1e-9)
     assert risk.fn_risk.between(0, 1).all() and not np.allclose(risk.fn_risk, static)

@@ -177,7 +177,7 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
         "format": fmt,
         "source": {"dataset": name, "source": info.get("source"), "format": info.get("format"),
                    "imported_at": info.get("created_at"), "meta": info.get("meta")},
-        "exported_by": getattr(actor, "name", None) or "cli (holder of the database file)",
+        "exported_by": getattr(actor, "name", None) or "cli",
         "policy": policy.to_dict() if counts is not None else None,
         "counts": {"by_branch": counts, "totals": summarize_counts(counts),
                    "queries": int(rows["query_id"].nunique())} if counts is not None

@@ -114,6 +114,7 @@ def test_review_labels_skips_and_undoes(app, store_of):
     assert at.session_state["card_key"] == third  # the undone card is back
     said = unescape(_text(at))  # names the query too: one doc is often labelled for several queries
     assert f"Undid your last decision on query {third[0]} / doc {third[1]}: now unlabelled." in said, said
+    assert "labelled, 1 this session" in said  # two labels, one taken back (the audit read 33 for 29)
     # A refresh (new session, same URL token) resumes on the same card.
     again = app("ann")
     assert again.session_state["card_key"] == third
