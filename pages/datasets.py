@@ -7,9 +7,10 @@ from dataclasses import asdict
 import pandas as pd
 import streamlit as st
 
-from core import ingest, pipeline, render
+from core import ingest, render
 from core.ingest import skips
 from core.types import NegauditError, Role
+from pages._mine_jobs import MineJob, mine_jobs
 from pages._ui import off_review, show_error, store, user
 
 me = user()
@@ -102,13 +103,31 @@ if not names:
     st.stop()
 target = st.selectbox("Dataset", names, key="mine_dataset")
 top_k = st.number_input("Candidates per query and miner (top-k)", 5, 200, 30)
-if st.button("Mine + score", type="primary"):
-    bar = st.progress(0.0, text="starting...")
+jobs = mine_jobs()
+running = jobs.get((db.url, target))
+busy = running is not None and running.alive
+if st.button("Mine + score", type="primary", disabled=busy,
+             help="Runs in the app's process: you may leave this page, and come back to see how far it got."):
+    jobs[(db.url, target)] = MineJob.start(db, target, int(top_k))
+    st.session_state.pop(f"mine_seen::{target}", None)
 
-    def progress(step: str, frac: float) -> None:
-        bar.progress(min(max(frac, 0.0), 1.0), text=step)
 
-    try:  # mine + score, encoding the corpus once
-        st.success(render.plain(pipeline.run(db, target, top_k=int(top_k), progress=progress).summary()))
-    except NegauditError as exc:
-        show_error(exc)
+@st.fragment(run_every=1.0 if any(j.alive for j in jobs.values()) else None)  # polls only while one runs
+def _mine_progress() -> None:
+    """The runs of this store, redrawn every second; a finished one once more with its summary (the table
+    above is re-read then)."""
+    for (url, name), job in sorted(mine_jobs().items(), key=lambda kv: kv[1].started):
+        if url != db.url:
+            continue
+        if job.alive:
+            st.progress(job.frac, text=f"{name}: {job.step} (runs on if you leave this page)")
+        elif job.error is not None:
+            show_error(job.error)
+        else:
+            st.success(render.plain(f"{name}: {job.summary}"))
+            if not st.session_state.get(f"mine_seen::{name}"):  # the counts above change once
+                st.session_state[f"mine_seen::{name}"] = True
+                st.rerun(scope="app")
+
+
+_mine_progress()
