@@ -101,11 +101,16 @@ if st.button("Export", type="primary"):
     try:
         manifest = export.export_dataset(db, dataset, fmt, out, policy=policy, actor=me,
                                          overwrite=overwrite)
-        st.session_state["exported"] = (str(Path(out).expanduser().resolve()), manifest, (dataset, fmt, out))
+        st.session_state["exported"] = (str(Path(out).expanduser().resolve()), manifest,
+                                        (dataset, fmt, out, policy))
     except NegauditError as exc:
         show_error(exc, OUT_WORDS)
 done = st.session_state.get("exported")
-if done and done[2] == (dataset, fmt, out) and Path(done[0]).exists():  # this choice's export, not an earlier one
+if done and done[2][:3] == (dataset, fmt, out) and done[2] != (dataset, fmt, out, policy):
+    # the admin audit downloaded the last policy's file under a preview of the new one
+    st.info("The settings changed since this file was exported: press Export again for a file that matches the "
+            "preview above.")
+elif done and done[2] == (dataset, fmt, out, policy) and Path(done[0]).exists():  # this choice's export only
     # The file itself (a folder format as one zip) beside the server path it was written to.
     data, name, mime = archive.download(done[0])
     c1, c2 = st.columns([1, 2])

@@ -160,8 +160,7 @@ def export_dataset(store: Any, name: str, fmt: str, out: str | Path,
             with W.atomic_folder(out, overwrite) as tmp:
                 W.write_beir(tmp, store.queries(name), store.docs(name), qrels)
         else:
-            if out.exists() and not overwrite:
-                raise NegauditError(f"{out} exists; pass --overwrite or pick another --out")
+            W.check_existing_file(out, overwrite)
             if policy.split:
                 qrels = qrels[qrels["split"] == policy.split]
             W.write_trec_qrels(out, qrels)

@@ -184,12 +184,35 @@ def atomic_folder(path: Path, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _is_export_file(path: Path) -> bool:
+    """Does `path` have the `<file>.manifest.json` an earlier negaudit export wrote beside it?"""
+    from core.export.manifest import manifest_path
+
+    try:
+        return "negaudit_manifest" in json.loads(manifest_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def check_existing_file(path: Path, overwrite: bool = False) -> None:
+    """--overwrite replaces only an earlier export's file, as for folders: the admin audit replaced a
+    dataset's own corpus.jsonl with a judgment log, and notes.txt with qrels."""
+    if not path.exists():
+        return
+    if not overwrite:
+        raise NegauditError(f"{path} exists; pass --overwrite or pick another --out")
+    if path.is_dir():
+        raise NegauditError(f"{path} is a folder; this format writes one file")
+    if not _is_export_file(path):
+        raise NegauditError(f"--out {path} is a file no negaudit export wrote (no {path.name}.manifest.json "
+                            f"beside it); --overwrite replaces only an earlier export's file: pick another --out")
+
+
 def check_file_target(path: Path, overwrite: bool = False) -> None:
     if path.suffix.lower() not in FILE_SUFFIXES:
         raise NegauditError(f"--out {path} must end in .parquet or .jsonl for this format "
                             f"(the suffix picks the file type)")
-    if path.exists() and not overwrite:
-        raise NegauditError(f"{path} exists; pass --overwrite or pick another --out")
+    check_existing_file(path, overwrite)
 
 
 def write_table(table: pd.DataFrame, path: Path) -> None:

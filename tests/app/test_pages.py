@@ -250,6 +250,12 @@ def test_export_admin_only(app, tmp_path):
     assert manifest["counts"]["totals"]["filtered"] > 0
     at.checkbox[-1].uncheck().run()
     assert [b for b in at.get("download_button") if b.key == "download_export"]
+    # the admin audit: another policy, no new export, and Download gave the old policy's file
+    next(n for n in at.number_input if n.label.startswith("Negatives per query")).set_value(2).run()
+    assert not [b for b in at.get("download_button") if b.key == "download_export"]
+    assert any("settings changed since this file was exported" in i.value for i in at.info)
+    next(n for n in at.number_input if n.label.startswith("Negatives per query")).set_value(1).run()
+    assert [b for b in at.get("download_button") if b.key == "download_export"]  # the file's own settings again
     next(b for b in at.button if b.label == "Export").click().run()  # again, no overwrite: refused...
     said = html.unescape(at.error[0].value) if at.error else ""
     assert 'exists; choose "Overwrite an existing export" or pick another output path' in said, said

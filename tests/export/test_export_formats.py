@@ -208,6 +208,23 @@ def test_folder_overwrite_replaces_only_an_earlier_export(store, tmp_path, monke
     assert sorted(p.name for p in out.iterdir()) == before
 
 
+@pytest.mark.parametrize("fmt,name", [("judgments", "corpus.jsonl"), ("triplet", "decoy.parquet"),
+                                      ("trec-qrels", "notes.txt")])
+def test_file_overwrite_replaces_only_an_earlier_export(store, tmp_path, fmt, name):
+    """The admin audit: "Overwrite" replaced a dataset's own corpus.jsonl with the judgment log, and any file
+    with a table or qrels. Only a file with an export's manifest beside it is replaced now."""
+    theirs = tmp_path / name
+    theirs.write_text("not an export\n")
+    with pytest.raises(NegauditError, match="no negaudit export wrote"):
+        export_dataset(store, DS, fmt, theirs, overwrite=True)
+    assert theirs.read_text() == "not an export\n"
+    out = tmp_path / f"ours{theirs.suffix}"
+    export_dataset(store, DS, fmt, out)
+    first = out.read_bytes()
+    export_dataset(store, DS, fmt, out, overwrite=True)  # an earlier export: replaced
+    assert out.exists() and len(out.read_bytes()) == len(first)
+
+
 def test_cli_refuses_to_overwrite_the_current_folder(toy_db, tmp_path, monkeypatch, capsys):
     from core.cli import main
 
