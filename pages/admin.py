@@ -57,18 +57,22 @@ with tab_users:
     if others:
         c1, c2, c3 = st.columns([2, 1, 1])
         who = c1.selectbox("Account", others, key="who")
-        new_role = c2.selectbox("New role", [r.value for r in Role], key="new_role")
-        sure = c3.checkbox(f"Yes, remove {who}", key="confirm_remove",
+        roles = [r.value for r in Role]
+        now = (db.annotator(who) or {}).get("role")
+        # keyed by account: a tick (or a role picked) for one account must not carry over to the next one chosen
+        new_role = c2.selectbox("New role", roles, index=roles.index(now) if now in roles else 0,
+                                key=f"new_role::{who}")
+        sure = c3.checkbox(f"Yes, remove {who}", key=f"confirm_remove::{who}",
                            help="Their judgments stay (the log is append-only).")
         try:
-            if c3.button("Change role"):
+            if c2.button("Change role", disabled=new_role == now):
                 auth.set_role(db, who, new_role, me)
                 st.session_state["accounts_said"] = f"{who} is now {new_role} (their open sessions are signed out)."
                 st.rerun()
             if c3.button("Remove account", disabled=not sure):
                 auth.remove_user(db, who, me)
                 st.session_state["accounts_said"] = f"Removed {who} (their judgments stay)."
-                st.session_state.pop("confirm_remove", None)
+                st.session_state.pop(f"confirm_remove::{who}", None)
                 st.rerun()
         except NegauditError as exc:  # e.g. the account was removed in another session
             show_error(exc)
@@ -195,5 +199,8 @@ with tab_backup:
             try:
                 path = backup.backup(db, backup.default_backup_path(db, folder), actor=me)
                 st.success(render.plain(f"Backed up to {path} ({path.stat().st_size / 2**20:,.1f} MiB)."))
-            except (NegauditError, OSError) as exc:
+            except NegauditError as exc:
                 show_error(exc)
+            except OSError as exc:  # the folder: a one-line reason, not "[Errno 2] ..."
+                st.error(render.plain(f"Cannot write a backup into {folder}: {exc.strerror or exc}"
+                                      + (f" ({exc.filename})" if exc.filename else "") + "."))

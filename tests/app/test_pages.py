@@ -366,10 +366,13 @@ def test_accounts_say_add_from_reset_and_remove_only_when_confirmed(app, store_o
     save("ann", "pw-new")  # an existing name: a reset, said as one; the account keeps its creation time
     assert "Reset ann" in html.unescape(at.success[0].value)
     assert store_of.annotators().set_index("name").created_at["ann"] == born
+    at.selectbox(key="who").set_value("ann").run()
+    at.checkbox(key="confirm_remove::ann").check().run()  # ticked for ann...
     at.selectbox(key="who").set_value("cat").run()
     remove = next(b for b in at.button if b.label == "Remove account")
-    assert remove.disabled  # not before the confirmation
-    at.checkbox(key="confirm_remove").check().run()
+    assert remove.disabled and not at.checkbox(key="confirm_remove::cat").value  # ...not carried over to cat
+    assert at.selectbox(key="new_role::cat").value == "annotator"  # starts at the account's own role
+    at.checkbox(key="confirm_remove::cat").check().run()
     next(b for b in at.button if b.label == "Remove account").click().run()
     assert "cat" not in set(store_of.annotators()["name"])
     assert "Removed cat" in html.unescape(at.success[0].value)
