@@ -82,17 +82,22 @@ _FLAG = re.compile(r"(?:\b(pass) )?(--[a-z][a-z0-9-]*)")
 _CODE_SPAN = re.compile(r"(`[^`]*`)")
 
 
-def in_app_words(message: str, controls: dict[str, str]) -> str:
+def in_app_words(message: str, controls: dict[str, str], commands: dict[str, str] | None = None) -> str:
     """A core message in the words of the app page showing it: each CLI flag the page has a control
-    for becomes that control's name ("pass --overwrite" -> 'choose "Overwrite ..."'). Flags inside
-    `code` (a command to run elsewhere) and flags the page does not know stay as they are."""
+    for becomes that control's name ("pass --overwrite" -> 'choose "Overwrite ..."'), and a `command` the app
+    has a button for becomes the button's place (`commands`: command prefix -> words, e.g. "negaudit mine" ->
+    "Mine + score (Datasets page)"). Other flags inside `code` and other commands stay as they are."""
     def flag(m: re.Match) -> str:
         name = controls.get(m.group(2))
         if name is None:
             return m.group(0)
         return f"choose {name}" if m.group(1) else name
 
-    return "".join(part if part.startswith("`") else _FLAG.sub(flag, part)
+    def code(part: str) -> str:
+        inner = part.strip("`")
+        return next((words for prefix, words in (commands or {}).items() if inner.startswith(prefix)), part)
+
+    return "".join(code(part) if part.startswith("`") else _FLAG.sub(flag, part)
                    for part in _CODE_SPAN.split(message))
 
 

@@ -120,10 +120,15 @@ def database_down(exc: BaseException) -> str:
             "saved; reload this page once the database is back.")
 
 
+# Commands core's messages name that the app does with a button (a shell command means nothing in a browser).
+APP_COMMANDS = {"negaudit mine": "Mine + score (Datasets page)", "negaudit score": "Mine + score (Datasets page)"}
+
+
 def show_error(exc: Exception, controls: dict[str, str] | None = None) -> None:
     """A core error on the page, shown literally, its CLI flags named as this page's controls
-    (`controls`: flag -> the words for the control, e.g. {"--out": "output path"})."""
-    st.error(render.plain(render.in_app_words(str(exc), controls or {})))
+    (`controls`: flag -> the words for the control, e.g. {"--out": "output path"}) and its commands as the
+    app's buttons (`APP_COMMANDS`)."""
+    st.error(render.plain(render.in_app_words(str(exc), controls or {}, APP_COMMANDS)))
 
 
 def dataset_picker(key: str = "dataset", where=st.sidebar) -> str | None:

@@ -18,7 +18,7 @@ off_review(me)
 db = store()
 st.title("Datasets")
 # The CLI flags core's messages name, in this page's words.
-IMPORT_WORDS = {"--name": "dataset name", "--replace": '"Replace if it exists"'}
+IMPORT_WORDS = {"--name": "dataset name", "--replace": '"Replace if it exists"', "--columns": '"Column roles"'}
 
 
 def _skipped(name: str) -> dict:
@@ -83,6 +83,8 @@ with tab_upload, st.form("import_upload"):
     up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
                           ".zip of a BEIR / MS MARCO folder")
     name = st.text_input("Dataset name", key="up_name")
+    columns = st.text_input("Column roles (optional; sentence-transformers files map columns by position)",
+                            key="up_columns", placeholder="anchor=question,positive=answer,negative=neg1,neg2")
     replace = st.checkbox("Replace if it exists (judgments are kept)", key="up_replace")
     submitted = st.form_submit_button("Import upload", type="primary")
     if submitted and up is None:
@@ -90,7 +92,7 @@ with tab_upload, st.form("import_upload"):
     elif submitted:
         try:
             out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
-                                       replace=replace)
+                                       columns=columns.strip() or None, replace=replace)
             st.success(render.plain(_imported(name.strip(), out)))
             _show_skips(out)
             _table()

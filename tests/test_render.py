@@ -189,3 +189,7 @@ def test_in_app_words_names_the_pages_controls_not_cli_flags():
     assert (in_app_words("or `negaudit datasets rm x --name y`; --model M", words)
             == "or `negaudit datasets rm x --name y`; --model M")
     assert in_app_words("--out-dir and --outer are other flags", words) == "--out-dir and --outer are other flags"
+    # a command the app does with a button is named as that button (the admin audit read a broken shell line)
+    said = in_app_words("run `negaudit mine --name **evil** [x](javascript:1)` first; or `negaudit datasets rm x`",
+                        words, {"negaudit mine": "Mine + score (Datasets page)"})
+    assert said == "run Mine + score (Datasets page) first; or `negaudit datasets rm x`"

@@ -83,6 +83,20 @@ def test_good_upload_with_a_10mb_passage_imports(datasets_page, store_of):
     assert store_of.counts("big")[0].queries == 1  # duplicate rows de-duplicated
 
 
+def test_an_upload_names_its_column_roles_on_the_page(datasets_page, store_of):
+    """The admin audit: a misnamed ST upload was told to use --columns, which the upload form did not have."""
+    rows = [{"positive": "a passage about cats", "anchor": "what do cats eat?"},
+            {"positive": "a passage about dogs", "anchor": "what do dogs eat?"}]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    at = _upload(datasets_page, "pairs.jsonl", data, "pairs")
+    said = html.unescape(at.error[0].value) if at.error else ""
+    assert '"Column roles"' in said and "--columns" not in said, said
+    at.text_input(key="up_columns").input("anchor=anchor,positive=positive")
+    at = _upload(at, "pairs.jsonl", data, "pairs")
+    assert not at.exception and not at.error, at.error[0].value if at.error else at.exception
+    assert set(store_of.queries("pairs").text) == {"what do cats eat?", "what do dogs eat?"}
+
+
 @pytest.mark.parametrize("path", ["no/such/folder", "/etc/passwd", "../../../etc", "a\x00b", "",
                                   "**x** <script>alert(1)</script>"])
 def test_bad_folder_path_shows_an_error_not_a_traceback(datasets_page, store_of, path):
