@@ -77,7 +77,9 @@ with tab_path, st.form("import_path"):
             st.success(render.plain(_imported(name.strip(), out)))
             _show_skips(out)
             _table()
+            st.session_state["mine_dataset"] = name.strip()  # the next step, for the dataset just imported
         except (NegauditError, OSError) as exc:
+            bar.empty()  # a bar left at "reading..." read as still working
             show_error(exc, IMPORT_WORDS)
 with tab_upload, st.form("import_upload"):
     up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
@@ -96,6 +98,7 @@ with tab_upload, st.form("import_upload"):
             st.success(render.plain(_imported(name.strip(), out)))
             _show_skips(out)
             _table()
+            st.session_state["mine_dataset"] = name.strip()
         except (NegauditError, OSError) as exc:
             show_error(exc, IMPORT_WORDS)
 

@@ -58,6 +58,8 @@ def read_lines(path: Path, progress: Progress | None = None, keepends: bool = Fa
             if lineno == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
             if b"\x00" in raw:
+                if lineno == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Windows' "Unicode" text
+                    raise InputError(path, lineno, None, "the encoding is UTF-16, not UTF-8; re-save the file as UTF-8")
                 raise InputError(path, lineno, None,
                                  "binary data (NUL byte): this is not a text file")
             try:

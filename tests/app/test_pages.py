@@ -176,6 +176,7 @@ def test_datasets_page_counts_and_imports_a_beir_folder(app, store_of):
     assert docs > 0
     assert "scifact-small" in set(at.dataframe[0].value["name"])  # listed at once, not on the next visit
     assert any(f"{docs} docs" in m.value for m in at.success)  # in words, not the result dict
+    assert at.selectbox(key="mine_dataset").value == "scifact-small"  # the next step, for it
     next(b for b in at.button if b.label == "Import upload").click().run()  # no file chosen: said so
     assert any("Choose a file" in w.value for w in at.warning)
     next(b for b in at.button if b.label == "Import folder").click().run()  # again: in the page's words

@@ -96,7 +96,7 @@ def test_empty_title_is_fine_empty_text_with_title_too(tmp_path: Path, store,
 
 @pytest.mark.parametrize("raw,message", [
     (DOC.encode() + b'\n{"_id": "d2", "text": "caf\xe9"}\n', "not UTF-8"),
-    (DOC.encode("utf-16"), "binary data|not UTF-8"),
+    (DOC.encode("utf-16"), "the encoding is UTF-16, not UTF-8; re-save the file as UTF-8"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary data|not UTF-8"),
 ])
 def test_encoding_and_binary(tmp_path: Path, store, raw: bytes, message: str) -> None:
