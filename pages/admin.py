@@ -158,6 +158,22 @@ with tab_adj:
             col.button(text, key=f"adj_{lab}_{tag}", width="stretch", on_click=_adjudicate,
                        args=(dataset, str(row.query_id), str(row.doc_id), lab, note_key),
                        type="primary" if lab == Label.FALSE_NEGATIVE.value else "secondary")
+    given = review.verdicts(db, dataset) if dataset else None
+    if given is not None and not given.empty:
+        # An adjudicated item leaves the list above: a mis-click is found and changed here (a new verdict row;
+        # the latest one is final, the log keeps both).
+        with st.expander(f"Verdicts given ({len(given):,}, newest first): check or change one"):
+            st.dataframe(given[["query_id", "doc_id", "label", "annotator", "note", "created_at"]],
+                         hide_index=True, width="stretch")
+            keys = list(zip(given.query_id.astype(str), given.doc_id.astype(str)))
+            pick = st.selectbox("Change the verdict on", keys, key="adj_redo",
+                                format_func=lambda k: f"query {k[0]} / doc {k[1]}")
+            redo_note = f"adj_redo_note::{pick[0]}::{pick[1]}"
+            st.text_input("Note for the new verdict", key=redo_note)
+            cols = st.columns(4)
+            for col, (lab, text, _) in zip(cols, LABELS):
+                col.button(text, key=f"redo_{lab}_{item_tag(*pick)}", width="stretch", on_click=_adjudicate,
+                           args=(dataset, pick[0], pick[1], lab, redo_note))
 
 with tab_cons:
     dataset = dataset_picker(key="cons_dataset", where=st)

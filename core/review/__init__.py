@@ -20,6 +20,7 @@ from core.review.overview import (
     rank_risk_summary,
     risk_histogram,
     throughput,
+    verdicts,
 )
 from core.review.queue import Queue, next_card, next_keys, queue_of
 from core.review.settings import (
@@ -37,5 +38,5 @@ __all__ = [
     "agreement", "candidate_queries", "common_terms", "consensus", "count_items", "decide", "disagreements",
     "guidelines", "judged_items", "load_card", "miners", "my_label", "next_card", "next_keys", "overlap_k",
     "progress", "query_left", "queue_of", "rank_risk_summary", "risk_histogram", "set_guidelines",
-    "set_overlap_k", "skip", "step_away", "throughput", "undo",
+    "set_overlap_k", "skip", "step_away", "throughput", "undo", "verdicts",
 ]

@@ -79,6 +79,15 @@ def query_left(store: Store, dataset: str, annotator: str, query_id: str) -> tup
     return SQ.query_left(store, dataset, annotator, query_id)
 
 
+def verdicts(store: Store, dataset: str) -> pd.DataFrame:
+    """Each adjudicated item's verdict in force (its latest adjudication), newest first: what an admin decided,
+    to check or change (an adjudicated item leaves the disagreements)."""
+    v = store.judgments(dataset, action="adjudicate")
+    if v.empty:
+        return v
+    return v.sort_values("id", ascending=False).drop_duplicates(["query_id", "doc_id"]).reset_index(drop=True)
+
+
 def my_label(store: Store, dataset: str, annotator: str, query_id: str, doc_id: str) -> str | None:
     """The annotator's current label of one item (None: unlabelled), read when a key is pressed: another tab of
     the same account may have labelled the card since it was drawn."""

@@ -346,8 +346,10 @@ class Store:
         self.add_judgment(dataset, query_id, doc_id, annotator, previous, note="undo", action="undo")
         return {"query_id": query_id, "doc_id": doc_id, "restored": previous}
 
-    def judgments(self, dataset: str, annotator: str | None = None) -> pd.DataFrame:
-        where = S.judgments.c.annotator == annotator if annotator else None
+    def judgments(self, dataset: str, annotator: str | None = None, action: str | None = None) -> pd.DataFrame:
+        conds = [c for c in (S.judgments.c.annotator == annotator if annotator else None,
+                             S.judgments.c.action == action if action else None) if c is not None]
+        where = and_(*conds) if len(conds) > 1 else (conds[0] if conds else None)
         df = self._frame("judgments", dataset, where)
         return df.sort_values("id").reset_index(drop=True) if not df.empty else df
 

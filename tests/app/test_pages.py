@@ -338,6 +338,13 @@ def test_a_verdict_goes_to_the_item_on_screen_when_the_list_changed(app, store_o
                                                                      "adjudicate")
     assert review.consensus(store_of, DS).set_index(["query_id", "doc_id"]).loc[tuple(other), "status"] != "adjudicated"
     assert any(f"Final label for query {shown.query_id} / doc {shown.doc_id}: Partial." in unescape(m.value) for m in at.success)
+    # the admin audit: an adjudicated item left the list, so a mis-click could not be checked or changed
+    assert at.selectbox(key="adj_redo").value == (str(shown.query_id), str(shown.doc_id))
+    next(b for b in at.button if (b.key or "").startswith("redo_negative_")).click().run()
+    cons = review.consensus(store_of, DS).set_index(["query_id", "doc_id"]).loc[(shown.query_id, shown.doc_id)]
+    assert (cons.label, cons.status) == ("negative", "adjudicated")
+    log = store_of.judgments(DS, action="adjudicate")
+    assert list(log.label) == ["partial", "negative"]  # both verdicts in the log, the latest in force
 
 
 def test_leaving_review_or_signing_out_gives_the_card_back(app, store_of):
