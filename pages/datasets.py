@@ -92,14 +92,19 @@ with tab_upload, st.form("import_upload"):
     if submitted and up is None:
         st.warning("Choose a file to upload first.")
     elif submitted:
+        bar = st.progress(0.0, text="reading...")
         try:
             out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
-                                       columns=columns.strip() or None, replace=replace)
+                                       columns=columns.strip() or None, replace=replace,
+                                       progress=lambda what, done, total: bar.progress(
+                                           min(done / total, 1.0) if total else 0.5, text=f"{what}: {done:,}"))
+            bar.progress(1.0, text="done")
             st.success(render.plain(_imported(name.strip(), out)))
             _show_skips(out)
             _table()
             st.session_state["mine_dataset"] = name.strip()
         except (NegauditError, OSError) as exc:
+            bar.empty()
             show_error(exc, IMPORT_WORDS)
 
 st.subheader("Mine and score")
