@@ -66,6 +66,16 @@ class DatasetWriter:
         self.conn.execute(update(S.datasets).where(where).values(meta=json.dumps(meta)))
 
 
+def check_new_name(name: str) -> None:
+    """A new dataset's name becomes part of paths (the app's default export path, `cache export` files) and of
+    commands the app prints: no slashes, no control characters, at most 120 characters. Names stored before
+    this rule keep working."""
+    bad = [ch for ch in name if ch in "/\\" or not ch.isprintable()]
+    if bad or len(name) > 120 or name.strip() != name:
+        raise NegauditError(f"dataset name {name[:60]!r} is not usable: use at most 120 printable characters "
+                            "without '/' or '\\' and without leading or trailing spaces (e.g. 'scifact-train')")
+
+
 def dataset_exists(name: str) -> NegauditError:
     """The one message for a name already taken (the store's import and `audit`'s early check)."""
     return NegauditError(f"dataset {name!r} already exists; pass --replace to rebuild it "
@@ -174,6 +184,8 @@ class Store:
             exists = conn.execute(
                 select(func.count()).select_from(S.datasets).where(S.datasets.c.name == name)
             ).scalar_one()
+            if not exists:
+                check_new_name(name)
             if exists and not replace:
                 raise dataset_exists(name)
             if exists:

@@ -44,6 +44,21 @@ def test_existing_name_needs_replace(store: Store) -> None:
     assert store.counts("ds")[0].docs == 3
 
 
+@pytest.mark.parametrize("name", ["a/b", "..\\up", "tab\there", "new\nline", " padded", "x" * 121])
+def test_a_new_dataset_name_must_be_usable_in_paths(store: Store, name: str) -> None:
+    """The admin audit: names become the app's default export path and part of printed commands."""
+    with pytest.raises(NegauditError, match="is not usable"):
+        with store.dataset_writer(name):
+            pass
+    assert store.dataset_names() == []
+
+
+def test_markup_in_a_dataset_name_is_only_text(store: Store) -> None:
+    with store.dataset_writer("<b>**x**<i> [y](z)"):  # shown escaped everywhere (tests/test_security.py)
+        pass
+    assert store.dataset_names() == ["<b>**x**<i> [y](z)"]
+
+
 def test_failed_replace_keeps_the_old_dataset(store: Store) -> None:
     _small(store)
     with pytest.raises(RuntimeError), store.dataset_writer("ds", replace=True) as w:
