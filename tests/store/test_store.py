@@ -47,9 +47,8 @@ def test_existing_name_needs_replace(store: Store) -> None:
 @pytest.mark.parametrize("name", ["a/b", "..\\up", "tab\there", "new\nline", " padded", "x" * 121])
 def test_a_new_dataset_name_must_be_usable_in_paths(store: Store, name: str) -> None:
     """The admin audit: names become the app's default export path and part of printed commands."""
-    with pytest.raises(NegauditError, match="is not usable"):
-        with store.dataset_writer(name):
-            pass
+    with pytest.raises(NegauditError, match="is not usable"), store.dataset_writer(name):
+        pass
     assert store.dataset_names() == []
 
 
