@@ -70,7 +70,7 @@ h1{font-size:1.5rem !important;padding:0 0 0.1rem 0 !important}
 [data-testid="stMain"] [data-testid^="stBaseButton"] .stMarkdownEllipsis p{white-space:normal;
   overflow:visible;text-overflow:clip;line-height:1.2;word-break:keep-all;overflow-wrap:normal}
 details.na-more[open] > summary{display:none !important}
-details.na-more::details-content{display:inline}
+details.na-more[open]::details-content{display:inline}
 @media (max-width:1200px){[data-testid="stMain"] [data-testid^="stBaseButton"]{padding-left:6px;
   padding-right:6px}}
 </style>"""

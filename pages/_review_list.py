@@ -21,6 +21,7 @@ from pages._review_common import (
     count_decision,
     flash_line,
     guarded,
+    item_tag,
     learned_line,
     next_query_button,
     query_choice,
@@ -58,8 +59,11 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         state["list_t0"] = time.time()
 
     @guarded
-    def _label(label: str) -> None:
+    def _label(label: str, drawn: int) -> None:
         i = state["list_focus"]
+        if i != drawn:  # the focus moved on after the buttons were drawn: the row on screen is not this one
+            state["flash"] = "That key arrived while the list was moving on: nothing saved. Press it again."
+            return
         c = cards[i]
         secs = time.time() - state["list_t0"]
         review.decide(db, me, dataset, c.query_id, c.doc_id, label, "", seconds=secs,
@@ -104,9 +108,12 @@ def list_view(db: Store, me: User, dataset: str) -> None:
                    width="stretch")
     cols[1].button("Down", key="list_down", shortcut="J", on_click=_move, args=(1,),
                    width="stretch")
+    # The label buttons carry the focused row's id, as the card's do: a quick second key pressed before the list
+    # redrew reached the next row, never focused on screen (an audit: N then P 150 ms apart labelled two rows).
+    tag = item_tag(*now.key)
     for col, (label, text, key) in zip(cols[2:6], LABELS):
-        col.button(text, key=f"list_{label}", shortcut=key, on_click=_label,
-                   args=(label,), width="stretch",
+        col.button(text, key=f"list_{label}_{tag}", shortcut=key, on_click=_label,
+                   args=(label, focus), width="stretch",
                    type="primary" if label == "false_negative" else "secondary")
     cols[6].button("Undo", key="list_undo", shortcut="Z", on_click=_undo, width="stretch")
     if all(labels.get(c.key) for c in cards):  # every row judged: the way on, as in card mode

@@ -77,3 +77,11 @@ def card_button(at: AppTest, name: str):
     """The shown card's own button (`lab_negative`, `lab_false_negative`, ..., `skip`): each card's buttons
     carry its tag, so a key on a card no longer drawn cannot reach the next card's callback."""
     return at.button(key=f"{name}_{at.session_state['card_tag']}")
+
+
+def list_button(at: AppTest, name: str):
+    """The list view's label button for the focused row (`list_negative`, ...): its key carries the row's tag."""
+    from pages._review_common import item_tag
+
+    row = at.session_state["list_cards"][at.session_state["list_focus"]]
+    return at.button(key=f"{name}_{item_tag(*row.key)}")

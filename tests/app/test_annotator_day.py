@@ -9,7 +9,7 @@ from core.auth import User
 from core.review import learning
 from core.store import learning as SL
 from core.types import Role
-from tests.app.conftest import card_button
+from tests.app.conftest import card_button, list_button
 
 DS = "mini"
 BOSS = User("boss", Role.ADMIN)
@@ -120,12 +120,12 @@ def test_list_mode_labels_focused_rows_and_undoes(app, store_of):
     assert not at.exception, at.exception
     cards = at.session_state["list_cards"]
     assert len(cards) >= 3 and "na-list" in _md(at)
-    at.button(key="list_negative").click().run()  # row 0, focus moves to row 1
+    list_button(at, "list_negative").click().run()  # row 0, focus moves to row 1
     at.button(key="list_down").click().run()  # focus row 2
-    at.button(key="list_partial").click().run()  # row 2
+    list_button(at, "list_partial").click().run()  # row 2
     at.button(key="list_up").click().run()
     at.button(key="list_up").click().run()  # focus row 1
-    at.button(key="list_false_negative").click().run()
+    list_button(at, "list_false_negative").click().run()
     j = store_of.judgments(DS)
     want = {cards[0].doc_id: "negative", cards[2].doc_id: "partial",
             cards[1].doc_id: "false_negative"}
@@ -133,13 +133,19 @@ def test_list_mode_labels_focused_rows_and_undoes(app, store_of):
     assert j.seconds.notna().all() and set(j.queue) == {"query"}
     at.button(key="list_undo").click().run()
     assert at.session_state["list_focus"] == 1  # focus back on the undone row
+    drawn = list_button(at, "list_negative")  # a key for row 1, arriving after the focus moved on (a quick J)
+    at.session_state["list_focus"] = 2
+    drawn.click().run()
+    assert len(store_of.judgments(DS)) == 4 and "nothing saved" in _md(at)  # no label on the row not focused
+    at.session_state["list_focus"] = 1
+    at.run()
     cur = store_of.current_labels(DS)
     assert set(cur.doc_id) == {cards[0].doc_id, cards[2].doc_id}
     assert not [b for b in at.button if b.key == "list_next"]  # rows left: no way on yet
     for _ in range(len(cards)):  # label the rest: the next query is offered (Q)
         if any(b.key == "list_next" for b in at.button):
             break
-        at.button(key="list_unsure").click().run()
+        list_button(at, "list_unsure").click().run()
     first = at.session_state["list_key"][2]
     at.button(key="list_next").click().run()
     assert at.session_state["list_key"][2] != first and not at.exception

@@ -91,6 +91,8 @@ def test_card_fits_one_screen_at_1280x800(server, browser_page):
     # same line (Chromium put a details element's content on a line of its own, mid-sentence)
     more = page.locator(".na-positive .na-more, .na-candidate .na-more").first
     assert more.count(), "the first card holds no passage long enough for 'show more'"
+    closed = more.evaluate("d => [d.getBoundingClientRect().height, d.querySelector('summary').getBoundingClientRect().height]")
+    assert closed[0] <= closed[1] + 1, closed  # closed, only "show more" takes room (an inline rule showed every word)
     more.locator("summary").scroll_into_view_if_needed()
     line = more.locator("summary").evaluate("s => { const b = s.getClientRects()[0]; return {y: b.top, height: b.height}; }")
     more.locator("summary").click()
