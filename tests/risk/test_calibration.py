@@ -48,6 +48,18 @@ def test_level_shift_lowers_an_over_stated_level_to_the_sample_rate() -> None:
     assert d < -0.5 and np.isclose(sigmoid(s + d).sum(), y.sum())
 
 
+def test_a_handful_of_random_judgments_moves_no_level() -> None:
+    """The annotator regression pass: 4 random-order judgments, 3 of them relevant where 1% was claimed, moved
+    every risk of the dataset to about 52%."""
+    from core.risk.calibration import LEVEL_MIN_SAMPLE, level_shift
+    from core.risk.combiner import logit
+
+    s = np.full(4, logit(0.01))
+    assert level_shift(s, np.array([1, 1, 1, 0])) == 0.0
+    n = LEVEL_MIN_SAMPLE
+    assert level_shift(np.full(n, logit(0.01)), (np.arange(n) < 3 * n // 4).astype(int)) > 3  # a sample: it moves
+
+
 def test_level_shift_keeps_a_level_the_sample_does_not_reject() -> None:
     from core.risk.calibration import level_shift
     from core.risk.combiner import sigmoid
@@ -62,7 +74,7 @@ def test_level_shift_keeps_a_level_the_sample_does_not_reject() -> None:
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 300))
 def test_level_shift_sign_order_and_bounds(seed: int, n: int) -> None:
     """Order-free; moves only when |observed - expected| >= 1.96 SE, towards the sample; finite for one-class samples."""
-    from core.risk.calibration import LEVEL_Z, level_shift
+    from core.risk.calibration import LEVEL_MIN_SAMPLE, LEVEL_Z, level_shift
     from core.risk.combiner import sigmoid
 
     rng = np.random.default_rng(seed)
@@ -73,7 +85,7 @@ def test_level_shift_sign_order_and_bounds(seed: int, n: int) -> None:
     assert np.isclose(level_shift(s[perm], y[perm]), d, atol=1e-8) and np.isfinite(d)
     p = sigmoid(s)
     gap, se = y.sum() - p.sum(), np.sqrt(np.sum(p * (1 - p)))
-    if abs(gap) < LEVEL_Z * se:
+    if abs(gap) < LEVEL_Z * se or n < LEVEL_MIN_SAMPLE:
         assert d == 0.0
     else:
         assert np.sign(d) == np.sign(gap)
