@@ -215,7 +215,8 @@ def card_html(query: str, positives: Sequence[CardText], candidate: CardText,
 
 def plain_reason(reason: str) -> str:
     """A reason without its closing "(numbers)" (core/risk/signals.py writes "plain words (the numbers)"): what
-    an annotator reads; the numbers stay in the hover text and the exports. A reason without one is returned whole."""
+    an annotator reads; the numbers stay in the hover text and the exports. "" for a reason of numbers alone (its
+    value does not support words); a reason without a closing "(...)" is returned whole."""
     text = reason.strip()
     if not text.endswith(")"):
         return text
@@ -223,8 +224,7 @@ def plain_reason(reason: str) -> str:
     for i in range(len(text) - 1, -1, -1):
         depth += {")": 1, "(": -1}.get(text[i], 0)
         if depth == 0:
-            head = text[:i].rstrip()
-            return head or text
+            return text[:i].rstrip()
     return text
 
 
@@ -238,7 +238,8 @@ def risk_html(fn_risk: float | None, reasons: str, max_reasons: int = 3) -> str:
         color = "#dc2626" if pct >= 50 else "#d97706" if pct >= 20 else "#16a34a"
         head = f'false-negative risk&#58; <b style="color:{color}">{pct:.0f}&#37;</b>'
     every = [r.strip() for r in re.split(r"[;\n]", reasons or "") if r.strip()]
-    why = " &#183; ".join(escape_text(plain_reason(r)) for r in every[:max_reasons])
+    words = [w for w in (plain_reason(r) for r in every) if w][:max_reasons]  # numbers alone: hover text only
+    why = " &#183; ".join(escape_text(w) for w in words)
     title = f' title="{escape_text(" · ".join(every))}"' if every else ""
     return (f'<div class="na-risk"{title} style="max-height:3.2em;overflow-y:auto;font-size:0.9em;'
             f'margin-bottom:1rem">{head}{" &#8212; " + why if why else ""}</div>')

@@ -126,8 +126,11 @@ def test_plain_reason_drops_only_a_balanced_closing_parenthesis():
     assert plain_reason("shares many of the query's words (BM25 is 72% of the query's best)") == (
         "shares many of the query's words")
     assert plain_reason("a query likely (x (a) and y (b))") == "a query likely"
-    for whole in ("the query names a topic", "(only numbers)", "odd) text)", "x (unbalanced"):
+    for whole in ("the query names a topic", "odd) text)", "x (unbalanced"):
         assert plain_reason(whole) == whole
+    assert plain_reason("(BM25 is 6% of the query's best)") == ""  # numbers alone: no words on the card
+    out = risk_html(0.01, "(BM25 is 6% of the query's best); shares some of the query's words (BM25 is 40% ...)")
+    assert out.split("&#8212;", 1)[1].strip().startswith("shares some of the query") and "6&#37;" in out
 
 
 def test_miners_html_lists_every_signal_escaped():

@@ -124,6 +124,6 @@ def test_on_real_nfcorpus_the_view_fuses_it_at_its_weight_and_the_card_says_so(n
     assert out.fn_risk.between(0.01, 0.99).all()
     said = out.reasons.str.contains("LSA", regex=False).to_numpy()
     high = (model.view.score.lsa * sig >= 0.5) | (model.view.score.lsa * graph >= 0.5)
-    assert (out.reasons.str.contains("documents like it are on the labelled positive's topic", regex=False).to_numpy()
+    assert (out.reasons.str.contains("its nearest docs' LSA", regex=False).to_numpy()
             == (model.view.score.lsa * graph >= 0.5)).all()
     assert high.any() and (said == high).all()  # named exactly where its term adds half a sd or more

@@ -58,15 +58,20 @@ def test_pos_ratio_reason_reads_like_nv_retriever() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SIGNALS))
-def test_every_reason_leads_with_words_and_ends_with_its_numbers(name: str) -> None:
-    """The card shows a reason's plain words (core.render.plain_reason); the numbers go to the hover text."""
+@pytest.mark.parametrize("v", [-1.0, 0.0, 0.3, 0.75, 0.95, 2.5, 5.0, 12.0])
+def test_every_reason_is_words_then_numbers_and_words_only_where_the_value_bears_them(name: str, v: float) -> None:
+    """The card shows a reason's plain words (core.render.plain_reason), the numbers go to the hover text; a
+    value too low for the words gets none (the annotator regression pass: "shares many of the query's words"
+    at BM25 6% of the query's best, "documents like it match the query's words" at -0.7 sd)."""
     from core.render import plain_reason
 
-    raw = {k: 0.5 for k in ("dense", "pos_score", "dense_rank", "bm25_rank", "bm25")}
-    text = SIGNALS[name].reason(0.75, raw | {"fb_dense": 0.6, "fb_bm25": 0.6})
+    raw = {"dense": 0.5, "pos_score": 0.5, "dense_rank": 50.0, "bm25_rank": 50.0, "bm25": 0.5}
+    text = SIGNALS[name].reason(v, raw | {"fb_dense": 0.6, "fb_bm25": 0.6})
     words = plain_reason(text)
-    assert words and not any(ch.isdigit() for ch in words), (name, text)
-    assert words == text or text.startswith(words + " (")
+    assert not any(ch.isdigit() for ch in words), (name, text)
+    assert words == text or text.startswith(f"{words} (" if words else "("), (name, text)
+    if v <= 0 and name not in ("topic_query",):
+        assert words == "", (name, text)  # nothing low or negative is said in words
 
 
 @pytest.mark.parametrize("name", ["late_maxsim", "late_query_mean", "coverage_query_mean", "pos_query_mean",
