@@ -123,9 +123,9 @@ def candidate_label(hl: Highlight) -> str:
     of it the labelled positive holds, and from NEAR_COPY_SHARE that it is a near copy. Two abstracts on
     one topic share half their terms: "near copy" at 51% misled annotators."""
     if hl.pos_share >= NEAR_COPY_SHARE:
-        return f"candidate (mined negative) - near copy: {100 * hl.pos_share:.0f}% of its terms are in the positive"
+        return f"candidate (mined negative) · near copy: {100 * hl.pos_share:.0f}% of its terms are in the positive"
     if hl.pos_share > MAX_LIGHT_SHARE:
-        return f"candidate (mined negative) - {100 * hl.pos_share:.0f}% of its terms are in the positive"
+        return f"candidate (mined negative) · {100 * hl.pos_share:.0f}% of its terms are in the positive"
     return "candidate (mined negative)"
 
 

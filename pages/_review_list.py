@@ -17,6 +17,7 @@ from core.types import Mode
 from pages._review_common import (
     BOX_HEIGHT,
     LABELS,
+    WORDS,
     common_terms,
     count_decision,
     flash_line,
@@ -98,7 +99,8 @@ def list_view(db: Store, me: User, dataset: str) -> None:
                                   hls[focus], BOX_HEIGHT, "#16a34a",
                                   more=max(0, len(now.positives) - 3)),
                   unsafe_allow_html=True)
-    rows = [render.ListRow(c.candidate, None if blind[i] else c.fn_risk, labels.get(c.key),
+    said = {k: WORDS.get(v, v) for k, v in labels.items()}  # the buttons' words, not stored values
+    rows = [render.ListRow(c.candidate, None if blind[i] else c.fn_risk, said.get(c.key),
                            blind[i]) for i, c in enumerate(cards)]
     right.markdown(render.list_html(rows, focus, hls, BOX_HEIGHT), unsafe_allow_html=True)
     st.markdown(render.blind_html() if blind[focus] else
