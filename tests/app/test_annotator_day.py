@@ -121,6 +121,7 @@ def test_list_mode_labels_focused_rows_and_undoes(app, store_of):
     cards = at.session_state["list_cards"]
     assert len(cards) >= 3 and "na-list" in _md(at)
     list_button(at, "list_negative").click().run()  # row 0, focus moves to row 1
+    assert 'class="na-row-label">Negative<' in _md(at)  # the buttons' words, not the stored value
     at.button(key="list_down").click().run()  # focus row 2
     list_button(at, "list_partial").click().run()  # row 2
     at.button(key="list_up").click().run()
