@@ -10,7 +10,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.store import Store
 from core.store import accounts as SA
@@ -149,6 +149,13 @@ def user_for_token(store: Store, token: str | None) -> User | None:
         return None
     row = store.annotator(name)
     return User(row["name"], Role(row["role"])) if row else None
+
+
+def session_started(store: Store, token: str | None) -> datetime | None:
+    """When the session of `token` began (None when missing, unknown or expired)."""
+    if not token or len(token) > 200:
+        return None
+    return SA.session_started(store, _token_hash(token))
 
 
 def sign_out(store: Store, token: str | None) -> None:

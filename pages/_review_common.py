@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import render, review
+from core import auth, render, review
 from core.auth import User
 from core.review import learning
 from core.store import Store
@@ -86,15 +86,6 @@ def common_terms(store: Store, dataset: str) -> frozenset[str]:
     return _common(store.url, dataset, store)
 
 
-SESSION_KEY = "decisions_this_session"
-
-
-def count_decision(step: int = 1) -> None:
-    """One more label saved in this browser session (the progress line says how many since sign-in); an undo
-    takes one back (never below 0: it may undo a label of an earlier session)."""
-    st.session_state[SESSION_KEY] = max(0, st.session_state.get(SESSION_KEY, 0) + step)
-
-
 def flash_line(store: Store, me: User, dataset: str, flash: str | None, query_id: str | None = None) -> str:
     """Progress and the last action's message on one line (no banner pushing the card down); with ``query_id``
     (By query) also how many of that query's candidates still want your label."""
@@ -102,7 +93,10 @@ def flash_line(store: Store, me: User, dataset: str, flash: str | None, query_id
     mine = prog[prog.annotator == me.name]
     done = int(mine.total.iloc[0]) if not mine.empty else 0
     total = review.count_items(store, dataset)
-    now = int(st.session_state.get(SESSION_KEY, 0))
+    # since this sign-in, from the log: a reload or a second tab of the same session keeps the count (a counter
+    # in the browser session went back to 0 on a reload), and an undo takes one back
+    since = auth.session_started(store, st.session_state.get("token"))
+    now = review.labels_since(store, dataset, me.name, since) if since is not None else 0
     msg = f" &#183; {render.plain(flash)}" if flash else ""
     if query_id is not None:
         left, n = review.query_left(store, dataset, me.name, query_id)

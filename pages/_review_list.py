@@ -19,7 +19,6 @@ from pages._review_common import (
     LABELS,
     WORDS,
     common_terms,
-    count_decision,
     flash_line,
     guarded,
     item_tag,
@@ -70,7 +69,6 @@ def list_view(db: Store, me: User, dataset: str) -> None:
         review.decide(db, me, dataset, c.query_id, c.doc_id, label, "", seconds=secs,
                       blind=blind[i], shown_risk=c.fn_risk, queue=Mode.QUERY.value)
         state["flash"] = saved_line(label, c.query_id, c.doc_id)
-        count_decision()
         state["list_focus"], state["list_t0"] = listing.after_label(i, n), time.time()
         learning.maybe_relearn(db, dataset)
 
@@ -85,7 +83,6 @@ def list_view(db: Store, me: User, dataset: str) -> None:
             state["list_focus"] = keys.index((out["query_id"], out["doc_id"]))
             state["list_t0"] = time.time()
         state["flash"] = undone_line(out)
-        count_decision(-1)
 
     st.markdown(flash_line(db, me, dataset, state.pop("flash", None)), unsafe_allow_html=True)
     focus = state["list_focus"] = min(state["list_focus"], n - 1)

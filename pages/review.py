@@ -17,7 +17,6 @@ from pages._review_common import (
     LABELS,
     WORDS,
     common_terms,
-    count_decision,
     flash_line,
     guarded,
     item_tag,
@@ -126,7 +125,6 @@ def _decide(label: str, card: review.Card, blind: bool) -> None:
     floor = pace.reading_floor_s(render.shown_text(card.candidate.title, card.candidate.text))
     fast = f" Decided in {secs:.1f} s (a skim takes {floor:.0f} s): flagged for a second look." if secs < floor else ""
     state["flash"] = saved_line(label, qid, did, before if before != card.my_label else None) + fast
-    count_decision()
     learning.maybe_relearn(db, dataset)  # a background refit every N judgments; never waits
 
 
@@ -149,7 +147,6 @@ def _undo() -> None:
         return
     state["exclude"] = [k for k in state["exclude"] if k != (out["query_id"], out["doc_id"])]
     state["flash"] = undone_line(out)
-    count_decision(-1)
 
 
 card = review.next_card(db, me.name, spec, state["exclude"])

@@ -13,6 +13,7 @@ from core.review.overview import (
     count_items,
     disagreements,
     judged_items,
+    labels_since,
     miners,
     my_label,
     progress,
@@ -36,7 +37,7 @@ from core.types import Mode, QueueSpec
 __all__ = [
     "DEFAULT_GUIDELINES", "LEASE_TTL", "Card", "Mode", "Queue", "QueueSpec", "adjudicate",
     "agreement", "candidate_queries", "common_terms", "consensus", "count_items", "decide", "disagreements",
-    "guidelines", "judged_items", "load_card", "miners", "my_label", "next_card", "next_keys", "overlap_k",
+    "guidelines", "judged_items", "labels_since", "load_card", "miners", "my_label", "next_card", "next_keys", "overlap_k",
     "progress", "query_left", "queue_of", "rank_risk_summary", "risk_histogram", "set_guidelines",
     "set_overlap_k", "skip", "step_away", "throughput", "undo", "verdicts",
 ]

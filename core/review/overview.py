@@ -6,6 +6,8 @@ Store reads only; the definitions (consensus, κ, α) are `core.labels`'.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 
 from core import labels
@@ -72,6 +74,11 @@ def judged_items(store: Store, dataset: str) -> pd.DataFrame:
 def count_items(store: Store, dataset: str) -> int:
     """Distinct (query, candidate) items to review in a dataset."""
     return SQ.count_items(store, dataset)
+
+
+def labels_since(store: Store, dataset: str, annotator: str, since: datetime) -> int:
+    """Your labels in a dataset since `since` (a sign-in), undos taken back: the progress line's "this session"."""
+    return SQ.labels_since(store, dataset, annotator, since)
 
 
 def query_left(store: Store, dataset: str, annotator: str, query_id: str) -> tuple[int, int]:

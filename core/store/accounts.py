@@ -28,6 +28,13 @@ def session_annotator(store: Store, token_hash: str) -> str | None:
             S.sessions.c.token_hash == token_hash, S.sessions.c.expires_at > utcnow())).scalar()
 
 
+def session_started(store: Store, token_hash: str) -> datetime | None:
+    """When a live session began (None when unknown or expired)."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(S.sessions.c.created_at).where(
+            S.sessions.c.token_hash == token_hash, S.sessions.c.expires_at > utcnow())).scalar()
+
+
 def drop_session(store: Store, token_hash: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(delete(S.sessions).where(S.sessions.c.token_hash == token_hash))

@@ -7,6 +7,7 @@ Every value is bound; only the fixed fragments written here are formatted into t
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -99,6 +100,15 @@ def count_items(store: Store, dataset: str) -> int:
            "WHERE dataset = :d) t")
     with store.engine.connect() as conn:
         return int(conn.execute(text(sql), {"d": dataset}).scalar_one())
+
+
+def labels_since(store: Store, dataset: str, annotator: str, since: datetime) -> int:
+    """The annotator's labels in a dataset since `since`, each undo taking one back (never below 0)."""
+    sql = ("SELECT COALESCE(SUM(CASE WHEN action = 'label' THEN 1 WHEN action = 'undo' THEN -1 ELSE 0 END), 0) "
+           "FROM judgments WHERE dataset = :d AND annotator = :me AND created_at >= :since")
+    with store.engine.connect() as conn:
+        n = conn.execute(text(sql), {"d": dataset, "me": annotator, "since": since}).scalar_one()
+    return max(0, int(n or 0))
 
 
 def query_left(store: Store, dataset: str, annotator: str, query_id: str) -> tuple[int, int]:

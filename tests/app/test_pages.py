@@ -116,6 +116,10 @@ def test_review_labels_skips_and_undoes(app, store_of):
     said = unescape(_text(at))  # names the query too: one doc is often labelled for several queries
     assert f"Undid your last decision on query {third[0]} / doc {third[1]}: now unlabelled." in said, said
     assert "labelled, 1 this session" in said  # two labels, one taken back (the audit read 33 for 29)
+    reload = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)  # F5: the same sign-in, a new page
+    reload.query_params["session"] = at.session_state["token"]
+    reload.run()
+    assert "labelled, 1 this session" in unescape(_text(reload))  # counted from the log since the sign-in
     # A refresh (new session, same URL token) resumes on the same card.
     again = app("ann")
     assert again.session_state["card_key"] == third
