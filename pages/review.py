@@ -55,7 +55,23 @@ if dataset is None:
     st.stop()
 state = st.session_state
 sb = st.sidebar
+
+
+def from_url(key: str, options: list[str]) -> None:
+    """A reload starts a new Streamlit session: the view and queue it showed come back from the URL (the
+    annotator pass lost 'By query' and its query on F5)."""
+    if key not in state and st.query_params.get(key) in options:
+        state[key] = st.query_params[key]
+
+
+def to_url(key: str, value: object) -> None:
+    if value is not None and st.query_params.get(key) != str(value):
+        st.query_params[key] = str(value)
+
+
+from_url("view", VIEWS)
 view = sb.radio("View", VIEWS, key="view", horizontal=True)
+to_url("view", view)
 if state.get("last_view", view) != view:  # the keys go back to the card / list, not the radio just clicked
     release_sidebar_focus()
 state["last_view"] = view
@@ -66,7 +82,9 @@ if view == VIEWS[1]:
     st.stop()
 
 # ---- queue controls (sidebar) ----------------------------------------------------------------
+from_url("mode", list(MODES))
 mode = MODES[sb.radio("Queue", list(MODES), key="mode")]
+to_url("mode", state["mode"])
 miner = sb.selectbox("Miner", ["all", *review.miners(db, dataset)], key="miner")
 risk_min, risk_max = sb.slider("fn_risk range", 0.0, 1.0, (0.0, 1.0), 0.05, key="risk_range")
 # accounts and anyone whose votes are in this dataset (a removed account's labels stay reviewable by name)
@@ -77,8 +95,10 @@ status = status_opts[sb.selectbox("Show", list(status_opts), key="status")]
 query_id, seed, qtexts = None, 0, {}
 if mode == Mode.QUERY:
     qtexts = dict(review.candidate_queries(db, dataset))
+    from_url("query_id", list(qtexts))
     query_id = sb.selectbox("Query", list(qtexts), key="query_id",
                             format_func=lambda q: query_choice(q, qtexts[q])) if qtexts else None
+    to_url("query_id", query_id)
 if mode == Mode.RANDOM:
     seed = int(sb.number_input("Sample seed", 0, 10**6, 0, key="seed"))
 spec = QueueSpec(dataset, mode, None if miner == "all" else miner, risk_min, risk_max, status,

@@ -159,6 +159,10 @@ def test_review_queue_modes_and_filters(app, store_of):
     assert any("has nothing left" in i.value for i in at.info)
     at.button(key="next_query").click().run()
     assert at.selectbox(key="query_id").value == list(texts)[1] and not at.exception
+    reload = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)  # F5: the queue comes back from the URL
+    reload.query_params.update({k: at.query_params[k] for k in ("session", "mode", "query_id")})
+    reload.run()
+    assert reload.radio(key="mode").value == "By query" and reload.selectbox(key="query_id").value == list(texts)[1]
     at.selectbox(key="query_id").set_value(list(texts)[-1]).run()
     assert any("Queue empty" in i.value for i in at.info)  # the last query: nothing after it
     assert not [b for b in at.button if b.key == "next_query"]

@@ -214,6 +214,9 @@ def test_keys_work_right_after_a_sidebar_choice(server):
         page.keyboard.press("ArrowDown")
         page.keyboard.press("Enter")
         wait_idle(page)
+        # the page hands the keys back from the picker once the run is drawn: wait for that (a loaded machine
+        # drew it after the run had gone idle), then press; a picker that kept the focus fails here
+        page.wait_for_function("!['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)", timeout=20_000)
         _press_on_card(page, "n")
         browser.close()
     j = _judgments_after(proc, db)
