@@ -239,6 +239,7 @@ def report(
                                      param_hint="--figures")
     with open_store(db, read_only=True) as store:
         table, meta = fn_rate_report(store, name, sample=sample, seed=seed, miner=miner)
+        mined = store.counts(name)[0].candidates  # (the "all" sample's meta has no item count)
         if figures is not None:
             from core.figures import insights, write_figures
 
@@ -266,10 +267,10 @@ def report(
         console.print(f"[yellow]none of the {meta['judged_anywhere']:,} judged items opens the random audit "
                       f"queue of seed {seed}: judge in the app's random audit queue with 'Sample seed' {seed}, or see "
                       f"`--sample all` (biased)[/yellow]")
-    if not meta.get("items"):
-        console.print(f"[yellow]{name!r} has no candidates{' from miner ' + repr(miner) if miner else ''} to "
-                      "estimate from: run `negaudit mine` and `negaudit score` first[/yellow]")
-    elif not meta.get("judged_anywhere"):
+    if not mined:
+        console.print(f"[yellow]{name!r} has no candidates to estimate from: run `negaudit mine` and "
+                      "`negaudit score` first[/yellow]")
+    elif not meta.get("judged_anywhere", meta.get("judged")):
         console.print("[yellow]nothing judged yet: label candidates in the app's 'Random audit sample' queue "
                       "(an unbiased sample), then report again[/yellow]")
     if out:

@@ -68,6 +68,7 @@ def test_cli_report(toy_db, tmp_path):
                                    "--out", str(tmp_path / "r.csv")])
     assert res.exit_code == 0, res.output
     assert "FN rate" in res.output and (tmp_path / "r.csv").exists()
+    assert "has no candidates" not in res.output and "nothing judged yet" not in res.output  # it has both
     assert "None" not in res.output and "nan" not in res.output  # unset facts are left out, not printed raw
     fresh = CliRunner().invoke(app, ["report", "--name", DS, "--db", str(db), "--seed", "7"])
     assert fresh.exit_code == 0 and "nan" not in fresh.output and "None" not in fresh.output, fresh.output
@@ -126,3 +127,11 @@ def test_report_says_why_it_has_nothing_to_estimate(tmp_path):
     assert CliRunner().invoke(app, ["ingest", "beir", str(fixtures), "--name", "raw", "--db", db]).exit_code == 0
     res = CliRunner().invoke(app, ["report", "--name", "raw", "--db", db])
     assert res.exit_code == 0 and "has no candidates to estimate from: run `negaudit mine`" in res.output, res.output
+    sf = Path(__file__).resolve().parents[1] / "fixtures"
+    assert CliRunner().invoke(app, ["ingest", "beir", str(sf / "beir_scifact"), "--name", "sf", "--db", db]).exit_code == 0
+    assert CliRunner().invoke(app, ["ingest", "trec-run", str(sf / "trec" / "run.txt"), "--into", "sf",
+                                    "--db", db]).exit_code == 0
+    for sample in ("random", "all"):
+        res = CliRunner().invoke(app, ["report", "--name", "sf", "--db", db, "--sample", sample])
+        said = " ".join(res.output.split())
+        assert res.exit_code == 0 and "nothing judged yet" in said and "has no candidates" not in said, said
