@@ -49,7 +49,7 @@ def _imported(name: str, out: dict) -> str:
     parts = ", ".join(f"{out[t]:,} {t}" for t in ("docs", "queries", "qrels", "candidates") if out.get(t))
     gone = out.get("replaced_candidates")
     again = (f" Its {gone:,} candidate rows and their risk were replaced too (judgments kept): mine + score it "
-             "again below, or the review queue stays empty." if gone else "")
+             "again below to review mined candidates by risk." if gone else "")
     return f"Imported {name}: {parts or 'nothing new'}.{again}"
 
 

@@ -68,8 +68,8 @@ def _print(result: dict[str, Any], what: str) -> None:
                       "at the first instead)[/yellow]")
     if result.get("replaced_candidates"):
         console.print(f"[yellow]replaced: its {counted(result['replaced_candidates'], 'candidate rows')} and their "
-                      "risk are gone (judgments kept); the review queue is empty until `negaudit mine` and "
-                      "`negaudit score` run again[/yellow]")
+                      "risk are gone (judgments kept); run `negaudit mine` and `negaudit score` again to review "
+                      "mined candidates by risk[/yellow]")
     for key, label in (("skipped_positive", "run lines labelled positive (not negatives)"),
                        ("skipped_duplicate", "duplicate run lines"),
                        ("duplicate_qrels", "qrels already held (same query, doc, split and grade)"),
