@@ -58,6 +58,16 @@ def insights(store: Store, dataset: str, seed: int = 0,
     return Insights(table, meta, ag, judged, pooling, figures, refitted)
 
 
+def judged_at_k_note(pooling: dict[str, Any]) -> str:
+    """What the Judged@k figure counts and when it was computed ("" before a score recorded it): the page's
+    caption and the saved page's summary say it in the same words."""
+    if not (pooling.get("scored_at") and pooling.get("judged_k")):
+        return ""
+    when = str(pooling["scored_at"]).replace("+00:00", "")  # an ISO time in UTC, said once
+    return (f"Judged@{pooling['judged_k']} counts qrels and the {pooling.get('judgments', 0):,} judged items at the "
+            f"last score ({when} UTC)")
+
+
 def summary_line(found: Insights) -> str:
     """When and from what the figures were drawn: a saved page can be dated and tied to a state of the labels."""
     from datetime import UTC, datetime
@@ -72,10 +82,8 @@ def summary_line(found: Insights) -> str:
     value = "n/a" if math.isnan(alpha) else f"{alpha:.2f}"
     agree = (f"Krippendorff's alpha {value} over {multi:,} items with two or more votes" if multi
              else "no item has two votes yet (no agreement figure)")
-    pooling = found.pooling
-    judged_k = (f" Judged@{pooling['judged_k']} counts qrels and the {pooling.get('judgments', 0):,} judged items at the "
-                f"last score ({str(pooling['scored_at']).replace('+00:00', '')} UTC)."
-                if pooling.get("scored_at") and pooling.get("judged_k") else "")
+    note = judged_at_k_note(found.pooling)
+    judged_k = f" {note}." if note else ""
     refit = (" The reliability diagram's refitted curve is in-sample: drawn on the judged items it was fitted on."
              if found.refitted else "")
     return (f"Drawn {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {len(found.judged):,} judged items; {rate}; "

@@ -52,10 +52,10 @@ for left_key, right_key in zip(figures.FIGURES[::2], figures.FIGURES[1::2]):
     left, right = st.columns(2)
     left.plotly_chart(figs[left_key], width="stretch")
     right.plotly_chart(figs[right_key], width="stretch")
-    if right_key == "judged_at_k" and pooling:
-        right.caption(f"Judged@{pooling['judged_k']}: qrels and the {pooling['judgments']:,} judged items at the "
-                      f"last score ({str(pooling['scored_at']).replace('+00:00', '')} UTC); judgments since count after the next score "
-                      "(Datasets → Mine + score, or `negaudit score`).")
+    note = figures.judged_at_k_note(pooling) if right_key == "judged_at_k" else ""
+    if note:
+        right.caption(f"{note}; judgments since count after the next score (Datasets → Mine + score, or "
+                      "`negaudit score`).")
 
 st.subheader("Progress per annotator")
 n_items = review.count_items(db, dataset)
