@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import pandas as pd
@@ -53,6 +54,27 @@ def _imported(name: str, out: dict) -> str:
     return f"Imported {name}: {parts or 'nothing new'}.{again}"
 
 
+def _run_import(name: str, do_import: Callable[[Callable[[str, int, int], None]], dict]) -> None:
+    """One import (folder or upload) with its bar, then what it added and skipped; the table above is redrawn
+    and the Mine picker holds the dataset just imported (the next step)."""
+    bar = st.progress(0.0, text="reading...")
+
+    def progress(what: str, done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 0.5, text=f"{what}: {done:,}")
+
+    try:
+        out = do_import(progress)
+    except (NegauditError, OSError) as exc:
+        bar.empty()  # a bar left at "reading..." read as still working
+        show_error(exc, IMPORT_WORDS)
+        return
+    bar.progress(1.0, text="done")
+    st.success(render.plain(_imported(name, out)))
+    _show_skips(out)
+    _table()
+    st.session_state["mine_dataset"] = name
+
+
 table = st.empty()  # filled last: a dataset imported below is listed at once
 _table()
 if me.role != Role.ADMIN:  # replacing a dataset empties its queue until it is mined again
@@ -67,20 +89,8 @@ with tab_path, st.form("import_path"):
     name = st.text_input("Dataset name", key="path_name")
     replace = st.checkbox("Replace if it exists (judgments are kept)", key="path_replace")
     if st.form_submit_button("Import folder", type="primary"):
-        bar = st.progress(0.0, text="reading...")
-        try:
-            out = ingest.ingest_beir(db, path.strip(), name.strip(), replace=replace,
-                                     progress=lambda what, done, total: bar.progress(
-                                         min(done / total, 1.0) if total else 0.5,
-                                         text=f"{what}: {done:,}"))
-            bar.progress(1.0, text="done")
-            st.success(render.plain(_imported(name.strip(), out)))
-            _show_skips(out)
-            _table()
-            st.session_state["mine_dataset"] = name.strip()  # the next step, for the dataset just imported
-        except (NegauditError, OSError) as exc:
-            bar.empty()  # a bar left at "reading..." read as still working
-            show_error(exc, IMPORT_WORDS)
+        _run_import(name.strip(), lambda progress: ingest.ingest_beir(db, path.strip(), name.strip(),
+                                                                      replace=replace, progress=progress))
 with tab_upload, st.form("import_upload"):
     up = st.file_uploader("A sentence-transformers file (.parquet/.jsonl/.csv/.tsv) or a "
                           ".zip of a BEIR / MS MARCO folder")
@@ -92,20 +102,9 @@ with tab_upload, st.form("import_upload"):
     if submitted and up is None:
         st.warning("Choose a file to upload first.")
     elif submitted:
-        bar = st.progress(0.0, text="reading...")
-        try:
-            out = ingest.ingest_upload(db, up.name, up.getvalue(), name.strip(),
-                                       columns=columns.strip() or None, replace=replace,
-                                       progress=lambda what, done, total: bar.progress(
-                                           min(done / total, 1.0) if total else 0.5, text=f"{what}: {done:,}"))
-            bar.progress(1.0, text="done")
-            st.success(render.plain(_imported(name.strip(), out)))
-            _show_skips(out)
-            _table()
-            st.session_state["mine_dataset"] = name.strip()
-        except (NegauditError, OSError) as exc:
-            bar.empty()
-            show_error(exc, IMPORT_WORDS)
+        _run_import(name.strip(), lambda progress: ingest.ingest_upload(
+            db, up.name, up.getvalue(), name.strip(), columns=columns.strip() or None, replace=replace,
+            progress=progress))
 
 st.subheader("Mine and score")
 names = db.dataset_names()
